@@ -1,0 +1,22 @@
+/*
+ * backoff.h - the one exponential back-off of natsbridge: full jitter,
+ * capped, with an optional overall deadline.
+ */
+#ifndef NB_BACKOFF_H
+#define NB_BACKOFF_H
+
+#include "internal.h"
+
+/*
+ * Delay before retry number attempt (0-based): a uniformly random value in
+ * [0, min(max_ms, base_ms * 2^attempt)] ("full jitter").
+ */
+int64_t nbi_backoff_delay_ms(int attempt, int64_t base_ms, int64_t max_ms);
+
+/* Milliseconds on a monotonic clock. */
+int64_t nbi_now_ms(void);
+
+/* Sleeps ms milliseconds (resumes after signals). */
+void nbi_sleep_ms(int64_t ms);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * codec.h - the envelope codec: nb_envelope <-> JSON text on the wire
+ * (docs/PROTOCOL.md). Knows nothing of NATS or HTTP.
+ */
+#ifndef NB_CODEC_H
+#define NB_CODEC_H
+
+#include "envelope.h"
+
+/*
+ * Writes e->json from the fields. Every payload must have its transport
+ * chosen: direct payloads are base64-encoded from p->data (or read from
+ * p->path), link payloads write p->url. Fails on a field that cannot be
+ * written (e.g. a direct payload with no bytes).
+ */
+nb_status nbi_codec_encode(nb_envelope *e);
+
+/*
+ * Parses JSON text into a new envelope, tolerant of the peers' variants
+ * (camelCase, payload_type, literal JSON data) and strict on required fields.
+ * Direct payloads are decoded and checked (size, UTF-8, JSON); link payloads
+ * get p->url and p->size, and no bytes. Errors name the field.
+ */
+nb_status nbi_codec_decode(nb_envelope **out, const char *json, size_t len);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * envelope.h - the nb_envelope struct, shared by envelope.c (fields and
+ * accessors), codec.c (JSON), transport.c and messaging.c.
+ */
+#ifndef NB_ENVELOPE_H
+#define NB_ENVELOPE_H
+
+#include "internal.h"
+#include "payload.h"
+
+struct nb_envelope {
+    char *correlation_id;
+    char *msg_id;
+    char *timestamp;
+    char *send_to;
+    char *msg_purpose;
+    char *sender_name;
+    char *sender_id;
+    char *receiver_name;
+    char *receiver_id;
+    char *reply_to;
+    char *reply_to_msg_id;
+    char *broker_url;
+    cJSON *metadata; /* always an object */
+    nb_payload **payloads;
+    size_t count;
+    size_t cap;
+    char *json;      /* wire text after build or parse */
+    size_t json_len;
+};
+
+/*
+ * Fills what building needs and the caller left unset: msg_id, timestamp,
+ * send_to = subject, correlation_id, purpose, sender name/id, broker_url
+ * (from opts), payload ids. Does not touch transports or JSON.
+ */
+nb_status nbi_envelope_fill_defaults(nb_envelope *e, const char *subject, const nb_options *o);
+
+#endif
