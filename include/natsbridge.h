@@ -239,7 +239,12 @@ typedef struct nb_download_request {
 typedef nb_status (*nb_download_fn)(const nb_download_request *req, uint8_t **data,
                                     size_t *len, void *ctx);
 
-/** The built-in upload handlers: Plik's API, or a plain HTTP PUT. */
+/**
+ * The built-in upload handlers: Plik's API (POST /upload, then POST /file/{id}
+ * multipart), or a plain HTTP PUT to {fileserver_url}/{uuid}/{dataname}. ctx is
+ * NULL, or the bearer token itself (a const char * cast to void *), sent as
+ * "Authorization: Bearer <token>". Bytes are streamed from req->path when set.
+ */
 NB_EXTERN nb_status nb_upload_plik(const nb_upload_request *req, nb_upload_result *res,
                                    void *ctx);
 NB_EXTERN nb_status nb_upload_put(const nb_upload_request *req, nb_upload_result *res,
@@ -312,6 +317,14 @@ NB_EXTERN const char *nb_payload_url(const nb_payload *p);
 NB_EXTERN const char *nb_payload_path(const nb_payload *p);
 /** Lowercase hex SHA-256 of the bytes (computed from memory or the file) into out[65]. */
 NB_EXTERN nb_status nb_payload_sha256_hex(const nb_payload *p, char out[65]);
+
+/**
+ * True when name can be used as one file name inside a directory: not empty,
+ * not "." or "..", at most 255 bytes, valid UTF-8 with no '/', '\\' or
+ * control characters. Datanames and msg_ids from the wire are checked with it
+ * before they touch a file system.
+ */
+NB_EXTERN bool nb_is_safe_filename(const char *name);
 
 /* ------------------------------------------------------------------------ */
 /* Envelopes                                                                */

@@ -1,1 +1,624 @@
-/* placeholder: being written */
+/*
+ * messaging.c - the NATS side: one connection per nb_client, sends,
+ * subscriptions (callback or sync), request and reply (nats.c 3.4.1).
+ *
+ * Why some things are done the way they are (see ../shared nats-c notes):
+ *  - nats.c's plain publish waits up to 1 ms for its flusher thread. Sends
+ *    stay batched for throughput, but request and reply flush at once so a
+ *    round trip never pays that delay.
+ *  - nats.c's default pending limit is 64 MiB per subscription, ~64 envelopes
+ *    of 1 MB: limits are set deliberately (options.c) and every drop is
+ *    reported to the subscriber's error callback, never silent.
+ */
+#include "envelope.h"
+#include "options.h"
+
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct nb_client {
+    natsConnection *nc;
+    nb_options *opts;       /* cloned at connect; sender_id fixed for the client's life */
+    pthread_mutex_t mu;     /* guards subs */
+    nb_subscription *subs;  /* async subscriptions, for slow-consumer reports */
+};
+
+struct nb_subscription {
+    nb_client *client;
+    natsSubscription *sub;
+    char *subject;
+    nb_envelope_cb on_envelope;
+    nb_error_cb on_error;
+    void *closure;
+    bool sync;
+    int64_t dropped_reported;
+    pthread_mutex_t mu;     /* guards completed */
+    pthread_cond_t done;
+    bool completed;         /* nats.c will call no more callbacks */
+    bool free_on_complete;  /* destroyed from inside its own callback */
+    bool in_callback;
+    pthread_t callback_thread;
+    nb_subscription *next;  /* in client->subs */
+};
+
+/* ---- status mapping ---------------------------------------------------- */
+
+static nb_status from_nats(natsStatus ns, const char *what)
+{
+    const char *detail = nats_GetLastError(NULL);
+    const char *text = detail && *detail ? detail : natsStatus_GetText(ns);
+    switch (ns) {
+    case NATS_OK:
+        return NB_OK;
+    case NATS_TIMEOUT:
+        return nbi_fail(NB_TIMEOUT, "%s: timed out", what);
+    case NATS_NO_SERVER:
+    case NATS_CONNECTION_CLOSED:
+    case NATS_CONNECTION_DISCONNECTED:
+    case NATS_CONNECTION_AUTH_FAILED:
+    case NATS_STALE_CONNECTION:
+    case NATS_NOT_YET_CONNECTED:
+        return nbi_fail(NB_CONNECTION, "%s: %s", what, text);
+    case NATS_SLOW_CONSUMER:
+        return nbi_fail(NB_SLOW_CONSUMER, "%s: slow consumer, messages dropped", what);
+    case NATS_MAX_PAYLOAD:
+        return nbi_fail(NB_TOO_LARGE, "%s: %s", what, text);
+    case NATS_NO_MEMORY:
+        return nbi_fail(NB_NO_MEMORY, "%s: out of memory", what);
+    case NATS_INVALID_ARG:
+    case NATS_INVALID_SUBJECT:
+        return nbi_fail(NB_INVALID_ARG, "%s: %s", what, text);
+    default:
+        return nbi_fail(NB_NATS, "%s: %s", what, text);
+    }
+}
+
+/* ---- connection events ------------------------------------------------- */
+
+static void emit(nb_client *c, nb_event ev, nb_status s, const char *detail)
+{
+    if (c->opts->event_cb)
+        c->opts->event_cb(ev, s, detail, c->opts->event_closure);
+}
+
+static void on_disconnected(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    emit(closure, NB_EVENT_DISCONNECTED, NB_CONNECTION, "disconnected from the NATS server");
+}
+
+static void on_reconnected(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    emit(closure, NB_EVENT_RECONNECTED, NB_OK, "reconnected to the NATS server");
+}
+
+static void on_closed(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    emit(closure, NB_EVENT_CLOSED, NB_CONNECTION, "connection closed");
+}
+
+static void unlink_subscription(nb_client *c, nb_subscription *s)
+{
+    pthread_mutex_lock(&c->mu);
+    for (nb_subscription **pp = &c->subs; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void report_error(nb_subscription *s, nb_status st, const char *message)
+{
+    if (s->on_error)
+        s->on_error(s, st, message, s->closure);
+    else
+        fprintf(stderr, "natsbridge: subscription '%s': %s\n", s->subject, message);
+}
+
+/* Reports how many messages were dropped since the last report. */
+static void report_drops(nb_subscription *s)
+{
+    int64_t dropped = 0;
+    natsSubscription_GetDropped(s->sub, &dropped);
+    int64_t fresh = dropped - s->dropped_reported;
+    s->dropped_reported = dropped;
+    char msg[300];
+    snprintf(msg, sizeof msg,
+             "subject '%.200s': %lld messages dropped (slow consumer: pending limits reached)",
+             s->subject, (long long)(fresh > 0 ? fresh : 0));
+    report_error(s, NB_SLOW_CONSUMER, msg);
+}
+
+static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err,
+                           void *closure)
+{
+    (void)nc;
+    nb_client *c = closure;
+    nb_subscription *found = NULL;
+    pthread_mutex_lock(&c->mu);
+    for (nb_subscription *s = c->subs; s && sub; s = s->next)
+        if (s->sub == sub)
+            found = s;
+    if (found && err == NATS_SLOW_CONSUMER)
+        report_drops(found);
+    pthread_mutex_unlock(&c->mu);
+    if (!found || err != NATS_SLOW_CONSUMER) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "asynchronous error: %s", natsStatus_GetText(err));
+        emit(c, NB_EVENT_ERROR, err == NATS_SLOW_CONSUMER ? NB_SLOW_CONSUMER : NB_NATS, msg);
+    }
+}
+
+/* ---- connect ----------------------------------------------------------- */
+
+static natsStatus apply_options(natsOptions *no, const nb_options *o, nb_client *c)
+{
+    natsStatus ns = natsOptions_SetURL(no, o->url);
+    if (ns == NATS_OK && o->connect_timeout_ms > 0)
+        ns = natsOptions_SetTimeout(no, o->connect_timeout_ms);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetAllowReconnect(no, o->allow_reconnect);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetMaxReconnect(no, o->max_reconnect);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetReconnectWait(no, o->reconnect_wait_ms);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetReconnectJitter(no, o->reconnect_jitter_ms, 1000);
+    if (ns == NATS_OK && o->reconnect_buf_size >= 0)
+        ns = natsOptions_SetReconnectBufSize(no, o->reconnect_buf_size);
+    if (ns == NATS_OK && o->retry_on_failed_connect)
+        ns = natsOptions_SetRetryOnFailedConnect(no, true, NULL, NULL);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetSendAsap(no, o->send_asap);
+    if (ns == NATS_OK && o->pending_msgs > 0)
+        ns = natsOptions_SetMaxPendingMsgs(no, o->pending_msgs);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetDisconnectedCB(no, on_disconnected, c);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetReconnectedCB(no, on_reconnected, c);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetClosedCB(no, on_closed, c);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetErrorHandler(no, on_async_error, c);
+    return ns;
+}
+
+static nb_status client_options(nb_client *c, const nb_options *opts)
+{
+    nb_status s = NB_OK;
+    if (opts) {
+        s = nb_options_clone(&c->opts, opts);
+    } else if ((s = nb_options_create(&c->opts)) != NB_OK) {
+        return s;
+    }
+    if (s == NB_OK && !c->opts->sender_id) {
+        /* One sender_id per client: the peers identify a sender across messages by it. */
+        nb_envelope *tmp = NULL;
+        s = nb_envelope_create(&tmp);
+        if (s == NB_OK)
+            s = nbi_envelope_fill_defaults(tmp, "_", c->opts);
+        if (s == NB_OK)
+            s = nb_options_set_sender_id(c->opts, tmp->sender_id);
+        nb_envelope_destroy(tmp);
+    }
+    return s;
+}
+
+nb_status nb_client_connect(nb_client **out, const nb_options *opts)
+{
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "connect: out is NULL");
+    *out = NULL;
+    nb_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return nbi_fail(NB_NO_MEMORY, "connect: out of memory");
+    pthread_mutex_init(&c->mu, NULL);
+    nb_status s = client_options(c, opts);
+    natsOptions *no = NULL;
+    if (s == NB_OK) {
+        natsStatus ns = natsOptions_Create(&no);
+        if (ns == NATS_OK)
+            ns = apply_options(no, c->opts, c);
+        if (ns == NATS_OK)
+            ns = natsConnection_Connect(&c->nc, no);
+        if (ns != NATS_OK) {
+            char what[600];
+            snprintf(what, sizeof what, "connect to %.500s", c->opts->url);
+            s = from_nats(ns, what);
+        }
+    }
+    natsOptions_Destroy(no);
+    if (s != NB_OK) {
+        nb_client_destroy(c);
+        return s;
+    }
+    *out = c;
+    return NB_OK;
+}
+
+void nb_client_destroy(nb_client *c)
+{
+    if (!c)
+        return;
+    if (c->nc) {
+        natsConnection_FlushTimeout(c->nc, 1000); /* what was sent is not lost on close */
+        natsConnection_Close(c->nc);
+        natsConnection_Destroy(c->nc);
+    }
+    nb_options_destroy(c->opts);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+int64_t nb_client_max_payload(const nb_client *c)
+{
+    if (!c || !c->nc || natsConnection_IsClosed(c->nc))
+        return -1;
+    return natsConnection_GetMaxPayload(c->nc);
+}
+
+const nb_options *nb_client_options(const nb_client *c) { return c ? c->opts : NULL; }
+
+nb_status nb_client_flush(nb_client *c, int64_t timeout_ms)
+{
+    if (!c)
+        return nbi_fail(NB_INVALID_ARG, "flush: client is NULL");
+    return from_nats(natsConnection_FlushTimeout(c->nc, timeout_ms), "flush");
+}
+
+/* ---- send -------------------------------------------------------------- */
+
+/* Builds e and publishes it, with reply as the NATS reply subject (may be NULL). */
+static nb_status publish(nb_client *c, const char *subject, const char *reply, nb_envelope *e)
+{
+    nb_status s = nb_envelope_build(e, subject, c->opts);
+    if (s != NB_OK)
+        return s;
+    int64_t max = natsConnection_GetMaxPayload(c->nc);
+    if (max > 0 && (int64_t)e->json_len > max)
+        return nbi_fail(NB_TOO_LARGE,
+                        "envelope for '%s' is %zu bytes, over the server's max_payload of %lld "
+                        "bytes (lower the size threshold so payloads go by link)",
+                        subject, e->json_len, (long long)max);
+    natsStatus ns = reply ? natsConnection_PublishRequest(c->nc, subject, reply, e->json,
+                                                          (int)e->json_len)
+                          : natsConnection_Publish(c->nc, subject, e->json, (int)e->json_len);
+    if (ns != NATS_OK) {
+        char what[300];
+        snprintf(what, sizeof what, "publish on '%.200s'", subject);
+        return from_nats(ns, what);
+    }
+    return NB_OK;
+}
+
+nb_status nb_client_send(nb_client *c, const char *subject, nb_envelope *e)
+{
+    if (!c || !e || !subject || !*subject)
+        return nbi_fail(NB_INVALID_ARG, "send: client, subject and envelope are required");
+    return publish(c, subject, NULL, e);
+}
+
+nb_status nb_smartsend(const char *subject, nb_envelope *e, const nb_options *opts)
+{
+    nb_client *c = NULL;
+    nb_status s = nb_client_connect(&c, opts);
+    if (s == NB_OK)
+        s = nb_client_send(c, subject, e);
+    if (s == NB_OK)
+        s = nb_client_flush(c, 5000);
+    nb_client_destroy(c);
+    return s;
+}
+
+/* ---- receive ----------------------------------------------------------- */
+
+nb_status nb_client_receive(nb_client *c, const void *body, size_t len, nb_envelope **out)
+{
+    if (!c)
+        return nbi_fail(NB_INVALID_ARG, "receive: client is NULL");
+    return nb_envelope_parse(out, body, len, c->opts);
+}
+
+static nb_status receive_msg(nb_client *c, natsMsg *msg, nb_envelope **out)
+{
+    if (natsMsg_IsNoResponders(msg))
+        return nbi_fail(NB_NO_RESPONDERS, "no responders on the subject");
+    const char *data = natsMsg_GetData(msg);
+    int len = natsMsg_GetDataLength(msg);
+    return nb_envelope_parse(out, data ? data : "", len > 0 ? (size_t)len : 0, c->opts);
+}
+
+static void on_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    nb_subscription *s = closure;
+    nb_envelope *env = NULL;
+    nb_status st = receive_msg(s->client, msg, &env);
+    natsMsg_Destroy(msg);
+    pthread_mutex_lock(&s->mu);
+    s->in_callback = true;
+    s->callback_thread = pthread_self();
+    pthread_mutex_unlock(&s->mu);
+    /* Nothing below may touch s: the callback may destroy its subscription. */
+    if (st == NB_OK)
+        s->on_envelope(s, env, s->closure);
+    else
+        report_error(s, st, nb_last_error());
+}
+
+static void free_subscription(nb_subscription *s)
+{
+    natsSubscription_Destroy(s->sub);
+    pthread_cond_destroy(&s->done);
+    pthread_mutex_destroy(&s->mu);
+    free(s->subject);
+    free(s);
+}
+
+/* nats.c calls this once no more callbacks will run for the subscription. */
+static void on_complete(void *closure)
+{
+    nb_subscription *s = closure;
+    pthread_mutex_lock(&s->mu);
+    bool free_now = s->free_on_complete;
+    s->completed = true;
+    pthread_cond_broadcast(&s->done);
+    pthread_mutex_unlock(&s->mu);
+    if (free_now)
+        free_subscription(s);
+}
+
+static nb_status new_subscription(nb_client *c, const char *subject, nb_subscription **out)
+{
+    *out = NULL;
+    if (!c || !subject || !*subject)
+        return nbi_fail(NB_INVALID_ARG, "subscribe: client and subject are required");
+    nb_subscription *s = calloc(1, sizeof *s);
+    if (!s || !(s->subject = nbi_strdup(subject))) {
+        free(s);
+        return nbi_fail(NB_NO_MEMORY, "subscribe: out of memory");
+    }
+    s->client = c;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->done, NULL);
+    *out = s;
+    return NB_OK;
+}
+
+/* Sets the pending limits chosen in the options (nats.c's default is too small for 1 MB envelopes). */
+static natsStatus set_limits(nb_subscription *s)
+{
+    const nb_options *o = s->client->opts;
+    return natsSubscription_SetPendingLimits(s->sub, o->pending_msgs, (int)(o->pending_bytes > INT32_MAX ? INT32_MAX : o->pending_bytes));
+}
+
+static nb_status subscribe_failed(nb_subscription *s, natsStatus ns)
+{
+    char what[300];
+    snprintf(what, sizeof what, "subscribe to '%.200s'", s->subject);
+    nb_status st = from_nats(ns, what);
+    if (s->sub)
+        natsSubscription_Unsubscribe(s->sub);
+    s->completed = true;
+    free_subscription(s);
+    return st;
+}
+
+nb_status nb_client_subscribe(nb_client *c, nb_subscription **out, const char *subject,
+                              const char *queue, nb_envelope_cb on_envelope,
+                              nb_error_cb on_error, void *closure)
+{
+    if (!out || !on_envelope)
+        return nbi_fail(NB_INVALID_ARG, "subscribe: out and on_envelope are required");
+    nb_subscription *s;
+    nb_status st = new_subscription(c, subject, &s);
+    if (st != NB_OK)
+        return st;
+    s->on_envelope = on_envelope;
+    s->on_error = on_error;
+    s->closure = closure;
+    /* Registered before the first message can arrive, so no drop goes unreported. */
+    pthread_mutex_lock(&c->mu);
+    s->next = c->subs;
+    c->subs = s;
+    pthread_mutex_unlock(&c->mu);
+    natsStatus ns = queue && *queue
+                        ? natsConnection_QueueSubscribe(&s->sub, c->nc, subject, queue, on_message, s)
+                        : natsConnection_Subscribe(&s->sub, c->nc, subject, on_message, s);
+    if (ns == NATS_OK)
+        ns = set_limits(s);
+    if (ns == NATS_OK)
+        ns = natsSubscription_SetOnCompleteCB(s->sub, on_complete, s);
+    if (ns != NATS_OK) {
+        unlink_subscription(c, s);
+        return subscribe_failed(s, ns);
+    }
+    *out = s;
+    return NB_OK;
+}
+
+nb_status nb_client_subscribe_sync(nb_client *c, nb_subscription **out, const char *subject,
+                                   const char *queue)
+{
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "subscribe: out is NULL");
+    nb_subscription *s;
+    nb_status st = new_subscription(c, subject, &s);
+    if (st != NB_OK)
+        return st;
+    s->sync = true;
+    natsStatus ns = queue && *queue
+                        ? natsConnection_QueueSubscribeSync(&s->sub, c->nc, subject, queue)
+                        : natsConnection_SubscribeSync(&s->sub, c->nc, subject);
+    if (ns == NATS_OK)
+        ns = set_limits(s);
+    if (ns != NATS_OK)
+        return subscribe_failed(s, ns);
+    *out = s;
+    return NB_OK;
+}
+
+nb_status nb_subscription_next(nb_subscription *s, int64_t timeout_ms, nb_envelope **out)
+{
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "next: out is NULL");
+    *out = NULL;
+    if (!s || !s->sync)
+        return nbi_fail(NB_INVALID_ARG, "next: needs a subscription made by nb_client_subscribe_sync");
+    natsMsg *msg = NULL;
+    natsStatus ns = natsSubscription_NextMsg(&msg, s->sub, timeout_ms);
+    if (ns == NATS_SLOW_CONSUMER) {
+        int64_t dropped = 0;
+        natsSubscription_GetDropped(s->sub, &dropped);
+        int64_t fresh = dropped - s->dropped_reported;
+        s->dropped_reported = dropped;
+        return nbi_fail(NB_SLOW_CONSUMER,
+                        "subject '%s': %lld messages dropped (slow consumer: pending limits reached)",
+                        s->subject, (long long)fresh);
+    }
+    if (ns == NATS_TIMEOUT)
+        return nbi_fail(NB_TIMEOUT, "subject '%s': no message within %lld ms", s->subject,
+                        (long long)timeout_ms);
+    if (ns != NATS_OK) {
+        char what[300];
+        snprintf(what, sizeof what, "next message on '%.200s'", s->subject);
+        return from_nats(ns, what);
+    }
+    nb_status st = receive_msg(s->client, msg, out);
+    natsMsg_Destroy(msg);
+    return st;
+}
+
+const char *nb_subscription_subject(const nb_subscription *s) { return s ? s->subject : ""; }
+
+void nb_subscription_destroy(nb_subscription *s)
+{
+    if (!s)
+        return;
+    if (!s->sync)
+        unlink_subscription(s->client, s);
+    natsSubscription_Unsubscribe(s->sub);
+    if (s->sync) {
+        free_subscription(s);
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (s->in_callback && pthread_equal(s->callback_thread, pthread_self()) && !s->completed) {
+        /* Called from its own callback: nats.c finishes it after the callback returns. */
+        s->free_on_complete = true;
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    while (!s->completed && pthread_cond_timedwait(&s->done, &s->mu, &until) == 0)
+        ;
+    bool completed = s->completed;
+    if (!completed)
+        s->free_on_complete = true; /* leave it to on_complete rather than free under nats.c */
+    pthread_mutex_unlock(&s->mu);
+    if (completed)
+        free_subscription(s);
+}
+
+/* ---- request / reply --------------------------------------------------- */
+
+/* Waits for the envelope answering msg_id; other envelopes on the inbox are not ours. */
+static nb_status await_reply(nb_subscription *inbox, const char *msg_id, int64_t deadline,
+                             nb_envelope **reply)
+{
+    for (;;) {
+        int64_t left = deadline - nats_Now();
+        if (left <= 0)
+            return nbi_fail(NB_TIMEOUT, "request: no reply to msg_id %s in time", msg_id);
+        nb_envelope *env = NULL;
+        nb_status s = nb_subscription_next(inbox, left, &env);
+        if (s == NB_TIMEOUT)
+            return nbi_fail(NB_TIMEOUT, "request: no reply to msg_id %s in time", msg_id);
+        if (s == NB_NO_RESPONDERS || s == NB_CONNECTION || s == NB_NATS)
+            return s;
+        if (s != NB_OK) /* a bad envelope on our inbox: report it, keep waiting */
+            continue;
+        if (strcmp(env->reply_to_msg_id ? env->reply_to_msg_id : "", msg_id) == 0) {
+            *reply = env;
+            return NB_OK;
+        }
+        nb_envelope_destroy(env);
+    }
+}
+
+nb_status nb_client_request(nb_client *c, const char *subject, nb_envelope *req,
+                            int64_t timeout_ms, nb_envelope **reply)
+{
+    if (!reply)
+        return nbi_fail(NB_INVALID_ARG, "request: reply is NULL");
+    *reply = NULL;
+    if (!c || !req || !subject || !*subject || timeout_ms <= 0)
+        return nbi_fail(NB_INVALID_ARG, "request: client, subject, envelope and a timeout > 0 are required");
+    int64_t deadline = nats_Now() + timeout_ms;
+    nb_status s = NB_OK;
+    if (!req->reply_to || !*req->reply_to) {
+        natsInbox *inbox = NULL;
+        if (natsInbox_Create(&inbox) != NATS_OK)
+            return nbi_fail(NB_NO_MEMORY, "request: cannot create an inbox");
+        s = nb_envelope_set_reply_to(req, inbox);
+        natsInbox_Destroy(inbox);
+        if (s != NB_OK)
+            return s;
+    }
+    nb_subscription *sub = NULL;
+    s = nb_client_subscribe_sync(c, &sub, req->reply_to, NULL);
+    /* The NATS reply subject is set too, so the server reports "no responders". */
+    if (s == NB_OK)
+        s = publish(c, subject, req->reply_to, req);
+    /* Flush now: a plain publish would wait up to 1 ms for nats.c's flusher. */
+    if (s == NB_OK)
+        s = from_nats(natsConnection_FlushTimeout(c->nc, timeout_ms), "request: flush");
+    if (s == NB_OK)
+        s = await_reply(sub, req->msg_id, deadline, reply);
+    if (s == NB_NO_RESPONDERS)
+        nbi_fail(s, "request on '%s': no responders", subject);
+    nb_subscription_destroy(sub);
+    return s;
+}
+
+static nb_status set_if_unset(nb_envelope *e, char *field, nb_status (*set)(nb_envelope *, const char *),
+                              const char *value)
+{
+    if (field && *field)
+        return NB_OK;
+    return set(e, value && *value ? value : "");
+}
+
+nb_status nb_client_reply(nb_client *c, const nb_envelope *request, nb_envelope *reply)
+{
+    if (!c || !request || !reply)
+        return nbi_fail(NB_INVALID_ARG, "reply: client, request and reply are required");
+    if (!request->reply_to || !*request->reply_to)
+        return nbi_fail(NB_INVALID_ARG, "reply: request %s has no reply_to: no reply expected",
+                        nbi_or_empty(request->msg_id));
+    nb_status s = nb_envelope_set_reply_to_msg_id(reply, request->msg_id);
+    if (s == NB_OK && request->correlation_id && *request->correlation_id)
+        s = nb_envelope_set_correlation_id(reply, request->correlation_id);
+    if (s == NB_OK)
+        s = set_if_unset(reply, reply->receiver_name, nb_envelope_set_receiver_name,
+                         request->sender_name);
+    if (s == NB_OK)
+        s = set_if_unset(reply, reply->receiver_id, nb_envelope_set_receiver_id,
+                         request->sender_id);
+    if (s == NB_OK)
+        s = publish(c, request->reply_to, NULL, reply);
+    /* The requester is waiting: do not leave the reply to the 1 ms flusher. */
+    if (s == NB_OK && !c->opts->send_asap)
+        s = from_nats(natsConnection_FlushTimeout(c->nc, 5000), "reply: flush");
+    return s;
+}

@@ -1,1 +1,350 @@
-/* placeholder: being written */
+/*
+ * transport.c - where each payload's bytes travel.
+ *
+ * Sending (nb_envelope_build): every payload is sized; one whose serialized
+ * size is >= the threshold (or forced) goes by link: it is uploaded first and
+ * only its URL travels, with metadata.sha256 so the receiver can verify it.
+ * A failed upload fails the build, so no envelope ever points at a missing
+ * file (PROTOCOL.md, link payloads).
+ *
+ * Receiving (nb_envelope_parse): link URLs are checked against the allowed
+ * origins, downloaded with back-off into memory or a file, and verified
+ * against size and sha256 before they are handed over.
+ */
+#include "transport.h"
+
+#include "codec.h"
+#include "fileclient.h"
+#include "integrity.h"
+#include "options.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ORIGIN_MAX 512
+
+bool nb_is_safe_filename(const char *name)
+{
+    if (!name || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return false;
+    size_t n = strlen(name);
+    if (n > 255 || !nbi_utf8_valid((const uint8_t *)name, n))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if (ch == '/' || ch == '\\' || ch < 0x20 || ch == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+static nb_status set_metadata_sha256(nb_payload *p, const char *hex)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(p->metadata, "sha256");
+    if (!cJSON_AddStringToObject(p->metadata, "sha256", hex))
+        return nbi_fail(NB_NO_MEMORY, "payload '%s': out of memory", p->dataname);
+    return NB_OK;
+}
+
+static nb_status payload_sha256(const nb_payload *p, char hex[NBI_SHA256_HEX_LEN + 1])
+{
+    if (p->data || !p->path)
+        return nbi_sha256_hex(p->data, p->len, hex);
+    return nbi_sha256_file_hex(p->path, hex, NULL);
+}
+
+/* Reads a file payload that will travel direct (it is under the threshold). */
+static nb_status load_file(nb_payload *p, const char *who)
+{
+    FILE *f = fopen(p->path, "rb");
+    if (!f)
+        return nbi_fail(NB_IO, "%s: cannot open '%s': %s", who, p->path, strerror(errno));
+    uint8_t *data = malloc(p->size + 1);
+    size_t got = data ? fread(data, 1, p->size, f) : 0;
+    /* A file that changed size since it was added is refused, not sent torn. */
+    bool whole = data && got == p->size && fgetc(f) == EOF && !ferror(f);
+    fclose(f);
+    if (!data)
+        return nbi_fail(NB_NO_MEMORY, "%s: out of memory for %llu bytes", who,
+                        (unsigned long long)p->size);
+    if (!whole) {
+        free(data);
+        return nbi_fail(NB_IO, "%s: '%s' changed size while being read", who, p->path);
+    }
+    data[p->size] = '\0';
+    nbi_payload_take_data(p, data, p->size);
+    return nbi_payload_check_content(p, who);
+}
+
+/* The current size of the payload's bytes (a file is stat'ed again). */
+static nb_status current_size(nb_payload *p, const char *who)
+{
+    if (p->data || !p->path) {
+        p->size = p->len;
+        return NB_OK;
+    }
+    struct stat st;
+    if (stat(p->path, &st) != 0)
+        return nbi_fail(NB_IO, "%s: cannot stat '%s': %s", who, p->path, strerror(errno));
+    p->size = (uint64_t)st.st_size;
+    return NB_OK;
+}
+
+static nb_status upload(nb_payload *p, const nb_options *o, const char *hex, const char *who)
+{
+    nb_upload_request req = {o->fileserver_url, p->dataname, p->data, p->data ? NULL : p->path,
+                             p->size, hex};
+    nb_upload_result res = {0, NULL, NULL, NULL};
+    nb_upload_fn fn = o->upload ? o->upload : nb_upload_plik;
+    nb_status s = fn(&req, &res, o->upload_ctx);
+    if (s == NB_OK && (!res.url || !*res.url))
+        s = nbi_fail(NB_HTTP, "upload handler returned no URL");
+    if (s == NB_OK)
+        s = nbi_set_string(&p->url, res.url);
+    free(res.uploadid);
+    free(res.fileid);
+    free(res.url);
+    if (s != NB_OK)
+        return nbi_fail_prefix(s, "%s: upload to %s failed", who, o->fileserver_url);
+    return NB_OK;
+}
+
+static nb_status prepare_link(nb_payload *p, const nb_options *o, const char *who)
+{
+    char hex[NBI_SHA256_HEX_LEN + 1];
+    nb_status s = payload_sha256(p, hex);
+    if (s == NB_OK)
+        s = set_metadata_sha256(p, hex);
+    if (s == NB_OK)
+        s = upload(p, o, hex, who);
+    if (s != NB_OK)
+        return s;
+    p->transport = NB_TRANSPORT_LINK;
+    return nbi_set_string(&p->encoding, "none");
+}
+
+static nb_status prepare_direct(nb_payload *p, const nb_options *o, const char *who)
+{
+    nb_status s = NB_OK;
+    if (!p->data && p->path)
+        s = load_file(p, who);
+    if (s == NB_OK && o->direct_sha256) {
+        char hex[NBI_SHA256_HEX_LEN + 1];
+        s = nbi_sha256_hex(p->data, p->len, hex);
+        if (s == NB_OK)
+            s = set_metadata_sha256(p, hex);
+    }
+    if (s != NB_OK)
+        return s;
+    free(p->url);
+    p->url = NULL;
+    p->transport = NB_TRANSPORT_DIRECT;
+    return nbi_set_string(&p->encoding, "base64");
+}
+
+nb_status nbi_transport_prepare(nb_envelope *e, const nb_options *o)
+{
+    for (size_t i = 0; i < e->count; i++) {
+        nb_payload *p = e->payloads[i];
+        char who[300];
+        snprintf(who, sizeof who, "payloads[%zu] '%.200s'", i, p->dataname);
+        nb_status s = current_size(p, who);
+        if (s != NB_OK)
+            return s;
+        /* PROTOCOL.md: direct when size < threshold, link when size >= threshold. */
+        bool link = p->force_link || p->size >= o->size_threshold;
+        s = link ? prepare_link(p, o, who) : prepare_direct(p, o, who);
+        if (s != NB_OK)
+            return s;
+    }
+    return NB_OK;
+}
+
+nb_status nb_envelope_build(nb_envelope *e, const char *subject, const nb_options *opts)
+{
+    if (!e)
+        return nbi_fail(NB_INVALID_ARG, "envelope_build: envelope is NULL");
+    const nb_options *o = opts ? opts : nbi_options_default();
+    nb_status s = nbi_envelope_fill_defaults(e, subject, o);
+    if (s == NB_OK)
+        s = nbi_transport_prepare(e, o);
+    if (s == NB_OK)
+        s = nbi_codec_encode(e);
+    return s;
+}
+
+/* ---- receiving --------------------------------------------------------- */
+
+static bool origin_allowed(const char *origin, const nb_options *o)
+{
+    char own[ORIGIN_MAX];
+    if (o->fileserver_url && nbi_url_origin(o->fileserver_url, own, sizeof own) == NB_OK &&
+        strcmp(origin, own) == 0)
+        return true;
+    for (size_t i = 0; i < o->allowed_origin_count; i++) {
+        char allowed[ORIGIN_MAX];
+        if (nbi_url_origin(o->allowed_origins[i], allowed, sizeof allowed) == NB_OK &&
+            strcmp(origin, allowed) == 0)
+            return true;
+    }
+    return false;
+}
+
+static nb_status check_url(const nb_payload *p, const nb_options *o, const char *who)
+{
+    char origin[ORIGIN_MAX];
+    if (nbi_url_origin(p->url, origin, sizeof origin) != NB_OK)
+        return nbi_fail(NB_NOT_ALLOWED, "%s: link URL '%.300s' is not an http(s) URL", who,
+                        p->url);
+    if (!origin_allowed(origin, o))
+        return nbi_fail(NB_NOT_ALLOWED,
+                        "%s: link URL '%.300s' is not from an allowed origin (the file server's "
+                        "is %.200s; add others with an allowlist)",
+                        who, p->url, o->fileserver_url ? o->fileserver_url : "unset");
+    if (o->max_download && p->size > o->max_download)
+        return nbi_fail(NB_TOO_LARGE, "%s: size %llu is over the download cap of %llu bytes", who,
+                        (unsigned long long)p->size, (unsigned long long)o->max_download);
+    return NB_OK;
+}
+
+static nb_status make_dir(const char *path)
+{
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return nbi_fail(NB_IO, "cannot create directory '%s': %s", path, strerror(errno));
+    return NB_OK;
+}
+
+/* DIR/<msg_id>/<dataname>, both names checked before they touch the file system. */
+static nb_status download_path(const nb_envelope *e, const nb_payload *p, const nb_options *o,
+                               const char *who, char **out)
+{
+    if (!nb_is_safe_filename(e->msg_id) || !nb_is_safe_filename(p->dataname))
+        return nbi_fail(NB_NOT_ALLOWED, "%s: msg_id or dataname is not a safe file name", who);
+    size_t n = strlen(o->download_dir) + strlen(e->msg_id) + strlen(p->dataname) + 3;
+    char *path = malloc(n);
+    if (!path)
+        return nbi_fail(NB_NO_MEMORY, "%s: out of memory", who);
+    nb_status s = make_dir(o->download_dir);
+    snprintf(path, n, "%s/%s", o->download_dir, e->msg_id);
+    if (s == NB_OK)
+        s = make_dir(path);
+    snprintf(path, n, "%s/%s/%s", o->download_dir, e->msg_id, p->dataname);
+    if (s != NB_OK) {
+        free(path);
+        return s;
+    }
+    *out = path;
+    return NB_OK;
+}
+
+/* The bytes are handed over only if both their count and their digest match. */
+static nb_status verify(nb_payload *p, uint64_t got, const char *who)
+{
+    if (got != p->size)
+        return nbi_fail(NB_INTEGRITY, "%s: got %llu bytes, the envelope says %llu", who,
+                        (unsigned long long)got, (unsigned long long)p->size);
+    const char *want = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p->metadata, "sha256"));
+    if (!want)
+        return NB_OK;
+    char hex[NBI_SHA256_HEX_LEN + 1];
+    nb_status s = payload_sha256(p, hex);
+    if (s != NB_OK)
+        return s;
+    if (strcasecmp(hex, want) != 0)
+        return nbi_fail(NB_INTEGRITY, "%s: sha256 mismatch: expected %.64s, got %s", who, want, hex);
+    return NB_OK;
+}
+
+/* A file that fails verification is removed: it must not be mistaken for good bytes. */
+static nb_status verify_file(nb_payload *p, const char *who)
+{
+    struct stat st;
+    nb_status s = NB_OK;
+    if (stat(p->path, &st) != 0)
+        s = nbi_fail(NB_IO, "%s: downloaded file '%s' is missing: %s", who, p->path,
+                     strerror(errno));
+    if (s == NB_OK)
+        s = verify(p, (uint64_t)st.st_size, who);
+    if (s != NB_OK) {
+        unlink(p->path);
+        free(p->path);
+        p->path = NULL;
+    }
+    return s;
+}
+
+static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, const char *who)
+{
+    char *path = NULL;
+    nb_status s = check_url(p, o, who);
+    if (s == NB_OK && o->download_dir)
+        s = download_path(e, p, o, who, &path);
+    if (s != NB_OK)
+        return s;
+    /* Capped at the envelope's size (0 would mean "no cap": cap an empty payload at 1). */
+    uint64_t cap = p->size ? p->size : 1;
+    nb_download_request req = {p->url, o->max_retries, o->base_delay_ms, o->max_delay_ms,
+                               o->download_deadline_ms, e->correlation_id, cap, path};
+    nb_download_fn fn = o->download ? o->download : nb_download_http;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    s = fn(&req, &data, &len, o->download_ctx);
+    if (s != NB_OK) {
+        free(data);
+        free(path);
+        return nbi_fail_prefix(s, "%s", who);
+    }
+    if (path) {
+        free(data);
+        free(p->path);
+        p->path = path;
+        return verify_file(p, who);
+    }
+    nbi_payload_take_data(p, data, len);
+    s = verify(p, len, who);
+    return s == NB_OK ? nbi_payload_check_content(p, who) : s;
+}
+
+nb_status nbi_transport_resolve(nb_envelope *e, const nb_options *o)
+{
+    for (size_t i = 0; i < e->count; i++) {
+        nb_payload *p = e->payloads[i];
+        char who[300];
+        snprintf(who, sizeof who, "payloads[%zu] '%.200s'", i, p->dataname);
+        nb_status s = NB_OK;
+        if (p->transport == NB_TRANSPORT_LINK && o->fetch_links)
+            s = fetch_link(e, p, o, who);
+        else if (p->transport == NB_TRANSPORT_DIRECT)
+            s = verify(p, p->len, who); /* checks metadata.sha256 when the sender put one */
+        if (s != NB_OK)
+            return s;
+    }
+    return NB_OK;
+}
+
+nb_status nb_envelope_parse(nb_envelope **out, const char *json, size_t len,
+                            const nb_options *opts)
+{
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "envelope_parse: out is NULL");
+    *out = NULL;
+    if (!json)
+        return nbi_fail(NB_INVALID_ARG, "envelope_parse: json is NULL");
+    nb_envelope *e = NULL;
+    nb_status s = nbi_codec_decode(&e, json, len);
+    if (s == NB_OK)
+        s = nbi_transport_resolve(e, opts ? opts : nbi_options_default());
+    if (s != NB_OK) {
+        nb_envelope_destroy(e);
+        return s;
+    }
+    *out = e;
+    return NB_OK;
+}
