@@ -1,1 +1,942 @@
-/* placeholder: being written */
+/*
+ * cli_common.c - the code the natsbridge subcommands share (see cli_common.h).
+ */
+#include "cli_common.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ======================================================================== */
+/* Messages                                                                 */
+/* ======================================================================== */
+
+static const char *command_name;
+static bool quiet;
+/* Set while the client is being closed, so that its own disconnect is not reported. */
+static atomic_bool closing;
+
+void cli_set_command(const char *name) { command_name = name; }
+
+/* The subcommand's name for "see natsbridge <cmd> --help". */
+static const char *cmd(void) { return command_name ? command_name : "COMMAND"; }
+
+static void vreport(const char *fmt, va_list ap)
+{
+    char line[2048];
+    vsnprintf(line, sizeof line, fmt, ap);
+    /* One line per error, whatever the message holds (names come from the network). */
+    for (unsigned char *c = (unsigned char *)line; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            *c = *c == '\n' || *c == '\r' || *c == '\t' ? ' ' : '?';
+    if (command_name)
+        fprintf(stderr, "natsbridge %s: %s\n", command_name, line);
+    else
+        fprintf(stderr, "natsbridge: %s\n", line);
+}
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(fmt, ap);
+    va_end(ap);
+}
+
+void cli_note(const char *fmt, ...)
+{
+    if (quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(fmt, ap);
+    va_end(ap);
+}
+
+int cli_fail(int code, nb_status s, const char *what)
+{
+    const char *msg = nb_last_error();
+    if (!msg || !*msg)
+        msg = nb_status_text(s);
+    if (what)
+        cli_error("%s: %s", what, msg);
+    else
+        cli_error("%s", msg);
+    return code;
+}
+
+char *cli_quote(const char *s)
+{
+    cJSON *str = cJSON_CreateString(s ? s : "");
+    char *text = str ? cJSON_PrintUnformatted(str) : NULL;
+    cJSON_Delete(str);
+    return text;
+}
+
+/* ======================================================================== */
+/* Flags                                                                    */
+/* ======================================================================== */
+
+int cli_parse_u64(const char *flag, const char *text, uint64_t *out)
+{
+    char *end = NULL;
+    /* strtoull would accept " 1", "+1" and "-1" (as a huge number): digits only. */
+    if (!isdigit((unsigned char)text[0])) {
+        cli_error("--%s: '%s' is not a non-negative whole number", flag, text);
+        return CLI_USAGE;
+    }
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0') {
+        cli_error("--%s: '%s' is not a whole number in range", flag, text);
+        return CLI_USAGE;
+    }
+    *out = v;
+    return CLI_CONTINUE;
+}
+
+int cli_parse_seconds(const char *flag, const char *text, int64_t *ms)
+{
+    size_t digits = strspn(text, "0123456789");
+    const char *rest = text + digits;
+    if (*rest == '.') {
+        size_t frac = strspn(rest + 1, "0123456789");
+        digits += frac;
+        rest += 1 + frac;
+    }
+    /* Plain decimal only: strtod would also take "inf", "nan", "-1" and hex. */
+    if (digits == 0 || *rest != '\0') {
+        cli_error("--%s: '%s' is not a number of seconds", flag, text);
+        return CLI_USAGE;
+    }
+    double s = strtod(text, NULL);
+    if (!(s <= 1e9)) {
+        cli_error("--%s: %s seconds is too long", flag, text);
+        return CLI_USAGE;
+    }
+    *ms = (int64_t)(s * 1000.0 + 0.5);
+    return CLI_CONTINUE;
+}
+
+static const cli_flag *find_flag(const cli_flag *t, const char *name, size_t len)
+{
+    for (; t->name; t++)
+        if (strlen(t->name) == len && memcmp(t->name, name, len) == 0)
+            return t;
+    return NULL;
+}
+
+/* Splits the flag at argv[*i] from its value; NULL after an error line. */
+static const cli_flag *take_flag(int argc, char **argv, int *i, const cli_flag *table,
+                                 const char **value)
+{
+    bool short_help = strcmp(argv[*i], "-h") == 0;
+    const char *name = short_help ? "help" : argv[*i] + 2;
+    const char *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    /* Single-dash words other than -h are not flags of ours. */
+    const cli_flag *f = short_help || argv[*i][1] == '-' ? find_flag(table, name, len) : NULL;
+    *value = NULL;
+    if (!f) {
+        cli_error("unknown flag '%s' (see natsbridge %s --help)", argv[*i], cmd());
+        return NULL;
+    }
+    if (!f->has_value && eq) {
+        cli_error("--%s takes no value", f->name);
+        return NULL;
+    }
+    if (f->has_value && eq)
+        *value = eq + 1;
+    else if (f->has_value && *i + 1 < argc)
+        *value = argv[++*i];
+    else if (f->has_value) {
+        cli_error("--%s needs a value", f->name);
+        return NULL;
+    }
+    return f;
+}
+
+static const char **string_slot(cli_args *a, int id)
+{
+    switch (id) {
+    case F_SERVER: return &a->server;
+    case F_FILESERVER: return &a->fileserver;
+    case F_SENDER_NAME: return &a->sender_name;
+    case F_CORRELATION_ID: return &a->correlation_id;
+    case F_PURPOSE: return &a->purpose;
+    case F_RECEIVER_NAME: return &a->receiver_name;
+    case F_RECEIVER_ID: return &a->receiver_id;
+    case F_REPLY_TO: return &a->reply_to;
+    case F_REPLY_TO_MSG_ID: return &a->reply_to_msg_id;
+    case F_METADATA: return &a->metadata;
+    case F_QUEUE: return &a->queue;
+    case F_SAVE_DIR: return &a->save_dir;
+    case F_EXEC: return &a->exec;
+    default: return NULL;
+    }
+}
+
+static int store_number(cli_args *a, const cli_flag *f, const char *v)
+{
+    int rc = CLI_CONTINUE;
+    if (f->id == F_TIMEOUT)
+        return cli_parse_seconds(f->name, v, &a->timeout_ms);
+    if (f->id == F_THRESHOLD) {
+        rc = cli_parse_u64(f->name, v, &a->threshold);
+        a->has_threshold = true;
+        if (rc == CLI_CONTINUE && a->threshold > SIZE_MAX) {
+            cli_error("--threshold: %s is too large", v);
+            rc = CLI_USAGE;
+        }
+        return rc;
+    }
+    rc = cli_parse_u64(f->name, v, &a->count); /* F_COUNT */
+    if (rc == CLI_CONTINUE && a->count == 0) {
+        cli_error("--count: must be at least 1");
+        rc = CLI_USAGE;
+    }
+    return rc;
+}
+
+/* Records one flag in a; CLI_CONTINUE, or CLI_USAGE after an error line. */
+static int store_flag(cli_args *a, const cli_flag *f, const char *v)
+{
+    const char **slot = string_slot(a, f->id);
+    if (slot) {
+        *slot = v;
+        return CLI_CONTINUE;
+    }
+    switch (f->id) {
+    case F_QUIET: a->quiet = quiet = true; break;
+    case F_JSON: a->json = true; break;
+    case F_ECHO: a->echo = true; break;
+    case F_ALLOW_ORIGIN: a->origins[a->n_origins++] = v; break;
+    case F_LINK: a->links[a->n_links++] = v; break;
+    case F_TEXT:
+    case F_DICT:
+    case F_FILE: a->payloads[a->n_payloads++] = (cli_payload_arg){f->id, v}; break;
+    default: return store_number(a, f, v);
+    }
+    return CLI_CONTINUE;
+}
+
+/* A NATS subject is one word of printable characters. */
+static int store_subject(cli_args *a, const char *word)
+{
+    if (a->subject) {
+        cli_error("unexpected argument '%s' (see natsbridge %s --help)", word, cmd());
+        return CLI_USAGE;
+    }
+    for (const char *c = word; *c; c++)
+        if (isspace((unsigned char)*c) || iscntrl((unsigned char)*c)) {
+            cli_error("SUBJECT '%s' contains a space or control character", word);
+            return CLI_USAGE;
+        }
+    a->subject = word;
+    return CLI_CONTINUE;
+}
+
+static int parse_words(int argc, char **argv, const cli_flag *table, const char *usage,
+                       cli_args *a)
+{
+    int rc = CLI_CONTINUE;
+    bool flags_done = false;
+    for (int i = 1; rc == CLI_CONTINUE && i < argc; i++) {
+        const char *w = argv[i], *value = NULL;
+        if (!flags_done && strcmp(w, "--") == 0) {
+            flags_done = true;
+        } else if (flags_done || w[0] != '-' || w[1] == '\0') {
+            rc = store_subject(a, w);
+        } else {
+            const cli_flag *f = take_flag(argc, argv, &i, table, &value);
+            if (!f)
+                rc = CLI_USAGE;
+            else if (f->id == F_HELP) {
+                fputs(usage, stdout);
+                rc = CLI_OK;
+            } else
+                rc = store_flag(a, f, value);
+        }
+    }
+    return rc;
+}
+
+int cli_parse(int argc, char **argv, const cli_flag *table, const char *usage, cli_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->timeout_ms = -1;
+    /* A repeatable flag cannot occur more often than there are words. */
+    size_t n = argc > 0 ? (size_t)argc : 1;
+    a->origins = calloc(n, sizeof *a->origins);
+    a->links = calloc(n, sizeof *a->links);
+    a->payloads = calloc(n, sizeof *a->payloads);
+    if (!a->origins || !a->links || !a->payloads) {
+        cli_error("out of memory");
+        return CLI_RUNTIME;
+    }
+    int rc = parse_words(argc, argv, table, usage, a);
+    if (rc == CLI_CONTINUE && !a->subject) {
+        cli_error("missing SUBJECT (see natsbridge %s --help)", cmd());
+        rc = CLI_USAGE;
+    }
+    return rc;
+}
+
+void cli_args_free(cli_args *a)
+{
+    free(a->origins);
+    free(a->links);
+    free(a->payloads);
+    memset(a, 0, sizeof *a);
+}
+
+/* ======================================================================== */
+/* Options and connecting                                                   */
+/* ======================================================================== */
+
+static void on_event(nb_event ev, nb_status s, const char *detail, void *closure)
+{
+    (void)s;
+    (void)closure;
+    if (atomic_load(&closing) || (ev != NB_EVENT_DISCONNECTED && ev != NB_EVENT_RECONNECTED))
+        return;
+    if (detail && *detail)
+        cli_note("%s", detail);
+    else
+        cli_note(ev == NB_EVENT_DISCONNECTED ? "disconnected from the NATS server"
+                                             : "reconnected to the NATS server");
+}
+
+/* Applies the connection flags; on failure *what names the flag. */
+static nb_status apply_options(const cli_args *a, nb_options *o, const char **what)
+{
+    nb_status s = NB_OK;
+    *what = "--server";
+    if (a->server && (s = nb_options_set_url(o, a->server)))
+        return s;
+    *what = "--fileserver";
+    if (a->fileserver && (s = nb_options_set_fileserver_url(o, a->fileserver)))
+        return s;
+    *what = "--threshold";
+    if (a->has_threshold && (s = nb_options_set_size_threshold(o, (size_t)a->threshold)))
+        return s;
+    *what = "--sender-name";
+    if (a->sender_name && (s = nb_options_set_sender_name(o, a->sender_name)))
+        return s;
+    *what = "--allow-origin";
+    for (size_t i = 0; i < a->n_origins; i++)
+        if ((s = nb_options_add_allowed_origin(o, a->origins[i])))
+            return s;
+    *what = "--save-dir";
+    if (a->save_dir && (s = nb_options_set_download_dir(o, a->save_dir)))
+        return s;
+    *what = "options";
+    return nb_options_set_event_cb(o, on_event, NULL);
+}
+
+int cli_build_options(const cli_args *a, nb_options **out)
+{
+    nb_options *o = NULL;
+    const char *what = "options";
+    nb_status s = nb_options_create(&o);
+    if (!s)
+        s = apply_options(a, o, &what);
+    *out = NULL;
+    if (s) {
+        nb_options_destroy(o);
+        return cli_fail(s == NB_NO_MEMORY ? CLI_RUNTIME : CLI_USAGE, s, what);
+    }
+    *out = o;
+    return CLI_OK;
+}
+
+int cli_connect(const cli_args *a, nb_client **out)
+{
+    nb_options *o = NULL;
+    *out = NULL;
+    int rc = cli_build_options(a, &o);
+    if (rc != CLI_OK)
+        return rc;
+    nb_status s = nb_client_connect(out, o);
+    nb_options_destroy(o);
+    if (s)
+        return cli_fail(CLI_RUNTIME, s, NULL);
+    return CLI_OK;
+}
+
+void cli_close(nb_client *c)
+{
+    if (!c)
+        return;
+    atomic_store(&closing, true);
+    nb_client_destroy(c);
+}
+
+/* ======================================================================== */
+/* Building an envelope from the payload flags                              */
+/* ======================================================================== */
+
+typedef nb_status (*field_setter)(nb_envelope *, const char *);
+
+static int set_fields(const cli_args *a, nb_envelope *e)
+{
+    const struct {
+        const char *flag, *value;
+        field_setter set;
+    } f[] = {
+        {"--correlation-id", a->correlation_id, nb_envelope_set_correlation_id},
+        {"--purpose", a->purpose, nb_envelope_set_msg_purpose},
+        {"--receiver-name", a->receiver_name, nb_envelope_set_receiver_name},
+        {"--receiver-id", a->receiver_id, nb_envelope_set_receiver_id},
+        {"--reply-to", a->reply_to, nb_envelope_set_reply_to},
+        {"--reply-to-msg-id", a->reply_to_msg_id, nb_envelope_set_reply_to_msg_id},
+        {"--metadata", a->metadata, nb_envelope_set_metadata_json},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        nb_status s = f[i].value ? f[i].set(e, f[i].value) : NB_OK;
+        if (s)
+            return cli_fail(s == NB_NO_MEMORY ? CLI_RUNTIME : CLI_USAGE, s, f[i].flag);
+    }
+    return CLI_CONTINUE;
+}
+
+/* Reads a whole file for --dict NAME=@FILE into *out (malloc'd, NUL-terminated); 0 or an errno. */
+static int read_file(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    size_t cap = 0, n = 0;
+    char *buf = NULL;
+    int err = f ? 0 : errno;
+    while (!err) {
+        if (cap - n < 2) {
+            size_t grown_cap = cap ? cap * 2 : 4096;
+            char *grown = cap < SIZE_MAX / 4 ? realloc(buf, grown_cap) : NULL;
+            if (!grown) {
+                err = ENOMEM;
+                break;
+            }
+            buf = grown;
+            cap = grown_cap;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            err = ferror(f) ? EIO : -1; /* -1: the end of the file */
+    }
+    if (f)
+        fclose(f);
+    if (err != -1) {
+        free(buf);
+        return err;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static int make_dict(const char *name, const char *value, nb_payload **p)
+{
+    char *owned = NULL;
+    size_t len = strlen(value);
+    if (value[0] == '@') {
+        int err = read_file(value + 1, &owned, &len);
+        if (err) {
+            cli_error("--dict %s: cannot read '%s': %s", name, value + 1, strerror(err));
+            return CLI_USAGE;
+        }
+        value = owned;
+    }
+    nb_status s = nb_payload_create(p, name, NB_TYPE_DICTIONARY, value, len);
+    free(owned);
+    return s ? cli_fail(s == NB_NO_MEMORY ? CLI_RUNTIME : CLI_USAGE, s, "--dict") : CLI_CONTINUE;
+}
+
+/* PATH[:TYPE]: the part after the last ':' is a type only when it names one. */
+static int make_file(const char *name, const char *value, nb_payload **p)
+{
+    const char *colon = strrchr(value, ':');
+    nb_type type = NB_TYPE_BINARY;
+    size_t path_len = strlen(value);
+    if (colon && nb_type_parse(colon + 1, &type) == NB_OK)
+        path_len = (size_t)(colon - value);
+    else
+        type = NB_TYPE_BINARY;
+    char *path = strndup(value, path_len);
+    if (!path) {
+        cli_error("out of memory");
+        return CLI_RUNTIME;
+    }
+    nb_status s = nb_payload_create_file(p, name, type, path);
+    free(path);
+    /* A missing or unreadable file is a bad argument: exit 1, like every payload flag. */
+    return s ? cli_fail(s == NB_NO_MEMORY ? CLI_RUNTIME : CLI_USAGE, s, "--file") : CLI_CONTINUE;
+}
+
+static bool is_linked(const cli_args *a, const char *name)
+{
+    for (size_t i = 0; i < a->n_links; i++)
+        if (strcmp(a->links[i], name) == 0)
+            return true;
+    return false;
+}
+
+static int make_payload(int id, const char *name, const char *value, nb_payload **p)
+{
+    if (id == F_DICT)
+        return make_dict(name, value, p);
+    if (id == F_FILE)
+        return make_file(name, value, p);
+    nb_status s = nb_payload_create_text(p, name, value);
+    return s ? cli_fail(s == NB_NO_MEMORY ? CLI_RUNTIME : CLI_USAGE, s, "--text") : CLI_CONTINUE;
+}
+
+static int add_payload(const cli_args *a, nb_envelope *e, const cli_payload_arg *pa)
+{
+    const char *eq = strchr(pa->arg, '=');
+    if (!eq || eq == pa->arg) {
+        cli_error("--%s: expected NAME=VALUE, got '%s'",
+                  pa->id == F_TEXT ? "text" : pa->id == F_DICT ? "dict" : "file", pa->arg);
+        return CLI_USAGE;
+    }
+    char *name = strndup(pa->arg, (size_t)(eq - pa->arg));
+    nb_payload *p = NULL;
+    int rc = name ? make_payload(pa->id, name, eq + 1, &p) : CLI_RUNTIME;
+    nb_status s = NB_OK;
+    if (rc == CLI_CONTINUE && is_linked(a, name))
+        s = nb_payload_force_link(p, true);
+    if (rc == CLI_CONTINUE && !s)
+        s = nb_envelope_add_payload(e, &p);
+    if (rc == CLI_CONTINUE && s)
+        rc = cli_fail(CLI_RUNTIME, s, name);
+    nb_payload_destroy(p);
+    free(name);
+    return rc;
+}
+
+/* Every --link must name a payload: a typo would otherwise go unnoticed. */
+static int check_links(const cli_args *a)
+{
+    for (size_t i = 0; i < a->n_links; i++) {
+        size_t len = strlen(a->links[i]);
+        bool found = false;
+        for (size_t j = 0; j < a->n_payloads && !found; j++)
+            found = strncmp(a->payloads[j].arg, a->links[i], len) == 0 &&
+                    a->payloads[j].arg[len] == '=';
+        if (!found) {
+            cli_error("--link: no payload is named '%s'", a->links[i]);
+            return CLI_USAGE;
+        }
+    }
+    return CLI_CONTINUE;
+}
+
+int cli_build_envelope(const cli_args *a, nb_envelope **out)
+{
+    nb_envelope *e = NULL;
+    *out = NULL;
+    if (a->n_payloads == 0) {
+        cli_error("no payload: give at least one --text, --dict or --file");
+        return CLI_USAGE;
+    }
+    int rc = check_links(a);
+    nb_status s = rc == CLI_CONTINUE ? nb_envelope_create(&e) : NB_OK;
+    if (s)
+        rc = cli_fail(CLI_RUNTIME, s, "envelope");
+    if (rc == CLI_CONTINUE)
+        rc = set_fields(a, e);
+    for (size_t i = 0; rc == CLI_CONTINUE && i < a->n_payloads; i++)
+        rc = add_payload(a, e, &a->payloads[i]);
+    if (rc != CLI_CONTINUE) {
+        nb_envelope_destroy(e);
+        return rc;
+    }
+    *out = e;
+    return CLI_OK;
+}
+
+/* ======================================================================== */
+/* The listen-style JSON rendering                                          */
+/* ======================================================================== */
+
+static const char *or_empty(const char *s) { return s ? s : ""; }
+
+/* "data": the text of a text payload, the JSON value of a dictionary or JSON table. */
+static bool add_data(cJSON *o, const nb_payload *p)
+{
+    nb_type t = nb_payload_type(p);
+    if (t == NB_TYPE_DICTIONARY || t == NB_TYPE_JSONTABLE) {
+        const cJSON *json = nb_payload_json(p);
+        return !json || cJSON_AddItemToObject(o, "data", cJSON_Duplicate(json, true));
+    }
+    const char *text = t == NB_TYPE_TEXT ? nb_payload_text(p) : NULL;
+    size_t len = 0;
+    /* A JSON string of cJSON ends at a NUL: leave out a text that holds one. */
+    if (!text || !nb_payload_data(p, &len) || strlen(text) != len)
+        return true;
+    return cJSON_AddStringToObject(o, "data", text) != NULL;
+}
+
+static cJSON *payload_json(const nb_payload *p, const char *path)
+{
+    char sha[65];
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o && cJSON_AddStringToObject(o, "dataname", or_empty(nb_payload_dataname(p))) &&
+              cJSON_AddStringToObject(o, "type", or_empty(nb_payload_type_name(p))) &&
+              cJSON_AddStringToObject(o, "transport",
+                                      nb_transport_name(nb_payload_transport(p))) &&
+              cJSON_AddStringToObject(o, "encoding", or_empty(nb_payload_encoding(p))) &&
+              cJSON_AddNumberToObject(o, "size", (double)nb_payload_size(p));
+    if (ok && nb_payload_sha256_hex(p, sha) == NB_OK)
+        ok = cJSON_AddStringToObject(o, "sha256", sha) != NULL;
+    else if (ok)
+        ok = cJSON_AddNullToObject(o, "sha256") != NULL;
+    ok = ok && add_data(o, p);
+    if (ok && path)
+        ok = cJSON_AddStringToObject(o, "path", path) != NULL;
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+typedef const char *(*envelope_getter)(const nb_envelope *);
+
+static bool add_fields(cJSON *o, const nb_envelope *e)
+{
+    static const struct {
+        const char *key;
+        envelope_getter get;
+    } f[] = {
+        {"correlation_id", nb_envelope_correlation_id}, {"msg_id", nb_envelope_msg_id},
+        {"timestamp", nb_envelope_timestamp},           {"send_to", nb_envelope_send_to},
+        {"msg_purpose", nb_envelope_msg_purpose},       {"sender_name", nb_envelope_sender_name},
+        {"sender_id", nb_envelope_sender_id},           {"receiver_name", nb_envelope_receiver_name},
+        {"receiver_id", nb_envelope_receiver_id},       {"reply_to", nb_envelope_reply_to},
+        {"reply_to_msg_id", nb_envelope_reply_to_msg_id}, {"broker_url", nb_envelope_broker_url},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (!cJSON_AddStringToObject(o, f[i].key, or_empty(f[i].get(e))))
+            return false;
+    const cJSON *meta = nb_envelope_metadata(e);
+    cJSON *copy = meta ? cJSON_Duplicate(meta, true) : cJSON_CreateObject();
+    return cJSON_AddItemToObject(o, "metadata", copy);
+}
+
+char *cli_render_json(const nb_envelope *e, char *const *paths)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *list = cJSON_CreateArray();
+    bool ok = o && list && add_fields(o, e);
+    size_t n = nb_envelope_payload_count(e);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = cJSON_AddItemToArray(list, payload_json(nb_envelope_payload(e, i),
+                                                     paths ? paths[i] : NULL));
+    ok = ok && cJSON_AddItemToObject(o, "payloads", list);
+    if (!ok)
+        cJSON_Delete(list);
+    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return text;
+}
+
+/* ======================================================================== */
+/* Saving payloads into DIR/<msg_id>/<dataname>                             */
+/* ======================================================================== */
+
+static char *join_path(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* mkdir -p: creates dir and its missing parents. */
+static int make_dirs(const char *dir)
+{
+    char *p = strdup(dir);
+    int rc = p ? 0 : -1;
+    for (char *c = p ? p + 1 : NULL; c && *c && rc == 0; c++)
+        if (*c == '/') {
+            *c = '\0';
+            rc = mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
+            *c = '/';
+        }
+    if (rc == 0)
+        rc = mkdir(dir, 0777) != 0 && errno != EEXIST ? -1 : 0;
+    free(p);
+    return rc;
+}
+
+/* The per-message directory must be a real directory, not a planted symlink. */
+static int make_message_dir(const char *dir, const char *msgdir)
+{
+    struct stat st;
+    if (make_dirs(dir) != 0 || (mkdir(msgdir, 0777) != 0 && errno != EEXIST)) {
+        cli_error("cannot create '%s': %s", msgdir, strerror(errno));
+        return -1;
+    }
+    if (lstat(msgdir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        cli_error("'%s' is not a directory: payloads not saved", msgdir);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const uint8_t *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, data, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        data += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Writes a fresh temporary file (O_EXCL, so nothing is followed) and renames it into place. */
+static int write_file(const char *msgdir, const char *final, const uint8_t *data, size_t len)
+{
+    char *tmp = join_path(msgdir, ".natsbridge-XXXXXX");
+    int fd = tmp ? mkstemp(tmp) : -1;
+    int rc = fd >= 0 ? write_all(fd, data, len) : -1;
+    mode_t mask = umask(0);
+    umask(mask);
+    if (rc == 0)
+        rc = fchmod(fd, 0666 & ~mask);
+    if (fd >= 0 && close(fd) != 0)
+        rc = -1;
+    if (rc == 0)
+        rc = rename(tmp, final);
+    if (rc != 0) {
+        cli_error("cannot save '%s': %s", final, strerror(errno));
+        if (fd >= 0)
+            unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+/* Saves one payload; returns its path (malloc'd) or NULL after an error line. */
+static char *save_payload(const char *msgdir, const nb_payload *p)
+{
+    const char *name = nb_payload_dataname(p);
+    /* The library streamed a link payload there already (download_dir). */
+    if (nb_payload_path(p))
+        return strdup(nb_payload_path(p));
+    if (!nb_is_safe_filename(name)) {
+        char *q = cli_quote(name);
+        cli_error("payload %s: not a safe file name: not saved", q ? q : "?");
+        cJSON_free(q);
+        return NULL;
+    }
+    size_t len = 0;
+    const uint8_t *data = nb_payload_data(p, &len);
+    char *final = join_path(msgdir, name);
+    if (!final || write_file(msgdir, final, data ? data : (const uint8_t *)"", len) != 0) {
+        free(final);
+        return NULL;
+    }
+    return final;
+}
+
+static void save_payloads(const char *dir, const nb_envelope *e, char **paths)
+{
+    const char *id = nb_envelope_msg_id(e);
+    if (!nb_is_safe_filename(id)) {
+        char *q = cli_quote(id);
+        cli_error("msg_id %s is not a safe file name: payloads not saved", q ? q : "?");
+        cJSON_free(q);
+        return;
+    }
+    char *msgdir = join_path(dir, id);
+    if (msgdir && make_message_dir(dir, msgdir) == 0)
+        for (size_t i = 0; i < nb_envelope_payload_count(e); i++)
+            paths[i] = save_payload(msgdir, nb_envelope_payload(e, i));
+    free(msgdir);
+}
+
+/* ======================================================================== */
+/* Printing a received envelope                                             */
+/* ======================================================================== */
+
+static int finish_line(void)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("cannot write to stdout: %s", strerror(errno));
+        return CLI_RUNTIME;
+    }
+    return CLI_OK;
+}
+
+static int print_json(const nb_envelope *e, char *const *paths)
+{
+    char *line = cli_render_json(e, paths);
+    if (!line) {
+        cli_error("out of memory rendering message %s", nb_envelope_msg_id(e));
+        return CLI_RUNTIME;
+    }
+    printf("%s\n", line);
+    cJSON_free(line);
+    return finish_line();
+}
+
+/* A short text is shown inline, JSON-quoted so that it stays on its line. */
+static void print_payload_line(const nb_payload *p, const char *path)
+{
+    char *name = cli_quote(nb_payload_dataname(p));
+    printf("  %s %s %s %llu bytes", name ? name : "?", or_empty(nb_payload_type_name(p)),
+           nb_transport_name(nb_payload_transport(p)),
+           (unsigned long long)nb_payload_size(p));
+    const char *text = nb_payload_type(p) == NB_TYPE_TEXT ? nb_payload_text(p) : NULL;
+    char *q = text && strlen(text) <= 200 ? cli_quote(text) : NULL;
+    if (q)
+        printf(" %s", q);
+    if (path)
+        printf(" saved to %s", path);
+    putchar('\n');
+    cJSON_free(q);
+    cJSON_free(name);
+}
+
+static int print_human(const nb_envelope *e, char *const *paths)
+{
+    size_t n = nb_envelope_payload_count(e);
+    char *sender = cli_quote(nb_envelope_sender_name(e));
+    printf("message %s from %s on %s, %zu payload%s\n", or_empty(nb_envelope_msg_id(e)),
+           sender ? sender : "?", or_empty(nb_envelope_send_to(e)), n, n == 1 ? "" : "s");
+    cJSON_free(sender);
+    for (size_t i = 0; i < n; i++)
+        print_payload_line(nb_envelope_payload(e, i), paths[i]);
+    return finish_line();
+}
+
+int cli_print_envelope(const cli_args *a, const nb_envelope *e)
+{
+    size_t n = nb_envelope_payload_count(e);
+    char **paths = calloc(n ? n : 1, sizeof *paths);
+    if (!paths) {
+        cli_error("out of memory");
+        return CLI_RUNTIME;
+    }
+    if (a->save_dir)
+        save_payloads(a->save_dir, e, paths);
+    int rc = a->json ? print_json(e, paths) : print_human(e, paths);
+    for (size_t i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+    return rc;
+}
+
+/* ======================================================================== */
+/* The receive loop of listen and reply                                     */
+/* ======================================================================== */
+
+volatile sig_atomic_t cli_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    cli_stop = 1;
+}
+
+void cli_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: a blocking wait returns early and the loop sees cli_stop. */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Statuses after which the subscription cannot go on. */
+static bool is_fatal(nb_status s)
+{
+    return s == NB_CONNECTION || s == NB_NATS || s == NB_INVALID_ARG || s == NB_NO_MEMORY ||
+           s == NB_INTERNAL;
+}
+
+typedef struct loop_state {
+    nb_client *client;
+    nb_subscription *sub;
+    const cli_args *a;
+    cli_handler fn;
+    void *ctx;
+    int64_t deadline; /* -1: none */
+    uint64_t done;
+} loop_state;
+
+/* Waits for one envelope (at most 200 ms, so that signals are seen); CLI_CONTINUE to go on. */
+static int receive_one(loop_state *st)
+{
+    int64_t wait = 200;
+    if (cli_stop || (st->a->count && st->done >= st->a->count))
+        return CLI_OK;
+    if (st->deadline >= 0) {
+        int64_t left = st->deadline - now_ms();
+        if (left <= 0) {
+            cli_note("timed out after %llu message%s", (unsigned long long)st->done,
+                     st->done == 1 ? "" : "s");
+            return CLI_TIMEOUT;
+        }
+        wait = left < wait ? left : wait;
+    }
+    nb_envelope *env = NULL;
+    nb_status s = nb_subscription_next(st->sub, wait, &env);
+    if (s == NB_OK) {
+        int r = st->fn(st->client, env, st->a, st->ctx);
+        if (r < 0)
+            return -r;
+        st->done += (uint64_t)r;
+    } else if (is_fatal(s)) {
+        return cli_fail(CLI_RUNTIME, s, NULL);
+    } else if (s != NB_TIMEOUT) {
+        /* Never dropped silently: a bad message or lost ones get a line each. */
+        cli_fail(0, s, s == NB_SLOW_CONSUMER ? "messages dropped" : "bad message skipped");
+    }
+    return CLI_CONTINUE;
+}
+
+int cli_receive_loop(nb_client *c, const cli_args *a, cli_handler fn, void *ctx)
+{
+    loop_state st = {c, NULL, a, fn, ctx, -1, 0};
+    nb_status s = nb_client_subscribe_sync(c, &st.sub, a->subject, a->queue);
+    /* The flush makes sure the server knows the subscription before we say we listen. */
+    if (!s)
+        s = nb_client_flush(c, 5000);
+    if (s) {
+        nb_subscription_destroy(st.sub);
+        return cli_fail(CLI_RUNTIME, s, NULL);
+    }
+    cli_note("listening on %s%s%s", a->subject, a->queue ? " in queue group " : "",
+             a->queue ? a->queue : "");
+    if (a->timeout_ms >= 0)
+        st.deadline = now_ms() + a->timeout_ms;
+    int rc = CLI_CONTINUE;
+    while (rc == CLI_CONTINUE)
+        rc = receive_one(&st);
+    nb_subscription_destroy(st.sub);
+    return rc;
+}

@@ -1,1 +1,192 @@
-/* placeholder: being written */
+/*
+ * cmd_fileserver.c - `natsbridge fileserver`: runs the built-in file server
+ * for link payloads until SIGINT or SIGTERM. Public API only.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FS_CMD "natsbridge fileserver"
+
+static const char usage_text[] =
+    "usage: natsbridge fileserver [--listen HOST:PORT] [--dir DIR] [--ttl SECONDS]\n"
+    "                             [--max-size BYTES] [--token TOKEN] [--quiet] [--help]\n"
+    "\n"
+    "Serves link (claim-check) payloads over HTTP: the Plik API subset\n"
+    "(POST /upload, POST /file/ID, GET /file/ID/FILEID/NAME) and plain\n"
+    "PUT, GET, HEAD and DELETE of /PATH. Runs until SIGINT or SIGTERM.\n"
+    "\n"
+    "  --listen HOST:PORT  address to bind (default 127.0.0.1:8080; port 0 picks a\n"
+    "                      free port, printed on the first line of output)\n"
+    "  --dir DIR           where files are kept (default ./natsbridge-files)\n"
+    "  --ttl SECONDS       files older than this are deleted (default 86400)\n"
+    "  --max-size BYTES    larger uploads get 413 (default: no limit)\n"
+    "  --token TOKEN       uploads and deletes need 'Authorization: Bearer TOKEN'\n"
+    "  --quiet             no per-request log lines on stderr\n"
+    "  --help              print this text and exit\n";
+
+typedef struct fs_args {
+    char host[256];
+    int port;
+    const char *dir;
+    int64_t ttl;
+    uint64_t max_size;
+    const char *token;
+    bool quiet;
+    bool help;
+} fs_args;
+
+/* Prints one line naming the usage error; returns CLI_USAGE. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+static int usage_error(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, FS_CMD ": %s (see --help)\n", msg);
+    return CLI_USAGE;
+}
+
+/* A whole decimal number in [0, max]; false otherwise. */
+static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* "HOST:PORT" or "[IPv6]:PORT" into a->host and a->port. */
+static bool parse_listen(const char *s, fs_args *a)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon)
+        return false;
+    const char *host = s;
+    size_t n = (size_t)(colon - s);
+    if (s[0] == '[') {
+        if (n < 2 || s[n - 1] != ']')
+            return false;
+        host = s + 1;
+        n -= 2;
+    }
+    uint64_t port;
+    if (n == 0 || n >= sizeof a->host || !parse_uint(colon + 1, 65535, &port))
+        return false;
+    memcpy(a->host, host, n);
+    a->host[n] = '\0';
+    a->port = (int)port;
+    return true;
+}
+
+/* Applies one option that takes a value; returns CLI_OK or CLI_USAGE. */
+static int take_value(fs_args *a, const char *name, const char *v)
+{
+    uint64_t n;
+    if (strcmp(name, "--listen") == 0) {
+        if (!parse_listen(v, a))
+            return usage_error("--listen: '%s' is not HOST:PORT", v);
+    } else if (strcmp(name, "--dir") == 0) {
+        if (!v[0])
+            return usage_error("--dir: empty directory name");
+        a->dir = v;
+    } else if (strcmp(name, "--ttl") == 0) {
+        if (!parse_uint(v, INT32_MAX, &n) || n == 0)
+            return usage_error("--ttl: '%s' is not a positive number of seconds", v);
+        a->ttl = (int64_t)n;
+    } else if (strcmp(name, "--max-size") == 0) {
+        if (!parse_uint(v, UINT64_MAX, &n))
+            return usage_error("--max-size: '%s' is not a number of bytes", v);
+        a->max_size = n;
+    } else {
+        if (!v[0])
+            return usage_error("--token: empty token");
+        a->token = v;
+    }
+    return CLI_OK;
+}
+
+static int parse_args(int argc, char **argv, fs_args *a)
+{
+    static const char *const valued[] = {"--listen", "--dir", "--ttl", "--max-size", "--token"};
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            a->help = true;
+            continue;
+        }
+        if (strcmp(arg, "--quiet") == 0) {
+            a->quiet = true;
+            continue;
+        }
+        const char *eq = strchr(arg, '=');
+        size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+        size_t k = 0;
+        while (k < 5 && (strlen(valued[k]) != len || strncmp(arg, valued[k], len) != 0))
+            k++;
+        if (k == 5)
+            return usage_error("unknown argument '%s'", arg);
+        if (!eq && i + 1 >= argc)
+            return usage_error("%s needs a value", valued[k]);
+        int rc = take_value(a, valued[k], eq ? eq + 1 : argv[++i]);
+        if (rc != CLI_OK)
+            return rc;
+    }
+    return CLI_OK;
+}
+
+int cmd_fileserver(int argc, char **argv)
+{
+    fs_args a = {.host = "127.0.0.1", .port = 8080, .dir = "./natsbridge-files"};
+    int rc = parse_args(argc, argv, &a);
+    if (rc != CLI_OK || a.help) {
+        if (a.help && rc == CLI_OK)
+            fputs(usage_text, stdout);
+        return rc;
+    }
+    /* Blocked before the server starts so that its threads inherit the mask
+     * and the signals reach only sigwait below. A peer that hangs up mid-
+     * download must not kill the process either. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    nb_fileserver_config cfg = {.listen_addr = a.host, .port = a.port, .dir = a.dir,
+                                .ttl_seconds = a.ttl, .max_size = a.max_size,
+                                .token = a.token, .quiet = a.quiet};
+    nb_fileserver *fs = NULL;
+    nb_status s = nb_fileserver_start(&fs, &cfg);
+    if (s != NB_OK) {
+        fprintf(stderr, FS_CMD ": %s\n", nb_last_error());
+        return CLI_RUNTIME;
+    }
+    bool v6 = strchr(a.host, ':') != NULL;
+    printf(FS_CMD " listening on http://%s%s%s:%d (dir %s)\n", v6 ? "[" : "", a.host,
+           v6 ? "]" : "", nb_fileserver_port(fs), a.dir);
+    fflush(stdout);
+    int sig = 0;
+    while (sigwait(&stop, &sig) != 0)
+        ;
+    nb_fileserver_stop(fs);
+    return CLI_OK;
+}

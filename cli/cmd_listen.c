@@ -1,1 +1,54 @@
-/* placeholder: being written */
+/*
+ * cmd_listen.c - `natsbridge listen`: prints (and optionally saves) every
+ * message arriving on a subject.
+ */
+#include "cli_common.h"
+
+static const char listen_usage[] =
+    "Usage: natsbridge listen SUBJECT [OPTION]...\n"
+    "Prints every message arriving on SUBJECT (wildcards allowed): a summary per\n"
+    "message, or with --json one JSON object per line.\n\n"
+    "  --count N                  stop after N messages (exit 0)\n"
+    "  --timeout SECONDS          overall time limit, fractions allowed (exit 3);\n"
+    "                             default: until interrupted (exit 0)\n"
+    "  --queue GROUP              join queue group GROUP (each message goes to one member)\n"
+    "  --save-dir DIR             save payloads to DIR/<msg_id>/<dataname>\n"
+    "  --json                     one compact JSON object per message\n"
+    "  --server URL               NATS server (default " NB_DEFAULT_NATS_URL ")\n"
+    "  --fileserver URL           file server whose links may be downloaded\n"
+    "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable)\n"
+    "  --quiet                    no informational messages on stderr\n"
+    "  --help                     show this help\n"
+    "Bad or dropped messages are reported on stderr and listening goes on.\n"
+    "Exit status: 0 done or interrupted, 1 usage error, 2 connection or runtime error,\n"
+    "3 timeout.\n";
+
+static const cli_flag listen_flags[] = {
+    CLI_FLAGS_COMMON,           {"json", F_JSON, false},        {"count", F_COUNT, true},
+    {"timeout", F_TIMEOUT, true}, {"queue", F_QUEUE, true}, {"save-dir", F_SAVE_DIR, true},
+    CLI_FLAGS_END};
+
+static int print_one(nb_client *c, nb_envelope *env, const cli_args *a, void *ctx)
+{
+    (void)c;
+    (void)ctx;
+    int rc = cli_print_envelope(a, env);
+    nb_envelope_destroy(env);
+    return rc == CLI_OK ? 1 : -rc;
+}
+
+int cmd_listen(int argc, char **argv)
+{
+    cli_args a;
+    nb_client *c = NULL;
+    int rc = cli_parse(argc, argv, listen_flags, listen_usage, &a);
+    if (rc == CLI_CONTINUE) {
+        cli_catch_signals();
+        rc = cli_connect(&a, &c);
+        if (rc == CLI_OK)
+            rc = cli_receive_loop(c, &a, print_one, NULL);
+    }
+    cli_close(c);
+    cli_args_free(&a);
+    return rc;
+}

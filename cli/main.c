@@ -1,1 +1,67 @@
-/* placeholder: being written */
+/*
+ * main.c - `natsbridge`: dispatches to one subcommand per file.
+ */
+#include "cli_common.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"send", cmd_send, "publish one message"},
+    {"request", cmd_request, "send a message and print the reply"},
+    {"listen", cmd_listen, "print the messages arriving on a subject"},
+    {"reply", cmd_reply, "answer requests (echo, or the output of a command)"},
+    {"fileserver", cmd_fileserver, "run the built-in file server"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(void)
+{
+    printf("Usage: natsbridge COMMAND [ARGUMENT]...\n"
+           "Sends and receives NATSBridge messages over NATS.\n\nCommands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        printf("  %-12s %s\n", commands[i].name, commands[i].summary);
+    printf("\nRun `natsbridge COMMAND --help` for the flags of a command.\n"
+           "  --help      show this help\n"
+           "  --version   show the version\n"
+           "Exit status: 0 success, 1 usage error, 2 connection or runtime error, 3 timeout.\n");
+}
+
+static int dispatch(const char *name, int argc, char **argv)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(name, commands[i].name) == 0) {
+            cli_set_command(commands[i].name);
+            return commands[i].run(argc, argv);
+        }
+    cli_error("unknown command '%s' (see natsbridge --help)", name);
+    return CLI_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cli_error("missing COMMAND (see natsbridge --help)");
+        return CLI_USAGE;
+    }
+    const char *word = argv[1];
+    if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0 ||
+        (strcmp(word, "help") == 0 && argc == 2)) {
+        usage();
+        return CLI_OK;
+    }
+    if (strcmp(word, "--version") == 0) {
+        printf("natsbridge %s (libnatsbridge %s)\n", NB_VERSION_STRING, nb_version_string());
+        return CLI_OK;
+    }
+    /* `natsbridge help send` is `natsbridge send --help`. */
+    if (strcmp(word, "help") == 0) {
+        char *args[] = {argv[2], "--help", NULL};
+        return dispatch(argv[2], 2, args);
+    }
+    return dispatch(word, argc - 1, argv + 1);
+}

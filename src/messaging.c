@@ -25,6 +25,8 @@ struct nb_client {
     nb_options *opts;       /* cloned at connect; sender_id fixed for the client's life */
     pthread_mutex_t mu;     /* guards subs */
     nb_subscription *subs;  /* async subscriptions, for slow-consumer reports */
+    pthread_cond_t closed_cv; /* signalled by on_closed (under mu) */
+    bool closed;              /* nats.c called on_closed: no more callbacks use c */
 };
 
 struct nb_subscription {
@@ -99,8 +101,28 @@ static void on_reconnected(natsConnection *nc, void *closure)
 
 static void on_closed(natsConnection *nc, void *closure)
 {
+    nb_client *c = closure;
     (void)nc;
-    emit(closure, NB_EVENT_CLOSED, NB_CONNECTION, "connection closed");
+    emit(c, NB_EVENT_CLOSED, NB_CONNECTION, "connection closed");
+    pthread_mutex_lock(&c->mu);
+    c->closed = true;
+    pthread_cond_broadcast(&c->closed_cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/*
+ * nats.c runs the closed callback on its own thread after natsConnection_Close
+ * returns: c must outlive it (bounded wait, 5 s, so that close never hangs).
+ */
+static void wait_closed(nb_client *c)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    pthread_mutex_lock(&c->mu);
+    while (!c->closed && pthread_cond_timedwait(&c->closed_cv, &c->mu, &until) == 0)
+        ;
+    pthread_mutex_unlock(&c->mu);
 }
 
 static void unlink_subscription(nb_client *c, nb_subscription *s)
@@ -220,6 +242,7 @@ nb_status nb_client_connect(nb_client **out, const nb_options *opts)
     if (!c)
         return nbi_fail(NB_NO_MEMORY, "connect: out of memory");
     pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->closed_cv, NULL);
     nb_status s = client_options(c, opts);
     natsOptions *no = NULL;
     if (s == NB_OK) {
@@ -250,9 +273,11 @@ void nb_client_destroy(nb_client *c)
     if (c->nc) {
         natsConnection_FlushTimeout(c->nc, 1000); /* what was sent is not lost on close */
         natsConnection_Close(c->nc);
+        wait_closed(c);
         natsConnection_Destroy(c->nc);
     }
     nb_options_destroy(c->opts);
+    pthread_cond_destroy(&c->closed_cv);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }

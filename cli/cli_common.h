@@ -1,0 +1,162 @@
+/*
+ * cli_common.h - what the natsbridge subcommands share: one flag parser, the
+ * payload flags, options building, the listen-style JSON rendering, safe
+ * file names, saving payloads to a directory and error printing.
+ * Public API only (include/natsbridge.h).
+ */
+#ifndef NB_CLI_COMMON_H
+#define NB_CLI_COMMON_H
+
+#include "cli.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#if defined(__GNUC__)
+#define CLI_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CLI_PRINTF(f, a)
+#endif
+
+/* ---- messages ------------------------------------------------------------ */
+
+/* Names the running subcommand in messages ("send" gives "natsbridge send: ..."). */
+void cli_set_command(const char *name);
+/* One line on stderr: "natsbridge <cmd>: <message>". */
+void cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* Like cli_error, unless --quiet was given. */
+void cli_note(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* "natsbridge <cmd>: <what>: <nb_last_error()>"; returns code, for `return cli_fail(...)`. */
+int cli_fail(int code, nb_status s, const char *what);
+
+/* The JSON-quoted form of s, safe on one line (free with cJSON_free; NULL when out of memory). */
+char *cli_quote(const char *s);
+
+/* ---- flags --------------------------------------------------------------- */
+
+/* Every flag of every subcommand; each subcommand lists those it accepts. */
+enum cli_flag_id {
+    F_HELP = 1, F_SERVER, F_FILESERVER, F_ALLOW_ORIGIN, F_THRESHOLD, F_QUIET, F_JSON,
+    F_TEXT, F_DICT, F_FILE, F_LINK,
+    F_CORRELATION_ID, F_PURPOSE, F_SENDER_NAME, F_RECEIVER_NAME, F_RECEIVER_ID,
+    F_REPLY_TO, F_REPLY_TO_MSG_ID, F_METADATA,
+    F_COUNT, F_TIMEOUT, F_QUEUE, F_SAVE_DIR, F_ECHO, F_EXEC
+};
+
+/* One flag a subcommand accepts: "--name VALUE", "--name=VALUE" or "--name". */
+typedef struct cli_flag {
+    const char *name; /* without the leading "--"; NULL ends a table */
+    int id;           /* enum cli_flag_id */
+    bool has_value;
+} cli_flag;
+
+/* Table rows shared by several subcommands. */
+#define CLI_FLAGS_COMMON                                                                \
+    {"server", F_SERVER, true}, {"fileserver", F_FILESERVER, true},                     \
+        {"allow-origin", F_ALLOW_ORIGIN, true}, {"quiet", F_QUIET, false},              \
+        {"help", F_HELP, false}
+#define CLI_FLAGS_SENDER                                                                \
+    {"threshold", F_THRESHOLD, true}, {"sender-name", F_SENDER_NAME, true}
+#define CLI_FLAGS_PAYLOAD                                                               \
+    {"text", F_TEXT, true}, {"dict", F_DICT, true}, {"file", F_FILE, true},             \
+        {"link", F_LINK, true}, {"correlation-id", F_CORRELATION_ID, true},             \
+        {"purpose", F_PURPOSE, true}, {"receiver-name", F_RECEIVER_NAME, true},         \
+        {"receiver-id", F_RECEIVER_ID, true}, {"reply-to", F_REPLY_TO, true},           \
+        {"reply-to-msg-id", F_REPLY_TO_MSG_ID, true}, {"metadata", F_METADATA, true}
+#define CLI_FLAGS_END {NULL, 0, false}
+
+/* A payload flag as given, kept in command-line order. */
+typedef struct cli_payload_arg {
+    int id;          /* F_TEXT, F_DICT or F_FILE */
+    const char *arg; /* "NAME=VALUE" (a view into argv) */
+} cli_payload_arg;
+
+/* Everything the flags say; strings are views into argv. */
+typedef struct cli_args {
+    const char *subject;
+    const char *server, *fileserver;
+    const char **origins;
+    size_t n_origins;
+    bool has_threshold;
+    uint64_t threshold;
+    const char *sender_name;
+    bool json, quiet;
+
+    cli_payload_arg *payloads;
+    size_t n_payloads;
+    const char **links;
+    size_t n_links;
+    const char *correlation_id, *purpose, *receiver_name, *receiver_id;
+    const char *reply_to, *reply_to_msg_id, *metadata;
+
+    uint64_t count;     /* 0: no limit */
+    int64_t timeout_ms; /* -1: none */
+    const char *queue, *save_dir;
+    bool echo;
+    const char *exec;
+} cli_args;
+
+/* What cli_parse returns besides an exit code: carry on with the command. */
+#define CLI_CONTINUE (-1)
+
+/*
+ * Parses argv (argv[0] is the subcommand) against table into a. --help prints
+ * usage to stdout and returns CLI_OK; a bad flag prints one line and returns
+ * CLI_USAGE; otherwise CLI_CONTINUE. A SUBJECT is required. Free a with
+ * cli_args_free whatever the result.
+ */
+int cli_parse(int argc, char **argv, const cli_flag *table, const char *usage, cli_args *a);
+void cli_args_free(cli_args *a);
+
+/* Whole-string unsigned and seconds parsers; a bad value is a usage error naming flag. */
+int cli_parse_u64(const char *flag, const char *text, uint64_t *out);
+int cli_parse_seconds(const char *flag, const char *text, int64_t *ms);
+
+/* ---- building ------------------------------------------------------------ */
+
+/* Options from the connection flags (and download_dir = --save-dir). Exit code. */
+int cli_build_options(const cli_args *a, nb_options **out);
+/* Connects with cli_build_options; an exit code (CLI_RUNTIME when unreachable). */
+int cli_connect(const cli_args *a, nb_client **out);
+/* Closes and frees c without reporting its own disconnect (NULL is fine). */
+void cli_close(nb_client *c);
+/* The envelope of the payload and envelope flags; CLI_USAGE on a bad flag value. */
+int cli_build_envelope(const cli_args *a, nb_envelope **out);
+
+/* ---- output -------------------------------------------------------------- */
+
+/*
+ * The listen-style JSON object of e, one compact line without newline
+ * (free with cJSON_free; NULL when memory ran out). paths[i], when paths and it are not
+ * NULL, is reported as payload i's "path".
+ */
+char *cli_render_json(const nb_envelope *e, char *const *paths);
+/*
+ * Prints a received envelope as listen does: saves its payloads under
+ * a->save_dir when set, then one JSON line (--json) or a human summary.
+ * stdout is flushed. CLI_OK, or CLI_RUNTIME when stdout fails.
+ */
+int cli_print_envelope(const cli_args *a, const nb_envelope *e);
+
+/* ---- receiving ----------------------------------------------------------- */
+
+/* Set by SIGINT and SIGTERM once cli_catch_signals() was called. */
+extern volatile sig_atomic_t cli_stop;
+void cli_catch_signals(void);
+
+/*
+ * What cli_receive_loop does with each envelope (taken): returns 1 when it
+ * counts towards --count, 0 when not, or a negative exit code to stop with.
+ */
+typedef int (*cli_handler)(nb_client *c, nb_envelope *env, const cli_args *a, void *ctx);
+
+/*
+ * Subscribes to a->subject (in a->queue) and hands every envelope to fn until
+ * a->count were counted (CLI_OK), --timeout passed (CLI_TIMEOUT) or a signal
+ * came (CLI_OK). Bad messages and dropped ones are reported and skipped.
+ */
+int cli_receive_loop(nb_client *c, const cli_args *a, cli_handler fn, void *ctx);
+
+#endif

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Link payloads through `natsbridge fileserver`: big files and --link go by link and arrive
+# intact; --save-dir gets them streamed to DIR/<msg_id>/<dataname>; --allow-origin admits a
+# file server; a link from an origin not allowed is reported and skipped.
+source "$(dirname "$0")/lib.sh" "$@"
+start_server
+
+"$NB" fileserver --listen 127.0.0.1:0 --dir "$T/files" --quiet >"$T/fs.out" 2>"$T/fs.err" &
+BG_PIDS+=($!)
+wait_for "$T/fs.out" "http://"
+F=$(grep -o 'http://[0-9.:]*' "$T/fs.out" | head -1)
+[ -n "$F" ] || fail "no file server URL in: $(cat "$T/fs.out")"
+
+head -c 1500000 /dev/urandom >"$T/big.bin"
+SHA=$(sha256sum "$T/big.bin" | cut -d' ' -f1)
+
+# in memory: transport link, the right sha256, text data kept
+start_bg mem listen t.link --server "$URL" --fileserver "$F" --json --count 1 --timeout 15
+L=$BG_PID
+wait_for "$T/mem.err" "listening on t.link"
+expect_rc 0 send t.link --server "$URL" --fileserver "$F" --file "big=$T/big.bin" \
+    --text small=hi --link small --text direct=yes
+wait_exit "$L" 15
+[ "$RC" = 0 ] || fail "listen exited $RC"
+has "$T/mem.out" "\"dataname\":\"big\",\"type\":\"binary\",\"transport\":\"link\""
+has "$T/mem.out" "\"size\":1500000,\"sha256\":\"$SHA\""
+has "$T/mem.out" '"dataname":"small","type":"text","transport":"link"'
+has "$T/mem.out" '"data":"hi"'
+has "$T/mem.out" '"dataname":"direct","type":"text","transport":"direct"'
+
+# --allow-origin and --save-dir: streamed to the file, the path reported
+start_bg save listen t.link --server "$URL" --allow-origin "$F" --json --count 1 --timeout 15 \
+    --save-dir "$T/saved"
+L=$BG_PID
+wait_for "$T/save.err" "listening on t.link"
+expect_rc 0 send t.link --server "$URL" --fileserver "$F" --file "big=$T/big.bin" --threshold 1000
+ID=$(cat "$T/run.out")
+wait_exit "$L" 15
+[ "$RC" = 0 ] || fail "listen --save-dir exited $RC"
+cmp "$T/big.bin" "$T/saved/$ID/big" || fail "saved link payload differs"
+has "$T/save.out" "\"path\":\"$T/saved/$ID/big\""
+
+# no allowed origin: reported on stderr, nothing printed, listening goes on until the timeout
+start_bg deny listen t.link --server "$URL" --json --timeout 2
+L=$BG_PID
+wait_for "$T/deny.err" "listening on t.link"
+expect_rc 0 send t.link --server "$URL" --fileserver "$F" --text small=hi --link small
+wait_exit "$L" 10
+[ "$RC" = 3 ] || fail "listen exited $RC, expected the timeout"
+has "$T/deny.err" "natsbridge listen: bad message skipped: "
+[ -s "$T/deny.out" ] && fail "a refused link was printed"
+echo PASS
