@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what is missing, builds with
+# gcc and runs every CTest, then again with clang under AddressSanitizer and
+# UndefinedBehaviorSanitizer. NB_TEST_SANITIZE=0 skips the second pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+
+run_suite() { # name, then cmake arguments
+  local dir="build-test-$1"; shift
+  echo "== natsbridge tests: $dir"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  ctest --test-dir "$dir" -j "$jobs" --output-on-failure --timeout 300
+}
+
+run_suite gcc -DCMAKE_C_COMPILER=gcc
+if [ "${NB_TEST_SANITIZE:-1}" != 0 ]; then
+  # Leaks fail the run too; nats.c's own process-wide state is freed by nats_Close in tests.
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  run_suite asan -DCMAKE_C_COMPILER=clang -DNB_SANITIZE=ON
+fi
+echo "natsbridge: all test suites passed"
