@@ -5,8 +5,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -126,6 +124,7 @@ static int take_value(fs_args *a, const char *name, const char *v)
 static int parse_args(int argc, char **argv, fs_args *a)
 {
     static const char *const valued[] = {"--listen", "--dir", "--ttl", "--max-size", "--token"};
+    const size_t nvalued = sizeof valued / sizeof valued[0];
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -139,9 +138,9 @@ static int parse_args(int argc, char **argv, fs_args *a)
         const char *eq = strchr(arg, '=');
         size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
         size_t k = 0;
-        while (k < 5 && (strlen(valued[k]) != len || strncmp(arg, valued[k], len) != 0))
+        while (k < nvalued && (strlen(valued[k]) != len || strncmp(arg, valued[k], len) != 0))
             k++;
-        if (k == 5)
+        if (k == nvalued)
             return usage_error("unknown argument '%s'", arg);
         if (!eq && i + 1 >= argc)
             return usage_error("%s needs a value", valued[k]);

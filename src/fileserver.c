@@ -1,1 +1,956 @@
-/* placeholder: being written */
+/*
+ * fileserver.c - the built-in file server for link (claim-check) payloads,
+ * on libmicrohttpd: the Plik API subset the peers use (PROTOCOL.md section 4.3)
+ * and plain PUT/GET/HEAD/DELETE. Storage is filestore.c's.
+ *
+ * URL layout:
+ *   POST /upload                       -> 200 {"id","uploadToken","files":{},"oneShot"}
+ *   POST /file/{uploadid}[/{fileid}/{filename}]  (X-UploadToken, multipart part "file")
+ *                                      -> 200 {"id","fileName","fileSize","fileType","status"}
+ *   GET|HEAD /file/{uploadid}/{fileid}/{filename}  (the name must match)
+ *   PUT /<path>                        -> 201 {"path","size"}
+ *   GET|HEAD|DELETE /<path>            (DELETE -> 204)
+ *   GET /                              -> 200 "natsbridge fileserver"
+ * PUT and DELETE under /file/ and /upload are 405: those paths are Plik's.
+ * Errors answer {"error": "<what was wrong>"}. With a token configured,
+ * POST /upload, POST /file, PUT and DELETE need "Authorization: Bearer
+ * <token>" (401 otherwise); downloads need nothing. Bodies over max_size get
+ * 413 (a multipart body may carry 64 KiB of framing over it). Paths with
+ * "..", "//", ".", a backslash, a control character or an encoded "/" or NUL
+ * are 400.
+ *
+ * Request paths only ever name index entries: names on disk are generated
+ * (filestore.h). Bodies stream to a temp file as they arrive and downloads
+ * are sent from the file descriptor (sendfile), so no file is ever held in
+ * memory. MHD runs a pool of epoll threads, enough for many concurrent
+ * downloads since sendfile never blocks a thread.
+ */
+#include "backoff.h"
+#include "buf.h"
+#include "filestore.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#define FS_DEFAULT_TTL_S (24 * 3600)
+#define FS_THREADS 8                      /* sendfile downloads do not block a thread */
+#define FS_CONN_MEMORY (256 * 1024)       /* MHD's per-connection pool: upload chunk size */
+#define FS_IDLE_TIMEOUT_S 120
+#define FS_KEY_MAX NBI_FILESTORE_KEY_MAX  /* longest request path accepted */
+#define FS_JSON_MAX (64 * 1024)           /* POST /upload bodies */
+#define FS_MULTIPART_SLACK (64 * 1024)    /* multipart framing allowed over max_size */
+#define FS_PP_BUFFER (64 * 1024)
+/* After a body is refused mid-stream the rest is read and dropped so that the
+ * client gets its 413; past this many bytes the connection is simply closed. */
+#define FS_DISCARD_LIMIT (16 * 1024 * 1024)
+#define FS_LOG_PATH 256
+#define FS_CTYPE "application/octet-stream"
+
+struct nb_fileserver {
+    nbi_filestore *store;
+    char *token;
+    uint64_t max_size;
+    bool quiet;
+    int port;
+    struct MHD_Daemon *mhd;
+    pthread_mutex_t log_lock; /* guards starting and mhd_error */
+    bool lock_ready, starting;
+    char mhd_error[256];      /* libmicrohttpd's own message while starting */
+};
+
+typedef enum fs_kind { RQ_OTHER = 0, RQ_PUT, RQ_NEW_UPLOAD, RQ_PLIK_FILE } fs_kind;
+
+/* One HTTP request, from its first access-handler call to its completion. */
+typedef struct fs_request {
+    nb_fileserver *fs;
+    int64_t start_ms;
+    char method[16];
+    char log_path[FS_LOG_PATH];
+    int status;                  /* the status queued, 0 before */
+    uint64_t bytes_in, bytes_out;
+    fs_kind kind;
+    char *key;                   /* index key of the file being written */
+    char *name;                  /* Plik file name */
+    char fileid[NBI_UUID_LEN + 1];
+    bool oneshot;
+    int64_t expires_ms;
+    int fd;                      /* temp file while a body streams in, else -1 */
+    char blob[NBI_UUID_LEN + 1]; /* its uuid; "" when nothing is on disk */
+    uint64_t received;           /* file bytes written */
+    bool got_file_part;
+    int err_status;              /* body refused mid-stream: answered at the end */
+    char err_msg[256];
+    uint64_t discarded;
+    nbi_buf json;                /* POST /upload body */
+    struct MHD_PostProcessor *pp;
+    char oneshot_blob[NBI_UUID_LEN + 1]; /* full GET of a one-shot file in flight */
+} fs_request;
+
+/* ------------------------------------------------------------------------ */
+/* Request paths                                                            */
+/* ------------------------------------------------------------------------ */
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Decodes the raw request path (MHD hands it over undecoded, see
+ * keep_escaped) into out. Returns NULL when it is acceptable, else why not.
+ * The path only ever names an index entry, yet anything that looks like
+ * traversal is refused outright so that no client can rely on it.
+ */
+static const char *decode_path(const char *raw, char out[FS_KEY_MAX])
+{
+    if (raw[0] != '/')
+        return "path must start with /";
+    size_t n = 0;
+    for (const char *p = raw; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '%') {
+            int hi = hex_value(p[1]), lo = hi < 0 ? -1 : hex_value(p[2]);
+            if (lo < 0)
+                return "bad percent-encoding in path";
+            ch = (unsigned char)(hi * 16 + lo);
+            p += 2;
+            if (ch == '/')
+                return "encoded slash (%2f) in path";
+            if (ch == 0)
+                return "encoded NUL (%00) in path";
+        }
+        if (ch == '\\')
+            return "backslash in path";
+        if (ch < 0x20 || ch == 0x7f)
+            return "control character in path";
+        if (n + 1 >= FS_KEY_MAX)
+            return "path too long";
+        out[n++] = (char)ch;
+    }
+    out[n] = '\0';
+    if (strstr(out, ".."))
+        return "\"..\" in path";
+    if (strstr(out, "//"))
+        return "empty segment (//) in path";
+    if (strstr(out, "/./") || (n >= 2 && strcmp(out + n - 2, "/.") == 0))
+        return "\".\" segment in path";
+    if (n > 1 && out[n - 1] == '/')
+        return "path ends with /";
+    return NULL;
+}
+
+static bool plik_path(const char *path)
+{
+    return strcmp(path, "/upload") == 0 || strncmp(path, "/upload/", 8) == 0 ||
+           strcmp(path, "/file") == 0 || strncmp(path, "/file/", 6) == 0;
+}
+
+/* Splits "/file/a[/b/c]" into up to 3 segments; returns their count. */
+static int plik_segments(char *path, char *seg[3])
+{
+    int n = 0;
+    for (char *p = path + strlen("/file/"); p && n < 4; n++) {
+        if (n < 3)
+            seg[n] = p;
+        p = strchr(p, '/');
+        if (p)
+            *p++ = '\0';
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Responses                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Queues r (taken) with status, recording both for the log line. */
+static enum MHD_Result queue(fs_request *rq, struct MHD_Connection *c, int status,
+                             struct MHD_Response *r, uint64_t bytes)
+{
+    if (!r)
+        return MHD_NO;
+    rq->status = status;
+    rq->bytes_out = bytes;
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static struct MHD_Response *buffer_response(const char *ctype, const char *body, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (r)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    return r;
+}
+
+/* Queues obj (taken) as JSON. */
+static enum MHD_Result reply_json(fs_request *rq, struct MHD_Connection *c, int status,
+                                  cJSON *obj)
+{
+    char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
+    cJSON_Delete(obj);
+    if (!text) {
+        static const char oom[] = "out of memory\n";
+        return queue(rq, c, 500, buffer_response("text/plain", oom, sizeof oom - 1),
+                     sizeof oom - 1);
+    }
+    size_t len = strlen(text);
+    enum MHD_Result ok = queue(rq, c, status, buffer_response("application/json", text, len), len);
+    cJSON_free(text);
+    return ok;
+}
+
+/* Queues {"error": "<message>"}; 401 also says which scheme is expected. */
+NBI_PRINTF(4, 5)
+static enum MHD_Result reply_error(fs_request *rq, struct MHD_Connection *c, int status,
+                                   const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cJSON *o = cJSON_CreateObject();
+    char *text = o && cJSON_AddStringToObject(o, "error", msg) ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    const char *body = text ? text : "{\"error\":\"out of memory\"}";
+    size_t len = strlen(body);
+    struct MHD_Response *r = buffer_response("application/json", body, len);
+    if (r && status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    cJSON_free(text);
+    return queue(rq, c, status, r, len);
+}
+
+/* Reads a decimal number, saturating at UINT64_MAX; *end gets the first other char. */
+static uint64_t read_number(const char *s, const char **end)
+{
+    uint64_t v = 0;
+    for (; *s >= '0' && *s <= '9'; s++)
+        v = v > (UINT64_MAX - 9) / 10 ? UINT64_MAX : v * 10 + (uint64_t)(*s - '0');
+    *end = s;
+    return v;
+}
+
+/*
+ * Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n" against size.
+ * 1: satisfiable (*start, *len set); -1: unsatisfiable (416); 0: absent,
+ * malformed or several ranges, which RFC 9110 lets us ignore (200).
+ */
+static int parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *len)
+{
+    if (!h || strncasecmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+        return 0;
+    const char *p = h + 6, *q;
+    bool suffix = *p == '-';
+    uint64_t a = suffix ? 0 : read_number(p, &q);
+    if (!suffix && (q == p || *q != '-'))
+        return 0;
+    p = suffix ? p + 1 : q + 1;
+    uint64_t b = read_number(p, &q);
+    bool has_b = q != p;
+    if (*q != '\0' || (suffix && !has_b) || (has_b && !suffix && b < a))
+        return 0;
+    if (suffix) {
+        if (b == 0 || size == 0)
+            return -1;
+        a = b > size ? 0 : size - b;
+        b = size - 1;
+    } else if (!has_b || b >= size) {
+        b = size - 1;
+    }
+    if (a >= size)
+        return -1;
+    *start = a;
+    *len = b - a + 1;
+    return 1;
+}
+
+/* Queues the file open at fd (taken), whole or the requested range. */
+static enum MHD_Result reply_file(fs_request *rq, struct MHD_Connection *c, int fd,
+                                  uint64_t size)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+    uint64_t start = 0, len = size;
+    char crange[96];
+    int rc = parse_range(h, size, &start, &len);
+    if (rc < 0) {
+        close(fd);
+        rq->oneshot_blob[0] = '\0';
+        snprintf(crange, sizeof crange, "bytes */%" PRIu64, size);
+        static const char msg[] = "{\"error\":\"range not satisfiable\"}";
+        struct MHD_Response *r = buffer_response("application/json", msg, sizeof msg - 1);
+        if (r) {
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, crange);
+            MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+        }
+        return queue(rq, c, 416, r, sizeof msg - 1);
+    }
+    struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(len, fd, start);
+    if (!r) {
+        close(fd);
+        return reply_error(rq, c, 500, "cannot create a response for the file");
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, FS_CTYPE);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    if (rc > 0) {
+        rq->oneshot_blob[0] = '\0'; /* only a whole download uses up a one-shot file */
+        snprintf(crange, sizeof crange, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start,
+                 start + len - 1, size);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, crange);
+    }
+    return queue(rq, c, rc > 0 ? 206 : 200, r, len);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Downloads and deletes                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* GET/HEAD of key; name is the Plik file name the path gave (NULL for PUT files). */
+static enum MHD_Result serve(fs_request *rq, struct MHD_Connection *c, const char *key,
+                             const char *name, bool head)
+{
+    uint64_t size = 0;
+    int fd = nbi_filestore_open_file(rq->fs->store, key, name, &size, rq->oneshot_blob);
+    if (fd < 0 && errno == ENOENT)
+        return reply_error(rq, c, 404, "no file at %s", rq->log_path);
+    if (fd < 0)
+        return reply_error(rq, c, 500, "cannot open the file: %s", strerror(errno));
+    if (head)
+        rq->oneshot_blob[0] = '\0'; /* only a whole download uses up a one-shot file */
+    if (rq->oneshot_blob[0] && !(rq->key = nbi_strdup(key))) {
+        close(fd);
+        return reply_error(rq, c, 500, "out of memory");
+    }
+    return reply_file(rq, c, fd, size);
+}
+
+static enum MHD_Result do_delete(fs_request *rq, struct MHD_Connection *c, const char *key)
+{
+    if (!nbi_filestore_remove(rq->fs->store, key))
+        return reply_error(rq, c, 404, "no file at %s", rq->log_path);
+    return queue(rq, c, 204, MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT),
+                 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Upload bodies: streamed into a temp file, committed when complete        */
+/* ------------------------------------------------------------------------ */
+
+/* Drops the temp file, if any. */
+static void sink_abort(fs_request *rq)
+{
+    if (rq->fd >= 0)
+        close(rq->fd);
+    rq->fd = -1;
+    if (rq->blob[0])
+        nbi_filestore_discard_temp(rq->fs->store, rq->blob);
+    rq->blob[0] = '\0';
+}
+
+/* Refuses the body: the temp file goes, the rest of the body is dropped,
+ * and the error is answered when the body ends (MHD cannot answer earlier). */
+NBI_PRINTF(3, 4)
+static void refuse(fs_request *rq, int status, const char *fmt, ...)
+{
+    if (rq->err_status)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rq->err_msg, sizeof rq->err_msg, fmt, ap);
+    va_end(ap);
+    rq->err_status = status;
+    sink_abort(rq);
+}
+
+static int sink_open(fs_request *rq)
+{
+    rq->fd = nbi_filestore_create_temp(rq->fs->store, rq->blob);
+    if (rq->fd < 0) {
+        int err = errno;
+        rq->blob[0] = '\0';
+        refuse(rq, 500, "cannot create a file in the server's directory: %s", strerror(err));
+        return -1;
+    }
+    return 0;
+}
+
+static void sink_write(fs_request *rq, const char *data, size_t n)
+{
+    uint64_t max = rq->fs->max_size;
+    if (rq->fd < 0)
+        return;
+    if (max && (n > max || rq->received > max - n)) {
+        refuse(rq, 413, "body over the server's limit of %" PRIu64 " bytes", max);
+        return;
+    }
+    if (nbi_filestore_write_all(rq->fd, data, n) != 0) {
+        int err = errno;
+        refuse(rq, err == ENOSPC ? 507 : 500, "cannot write the upload: %s", strerror(err));
+        return;
+    }
+    rq->received += n;
+}
+
+/* The body is complete: moves it into place and indexes it (replacing any older file). */
+static int sink_commit(fs_request *rq)
+{
+    int fd = rq->fd;
+    rq->fd = -1;
+    if (close(fd) != 0) {
+        refuse(rq, 500, "cannot write the upload: %s", strerror(errno));
+        return -1;
+    }
+    nbi_filestore_meta meta = {.key = rq->key, .name = rq->name, .size = rq->received,
+                               .expires_ms = rq->expires_ms, .oneshot = rq->oneshot};
+    nb_status s = nbi_filestore_commit(rq->fs->store, rq->blob, &meta);
+    rq->blob[0] = '\0'; /* committed, or removed by the failed commit */
+    if (s != NB_OK) {
+        refuse(rq, 500, "%s", nb_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Request starts (first access-handler call: headers only)                 */
+/* ------------------------------------------------------------------------ */
+
+static bool authorized(const nb_fileserver *fs, struct MHD_Connection *c)
+{
+    if (!fs->token)
+        return true;
+    const char *h =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return false;
+    for (h += 7; *h == ' '; h++)
+        ;
+    return nbi_filestore_secret_equal(h, fs->token);
+}
+
+/* True when Content-Length announces more than limit (0 = no limit). */
+static bool announced_over(struct MHD_Connection *c, uint64_t limit)
+{
+    const char *h =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *end;
+    return limit && h && read_number(h, &end) > limit;
+}
+
+static enum MHD_Result begin_put(fs_request *rq, struct MHD_Connection *c, const char *path)
+{
+    nb_fileserver *fs = rq->fs;
+    if (strcmp(path, "/") == 0)
+        return reply_error(rq, c, 400, "PUT needs a path naming the file");
+    if (!authorized(fs, c))
+        return reply_error(rq, c, 401, "uploads need Authorization: Bearer <token>");
+    if (announced_over(c, fs->max_size))
+        return reply_error(rq, c, 413, "body over the server's limit of %" PRIu64 " bytes",
+                           fs->max_size);
+    rq->kind = RQ_PUT;
+    if (!(rq->key = nbi_strdup(path)))
+        return reply_error(rq, c, 500, "out of memory");
+    if (sink_open(rq) != 0)
+        return reply_error(rq, c, rq->err_status, "%s", rq->err_msg);
+    return MHD_YES;
+}
+
+static enum MHD_Result begin_new_upload(fs_request *rq, struct MHD_Connection *c)
+{
+    if (!authorized(rq->fs, c))
+        return reply_error(rq, c, 401, "uploads need Authorization: Bearer <token>");
+    if (announced_over(c, FS_JSON_MAX))
+        return reply_error(rq, c, 413, "upload options over %d bytes", FS_JSON_MAX);
+    rq->kind = RQ_NEW_UPLOAD;
+    return MHD_YES;
+}
+
+/* Checks the upload and its X-UploadToken, copying its settings into rq; 0 or an HTTP status. */
+static int check_upload(fs_request *rq, struct MHD_Connection *c, const char *uid,
+                        const char **why)
+{
+    const char *token = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-UploadToken");
+    switch (nbi_filestore_check_upload(rq->fs->store, uid, token, &rq->oneshot,
+                                       &rq->expires_ms)) {
+    case NBI_UPLOAD_OK:
+        return 0;
+    case NBI_UPLOAD_NO_TOKEN:
+        *why = "adding a file needs the X-UploadToken header";
+        return 401;
+    case NBI_UPLOAD_BAD_TOKEN:
+        *why = "wrong X-UploadToken for this upload";
+        return 403;
+    default:
+        *why = "no such upload";
+        return 404;
+    }
+}
+
+static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *filename, const char *ctype, const char *enc,
+                               const char *data, uint64_t off, size_t size);
+
+/* POST /file/{uid}[/{fid}/{name}]: seg holds 1 or 3 path segments. */
+static enum MHD_Result begin_plik_file(fs_request *rq, struct MHD_Connection *c,
+                                       char *seg[3], int nseg)
+{
+    nb_fileserver *fs = rq->fs;
+    const char *why = NULL;
+    if (nseg != 1 && nseg != 3)
+        return reply_error(rq, c, 404, "expected POST /file/{uploadid}[/{fileid}/{filename}]");
+    if (!authorized(fs, c))
+        return reply_error(rq, c, 401, "uploads need Authorization: Bearer <token>");
+    int refused = check_upload(rq, c, seg[0], &why);
+    if (refused)
+        return reply_error(rq, c, refused, "%s: %s", why, seg[0]);
+    if (fs->max_size && announced_over(c, fs->max_size + FS_MULTIPART_SLACK))
+        return reply_error(rq, c, 413, "body over the server's limit of %" PRIu64 " bytes",
+                           fs->max_size);
+    if (nseg == 3 && (!nbi_is_uuid(seg[1]) || !nbi_filestore_valid_name(seg[2])))
+        return reply_error(rq, c, 400, "file id must be a UUID and the file name plain");
+    if (nseg == 3)
+        snprintf(rq->fileid, sizeof rq->fileid, "%s", seg[1]);
+    else
+        nbi_uuid4(rq->fileid);
+    char key[FS_KEY_MAX + 2 * NBI_UUID_LEN];
+    snprintf(key, sizeof key, "/file/%s/%s", seg[0], rq->fileid);
+    rq->kind = RQ_PLIK_FILE;
+    if (!(rq->key = nbi_strdup(key)) || (nseg == 3 && !(rq->name = nbi_strdup(seg[2]))))
+        return reply_error(rq, c, 500, "out of memory");
+    rq->pp = MHD_create_post_processor(c, FS_PP_BUFFER, on_part, rq);
+    if (!rq->pp)
+        return reply_error(rq, c, 400, "expected a multipart/form-data body with a part "
+                                       "named \"file\"");
+    return MHD_YES;
+}
+
+static enum MHD_Result begin_plik(fs_request *rq, struct MHD_Connection *c, char *path,
+                                  const char *method)
+{
+    bool get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
+    bool post = strcmp(method, "POST") == 0;
+    if (strcmp(path, "/upload") == 0)
+        return post ? begin_new_upload(rq, c)
+                    : reply_error(rq, c, 405, "/upload takes POST only");
+    char *seg[3] = {NULL, NULL, NULL};
+    int nseg = strncmp(path, "/file/", 6) == 0 ? plik_segments(path, seg) : 0;
+    if (post && nseg > 0)
+        return begin_plik_file(rq, c, seg, nseg);
+    if ((get || head) && nseg == 3) {
+        char key[FS_KEY_MAX + 8];
+        snprintf(key, sizeof key, "/file/%s/%s", seg[0], seg[1]);
+        return serve(rq, c, key, seg[2], head);
+    }
+    if (get || head || post)
+        return reply_error(rq, c, 404, "no such Plik route: %s", rq->log_path);
+    return reply_error(rq, c, 405, "%s is not allowed on the Plik API", method);
+}
+
+static enum MHD_Result begin(fs_request *rq, struct MHD_Connection *c, const char *url,
+                             const char *method)
+{
+    char path[FS_KEY_MAX];
+    const char *bad = decode_path(url, path);
+    if (bad)
+        return reply_error(rq, c, strcmp(bad, "path too long") == 0 ? 414 : 400, "%s", bad);
+    if (plik_path(path))
+        return begin_plik(rq, c, path, method);
+    bool head = strcmp(method, "HEAD") == 0;
+    if (strcmp(method, "PUT") == 0)
+        return begin_put(rq, c, path);
+    if (strcmp(path, "/") == 0 && (head || strcmp(method, "GET") == 0)) {
+        static const char hello[] = "natsbridge fileserver\n";
+        return queue(rq, c, 200, buffer_response("text/plain", hello, sizeof hello - 1),
+                     sizeof hello - 1);
+    }
+    if (head || strcmp(method, "GET") == 0)
+        return serve(rq, c, path, NULL, head);
+    if (strcmp(method, "DELETE") == 0)
+        return authorized(rq->fs, c)
+                   ? do_delete(rq, c, path)
+                   : reply_error(rq, c, 401, "deletes need Authorization: Bearer <token>");
+    return reply_error(rq, c, 405, "%s is not allowed here", method);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Request bodies and ends                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* The post processor's callback: streams the part named "file" to disk. */
+static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *filename, const char *ctype, const char *enc,
+                               const char *data, uint64_t off, size_t size)
+{
+    fs_request *rq = cls;
+    (void)kind, (void)ctype, (void)enc;
+    if (!key || strcmp(key, "file") != 0)
+        return MHD_YES; /* other form fields are ignored, as Plik does */
+    if (rq->err_status)
+        return MHD_NO;
+    if (rq->got_file_part && off == 0 && rq->received > 0) {
+        refuse(rq, 400, "only one part named \"file\" is accepted");
+        return MHD_NO;
+    }
+    if (!rq->got_file_part) {
+        rq->got_file_part = true;
+        if (!rq->name && (!filename || !nbi_filestore_valid_name(filename))) {
+            refuse(rq, 400, "the \"file\" part needs a plain filename (no /, \\, \"..\")");
+            return MHD_NO;
+        }
+        if (!rq->name && !(rq->name = nbi_strdup(filename))) {
+            refuse(rq, 500, "out of memory");
+            return MHD_NO;
+        }
+        if (sink_open(rq) != 0)
+            return MHD_NO;
+    }
+    sink_write(rq, data, size);
+    return rq->err_status ? MHD_NO : MHD_YES;
+}
+
+static void take_body(fs_request *rq, const char *data, size_t n)
+{
+    rq->bytes_in += n;
+    if (rq->err_status) {
+        rq->discarded += n;
+        return;
+    }
+    if (rq->kind == RQ_PUT) {
+        sink_write(rq, data, n);
+    } else if (rq->kind == RQ_NEW_UPLOAD) {
+        if (rq->json.len + n > FS_JSON_MAX)
+            refuse(rq, 413, "upload options over %d bytes", FS_JSON_MAX);
+        else if (nbi_buf_append(&rq->json, data, n) != NB_OK)
+            refuse(rq, 500, "out of memory");
+    } else if (rq->kind == RQ_PLIK_FILE) {
+        if (MHD_post_process(rq->pp, data, n) != MHD_YES)
+            refuse(rq, 400, "malformed multipart/form-data body");
+    } else {
+        rq->discarded += n;
+    }
+}
+
+/* Parses the optional JSON options of POST /upload into *opts (NULL when empty). */
+static bool upload_options(const nbi_buf *body, cJSON **opts)
+{
+    const char *p = (const char *)body->data;
+    size_t n = body->len;
+    while (n > 0 && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++, n--;
+    *opts = n > 0 ? cJSON_ParseWithLength(p, n) : NULL;
+    if (n > 0 && !cJSON_IsObject(*opts)) {
+        cJSON_Delete(*opts);
+        *opts = NULL;
+        return false;
+    }
+    return true;
+}
+
+static enum MHD_Result finish_new_upload(fs_request *rq, struct MHD_Connection *c)
+{
+    cJSON *opts;
+    if (!upload_options(&rq->json, &opts))
+        return reply_error(rq, c, 400, "upload options must be a JSON object");
+    /* cJSON_GetObjectItem ignores case: "oneShot", "OneShot" and "oneshot" all count. */
+    bool oneshot = cJSON_IsTrue(cJSON_GetObjectItem(opts, "oneShot"));
+    const cJSON *ttl = cJSON_GetObjectItem(opts, "ttl");
+    int64_t ttl_ms = 0; /* the server's TTL, which also caps what is asked */
+    if (cJSON_IsNumber(ttl) && ttl->valuedouble > 0 && ttl->valuedouble < 1e12)
+        ttl_ms = (int64_t)(ttl->valuedouble * 1000);
+    cJSON_Delete(opts);
+    char id[NBI_UUID_LEN + 1], token[NBI_UUID_LEN + 1];
+    if (nbi_filestore_new_upload(rq->fs->store, oneshot, ttl_ms, id, token) != NB_OK)
+        return reply_error(rq, c, 500, "%s", nb_last_error());
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddStringToObject(o, "id", id) ||
+        !cJSON_AddStringToObject(o, "uploadToken", token) ||
+        !cJSON_AddObjectToObject(o, "files") || !cJSON_AddBoolToObject(o, "oneShot", oneshot)) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    return reply_json(rq, c, 200, o);
+}
+
+static enum MHD_Result finish_plik_file(fs_request *rq, struct MHD_Connection *c)
+{
+    bool complete = MHD_destroy_post_processor(rq->pp) == MHD_YES;
+    rq->pp = NULL;
+    if (rq->err_status)
+        return reply_error(rq, c, rq->err_status, "%s", rq->err_msg);
+    if (!rq->got_file_part || !complete) {
+        sink_abort(rq);
+        return reply_error(rq, c, 400, "%s", complete ? "the body has no part named \"file\""
+                                                      : "incomplete multipart/form-data body");
+    }
+    if (sink_commit(rq) != 0)
+        return reply_error(rq, c, rq->err_status, "%s", rq->err_msg);
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddStringToObject(o, "id", rq->fileid) ||
+        !cJSON_AddStringToObject(o, "fileName", rq->name) ||
+        !cJSON_AddNumberToObject(o, "fileSize", (double)rq->received) ||
+        !cJSON_AddStringToObject(o, "fileType", FS_CTYPE) ||
+        !cJSON_AddStringToObject(o, "status", "uploaded")) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    return reply_json(rq, c, 200, o);
+}
+
+static enum MHD_Result finish(fs_request *rq, struct MHD_Connection *c)
+{
+    if (rq->kind == RQ_PLIK_FILE)
+        return finish_plik_file(rq, c);
+    if (rq->err_status)
+        return reply_error(rq, c, rq->err_status, "%s", rq->err_msg);
+    if (rq->kind == RQ_NEW_UPLOAD)
+        return finish_new_upload(rq, c);
+    if (rq->kind != RQ_PUT)
+        return reply_error(rq, c, 500, "internal: request has no handler");
+    rq->expires_ms = 0; /* the server's TTL from now */
+    if (sink_commit(rq) != 0)
+        return reply_error(rq, c, rq->err_status, "%s", rq->err_msg);
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddStringToObject(o, "path", rq->key) ||
+        !cJSON_AddNumberToObject(o, "size", (double)rq->received)) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    return reply_json(rq, c, 201, o);
+}
+
+/* ------------------------------------------------------------------------ */
+/* libmicrohttpd callbacks                                                  */
+/* ------------------------------------------------------------------------ */
+
+static fs_request *request_new(nb_fileserver *fs, const char *method, const char *url)
+{
+    fs_request *rq = calloc(1, sizeof *rq);
+    if (!rq)
+        return NULL;
+    rq->fs = fs;
+    rq->fd = -1;
+    rq->start_ms = nbi_now_ms();
+    snprintf(rq->method, sizeof rq->method, "%s", method);
+    snprintf(rq->log_path, sizeof rq->log_path, "%s", url);
+    for (char *p = rq->log_path; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?'; /* one line per request, whatever the client sent */
+    return rq;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    fs_request *rq = *con_cls;
+    (void)version;
+    if (!rq) {
+        if (!(rq = request_new(cls, method, url)))
+            return MHD_NO;
+        *con_cls = rq;
+        return begin(rq, c, url, method);
+    }
+    if (*upload_data_size) {
+        take_body(rq, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return rq->discarded > FS_DISCARD_LIMIT ? MHD_NO : MHD_YES;
+    }
+    return finish(rq, c);
+}
+
+static void log_request(const fs_request *rq, bool completed)
+{
+    uint64_t bytes = rq->bytes_in ? rq->bytes_in
+                     : strcmp(rq->method, "HEAD") == 0 ? 0
+                                                       : rq->bytes_out;
+    fprintf(stderr, "natsbridge fileserver: %s %s %d %" PRIu64 " bytes %" PRId64 " ms%s\n",
+            rq->method, rq->log_path, rq->status, bytes, nbi_now_ms() - rq->start_ms,
+            completed ? "" : " (aborted)");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    nb_fileserver *fs = cls;
+    fs_request *rq = *con_cls;
+    (void)c;
+    if (!rq)
+        return;
+    *con_cls = NULL;
+    bool ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    if (ok && rq->oneshot_blob[0] && rq->key)
+        nbi_filestore_drop(fs->store, rq->key, rq->oneshot_blob);
+    if (!fs->quiet)
+        log_request(rq, ok);
+    sink_abort(rq); /* an aborted upload leaves nothing behind */
+    if (rq->pp)
+        MHD_destroy_post_processor(rq->pp);
+    nbi_buf_free(&rq->json);
+    free(rq->key);
+    free(rq->name);
+    free(rq);
+}
+
+/* Hands request paths over undecoded so that decode_path sees %2f and %2e. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls, (void)c;
+    return strlen(s);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    nb_fileserver *fs = cls;
+    char msg[256];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\r\n")] = '\0';
+    pthread_mutex_lock(&fs->log_lock);
+    if (fs->starting)
+        memcpy(fs->mhd_error, msg, sizeof msg);
+    pthread_mutex_unlock(&fs->log_lock);
+    if (!fs->quiet)
+        fprintf(stderr, "natsbridge fileserver: libmicrohttpd: %s\n", msg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Start and stop                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* Binds and listens ourselves so that a failure names its cause (port in use). */
+static nb_status open_listener(const char *host, int port, int *out)
+{
+    struct addrinfo hints = {0}, *ai = NULL;
+    char service[16];
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(service, sizeof service, "%d", port);
+    int rc = getaddrinfo(host, service, &hints, &ai);
+    if (rc != 0)
+        return nbi_fail(NB_INVALID_ARG, "fileserver: bad listen address '%s': %s", host,
+                        gai_strerror(rc));
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return nbi_fail(NB_IO, "fileserver: cannot listen on %s port %d: %s", host, port,
+                        strerror(err));
+    }
+    freeaddrinfo(ai);
+    *out = fd;
+    return NB_OK;
+}
+
+static nb_status start_mhd(nb_fileserver *fs, const char *host, int port)
+{
+    int sock = -1;
+    nb_status s = open_listener(host, port, &sock);
+    if (s != NB_OK)
+        return s;
+    fs->starting = true; /* no MHD thread runs yet */
+    fs->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        on_request, fs, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, fs, /* first, as MHD wants */
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)sock, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)FS_THREADS, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FS_CONN_MEMORY,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)FS_IDLE_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, fs, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_END);
+    pthread_mutex_lock(&fs->log_lock);
+    fs->starting = false;
+    pthread_mutex_unlock(&fs->log_lock);
+    if (!fs->mhd) {
+        close(sock); /* MHD leaves a socket it was given open when it fails */
+        return nbi_fail(NB_IO, "fileserver: libmicrohttpd could not start on %s port %d: %s",
+                        host, port, fs->mhd_error[0] ? fs->mhd_error : "no reason given");
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(fs->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    fs->port = info ? info->port : 0;
+    return fs->port > 0 ? NB_OK
+                        : nbi_fail(NB_INTERNAL, "fileserver: cannot tell which port it bound");
+}
+
+static nb_status check_config(const nb_fileserver_config *cfg)
+{
+    if (!cfg)
+        return nbi_fail(NB_INVALID_ARG, "fileserver: config is NULL");
+    if (!cfg->dir || !cfg->dir[0])
+        return nbi_fail(NB_INVALID_ARG, "fileserver: config.dir is empty");
+    if (cfg->port < 0 || cfg->port > 65535)
+        return nbi_fail(NB_INVALID_ARG, "fileserver: config.port %d is not in 0..65535",
+                        cfg->port);
+    if (cfg->ttl_seconds < 0 || cfg->ttl_seconds > INT64_MAX / 1000 / 4)
+        return nbi_fail(NB_INVALID_ARG,
+                        "fileserver: config.ttl_seconds %" PRId64 " is out of range",
+                        cfg->ttl_seconds);
+    if (cfg->token && !cfg->token[0])
+        return nbi_fail(NB_INVALID_ARG, "fileserver: config.token is empty (use NULL)");
+    return NB_OK;
+}
+
+nb_status nb_fileserver_start(nb_fileserver **out, const nb_fileserver_config *cfg)
+{
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "fileserver: out is NULL");
+    *out = NULL;
+    nb_status s = check_config(cfg);
+    if (s != NB_OK)
+        return s;
+    nb_fileserver *fs = calloc(1, sizeof *fs);
+    if (!fs || (cfg->token && !(fs->token = nbi_strdup(cfg->token))) ||
+        pthread_mutex_init(&fs->log_lock, NULL) != 0) {
+        nb_fileserver_stop(fs);
+        return nbi_fail(NB_NO_MEMORY, "fileserver: out of memory");
+    }
+    fs->lock_ready = true;
+    fs->max_size = cfg->max_size;
+    fs->quiet = cfg->quiet;
+    int64_t ttl_s = cfg->ttl_seconds ? cfg->ttl_seconds : FS_DEFAULT_TTL_S;
+    const char *host = cfg->listen_addr && cfg->listen_addr[0] ? cfg->listen_addr : "127.0.0.1";
+    if ((s = nbi_filestore_open(&fs->store, cfg->dir, ttl_s * 1000)) == NB_OK)
+        s = start_mhd(fs, host, cfg->port);
+    if (s != NB_OK) {
+        nb_fileserver_stop(fs);
+        return s;
+    }
+    *out = fs;
+    return NB_OK;
+}
+
+int nb_fileserver_port(const nb_fileserver *fs) { return fs ? fs->port : -1; }
+
+void nb_fileserver_stop(nb_fileserver *fs)
+{
+    if (!fs)
+        return;
+    if (fs->mhd)
+        MHD_stop_daemon(fs->mhd); /* waits for its threads; completes open requests */
+    nbi_filestore_close(fs->store); /* files stay on disk for the next start */
+    if (fs->lock_ready)
+        pthread_mutex_destroy(&fs->log_lock);
+    free(fs->token);
+    free(fs);
+}
