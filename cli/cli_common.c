@@ -315,6 +315,43 @@ static void on_event(nb_event ev, nb_status s, const char *detail, void *closure
 }
 
 /* Applies the connection flags; on failure *what names the flag. */
+/* Progress bars: only for transfers of more than a few MB, only on a terminal. */
+#define PROGRESS_MIN_BYTES (4u * 1000 * 1000)
+#define PROGRESS_REDRAW_MS 200
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One transfer runs at a time per process here, so one redraw clock is enough. */
+static void on_progress(const char *dataname, uint64_t done, uint64_t total, void *closure)
+{
+    static int64_t last_draw;
+    static bool ended; /* curl reports the last figure more than once: one final line */
+    (void)closure;
+    if (total < PROGRESS_MIN_BYTES)
+        return;
+    int64_t now = monotonic_ms();
+    bool finished = done >= total;
+    if (finished ? ended : now - last_draw < PROGRESS_REDRAW_MS) {
+        ended = ended && finished;
+        return;
+    }
+    ended = finished;
+    last_draw = now;
+    int width = 30, filled = (int)(done * (uint64_t)width / total);
+    char bar[31];
+    memset(bar, '#', (size_t)filled);
+    memset(bar + filled, '.', (size_t)(width - filled));
+    bar[width] = '\0';
+    fprintf(stderr, "\r%-24.24s [%s] %3d%% %8.1f / %.1f MB%s", dataname, bar,
+            (int)(done * 100 / total), done / 1e6, total / 1e6, finished ? "\n" : "");
+    fflush(stderr);
+}
+
 static nb_status apply_options(const cli_args *a, nb_options *o, const char **what)
 {
     nb_status s = NB_OK;
@@ -338,6 +375,8 @@ static nb_status apply_options(const cli_args *a, nb_options *o, const char **wh
     if (a->save_dir && (s = nb_options_set_download_dir(o, a->save_dir)))
         return s;
     *what = "options";
+    if (!a->quiet && isatty(STDERR_FILENO) && (s = nb_options_set_progress_cb(o, on_progress, NULL)))
+        return s;
     return nb_options_set_event_cb(o, on_event, NULL);
 }
 

@@ -202,6 +202,15 @@ NB_EXTERN nb_status nb_options_set_download_dir(nb_options *o, const char *dir);
 /** When false, link payloads are not downloaded: only their URL is returned. */
 NB_EXTERN nb_status nb_options_set_fetch_links(nb_options *o, bool on);
 
+/**
+ * Progress of one transfer: done of total bytes (total 0 when unknown), for
+ * the payload named dataname. Called from the transferring thread, often.
+ */
+typedef void (*nb_progress_cb)(const char *dataname, uint64_t done, uint64_t total,
+                               void *closure);
+/** Receives the progress of link uploads and downloads (NULL turns it off). */
+NB_EXTERN nb_status nb_options_set_progress_cb(nb_options *o, nb_progress_cb cb, void *closure);
+
 /** What an upload handler is given: bytes in memory or a file to stream. */
 typedef struct nb_upload_request {
     const char *fileserver_url; /**< base URL of the file server */
@@ -210,6 +219,8 @@ typedef struct nb_upload_request {
     const char *path;           /**< a file to stream, or NULL */
     uint64_t size;              /**< byte count of data or of the file */
     const char *sha256_hex;     /**< lowercase hex SHA-256 of the bytes */
+    nb_progress_cb progress;    /**< may be NULL */
+    void *progress_closure;
 } nb_upload_request;
 
 /** What an upload handler returns; strings are malloc'd and freed by the library. */
@@ -233,6 +244,9 @@ typedef struct nb_download_request {
     const char *correlation_id; /**< for logs */
     uint64_t max_bytes;         /**< refuse bodies longer than this */
     const char *path;           /**< stream into this file, or NULL for memory */
+    const char *dataname;       /**< the payload's name, for progress and logs */
+    nb_progress_cb progress;    /**< may be NULL */
+    void *progress_closure;
 } nb_download_request;
 
 /** Downloads req->url; when req->path is NULL, *data (malloc'd, taken by the library) and *len are set. */

@@ -46,7 +46,7 @@ head -c 256 /dev/urandom >"$work/blob.bin"
 head -c 3000000 /dev/urandom >"$work/clip.mp4"
 
 "$nb" listen demo.chat --server "$nats_url" --fileserver "$fs_url" --count 1 --timeout 20 \
-  --json --save-dir "$work/received" >"$work/received.json" &
+  --save-dir "$work/received" >"$work/received.txt" &
 listener=$!
 sleep 0.5 # let the subscription reach the server before we publish
 
@@ -60,7 +60,8 @@ echo "sending: text 'greeting', dictionary 'config', binary 'blob' (256 B), vide
 wait "$listener"
 
 echo "the receiver got:"
-cat "$work/received.json"
+cat "$work/received.txt"
 msg_dir=$(ls -d "$work"/received/*/ | head -1)
+echo "config as received: $(cat "$msg_dir/config")"
 cmp "$work/blob.bin" "$msg_dir/blob" && cmp "$work/clip.mp4" "$msg_dir/clip"
 echo "demo: the binary and the 3 MB video arrived byte for byte (sha256 checked by the receiver)"

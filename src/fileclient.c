@@ -174,6 +174,38 @@ static nb_status easy_new(CURL **out, const char *url, char err[CURL_ERROR_SIZE]
     return NB_OK;
 }
 
+/* Forwards curl's transfer progress to the caller's nb_progress_cb. */
+typedef struct progress {
+    nb_progress_cb cb;
+    void *closure;
+    const char *dataname;
+} progress;
+
+static int on_xferinfo(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    const progress *p = arg;
+    if (ultotal > 0 || ulnow > 0)
+        p->cb(p->dataname, (uint64_t)ulnow, (uint64_t)ultotal, p->closure);
+    else
+        p->cb(p->dataname, (uint64_t)dlnow, (uint64_t)dltotal, p->closure);
+    return 0;
+}
+
+/* Turns progress reports on for c when the caller asked for them (p must outlive c's transfers). */
+static nb_status progress_attach(CURL *c, progress *p, nb_progress_cb cb, void *closure,
+                                 const char *dataname)
+{
+    if (!cb)
+        return NB_OK;
+    *p = (progress){cb, closure, dataname ? dataname : ""};
+    if (curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo) ||
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, p) ||
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L))
+        return nbi_fail(NB_HTTP, "curl refused the progress callback");
+    return NB_OK;
+}
+
 /* curl's own detail when it gave one, else the code's text. */
 static const char *curl_reason(CURLcode rc, const char *err)
 {
@@ -341,6 +373,7 @@ typedef struct upload_call {
     bool answer_too_long;
     long status;
     char err[CURL_ERROR_SIZE];
+    progress prog;
 } upload_call;
 
 static size_t answer_write(char *p, size_t size, size_t n, void *arg)
@@ -529,6 +562,8 @@ static nb_status plik_add_file(const char *base, const void *ctx, const nb_uploa
         return s;
     s = call_begin(&u, "POST", url, ctx);
     if (s == NB_OK)
+        s = progress_attach(u.curl, &u.prog, req->progress, req->progress_closure, req->dataname);
+    if (s == NB_OK)
         s = header_add(&u.headers, "X-UploadToken", token);
     if (s == NB_OK)
         s = plik_mime(&u, req->dataname, src);
@@ -614,6 +649,8 @@ nb_status nb_upload_put(const nb_upload_request *req, nb_upload_result *res, voi
     }
     s = call_begin(&u, "PUT", url, ctx);
     if (s == NB_OK)
+        s = progress_attach(u.curl, &u.prog, req->progress, req->progress_closure, req->dataname);
+    if (s == NB_OK)
         s = put_body(&u, &src);
     if (s == NB_OK)
         s = call_run(&u, &src);
@@ -642,6 +679,7 @@ typedef struct sink {
     bool discard;          /* not 2xx: the body is an error page, dropped */
     nb_status fail;        /* why the write callback stopped the transfer */
     int err_no;
+    progress prog;
 } sink;
 
 /* What one attempt came to. */
@@ -894,6 +932,8 @@ nb_status nb_download_http(const nb_download_request *req, uint8_t **data, size_
     if (s == NB_OK && (curl_easy_setopt(k.curl, CURLOPT_WRITEFUNCTION, sink_write) ||
                        curl_easy_setopt(k.curl, CURLOPT_WRITEDATA, &k)))
         s = nbi_fail(NB_HTTP, "download %.400s: curl refused the write callback", req->url);
+    if (s == NB_OK)
+        s = progress_attach(k.curl, &k.prog, req->progress, req->progress_closure, req->dataname);
     if (s == NB_OK)
         s = download_loop(k.curl, req, &k, err);
     if (s == NB_OK)

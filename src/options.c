@@ -342,6 +342,16 @@ nb_status nb_options_set_fetch_links(nb_options *o, bool on)
     return s;
 }
 
+nb_status nb_options_set_progress_cb(nb_options *o, nb_progress_cb cb, void *closure)
+{
+    nb_status s = check(o, "progress_cb");
+    if (s == NB_OK) {
+        o->progress = cb;
+        o->progress_closure = closure;
+    }
+    return s;
+}
+
 nb_status nb_options_set_upload_handler(nb_options *o, nb_upload_fn fn, void *ctx)
 {
     nb_status s = check(o, "upload_handler");

@@ -37,6 +37,8 @@ struct nb_options {
     char *download_dir;
     bool fetch_links;
 
+    nb_progress_cb progress;
+    void *progress_closure;
     nb_upload_fn upload; /* NULL: nb_upload_plik */
     void *upload_ctx;
     nb_download_fn download; /* NULL: nb_download_http */

@@ -100,7 +100,7 @@ static nb_status current_size(nb_payload *p, const char *who)
 static nb_status upload(nb_payload *p, const nb_options *o, const char *hex, const char *who)
 {
     nb_upload_request req = {o->fileserver_url, p->dataname, p->data, p->data ? NULL : p->path,
-                             p->size, hex};
+                             p->size, hex, o->progress, o->progress_closure};
     nb_upload_result res = {0, NULL, NULL, NULL};
     nb_upload_fn fn = o->upload ? o->upload : nb_upload_plik;
     nb_status s = fn(&req, &res, o->upload_ctx);
@@ -291,7 +291,8 @@ static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, 
     /* Capped at the envelope's size (0 would mean "no cap": cap an empty payload at 1). */
     uint64_t cap = p->size ? p->size : 1;
     nb_download_request req = {p->url, o->max_retries, o->base_delay_ms, o->max_delay_ms,
-                               o->download_deadline_ms, e->correlation_id, cap, path};
+                               o->download_deadline_ms, e->correlation_id, cap, path,
+                               p->dataname, o->progress, o->progress_closure};
     nb_download_fn fn = o->download ? o->download : nb_download_http;
     uint8_t *data = NULL;
     size_t len = 0;

@@ -179,7 +179,8 @@ static long vm_hwm_kb(void)
 static nb_upload_request mem_req(const char *name, const uint8_t *data, size_t n, char *sha)
 {
     nbi_sha256_hex(data ? (const void *)data : "", n, sha);
-    nb_upload_request r = {E.base, name, data, NULL, n, sha};
+    nb_upload_request r = {.fileserver_url = E.base, .dataname = name, .data = data,
+                           .size = n, .sha256_hex = sha};
     return r;
 }
 
@@ -187,13 +188,15 @@ static nb_upload_request file_req(const char *name, const char *path, char *sha)
 {
     uint64_t size = 0;
     nbi_sha256_file_hex(path, sha, &size);
-    nb_upload_request r = {E.base, name, NULL, path, size, sha};
+    nb_upload_request r = {.fileserver_url = E.base, .dataname = name, .path = path,
+                           .size = size, .sha256_hex = sha};
     return r;
 }
 
 static nb_download_request dl_req(const char *url)
 {
-    nb_download_request r = {url, 5, 10, 50, 0, "test-correlation", 0, NULL};
+    nb_download_request r = {.url = url, .max_retries = 5, .base_delay_ms = 10,
+                             .max_delay_ms = 50, .correlation_id = "test-correlation"};
     return r;
 }
 
@@ -308,6 +311,56 @@ static void plik_5mb_body(void)
 }
 
 NBT_CASE(plik_5mb_roundtrip) { run(plik_5mb_body, 0, 0, NULL); }
+
+typedef struct progress_seen {
+    int calls;
+    uint64_t last_done, last_total;
+    bool named_right;
+} progress_seen;
+
+static void on_progress(const char *dataname, uint64_t done, uint64_t total, void *closure)
+{
+    progress_seen *p = closure;
+    p->calls++;
+    p->named_right = strcmp(dataname, "progress.bin") == 0;
+    if (done > p->last_done)
+        p->last_done = done;
+    if (total)
+        p->last_total = total;
+}
+
+static void progress_body(void)
+{
+    const size_t n = 3 * 1000 * 1000;
+    char sha[65];
+    uint8_t *bytes = make_bytes(n, 9);
+    CHECK(bytes);
+    progress_seen up = {0}, down = {0};
+    nb_upload_request req = mem_req("progress.bin", bytes, n, sha);
+    req.progress = on_progress;
+    req.progress_closure = &up;
+    nb_upload_result res = {0};
+    nb_status s = nb_upload_put(&req, &res, NULL);
+    uint8_t *got = NULL;
+    size_t len = 0;
+    if (s == NB_OK) {
+        nb_download_request d = dl_req(res.url);
+        d.dataname = "progress.bin";
+        d.progress = on_progress;
+        d.progress_closure = &down;
+        s = nb_download_http(&d, &got, &len, NULL);
+    }
+    bool same = s == NB_OK && len == n && memcmp(got, bytes, n) == 0;
+    free(bytes);
+    free(got);
+    result_free(&res);
+    CHECK_OK(s);
+    CHECK(same);
+    CHECK(up.calls > 0 && up.named_right && up.last_done == n && up.last_total == n);
+    CHECK(down.calls > 0 && down.named_right && down.last_done == n && down.last_total == n);
+}
+
+NBT_CASE(progress_reported) { run(progress_body, 0, 0, NULL); }
 
 static void plik_file_body(void)
 {
@@ -879,7 +932,7 @@ NBT_CASE(parallel_transfers) { run(parallel_body, 0, 0, NULL); }
 
 static const nbt_case cases[] = {
     NBT_ENTRY(plik_memory_roundtrip),   NBT_ENTRY(plik_empty_roundtrip),
-    NBT_ENTRY(plik_5mb_roundtrip),      NBT_ENTRY(plik_file_roundtrip),
+    NBT_ENTRY(plik_5mb_roundtrip),      NBT_ENTRY(progress_reported),      NBT_ENTRY(plik_file_roundtrip),
     NBT_ENTRY(put_roundtrip),           NBT_ENTRY(put_file_roundtrip),
     NBT_ENTRY(unusual_datanames),       NBT_ENTRY(stream_50mb_rss),
     NBT_ENTRY(parallel_transfers),
