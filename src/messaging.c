@@ -65,6 +65,8 @@ static nb_status from_nats(natsStatus ns, const char *what)
     case NATS_STALE_CONNECTION:
     case NATS_NOT_YET_CONNECTED:
         return nbi_fail(NB_CONNECTION, "%s: %s", what, text);
+    case NATS_NO_RESPONDERS:
+        return nbi_fail(NB_NO_RESPONDERS, "%s: no responders", what);
     case NATS_SLOW_CONSUMER:
         return nbi_fail(NB_SLOW_CONSUMER, "%s: slow consumer, messages dropped", what);
     case NATS_MAX_PAYLOAD:
@@ -77,6 +79,23 @@ static nb_status from_nats(natsStatus ns, const char *what)
     default:
         return nbi_fail(NB_NATS, "%s: %s", what, text);
     }
+}
+
+/*
+ * NATS subjects and queue names travel in a text protocol line: whitespace
+ * would split it (and CR LF inject a command), so they are refused here.
+ */
+static nb_status check_token(const char *what, const char *name, bool required)
+{
+    if (!name || !*name)
+        return required ? nbi_fail(NB_INVALID_ARG, "%s: empty subject", what) : NB_OK;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (*p <= ' ' || *p == 0x7f)
+            return nbi_fail(NB_INVALID_ARG,
+                            "%s: '%.200s' has whitespace or control characters, not allowed in "
+                            "NATS subjects and queue names",
+                            what, name);
+    return NB_OK;
 }
 
 /* ---- connection events ------------------------------------------------- */
@@ -144,18 +163,37 @@ static void report_error(nb_subscription *s, nb_status st, const char *message)
         fprintf(stderr, "natsbridge: subscription '%s': %s\n", s->subject, message);
 }
 
-/* Reports how many messages were dropped since the last report. */
-static void report_drops(nb_subscription *s)
+/* Messages dropped since the last report (nats.c's count only grows). */
+static int64_t take_new_drops(nb_subscription *s)
 {
     int64_t dropped = 0;
-    natsSubscription_GetDropped(s->sub, &dropped);
+    if (natsSubscription_GetDropped(s->sub, &dropped) != NATS_OK)
+        return 0;
+    pthread_mutex_lock(&s->mu);
     int64_t fresh = dropped - s->dropped_reported;
-    s->dropped_reported = dropped;
-    char msg[300];
-    snprintf(msg, sizeof msg,
-             "subject '%.200s': %lld messages dropped (slow consumer: pending limits reached)",
-             s->subject, (long long)(fresh > 0 ? fresh : 0));
-    report_error(s, NB_SLOW_CONSUMER, msg);
+    if (fresh > 0)
+        s->dropped_reported = dropped;
+    pthread_mutex_unlock(&s->mu);
+    return fresh > 0 ? fresh : 0;
+}
+
+static nb_status drops_error(const nb_subscription *s, int64_t n)
+{
+    return nbi_fail(NB_SLOW_CONSUMER,
+                    "subject '%.200s': %lld messages dropped (slow consumer: pending limits reached)",
+                    s->subject, (long long)n);
+}
+
+/*
+ * nats.c tells the error handler once per slow-consumer episode, while the
+ * drops go on: every delivery (and the destroy) reports what was dropped
+ * since, so the whole count reaches the subscriber.
+ */
+static void report_new_drops(nb_subscription *s)
+{
+    int64_t n = take_new_drops(s);
+    if (n > 0)
+        report_error(s, drops_error(s, n), nb_last_error());
 }
 
 static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err,
@@ -163,19 +201,17 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus
 {
     (void)nc;
     nb_client *c = closure;
-    nb_subscription *found = NULL;
+    bool ours = false;
     pthread_mutex_lock(&c->mu);
     for (nb_subscription *s = c->subs; s && sub; s = s->next)
-        if (s->sub == sub)
-            found = s;
-    if (found && err == NATS_SLOW_CONSUMER)
-        report_drops(found);
+        ours = ours || s->sub == sub;
     pthread_mutex_unlock(&c->mu);
-    if (!found || err != NATS_SLOW_CONSUMER) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "asynchronous error: %s", natsStatus_GetText(err));
-        emit(c, NB_EVENT_ERROR, err == NATS_SLOW_CONSUMER ? NB_SLOW_CONSUMER : NB_NATS, msg);
-    }
+    /* Our subscriptions' drops are reported on their next delivery (report_new_drops). */
+    if (ours && err == NATS_SLOW_CONSUMER)
+        return;
+    char msg[300];
+    snprintf(msg, sizeof msg, "asynchronous error: %s", natsStatus_GetText(err));
+    emit(c, NB_EVENT_ERROR, err == NATS_SLOW_CONSUMER ? NB_SLOW_CONSUMER : NB_NATS, msg);
 }
 
 /* ---- connect ----------------------------------------------------------- */
@@ -325,15 +361,21 @@ static nb_status publish(nb_client *c, const char *subject, const char *reply, n
 
 nb_status nb_client_send(nb_client *c, const char *subject, nb_envelope *e)
 {
-    if (!c || !e || !subject || !*subject)
-        return nbi_fail(NB_INVALID_ARG, "send: client, subject and envelope are required");
-    return publish(c, subject, NULL, e);
+    if (!c || !e)
+        return nbi_fail(NB_INVALID_ARG, "send: client and envelope are required");
+    nb_status s = check_token("send", subject, true);
+    return s == NB_OK ? publish(c, subject, NULL, e) : s;
 }
 
 nb_status nb_smartsend(const char *subject, nb_envelope *e, const nb_options *opts)
 {
+    if (!e)
+        return nbi_fail(NB_INVALID_ARG, "smartsend: envelope is NULL");
+    nb_status s = check_token("smartsend", subject, true);
+    if (s != NB_OK)
+        return s;
     nb_client *c = NULL;
-    nb_status s = nb_client_connect(&c, opts);
+    s = nb_client_connect(&c, opts);
     if (s == NB_OK)
         s = nb_client_send(c, subject, e);
     if (s == NB_OK)
@@ -365,6 +407,8 @@ static void on_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
     (void)nc;
     (void)sub;
     nb_subscription *s = closure;
+    /* nats.c reports one slow-consumer episode once; every drop is counted here. */
+    report_new_drops(s);
     nb_envelope *env = NULL;
     nb_status st = receive_msg(s->client, msg, &env);
     natsMsg_Destroy(msg);
@@ -404,8 +448,11 @@ static void on_complete(void *closure)
 static nb_status new_subscription(nb_client *c, const char *subject, nb_subscription **out)
 {
     *out = NULL;
-    if (!c || !subject || !*subject)
-        return nbi_fail(NB_INVALID_ARG, "subscribe: client and subject are required");
+    if (!c)
+        return nbi_fail(NB_INVALID_ARG, "subscribe: client is NULL");
+    nb_status st = check_token("subscribe", subject, true);
+    if (st != NB_OK)
+        return st;
     nb_subscription *s = calloc(1, sizeof *s);
     if (!s || !(s->subject = nbi_strdup(subject))) {
         free(s);
@@ -441,10 +488,15 @@ nb_status nb_client_subscribe(nb_client *c, nb_subscription **out, const char *s
                               const char *queue, nb_envelope_cb on_envelope,
                               nb_error_cb on_error, void *closure)
 {
-    if (!out || !on_envelope)
-        return nbi_fail(NB_INVALID_ARG, "subscribe: out and on_envelope are required");
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "subscribe: out is NULL");
+    *out = NULL;
+    if (!on_envelope)
+        return nbi_fail(NB_INVALID_ARG, "subscribe: on_envelope is required");
     nb_subscription *s;
-    nb_status st = new_subscription(c, subject, &s);
+    nb_status st = check_token("subscribe: queue", queue, false);
+    if (st == NB_OK)
+        st = new_subscription(c, subject, &s);
     if (st != NB_OK)
         return st;
     s->on_envelope = on_envelope;
@@ -475,8 +527,11 @@ nb_status nb_client_subscribe_sync(nb_client *c, nb_subscription **out, const ch
 {
     if (!out)
         return nbi_fail(NB_INVALID_ARG, "subscribe: out is NULL");
+    *out = NULL;
     nb_subscription *s;
-    nb_status st = new_subscription(c, subject, &s);
+    nb_status st = check_token("subscribe: queue", queue, false);
+    if (st == NB_OK)
+        st = new_subscription(c, subject, &s);
     if (st != NB_OK)
         return st;
     s->sync = true;
@@ -498,16 +553,15 @@ nb_status nb_subscription_next(nb_subscription *s, int64_t timeout_ms, nb_envelo
     *out = NULL;
     if (!s || !s->sync)
         return nbi_fail(NB_INVALID_ARG, "next: needs a subscription made by nb_client_subscribe_sync");
+    /* Drops are reported before the next message, which stays queued meanwhile. */
+    int64_t dropped = take_new_drops(s);
+    if (dropped > 0)
+        return drops_error(s, dropped);
     natsMsg *msg = NULL;
     natsStatus ns = natsSubscription_NextMsg(&msg, s->sub, timeout_ms);
     if (ns == NATS_SLOW_CONSUMER) {
-        int64_t dropped = 0;
-        natsSubscription_GetDropped(s->sub, &dropped);
-        int64_t fresh = dropped - s->dropped_reported;
-        s->dropped_reported = dropped;
-        return nbi_fail(NB_SLOW_CONSUMER,
-                        "subject '%s': %lld messages dropped (slow consumer: pending limits reached)",
-                        s->subject, (long long)fresh);
+        dropped = take_new_drops(s);
+        return drops_error(s, dropped);
     }
     if (ns == NATS_TIMEOUT)
         return nbi_fail(NB_TIMEOUT, "subject '%s': no message within %lld ms", s->subject,
@@ -528,8 +582,10 @@ void nb_subscription_destroy(nb_subscription *s)
 {
     if (!s)
         return;
-    if (!s->sync)
+    if (!s->sync) {
+        report_new_drops(s); /* the last drops, if no delivery came after them */
         unlink_subscription(s->client, s);
+    }
     natsSubscription_Unsubscribe(s->sub);
     if (s->sync) {
         free_subscription(s);
@@ -587,10 +643,14 @@ nb_status nb_client_request(nb_client *c, const char *subject, nb_envelope *req,
     if (!reply)
         return nbi_fail(NB_INVALID_ARG, "request: reply is NULL");
     *reply = NULL;
-    if (!c || !req || !subject || !*subject || timeout_ms <= 0)
-        return nbi_fail(NB_INVALID_ARG, "request: client, subject, envelope and a timeout > 0 are required");
+    if (!c || !req || timeout_ms <= 0)
+        return nbi_fail(NB_INVALID_ARG, "request: client, envelope and a timeout > 0 are required");
+    nb_status s = check_token("request", subject, true);
+    if (s == NB_OK && req->reply_to && *req->reply_to)
+        s = check_token("request: reply_to", req->reply_to, true);
+    if (s != NB_OK)
+        return s;
     int64_t deadline = nats_Now() + timeout_ms;
-    nb_status s = NB_OK;
     if (!req->reply_to || !*req->reply_to) {
         natsInbox *inbox = NULL;
         if (natsInbox_Create(&inbox) != NATS_OK)
@@ -631,7 +691,10 @@ nb_status nb_client_reply(nb_client *c, const nb_envelope *request, nb_envelope 
     if (!request->reply_to || !*request->reply_to)
         return nbi_fail(NB_INVALID_ARG, "reply: request %s has no reply_to: no reply expected",
                         nbi_or_empty(request->msg_id));
-    nb_status s = nb_envelope_set_reply_to_msg_id(reply, request->msg_id);
+    /* reply_to came off the wire: it must be one subject, not a protocol line. */
+    nb_status s = check_token("reply: reply_to", request->reply_to, true);
+    if (s == NB_OK)
+        s = nb_envelope_set_reply_to_msg_id(reply, request->msg_id);
     if (s == NB_OK && request->correlation_id && *request->correlation_id)
         s = nb_envelope_set_correlation_id(reply, request->correlation_id);
     if (s == NB_OK)

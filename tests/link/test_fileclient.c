@@ -720,7 +720,7 @@ static void deadline_stalled_body(void)
     int64_t took = nbi_now_ms() - t0;
     close(fd);
     CHECK(up);
-    CHECK_FAIL(s, NB_TIMEOUT, "deadline of 400 ms passed");
+    CHECK_FAIL(s, NB_TIMEOUT, "deadline of 400 ms");
     CHECK(took >= 350 && took < 1500);
 }
 
