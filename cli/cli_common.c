@@ -179,6 +179,19 @@ static const char **string_slot(cli_args *a, int id)
     case F_QUEUE: return &a->queue;
     case F_SAVE_DIR: return &a->save_dir;
     case F_EXEC: return &a->exec;
+    case F_TOKEN: return &a->token;
+    default: return NULL;
+    }
+}
+
+/* The flags that take a plain byte count or a count of milliseconds. */
+static uint64_t *number_slot(cli_args *a, int id)
+{
+    switch (id) {
+    case F_MAX_DOWNLOAD: return &a->max_download;
+    case F_RETRIES: return &a->retries;
+    case F_BASE_DELAY: return &a->base_delay_ms;
+    case F_MAX_DELAY: return &a->max_delay_ms;
     default: return NULL;
     }
 }
@@ -186,6 +199,20 @@ static const char **string_slot(cli_args *a, int id)
 static int store_number(cli_args *a, const cli_flag *f, const char *v)
 {
     int rc = CLI_CONTINUE;
+    uint64_t *slot = number_slot(a, f->id);
+    if (slot) {
+        a->has_retries = a->has_retries || f->id == F_RETRIES;
+        a->has_base_delay = a->has_base_delay || f->id == F_BASE_DELAY;
+        a->has_max_delay = a->has_max_delay || f->id == F_MAX_DELAY;
+        a->has_backoff = a->has_retries || a->has_base_delay || a->has_max_delay;
+        rc = cli_parse_u64(f->name, v, slot);
+        uint64_t limit = f->id == F_RETRIES ? 1000 : f->id == F_MAX_DOWNLOAD ? UINT64_MAX : 3600000;
+        if (rc == CLI_CONTINUE && *slot > limit) {
+            cli_error("--%s: %s is over the limit of %llu", f->name, v, (unsigned long long)limit);
+            rc = CLI_USAGE;
+        }
+        return rc;
+    }
     if (f->id == F_TIMEOUT)
         return cli_parse_seconds(f->name, v, &a->timeout_ms);
     if (f->id == F_THRESHOLD) {
@@ -217,6 +244,8 @@ static int store_flag(cli_args *a, const cli_flag *f, const char *v)
     case F_QUIET: a->quiet = quiet = true; break;
     case F_JSON: a->json = true; break;
     case F_ECHO: a->echo = true; break;
+    case F_PUT: a->put = true; break;
+    case F_SHA256: a->sha256 = true; break;
     case F_ALLOW_ORIGIN: a->origins[a->n_origins++] = v; break;
     case F_LINK: a->links[a->n_links++] = v; break;
     case F_TEXT:
@@ -352,6 +381,15 @@ static void on_progress(const char *dataname, uint64_t done, uint64_t total, voi
     fflush(stderr);
 }
 
+/* Unset back-off flags keep the library's defaults. */
+static nb_status apply_backoff(const cli_args *a, nb_options *o)
+{
+    uint64_t retries = a->has_retries ? a->retries : NB_DEFAULT_MAX_RETRIES;
+    uint64_t base = a->has_base_delay ? a->base_delay_ms : NB_DEFAULT_BASE_DELAY_MS;
+    uint64_t max = a->has_max_delay ? a->max_delay_ms : NB_DEFAULT_MAX_DELAY_MS;
+    return nb_options_set_backoff(o, (int)retries, (int64_t)base, (int64_t)(max < base ? base : max));
+}
+
 static nb_status apply_options(const cli_args *a, nb_options *o, const char **what)
 {
     nb_status s = NB_OK;
@@ -373,6 +411,20 @@ static nb_status apply_options(const cli_args *a, nb_options *o, const char **wh
             return s;
     *what = "--save-dir";
     if (a->save_dir && (s = nb_options_set_download_dir(o, a->save_dir)))
+        return s;
+    *what = "--max-download";
+    if (a->max_download && (s = nb_options_set_max_download(o, a->max_download)))
+        return s;
+    *what = "--retries, --base-delay and --max-delay";
+    if (a->has_backoff && (s = apply_backoff(a, o)))
+        return s;
+    *what = "--token";
+    if ((a->token || a->put) &&
+        (s = nb_options_set_upload_handler(o, a->put ? nb_upload_put : nb_upload_plik,
+                                           (void *)a->token)))
+        return s;
+    *what = "--sha256";
+    if (a->sha256 && (s = nb_options_set_direct_sha256(o, true)))
         return s;
     *what = "options";
     if (!a->quiet && isatty(STDERR_FILENO) && (s = nb_options_set_progress_cb(o, on_progress, NULL)))

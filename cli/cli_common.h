@@ -42,7 +42,8 @@ enum cli_flag_id {
     F_TEXT, F_DICT, F_FILE, F_LINK,
     F_CORRELATION_ID, F_PURPOSE, F_SENDER_NAME, F_RECEIVER_NAME, F_RECEIVER_ID,
     F_REPLY_TO, F_REPLY_TO_MSG_ID, F_METADATA,
-    F_COUNT, F_TIMEOUT, F_QUEUE, F_SAVE_DIR, F_ECHO, F_EXEC
+    F_COUNT, F_TIMEOUT, F_QUEUE, F_SAVE_DIR, F_ECHO, F_EXEC,
+    F_TOKEN, F_PUT, F_SHA256, F_MAX_DOWNLOAD, F_RETRIES, F_BASE_DELAY, F_MAX_DELAY
 };
 
 /* One flag a subcommand accepts: "--name VALUE", "--name=VALUE" or "--name". */
@@ -56,9 +57,12 @@ typedef struct cli_flag {
 #define CLI_FLAGS_COMMON                                                                \
     {"server", F_SERVER, true}, {"fileserver", F_FILESERVER, true},                     \
         {"allow-origin", F_ALLOW_ORIGIN, true}, {"quiet", F_QUIET, false},              \
+        {"max-download", F_MAX_DOWNLOAD, true}, {"retries", F_RETRIES, true},           \
+        {"base-delay", F_BASE_DELAY, true}, {"max-delay", F_MAX_DELAY, true},           \
         {"help", F_HELP, false}
 #define CLI_FLAGS_SENDER                                                                \
-    {"threshold", F_THRESHOLD, true}, {"sender-name", F_SENDER_NAME, true}
+    {"threshold", F_THRESHOLD, true}, {"sender-name", F_SENDER_NAME, true},             \
+        {"token", F_TOKEN, true}, {"put", F_PUT, false}, {"sha256", F_SHA256, false}
 #define CLI_FLAGS_PAYLOAD                                                               \
     {"text", F_TEXT, true}, {"dict", F_DICT, true}, {"file", F_FILE, true},             \
         {"link", F_LINK, true}, {"correlation-id", F_CORRELATION_ID, true},             \
@@ -66,6 +70,13 @@ typedef struct cli_flag {
         {"receiver-id", F_RECEIVER_ID, true}, {"reply-to", F_REPLY_TO, true},           \
         {"reply-to-msg-id", F_REPLY_TO_MSG_ID, true}, {"metadata", F_METADATA, true}
 #define CLI_FLAGS_END {NULL, 0, false}
+
+/* --help text of the download flags in CLI_FLAGS_COMMON. */
+#define DOWNLOAD_HELP                                                                      \
+    "  --max-download BYTES       refuse link payloads larger than BYTES\n"               \
+    "  --retries N                download retries (default 5)\n"                          \
+    "  --base-delay MS            first back-off delay (default 100)\n"                    \
+    "  --max-delay MS             longest back-off delay (default 5000)\n"
 
 /* A payload flag as given, kept in command-line order. */
 typedef struct cli_payload_arg {
@@ -83,6 +94,12 @@ typedef struct cli_args {
     uint64_t threshold;
     const char *sender_name;
     bool json, quiet;
+    const char *token;     /* bearer token for uploads */
+    bool put, sha256;      /* PUT upload handler; sha256 on direct payloads too */
+    uint64_t max_download; /* 0: none */
+    /* Download back-off: each value counts only when its has_ flag is set. */
+    bool has_backoff, has_retries, has_base_delay, has_max_delay;
+    uint64_t retries, base_delay_ms, max_delay_ms;
 
     cli_payload_arg *payloads;
     size_t n_payloads;

@@ -17,6 +17,7 @@ static const char listen_usage[] =
     "  --server URL               NATS server (default " NB_DEFAULT_NATS_URL ")\n"
     "  --fileserver URL           file server whose links may be downloaded\n"
     "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable)\n"
+    DOWNLOAD_HELP
     "  --quiet                    no informational messages on stderr\n"
     "  --help                     show this help\n"
     "Bad or dropped messages are reported on stderr and listening goes on.\n"

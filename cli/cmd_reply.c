@@ -37,6 +37,10 @@ static const char reply_usage[] =
     "  --threshold BYTES          payloads this large or larger go by link\n"
     "  --sender-name NAME         sender_name of the replies\n"
     "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable)\n"
+    "  --token TOKEN              bearer token for uploads to the file server\n"
+    "  --put                      upload by HTTP PUT instead of the Plik API\n"
+    "  --sha256                   direct payloads carry metadata.sha256 too\n"
+    DOWNLOAD_HELP
     "  --quiet                    no informational messages on stderr\n"
     "  --help                     show this help\n"
     "Messages without reply_to are reported and not answered.\n"

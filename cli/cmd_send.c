@@ -26,7 +26,11 @@
     NB_DEFAULT_FILESERVER_URL ")\n"                                                        \
     "  --threshold BYTES          payloads this large or larger go by link (default "      \
     "1000000)\n"                                                                           \
-    "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable)\n"
+    "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable)\n"        \
+    "  --token TOKEN              bearer token for uploads to the file server\n"          \
+    "  --put                      upload by HTTP PUT instead of the Plik API\n"           \
+    "  --sha256                   direct payloads carry metadata.sha256 too\n"            \
+    DOWNLOAD_HELP
 
 static const char send_usage[] =
     "Usage: natsbridge send SUBJECT PAYLOAD... [OPTION]...\n"

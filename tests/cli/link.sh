@@ -49,4 +49,27 @@ wait_exit "$L" 10
 [ "$RC" = 3 ] || fail "listen exited $RC, expected the timeout"
 has "$T/deny.err" "natsbridge listen: bad message skipped: "
 [ -s "$T/deny.out" ] && fail "a refused link was printed"
+# a file server that wants a bearer token: --token with Plik and with --put
+"$NB" fileserver --listen 127.0.0.1:0 --dir "$T/files2" --token s3cret --quiet >"$T/fs2.out" 2>"$T/fs2.err" &
+FS2=$!
+BG_PIDS+=($FS2)
+for _ in $(seq 100); do grep -q 'http://' "$T/fs2.out" 2>/dev/null && break; sleep 0.1; done
+F2=$(grep -o 'http://[0-9.:]*' "$T/fs2.out" | head -1)
+[ -n "$F2" ] || fail "second file server did not start"
+expect_rc 2 send t.tok --server "$URL" --fileserver "$F2" --text small=hi --link small
+has "$T/run.err" "401"
+for mode in plik put; do
+    extra=""; [ "$mode" = put ] && extra="--put"
+    start_bg "tok$mode" listen t.tok --server "$URL" --fileserver "$F2" --json --count 1 --timeout 15 \
+        --retries 2 --base-delay 10 --max-delay 50
+    L=$BG_PID
+    wait_for "$T/tok$mode.err" "listening on t.tok"
+    expect_rc 0 send t.tok --server "$URL" --fileserver "$F2" --token s3cret $extra --sha256 \
+        --text small=hi --link small --text direct=yes
+    wait_exit "$L" 15
+    [ "$RC" = 0 ] || fail "listen ($mode) exited $RC"
+    has "$T/tok$mode.out" '"dataname":"small","type":"text","transport":"link"'
+    has "$T/tok$mode.out" '"data":"hi"'
+done
+kill "$FS2"; wait "$FS2" 2>/dev/null || true
 echo PASS
