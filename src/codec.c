@@ -1,1 +1,659 @@
-/* placeholder: being written */
+/*
+ * codec.c - the envelope codec: nb_envelope <-> JSON text (docs/PROTOCOL.md).
+ *
+ * The writer emits compact JSON with the keys in a fixed order, writing
+ * base64 straight into the one output buffer, which is sized once from an
+ * upper bound (this is the hot path for payloads of hundreds of KiB).
+ * The reader parses with cJSON, accepts the peers' older spellings
+ * (camelCase keys, payload_type, literal JSON data) and names the field in
+ * every error.
+ */
+#include "codec.h"
+
+#include "base64.h"
+#include "buf.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The 12 string fields of an envelope in wire order, with the old peers' names. */
+static const struct {
+    const char *keys[5]; /* snake_case first, then the legacy spellings; NULL-ended */
+    size_t offset;
+    bool required;
+} envelope_fields[] = {
+    {{"correlation_id", "correlationId"}, offsetof(nb_envelope, correlation_id), true},
+    {{"msg_id", "msgId"}, offsetof(nb_envelope, msg_id), true},
+    {{"timestamp"}, offsetof(nb_envelope, timestamp), false},
+    {{"send_to", "sendTo"}, offsetof(nb_envelope, send_to), false},
+    {{"msg_purpose", "msgPurpose"}, offsetof(nb_envelope, msg_purpose), false},
+    {{"sender_name", "senderName"}, offsetof(nb_envelope, sender_name), false},
+    {{"sender_id", "senderId"}, offsetof(nb_envelope, sender_id), false},
+    {{"receiver_name", "receiverName"}, offsetof(nb_envelope, receiver_name), false},
+    {{"receiver_id", "receiverId"}, offsetof(nb_envelope, receiver_id), false},
+    {{"reply_to", "replyTo"}, offsetof(nb_envelope, reply_to), false},
+    {{"reply_to_msg_id", "replyToMsgId"}, offsetof(nb_envelope, reply_to_msg_id), false},
+    {{"broker_url", "brokerURL", "BrokerURL", "brokerUrl"}, offsetof(nb_envelope, broker_url),
+     false},
+};
+#define FIELD_COUNT (sizeof envelope_fields / sizeof envelope_fields[0])
+
+static char **field_at(nb_envelope *e, size_t i)
+{
+    return (char **)((char *)e + envelope_fields[i].offset);
+}
+
+/* ======================================================================== */
+/* Writer                                                                   */
+/* ======================================================================== */
+
+static size_t add_sat(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+
+/* Room a string can take once escaped: at most 6 bytes per byte, plus quotes. */
+static size_t escaped_max(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n > (SIZE_MAX - 2) / 6 ? SIZE_MAX : n * 6 + 2;
+}
+
+/* Writes s as a JSON string (RFC 8259 section 7); what names it in errors. */
+static nb_status put_string(nbi_buf *b, const char *s, const char *what)
+{
+    s = nbi_or_empty(s);
+    size_t n = strlen(s);
+    size_t bad = nbi_utf8_check((const uint8_t *)s, n);
+    if (bad < n)
+        return nbi_fail(NB_INVALID_ARG, "envelope: %s is not valid UTF-8 at byte %zu", what, bad);
+    nb_status st = nbi_buf_reserve(b, escaped_max(s));
+    if (st != NB_OK)
+        return st;
+    static const char hex[] = "0123456789abcdef";
+    char *w = (char *)b->data + b->len;
+    *w++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b"
+                        : c == '\f' ? "\\f" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
+                        : c == '\t' ? "\\t" : NULL;
+        if (esc) {
+            *w++ = esc[0];
+            *w++ = esc[1];
+        } else if (c < 0x20) {
+            memcpy(w, "\\u00", 4);
+            w[4] = hex[c >> 4];
+            w[5] = hex[c & 15];
+            w += 6;
+        } else {
+            *w++ = (char)c;
+        }
+    }
+    *w++ = '"';
+    b->len = (size_t)(w - (char *)b->data);
+    b->data[b->len] = '\0';
+    return NB_OK;
+}
+
+/* Writes ,"key": (the comma unless first). Keys are fixed ASCII. */
+static nb_status put_key(nbi_buf *b, const char *key, bool first)
+{
+    nb_status s = first ? NB_OK : nbi_buf_append(b, ",", 1);
+    if (s == NB_OK)
+        s = nbi_buf_append(b, "\"", 1);
+    if (s == NB_OK)
+        s = nbi_buf_append_str(b, key);
+    if (s == NB_OK)
+        s = nbi_buf_append(b, "\":", 2);
+    return s;
+}
+
+static nb_status put_string_field(nbi_buf *b, const char *key, const char *value, bool first,
+                                  const char *what)
+{
+    nb_status s = put_key(b, key, first);
+    return s == NB_OK ? put_string(b, value, what) : s;
+}
+
+/* Base64 of n bytes written in place: no intermediate copy of the payload. */
+static nb_status put_base64(nbi_buf *b, const uint8_t *data, size_t n)
+{
+    size_t chars = nbi_base64_encoded_len(n);
+    if (chars == SIZE_MAX || chars > SIZE_MAX - 2)
+        return nbi_fail(NB_TOO_LARGE, "envelope: %zu bytes are too many to encode", n);
+    nb_status s = nbi_buf_reserve(b, chars + 2);
+    if (s != NB_OK)
+        return s;
+    char *w = (char *)b->data + b->len;
+    *w = '"';
+    nbi_base64_encode(data, n, w + 1);
+    w[chars + 1] = '"';
+    b->len += chars + 2;
+    b->data[b->len] = '\0';
+    return NB_OK;
+}
+
+/*
+ * Checks that every payload can be written and makes its fields say what
+ * will travel: the canonical type name, the encoding, the byte count.
+ */
+static nb_status prepare_payload(nb_payload *p, size_t i)
+{
+    const char *name = nbi_or_empty(p->dataname);
+    if (!*name)
+        return nbi_fail(NB_INVALID_ARG, "envelope: payloads[%zu] has no dataname", i);
+    if ((unsigned)p->type >= NB_TYPE_COUNT)
+        return nbi_fail(NB_INVALID_ARG, "envelope: payloads[%zu] '%.64s': unknown type %d", i,
+                        name, (int)p->type);
+    bool direct = p->transport == NB_TRANSPORT_DIRECT;
+    if (direct && !p->data)
+        return nbi_fail(NB_INTERNAL, "envelope: payloads[%zu] '%.64s': %s", i, name,
+                        p->path ? "file payload not loaded before encoding"
+                                : "direct payload has no bytes");
+    if (!direct && (!p->url || !*p->url))
+        return nbi_fail(NB_INTERNAL, "envelope: payloads[%zu] '%.64s': link payload has no URL",
+                        i, name);
+    if (direct)
+        p->size = p->len;
+    nb_status s = nbi_set_string(&p->type_name, nb_type_name(p->type));
+    if (s == NB_OK)
+        s = nbi_set_string(&p->encoding, direct ? "base64" : "none");
+    return s;
+}
+
+/*
+ * Prints every metadata object once: out[0] the envelope's, out[i + 1]
+ * payload i's. The caller frees the array with free_metadata.
+ */
+static nb_status print_metadata(const nb_envelope *e, char ***out)
+{
+    char **meta = calloc(e->count + 1, sizeof *meta);
+    if (!meta)
+        return nbi_fail(NB_NO_MEMORY, "envelope: out of memory");
+    *out = meta;
+    for (size_t i = 0; i <= e->count; i++) {
+        const cJSON *m = i ? e->payloads[i - 1]->metadata : e->metadata;
+        if (m && !cJSON_IsObject(m))
+            return nbi_fail(NB_INVALID_ARG, "envelope: metadata must be a JSON object");
+        meta[i] = m ? cJSON_PrintUnformatted(m) : NULL;
+        if (m && !meta[i])
+            return nbi_fail(NB_NO_MEMORY, "envelope: out of memory printing metadata");
+        /* cJSON copies string bytes as they are: invalid UTF-8 would make bad JSON. */
+        if (meta[i] && !nbi_utf8_valid((const uint8_t *)meta[i], strlen(meta[i]))) {
+            if (i == 0)
+                return nbi_fail(NB_INVALID_ARG, "envelope: metadata is not valid UTF-8");
+            return nbi_fail(NB_INVALID_ARG, "envelope: payloads[%zu].metadata is not valid UTF-8",
+                            i - 1);
+        }
+    }
+    return NB_OK;
+}
+
+static void free_metadata(char **meta, size_t n)
+{
+    for (size_t i = 0; meta && i < n; i++)
+        cJSON_free(meta[i]);
+    free(meta);
+}
+
+/* An upper bound of the whole text, so that the buffer is allocated once. */
+static size_t estimate(nb_envelope *e, char **meta)
+{
+    size_t total = 512; /* keys, quotes, commas and braces of the envelope */
+    for (size_t i = 0; i < FIELD_COUNT; i++)
+        total = add_sat(total, escaped_max(*field_at(e, i)));
+    total = add_sat(total, meta[0] ? strlen(meta[0]) : 2);
+    for (size_t i = 0; i < e->count; i++) {
+        const nb_payload *p = e->payloads[i];
+        total = add_sat(total, 256); /* keys, type, transport, encoding, size */
+        total = add_sat(total, escaped_max(p->id));
+        total = add_sat(total, escaped_max(p->dataname));
+        total = add_sat(total, meta[i + 1] ? strlen(meta[i + 1]) : 2);
+        if (p->transport == NB_TRANSPORT_DIRECT)
+            total = add_sat(total, add_sat(nbi_base64_encoded_len(p->len), 2));
+        else
+            total = add_sat(total, escaped_max(p->url));
+    }
+    return total;
+}
+
+static nb_status put_metadata(nbi_buf *b, const char *meta)
+{
+    nb_status s = put_key(b, "metadata", false);
+    return s == NB_OK ? nbi_buf_append_str(b, meta ? meta : "{}") : s;
+}
+
+static nb_status put_payload(nbi_buf *b, const nb_payload *p, const char *meta, size_t i)
+{
+    char what[64], size[32];
+    bool direct = p->transport == NB_TRANSPORT_DIRECT;
+    snprintf(what, sizeof what, "payloads[%zu].id", i);
+    nb_status s = nbi_buf_append(b, i ? ",{" : "{", i ? 2 : 1);
+    if (s == NB_OK)
+        s = put_string_field(b, "id", p->id, true, what);
+    snprintf(what, sizeof what, "payloads[%zu].dataname", i);
+    if (s == NB_OK)
+        s = put_string_field(b, "dataname", p->dataname, false, what);
+    if (s == NB_OK)
+        s = put_string_field(b, "type", nb_type_name(p->type), false, "type");
+    if (s == NB_OK)
+        s = put_string_field(b, "transport", nb_transport_name(p->transport), false, "transport");
+    if (s == NB_OK)
+        s = put_string_field(b, "encoding", direct ? "base64" : "none", false, "encoding");
+    snprintf(size, sizeof size, "%" PRIu64, p->size);
+    if (s == NB_OK && (s = put_key(b, "size", false)) == NB_OK)
+        s = nbi_buf_append_str(b, size);
+    if (s == NB_OK)
+        s = put_key(b, "data", false);
+    snprintf(what, sizeof what, "payloads[%zu].data", i);
+    if (s == NB_OK)
+        s = direct ? put_base64(b, p->data, p->len) : put_string(b, p->url, what);
+    if (s == NB_OK)
+        s = put_metadata(b, meta);
+    return s == NB_OK ? nbi_buf_append(b, "}", 1) : s;
+}
+
+static nb_status put_envelope(nbi_buf *b, nb_envelope *e, char **meta)
+{
+    nb_status s = nbi_buf_append(b, "{", 1);
+    for (size_t i = 0; s == NB_OK && i < FIELD_COUNT; i++) {
+        const char *key = envelope_fields[i].keys[0];
+        s = put_string_field(b, key, *field_at(e, i), i == 0, key);
+    }
+    if (s == NB_OK)
+        s = put_metadata(b, meta[0]);
+    if (s == NB_OK && (s = put_key(b, "payloads", false)) == NB_OK)
+        s = nbi_buf_append(b, "[", 1);
+    for (size_t i = 0; s == NB_OK && i < e->count; i++)
+        s = put_payload(b, e->payloads[i], meta[i + 1], i);
+    return s == NB_OK ? nbi_buf_append(b, "]}", 2) : s;
+}
+
+nb_status nbi_codec_encode(nb_envelope *e)
+{
+    if (!e)
+        return nbi_fail(NB_INVALID_ARG, "envelope: NULL envelope");
+    nb_status s = NB_OK;
+    for (size_t i = 0; s == NB_OK && i < e->count; i++)
+        s = prepare_payload(e->payloads[i], i);
+    char **meta = NULL;
+    if (s == NB_OK)
+        s = print_metadata(e, &meta);
+    nbi_buf b = NBI_BUF_INIT;
+    if (s == NB_OK)
+        s = nbi_buf_reserve(&b, estimate(e, meta));
+    if (s == NB_OK)
+        s = put_envelope(&b, e, meta);
+    if (s == NB_OK) {
+        free(e->json);
+        e->json = (char *)nbi_buf_detach(&b, &e->json_len);
+    }
+    free_metadata(meta, e->count + 1);
+    nbi_buf_free(&b);
+    return s;
+}
+
+/* ======================================================================== */
+/* Reader                                                                   */
+/* ======================================================================== */
+
+/* The first of keys (NULL-ended) present and not null in obj; *used gets its name. */
+static cJSON *lookup(const cJSON *obj, const char *const *keys, const char **used)
+{
+    for (size_t i = 0; keys[i]; i++) {
+        cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, keys[i]);
+        if (v && !cJSON_IsNull(v)) { /* null counts as absent */
+            *used = keys[i];
+            return v;
+        }
+    }
+    *used = keys[0];
+    return NULL;
+}
+
+/*
+ * Reads an optional string (missing or null -> *dst stays NULL) or, when
+ * required, a non-empty one. where prefixes errors ("envelope",
+ * "envelope: payloads[2]").
+ */
+static nb_status read_string(const cJSON *obj, const char *const *keys, const char *where,
+                             bool required, char **dst)
+{
+    const char *key;
+    const cJSON *v = lookup(obj, keys, &key);
+    if (!v) {
+        if (required)
+            return nbi_fail(NB_BAD_ENVELOPE, "%s: missing field '%s'", where, key);
+        return NB_OK;
+    }
+    if (!cJSON_IsString(v) || !v->valuestring)
+        return nbi_fail(NB_BAD_ENVELOPE, "%s: field '%s' must be a string", where, key);
+    if (required && !*v->valuestring)
+        return nbi_fail(NB_BAD_ENVELOPE, "%s: field '%s' must not be empty", where, key);
+    return nbi_set_string(dst, v->valuestring);
+}
+
+/* Makes *dst the object v (detached from its parent, no copy). */
+static void take_object(cJSON **dst, cJSON *parent, cJSON *v)
+{
+    cJSON_DetachItemViaPointer(parent, v);
+    cJSON_Delete(*dst);
+    *dst = v;
+}
+
+/* metadata, or the first peers' `note` when metadata is absent (a non-object note is wrapped). */
+static nb_status read_envelope_metadata(nb_envelope *e, cJSON *root)
+{
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+    if (m && !cJSON_IsNull(m)) {
+        if (!cJSON_IsObject(m))
+            return nbi_fail(NB_BAD_ENVELOPE, "envelope: field 'metadata' must be a JSON object");
+        take_object(&e->metadata, root, m);
+        return NB_OK;
+    }
+    cJSON *note = cJSON_GetObjectItemCaseSensitive(root, "note");
+    if (!note || cJSON_IsNull(note))
+        return NB_OK;
+    if (cJSON_IsObject(note)) {
+        take_object(&e->metadata, root, note);
+        return NB_OK;
+    }
+    cJSON_DetachItemViaPointer(root, note);
+    if (!cJSON_AddItemToObject(e->metadata, "note", note)) {
+        cJSON_Delete(note);
+        return nbi_fail(NB_NO_MEMORY, "envelope: out of memory reading 'note'");
+    }
+    return NB_OK;
+}
+
+/* Size fields are JSON integers 0..2^53 (the exact range of a double). */
+static nb_status read_size(const cJSON *obj, const char *where, bool *present, uint64_t *size)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "size");
+    *present = false;
+    if (!v || cJSON_IsNull(v))
+        return NB_OK;
+    if (!cJSON_IsNumber(v))
+        return nbi_fail(NB_BAD_ENVELOPE, "%s: field 'size' must be a JSON integer", where);
+    double d = v->valuedouble;
+    if (d < 0)
+        return nbi_fail(NB_BAD_ENVELOPE, "%s: field 'size' must not be negative", where);
+    if (!isfinite(d) || d > 9007199254740992.0)
+        return nbi_fail(NB_BAD_ENVELOPE, "%s: field 'size' is too large (over 2^53)", where);
+    uint64_t whole = (uint64_t)d; /* in range: 0 <= d <= 2^53 */
+    if ((double)whole != d)
+        return nbi_fail(NB_BAD_ENVELOPE, "%s: field 'size' must be a whole number", where);
+    *present = true;
+    *size = whole;
+    return NB_OK;
+}
+
+static nb_status read_type(nb_payload *p, const cJSON *obj, const char *where)
+{
+    static const char *const keys[] = {"type", "payload_type", "payloadType", NULL};
+    nb_status s = read_string(obj, keys, where, true, &p->type_name);
+    if (s != NB_OK)
+        return s;
+    if (nb_type_parse(p->type_name, &p->type) != NB_OK) {
+        const char *key;
+        lookup(obj, keys, &key);
+        return nbi_fail(NB_BAD_ENVELOPE, "%s.%s: unknown type '%.64s'", where, key,
+                        p->type_name);
+    }
+    return NB_OK;
+}
+
+static nb_status read_transport(nb_payload *p, const cJSON *obj, const char *where)
+{
+    static const char *const keys[] = {"transport", NULL};
+    static const char *const enc_keys[] = {"encoding", NULL};
+    char *t = NULL;
+    nb_status s = read_string(obj, keys, where, true, &t);
+    if (s == NB_OK && strcmp(t, "direct") == 0)
+        p->transport = NB_TRANSPORT_DIRECT;
+    else if (s == NB_OK && strcmp(t, "link") == 0)
+        p->transport = NB_TRANSPORT_LINK;
+    else if (s == NB_OK)
+        s = nbi_fail(NB_BAD_ENVELOPE, "%s.transport: unknown transport '%.64s'", where, t);
+    free(t);
+    if (s == NB_OK)
+        s = read_string(obj, enc_keys, where, false, &p->encoding);
+    if (s == NB_OK && !p->encoding)
+        s = nbi_set_string(&p->encoding, p->transport == NB_TRANSPORT_LINK ? "none" : "base64");
+    return s;
+}
+
+static nb_status read_payload_metadata(nb_payload *p, cJSON *obj, const char *where)
+{
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+    if (!m || cJSON_IsNull(m))
+        return NB_OK;
+    if (!cJSON_IsObject(m))
+        return nbi_fail(NB_BAD_ENVELOPE, "%s: field 'metadata' must be a JSON object", where);
+    take_object(&p->metadata, obj, m);
+    return NB_OK;
+}
+
+/* Copies n bytes (plus the NUL) as the payload's bytes. */
+static nb_status take_copy(nb_payload *p, const char *bytes, size_t n, const char *where)
+{
+    uint8_t *copy = n < SIZE_MAX ? malloc(n + 1) : NULL;
+    if (!copy)
+        return nbi_fail(NB_NO_MEMORY, "%s: out of memory for %zu bytes", where, n);
+    memcpy(copy, bytes, n);
+    nbi_payload_take_data(p, copy, n);
+    return NB_OK;
+}
+
+static const char *skip_json_space(const char *s, const char *end)
+{
+    while (s < end && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
+        s++;
+    return s;
+}
+
+/*
+ * A peer's documentation shows encoding "json" with the JSON text itself in
+ * data; base64 never starts with '[', '{' or '"', so the two cannot be confused.
+ */
+static bool is_literal_json(const nb_payload *p, const char *str, size_t n)
+{
+    if (strcmp(p->encoding, "json") != 0)
+        return false;
+    const char *first = skip_json_space(str, str + n);
+    return first < str + n && (*first == '[' || *first == '{' || *first == '"');
+}
+
+static nb_status read_direct_data(nb_payload *p, const cJSON *v, const char *where)
+{
+    if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
+        /* JSON placed in data as a value: its compact text is the bytes. */
+        char *text = cJSON_PrintUnformatted(v);
+        if (!text)
+            return nbi_fail(NB_NO_MEMORY, "%s.data: out of memory", where);
+        nb_status s = take_copy(p, text, strlen(text), where);
+        cJSON_free(text);
+        return s;
+    }
+    if (!cJSON_IsString(v) || !v->valuestring)
+        return nbi_fail(NB_BAD_ENVELOPE, "%s: field 'data' must be a string", where);
+    const char *str = v->valuestring;
+    size_t n = strlen(str);
+    if (is_literal_json(p, str, n))
+        return take_copy(p, str, n, where);
+    uint8_t *bytes = malloc(nbi_base64_decoded_max(n) + 1);
+    if (!bytes)
+        return nbi_fail(NB_NO_MEMORY, "%s.data: out of memory for %zu characters", where, n);
+    size_t len = 0;
+    nb_status s = nbi_base64_decode(str, n, bytes, &len);
+    if (s != NB_OK) {
+        free(bytes);
+        return nbi_fail_prefix(s, "%s.data", where);
+    }
+    nbi_payload_take_data(p, bytes, len);
+    return NB_OK;
+}
+
+/* The Python peer's "table" may hold JSON rows: JSON starts with '[', Arrow IPC never does. */
+static void sniff_table(nb_payload *p)
+{
+    if (p->type == NB_TYPE_TABLE && strcmp(p->type_name, "table") == 0 &&
+        nbi_payload_is_json_rows(p->data, p->len))
+        p->type = NB_TYPE_JSONTABLE;
+}
+
+/* data, size and the content checks, once the payload's other fields are known. */
+static nb_status read_payload_data(nb_payload *p, const cJSON *obj, const char *where, size_t i)
+{
+    bool has_size;
+    uint64_t size = 0;
+    nb_status s = read_size(obj, where, &has_size, &size);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "data");
+    if (s == NB_OK && (!v || cJSON_IsNull(v)))
+        s = nbi_fail(NB_BAD_ENVELOPE, "%s: missing field 'data'", where);
+    if (s != NB_OK)
+        return s;
+    if (p->transport == NB_TRANSPORT_LINK) {
+        /* Receivers cap a download with size: a link without it is refused. */
+        if (!has_size)
+            return nbi_fail(NB_BAD_ENVELOPE, "%s: missing field 'size' (required for links)",
+                            where);
+        if (!cJSON_IsString(v) || !v->valuestring || !*v->valuestring)
+            return nbi_fail(NB_BAD_ENVELOPE, "%s: field 'data' must be a non-empty URL string",
+                            where);
+        p->size = size;
+        return nbi_set_string(&p->url, v->valuestring);
+    }
+    if ((s = read_direct_data(p, v, where)) != NB_OK)
+        return s;
+    char who[128];
+    snprintf(who, sizeof who, "payloads[%zu] '%.64s'", i, p->dataname);
+    if (has_size && size != p->len)
+        return nbi_fail(NB_BAD_PAYLOAD, "envelope: %s: size %" PRIu64 " does not match %zu decoded bytes",
+                        who, size, p->len);
+    p->size = p->len;
+    sniff_table(p);
+    if ((s = nbi_payload_check_content(p, who)) != NB_OK)
+        return nbi_fail_prefix(s, "envelope");
+    return NB_OK;
+}
+
+static nb_status decode_payload(nb_envelope *e, cJSON *obj, size_t i)
+{
+    static const char *const id_keys[] = {"id", NULL};
+    static const char *const name_keys[] = {"dataname", NULL};
+    char where[48];
+    snprintf(where, sizeof where, "envelope: payloads[%zu]", i);
+    if (!cJSON_IsObject(obj))
+        return nbi_fail(NB_BAD_ENVELOPE, "%s must be a JSON object", where);
+    nb_payload *p;
+    nb_status s = nbi_payload_new(&p);
+    if (s == NB_OK)
+        s = read_string(obj, id_keys, where, false, &p->id);
+    if (s == NB_OK)
+        s = read_string(obj, name_keys, where, true, &p->dataname);
+    if (s == NB_OK)
+        s = read_type(p, obj, where);
+    if (s == NB_OK)
+        s = read_transport(p, obj, where);
+    if (s == NB_OK)
+        s = read_payload_metadata(p, obj, where);
+    if (s == NB_OK)
+        s = read_payload_data(p, obj, where, i);
+    if (s == NB_OK)
+        s = nb_envelope_add_payload(e, &p);
+    nb_payload_destroy(p); /* NULL once added */
+    return s;
+}
+
+static nb_status read_envelope(nb_envelope *e, cJSON *root)
+{
+    nb_status s = NB_OK;
+    for (size_t i = 0; s == NB_OK && i < FIELD_COUNT; i++)
+        s = read_string(root, envelope_fields[i].keys, "envelope", envelope_fields[i].required,
+                        field_at(e, i));
+    if (s == NB_OK)
+        s = read_envelope_metadata(e, root);
+    if (s != NB_OK)
+        return s;
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "payloads");
+    if (!list || cJSON_IsNull(list))
+        return nbi_fail(NB_BAD_ENVELOPE, "envelope: missing field 'payloads'");
+    if (!cJSON_IsArray(list))
+        return nbi_fail(NB_BAD_ENVELOPE, "envelope: field 'payloads' must be an array");
+    size_t i = 0;
+    cJSON *item;
+    cJSON_ArrayForEach(item, list)
+    {
+        if ((s = decode_payload(e, item, i++)) != NB_OK)
+            return s;
+    }
+    return NB_OK;
+}
+
+/*
+ * Parses e->json. JSON text is UTF-8 (RFC 8259 section 8.1) and holds no
+ * NUL byte; checking both first also keeps cJSON's C strings whole.
+ */
+static nb_status parse_text(nb_envelope *e, cJSON **root)
+{
+    const char *text = e->json;
+    size_t n = e->json_len;
+    if (n == 0)
+        return nbi_fail(NB_BAD_ENVELOPE, "envelope: empty message");
+    const char *nul = memchr(text, '\0', n);
+    if (nul)
+        return nbi_fail(NB_BAD_ENVELOPE, "envelope: NUL byte at offset %zu", (size_t)(nul - text));
+    size_t bad = nbi_utf8_check((const uint8_t *)text, n);
+    if (bad < n)
+        return nbi_fail(NB_BAD_ENVELOPE, "envelope: not valid UTF-8 at byte %zu", bad);
+    size_t at = 0;
+    *root = nbi_payload_parse_json(text, n, &at);
+    if (!*root)
+        return nbi_fail(NB_BAD_ENVELOPE, "envelope: not valid JSON (near byte %zu)", at);
+    if (!cJSON_IsObject(*root))
+        return nbi_fail(NB_BAD_ENVELOPE, "envelope: the JSON text must be an object");
+    return NB_OK;
+}
+
+/* Keeps a copy of the wire text; C peers may have sent the terminating NUL too. */
+static nb_status copy_text(nb_envelope *e, const char *json, size_t len)
+{
+    while (len > 0 && json[len - 1] == '\0')
+        len--;
+    e->json = len < SIZE_MAX ? malloc(len + 1) : NULL;
+    if (!e->json)
+        return nbi_fail(NB_NO_MEMORY, "envelope: out of memory for %zu bytes", len);
+    if (len)
+        memcpy(e->json, json, len);
+    e->json[len] = '\0';
+    e->json_len = len;
+    return NB_OK;
+}
+
+nb_status nbi_codec_decode(nb_envelope **out, const char *json, size_t len)
+{
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "envelope: out is NULL");
+    *out = NULL;
+    if (!json && len)
+        return nbi_fail(NB_INVALID_ARG, "envelope: NULL text with length %zu", len);
+    nb_envelope *e;
+    cJSON *root = NULL;
+    nb_status s = nb_envelope_create(&e);
+    if (s == NB_OK)
+        s = copy_text(e, json ? json : "", len);
+    if (s == NB_OK)
+        s = parse_text(e, &root);
+    if (s == NB_OK)
+        s = read_envelope(e, root);
+    cJSON_Delete(root);
+    if (s != NB_OK) {
+        nb_envelope_destroy(e);
+        return s;
+    }
+    *out = e;
+    return NB_OK;
+}

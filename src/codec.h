@@ -9,9 +9,9 @@
 
 /*
  * Writes e->json from the fields. Every payload must have its transport
- * chosen: direct payloads are base64-encoded from p->data (or read from
- * p->path), link payloads write p->url. Fails on a field that cannot be
- * written (e.g. a direct payload with no bytes).
+ * chosen: direct payloads are base64-encoded from p->data (transport.c loads
+ * a file payload first; one that is not loaded is NB_INTERNAL), link payloads
+ * write p->url. Fails on a field that cannot be written, naming it.
  */
 nb_status nbi_codec_encode(nb_envelope *e);
 

@@ -1,1 +1,201 @@
-/* placeholder: being written */
+/*
+ * envelope.c - nb_envelope: life cycle, payload list, field setters and
+ * accessors, and the defaults filled in when an envelope is built.
+ * The JSON wire text is codec.c's business.
+ */
+#include "envelope.h"
+
+#include "ids.h"
+#include "options.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+nb_status nb_envelope_create(nb_envelope **out)
+{
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "envelope: out is NULL");
+    nb_envelope *e = calloc(1, sizeof *e);
+    if (e && !(e->metadata = cJSON_CreateObject())) {
+        free(e);
+        e = NULL;
+    }
+    *out = e;
+    return e ? NB_OK : nbi_fail(NB_NO_MEMORY, "envelope: out of memory");
+}
+
+void nb_envelope_destroy(nb_envelope *e)
+{
+    if (!e)
+        return;
+    char **fields[] = {&e->correlation_id, &e->msg_id,      &e->timestamp,
+                       &e->send_to,        &e->msg_purpose, &e->sender_name,
+                       &e->sender_id,      &e->receiver_name, &e->receiver_id,
+                       &e->reply_to,       &e->reply_to_msg_id, &e->broker_url};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        free(*fields[i]);
+    for (size_t i = 0; i < e->count; i++)
+        nb_payload_destroy(e->payloads[i]);
+    free(e->payloads);
+    cJSON_Delete(e->metadata);
+    free(e->json);
+    free(e);
+}
+
+nb_status nb_envelope_add_payload(nb_envelope *e, nb_payload **p)
+{
+    if (!e || !p || !*p)
+        return nbi_fail(NB_INVALID_ARG, "envelope: add_payload needs an envelope and a payload");
+    if (e->count == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 4;
+        nb_payload **grown = cap > SIZE_MAX / sizeof *grown
+                                 ? NULL
+                                 : realloc(e->payloads, cap * sizeof *grown);
+        if (!grown)
+            return nbi_fail(NB_NO_MEMORY, "envelope: out of memory adding a payload");
+        e->payloads = grown;
+        e->cap = cap;
+    }
+    e->payloads[e->count++] = *p;
+    *p = NULL;
+    return NB_OK;
+}
+
+/* Copies value into *field: a UTF-8 string, non-empty when required. */
+static nb_status set_field(nb_envelope *e, char **field, const char *name, const char *value,
+                           bool non_empty)
+{
+    if (!e || !value)
+        return nbi_fail(NB_INVALID_ARG, "envelope: %s: NULL envelope or value", name);
+    if (non_empty && !*value)
+        return nbi_fail(NB_INVALID_ARG, "envelope: %s must not be empty", name);
+    if (!nbi_utf8_valid((const uint8_t *)value, strlen(value)))
+        return nbi_fail(NB_INVALID_ARG, "envelope: %s is not valid UTF-8", name);
+    return nbi_set_string(field, value);
+}
+
+#define NBI_SETTER(field, non_empty)                                           \
+    nb_status nb_envelope_set_##field(nb_envelope *e, const char *value)        \
+    {                                                                          \
+        return set_field(e, e ? &e->field : NULL, #field, value, non_empty);    \
+    }
+NBI_SETTER(correlation_id, true)
+NBI_SETTER(msg_id, true)
+NBI_SETTER(msg_purpose, false)
+NBI_SETTER(sender_name, true)
+NBI_SETTER(sender_id, true)
+NBI_SETTER(receiver_name, false)
+NBI_SETTER(receiver_id, false)
+NBI_SETTER(reply_to, false)
+NBI_SETTER(reply_to_msg_id, false)
+#undef NBI_SETTER
+
+nb_status nb_envelope_set_metadata_json(nb_envelope *e, const char *json)
+{
+    if (!e)
+        return nbi_fail(NB_INVALID_ARG, "envelope: NULL envelope");
+    return nbi_payload_parse_object(&e->metadata, json, "envelope");
+}
+
+nb_status nb_envelope_set_metadata(nb_envelope *e, const cJSON *object)
+{
+    if (!e)
+        return nbi_fail(NB_INVALID_ARG, "envelope: NULL envelope");
+    return nbi_payload_copy_object(&e->metadata, object, "envelope");
+}
+
+#define NBI_GETTER(field)                                                      \
+    const char *nb_envelope_##field(const nb_envelope *e)                      \
+    {                                                                          \
+        return e ? nbi_or_empty(e->field) : "";                                \
+    }
+NBI_GETTER(correlation_id)
+NBI_GETTER(msg_id)
+NBI_GETTER(timestamp)
+NBI_GETTER(send_to)
+NBI_GETTER(msg_purpose)
+NBI_GETTER(sender_name)
+NBI_GETTER(sender_id)
+NBI_GETTER(receiver_name)
+NBI_GETTER(receiver_id)
+NBI_GETTER(reply_to)
+NBI_GETTER(reply_to_msg_id)
+NBI_GETTER(broker_url)
+#undef NBI_GETTER
+
+const cJSON *nb_envelope_metadata(const nb_envelope *e)
+{
+    static const cJSON empty = {.type = cJSON_Object};
+    return e && e->metadata ? e->metadata : &empty;
+}
+
+size_t nb_envelope_payload_count(const nb_envelope *e) { return e ? e->count : 0; }
+
+const nb_payload *nb_envelope_payload(const nb_envelope *e, size_t i)
+{
+    return e && i < e->count ? e->payloads[i] : NULL;
+}
+
+const char *nb_envelope_json(const nb_envelope *e, size_t *len)
+{
+    if (len)
+        *len = e && e->json ? e->json_len : 0;
+    return e ? e->json : NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Defaults (PROTOCOL.md "Sending")                                         */
+/* ------------------------------------------------------------------------ */
+
+static bool unset(const char *s) { return !s || !*s; }
+
+/* Sets *field to value when it is unset (or always, when force). */
+static nb_status fill(char **field, const char *value, bool force)
+{
+    if (!force && !unset(*field))
+        return NB_OK;
+    return nbi_set_string(field, value);
+}
+
+/* Sets *field to a fresh UUID v4 when it is unset. */
+static nb_status fill_uuid(char **field)
+{
+    char uuid[NBI_UUID_LEN + 1];
+    if (!unset(*field))
+        return NB_OK;
+    nbi_uuid4(uuid);
+    return nbi_set_string(field, uuid);
+}
+
+nb_status nbi_envelope_fill_defaults(nb_envelope *e, const char *subject, const nb_options *o)
+{
+    if (!e)
+        return nbi_fail(NB_INVALID_ARG, "envelope: NULL envelope");
+    if (unset(subject))
+        return nbi_fail(NB_INVALID_ARG, "envelope: subject must not be empty");
+    if (!o)
+        o = nbi_options_default();
+    char now[NBI_TIMESTAMP_LEN + 1];
+    nbi_timestamp_now(now);
+    const char *name = o->sender_name ? o->sender_name : NB_DEFAULT_SENDER_NAME;
+    const char *url = o->url ? o->url : NB_DEFAULT_NATS_URL;
+    nb_status s = fill_uuid(&e->msg_id);
+    if (s == NB_OK)
+        s = fill(&e->timestamp, now, true);
+    if (s == NB_OK)
+        s = fill(&e->send_to, subject, true);
+    if (s == NB_OK)
+        s = fill_uuid(&e->correlation_id);
+    if (s == NB_OK)
+        s = fill(&e->msg_purpose, NB_DEFAULT_MSG_PURPOSE, false);
+    if (s == NB_OK)
+        s = fill(&e->sender_name, name, false);
+    if (s == NB_OK)
+        s = o->sender_id ? fill(&e->sender_id, o->sender_id, false) : fill_uuid(&e->sender_id);
+    /* broker_url names the server this envelope goes through: always ours. */
+    if (s == NB_OK)
+        s = fill(&e->broker_url, url, true);
+    for (size_t i = 0; s == NB_OK && i < e->count; i++)
+        s = fill_uuid(&e->payloads[i]->id);
+    return s;
+}

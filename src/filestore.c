@@ -430,6 +430,11 @@ int nbi_filestore_open_file(nbi_filestore *st, const char *key, const char *name
         fd = open(path, O_RDONLY | O_CLOEXEC);
         err = errno;
         *size = e->size;
+        /* A file changed on disk is served as it is: promising the indexed size of a
+         * shorter file would stall the response until the idle timeout. */
+        struct stat sb;
+        if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+            *size = (uint64_t)sb.st_size;
         if (e->oneshot)
             memcpy(oneshot_blob, e->blob, NBI_UUID_LEN + 1);
     }

@@ -1,1 +1,495 @@
-/* placeholder: being written */
+/*
+ * payload.c - payload types, the nb_payload constructors and accessors, and
+ * the content checks every payload passes (UTF-8 text, JSON dictionaries).
+ */
+#include "payload.h"
+
+#include "integrity.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ------------------------------------------------------------------------ */
+/* Types                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static const char *const type_names[] = {
+    [NB_TYPE_TEXT] = "text",       [NB_TYPE_DICTIONARY] = "dictionary",
+    [NB_TYPE_TABLE] = "table",     [NB_TYPE_IMAGE] = "image",
+    [NB_TYPE_AUDIO] = "audio",     [NB_TYPE_VIDEO] = "video",
+    [NB_TYPE_BINARY] = "binary",   [NB_TYPE_JSONTABLE] = "jsontable",
+};
+_Static_assert(sizeof(type_names) / sizeof(type_names[0]) == NB_TYPE_COUNT,
+               "every nb_type needs a wire name");
+
+/* Every name a peer may write, with the aliases of PROTOCOL.md "Types". */
+static const struct {
+    const char *name;
+    nb_type type;
+} type_aliases[] = {
+    {"text", NB_TYPE_TEXT},          {"dictionary", NB_TYPE_DICTIONARY},
+    {"json", NB_TYPE_DICTIONARY},    {"table", NB_TYPE_TABLE},
+    {"arrowtable", NB_TYPE_TABLE},   {"jsontable", NB_TYPE_JSONTABLE},
+    {"image", NB_TYPE_IMAGE},        {"audio", NB_TYPE_AUDIO},
+    {"video", NB_TYPE_VIDEO},        {"binary", NB_TYPE_BINARY},
+};
+
+const char *nb_type_name(nb_type t)
+{
+    if ((unsigned)t >= NB_TYPE_COUNT)
+        return "unknown";
+    return type_names[t];
+}
+
+nb_status nb_type_parse(const char *name, nb_type *out)
+{
+    if (!name || !out)
+        return nbi_fail(NB_INVALID_ARG, "payload type: name or out is NULL");
+    for (size_t i = 0; i < sizeof type_aliases / sizeof type_aliases[0]; i++) {
+        if (strcmp(name, type_aliases[i].name) == 0) {
+            *out = type_aliases[i].type;
+            return NB_OK;
+        }
+    }
+    return nbi_fail(NB_INVALID_ARG, "payload type: unknown type '%.64s'", name);
+}
+
+const char *nb_transport_name(nb_transport t)
+{
+    return t == NB_TRANSPORT_LINK ? "link" : "direct";
+}
+
+/* ------------------------------------------------------------------------ */
+/* UTF-8 and JSON checks                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid (RFC 3629 table). */
+static size_t utf8_seq(const uint8_t *s, size_t n)
+{
+    uint8_t c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+                                            : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    /* The second byte's range is narrower after E0, ED, F0 and F4. */
+    uint8_t lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+    uint8_t hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+size_t nbi_utf8_check(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        /* Fast path: eight ASCII bytes at a time (base64 and most text). */
+        if (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (!(w & 0x8080808080808080ull)) {
+                i += 8;
+                continue;
+            }
+        }
+        size_t k = utf8_seq(s + i, n - i);
+        if (k == 0)
+            return i;
+        i += k;
+    }
+    return n;
+}
+
+bool nbi_utf8_valid(const uint8_t *s, size_t n) { return nbi_utf8_check(s, n) == n; }
+
+cJSON *nbi_payload_parse_json(const char *text, size_t len, size_t *err_at)
+{
+    const char *end = text;
+    cJSON *tree = len ? cJSON_ParseWithLengthOpts(text, len, &end, 0) : NULL;
+    size_t at = (size_t)(end - text);
+    if (tree) {
+        /* cJSON stops after the value; only JSON whitespace may follow. */
+        while (at < len && (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' ||
+                            text[at] == '\r'))
+            at++;
+        if (at == len)
+            return tree;
+        cJSON_Delete(tree);
+    }
+    if (err_at)
+        *err_at = at > len ? len : at;
+    return NULL;
+}
+
+bool nbi_payload_is_json_rows(const uint8_t *data, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
+        i++;
+    return i < len && data[i] == '[';
+}
+
+static nb_status check_json(nb_payload *p, const char *who)
+{
+    const char *kind = nb_type_name(p->type);
+    size_t bad = nbi_utf8_check(p->data, p->len);
+    if (bad < p->len)
+        return nbi_fail(NB_BAD_PAYLOAD, "%s: %s is not valid UTF-8 at byte %zu", who, kind, bad);
+    /* cJSON skips NUL as whitespace; JSON text has none, and nb_payload_text() would stop there. */
+    const uint8_t *nul = memchr(p->data, '\0', p->len);
+    if (nul)
+        return nbi_fail(NB_BAD_PAYLOAD, "%s: %s is not valid JSON (NUL byte at %zu)", who, kind,
+                        (size_t)(nul - p->data));
+    size_t at = 0;
+    cJSON *tree = nbi_payload_parse_json((const char *)p->data, p->len, &at);
+    if (!tree)
+        return nbi_fail(NB_BAD_PAYLOAD, "%s: %s is not valid JSON (near byte %zu)", who, kind, at);
+    /* A JSON table is rows: an array (of row objects); a dictionary may be any value. */
+    if (p->type == NB_TYPE_JSONTABLE && !cJSON_IsArray(tree)) {
+        cJSON_Delete(tree);
+        return nbi_fail(NB_BAD_PAYLOAD, "%s: jsontable is not a JSON array of rows", who);
+    }
+    cJSON_Delete(p->json);
+    p->json = tree;
+    return NB_OK;
+}
+
+nb_status nbi_payload_check_content(nb_payload *p, const char *who)
+{
+    if (!p->data)
+        return NB_OK; /* bytes in a file or not downloaded yet: checked when loaded */
+    if (p->type == NB_TYPE_TEXT) {
+        size_t bad = nbi_utf8_check(p->data, p->len);
+        if (bad < p->len)
+            return nbi_fail(NB_BAD_PAYLOAD, "%s: text is not valid UTF-8 at byte %zu", who, bad);
+        return NB_OK;
+    }
+    if (p->type == NB_TYPE_DICTIONARY || p->type == NB_TYPE_JSONTABLE)
+        return check_json(p, who);
+    if (p->type == NB_TYPE_TABLE && nbi_payload_is_json_rows(p->data, p->len))
+        /* Receivers read a "table" starting with '[' as JSON rows (PROTOCOL.md): refuse
+         * it here so that what we accept we can also send, and the other way round. */
+        return nbi_fail(NB_BAD_PAYLOAD,
+                        "%s: table bytes start with '[' (JSON rows, not Arrow IPC): use jsontable",
+                        who);
+    return NB_OK;
+}
+
+nb_status nbi_payload_copy_object(cJSON **dst, const cJSON *src, const char *who)
+{
+    if (!cJSON_IsObject(src))
+        return nbi_fail(NB_INVALID_ARG, "%s: metadata must be a JSON object", who);
+    cJSON *copy = cJSON_Duplicate(src, true);
+    if (!copy)
+        return nbi_fail(NB_NO_MEMORY, "%s: out of memory copying metadata", who);
+    cJSON_Delete(*dst);
+    *dst = copy;
+    return NB_OK;
+}
+
+nb_status nbi_payload_parse_object(cJSON **dst, const char *json, const char *who)
+{
+    if (!json)
+        return nbi_fail(NB_INVALID_ARG, "%s: metadata JSON is NULL", who);
+    size_t at = 0;
+    cJSON *tree = nbi_payload_parse_json(json, strlen(json), &at);
+    if (!tree)
+        return nbi_fail(NB_INVALID_ARG, "%s: metadata is not valid JSON (near byte %zu)", who, at);
+    if (!cJSON_IsObject(tree)) {
+        cJSON_Delete(tree);
+        return nbi_fail(NB_INVALID_ARG, "%s: metadata must be a JSON object", who);
+    }
+    cJSON_Delete(*dst);
+    *dst = tree;
+    return NB_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Life cycle                                                               */
+/* ------------------------------------------------------------------------ */
+
+nb_status nbi_payload_new(nb_payload **out)
+{
+    nb_payload *p = calloc(1, sizeof *p);
+    if (p && !(p->metadata = cJSON_CreateObject())) {
+        free(p);
+        p = NULL;
+    }
+    *out = p;
+    if (!p)
+        return nbi_fail(NB_NO_MEMORY, "payload: out of memory");
+    return NB_OK;
+}
+
+void nb_payload_destroy(nb_payload *p)
+{
+    if (!p)
+        return;
+    free(p->id);
+    free(p->dataname);
+    free(p->type_name);
+    free(p->encoding);
+    free(p->data);
+    free(p->path);
+    free(p->url);
+    cJSON_Delete(p->json);
+    cJSON_Delete(p->metadata);
+    free(p);
+}
+
+void nbi_payload_take_data(nb_payload *p, uint8_t *data, size_t len)
+{
+    free(p->data);
+    cJSON_Delete(p->json);
+    p->json = NULL;
+    p->data = data;
+    p->len = len;
+    if (data)
+        data[len] = '\0';
+}
+
+/* Names must be non-empty UTF-8: they become file names and JSON strings. */
+static nb_status check_dataname(const char *dataname)
+{
+    if (!dataname || !*dataname)
+        return nbi_fail(NB_INVALID_ARG, "payload: dataname must not be empty");
+    if (!nbi_utf8_valid((const uint8_t *)dataname, strlen(dataname)))
+        return nbi_fail(NB_INVALID_ARG, "payload: dataname is not valid UTF-8");
+    return NB_OK;
+}
+
+/* A payload named dataname of type, no bytes yet. */
+static nb_status payload_start(nb_payload **out, const char *dataname, nb_type type)
+{
+    *out = NULL;
+    nb_status s = check_dataname(dataname);
+    if (s == NB_OK && (unsigned)type >= NB_TYPE_COUNT)
+        s = nbi_fail(NB_INVALID_ARG, "payload '%s': unknown type %d", dataname, (int)type);
+    nb_payload *p = NULL;
+    if (s == NB_OK)
+        s = nbi_payload_new(&p);
+    if (s == NB_OK) {
+        p->type = type;
+        p->dataname = nbi_strdup(dataname);
+        p->type_name = nbi_strdup(nb_type_name(type));
+        if (!p->dataname || !p->type_name)
+            s = nbi_fail(NB_NO_MEMORY, "payload '%s': out of memory", dataname);
+    }
+    if (s != NB_OK) {
+        nb_payload_destroy(p);
+        return s;
+    }
+    *out = p;
+    return NB_OK;
+}
+
+nb_status nb_payload_create(nb_payload **out, const char *dataname, nb_type type,
+                            const void *data, size_t len)
+{
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "payload: out is NULL");
+    *out = NULL;
+    if (!data && len)
+        return nbi_fail(NB_INVALID_ARG, "payload '%s': data is NULL with length %zu",
+                        nbi_or_empty(dataname), len);
+    if (len == SIZE_MAX)
+        return nbi_fail(NB_TOO_LARGE, "payload '%s': %zu bytes", nbi_or_empty(dataname), len);
+    nb_payload *p;
+    nb_status s = payload_start(&p, dataname, type);
+    if (s != NB_OK)
+        return s;
+    uint8_t *copy = malloc(len + 1); /* + the NUL that lets text be read in place */
+    if (!copy) {
+        nb_payload_destroy(p);
+        return nbi_fail(NB_NO_MEMORY, "payload '%s': out of memory for %zu bytes", dataname, len);
+    }
+    if (len)
+        memcpy(copy, data, len);
+    nbi_payload_take_data(p, copy, len);
+    p->size = len;
+    char who[128];
+    snprintf(who, sizeof who, "payload '%.100s'", dataname);
+    if ((s = nbi_payload_check_content(p, who)) != NB_OK) {
+        nb_payload_destroy(p);
+        return s;
+    }
+    *out = p;
+    return NB_OK;
+}
+
+nb_status nb_payload_create_text(nb_payload **out, const char *dataname, const char *text)
+{
+    if (out)
+        *out = NULL;
+    if (!text)
+        return nbi_fail(NB_INVALID_ARG, "payload '%s': text is NULL", nbi_or_empty(dataname));
+    return nb_payload_create(out, dataname, NB_TYPE_TEXT, text, strlen(text));
+}
+
+nb_status nb_payload_create_dict_json(nb_payload **out, const char *dataname, const char *json)
+{
+    if (out)
+        *out = NULL;
+    if (!json)
+        return nbi_fail(NB_INVALID_ARG, "payload '%s': JSON is NULL", nbi_or_empty(dataname));
+    return nb_payload_create(out, dataname, NB_TYPE_DICTIONARY, json, strlen(json));
+}
+
+nb_status nb_payload_create_dict(nb_payload **out, const char *dataname, const cJSON *tree)
+{
+    if (out)
+        *out = NULL;
+    if (!tree)
+        return nbi_fail(NB_INVALID_ARG, "payload '%s': tree is NULL", nbi_or_empty(dataname));
+    char *text = cJSON_PrintUnformatted(tree);
+    if (!text)
+        return nbi_fail(NB_NO_MEMORY, "payload '%s': cannot serialize the tree",
+                        nbi_or_empty(dataname));
+    nb_status s = nb_payload_create(out, dataname, NB_TYPE_DICTIONARY, text, strlen(text));
+    cJSON_free(text);
+    return s;
+}
+
+nb_status nb_payload_create_file(nb_payload **out, const char *dataname, nb_type type,
+                                 const char *path)
+{
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "payload: out is NULL");
+    *out = NULL;
+    if (!path || !*path)
+        return nbi_fail(NB_INVALID_ARG, "payload '%s': path is empty", nbi_or_empty(dataname));
+    nb_payload *p;
+    nb_status s = payload_start(&p, dataname, type);
+    if (s != NB_OK)
+        return s;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        s = nbi_fail(NB_IO, "payload '%s': cannot stat '%s': %s", dataname, path, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        s = nbi_fail(NB_IO, "payload '%s': '%s' is not a regular file", dataname, path);
+    else if (!(p->path = nbi_strdup(path)))
+        s = nbi_fail(NB_NO_MEMORY, "payload '%s': out of memory", dataname);
+    if (s != NB_OK) {
+        nb_payload_destroy(p);
+        return s;
+    }
+    p->size = (uint64_t)st.st_size;
+    *out = p;
+    return NB_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Setters and accessors                                                    */
+/* ------------------------------------------------------------------------ */
+
+nb_status nb_payload_set_metadata_json(nb_payload *p, const char *json)
+{
+    if (!p)
+        return nbi_fail(NB_INVALID_ARG, "payload: NULL payload");
+    char who[128];
+    snprintf(who, sizeof who, "payload '%.100s'", nbi_or_empty(p->dataname));
+    return nbi_payload_parse_object(&p->metadata, json, who);
+}
+
+nb_status nb_payload_set_metadata(nb_payload *p, const cJSON *object)
+{
+    if (!p)
+        return nbi_fail(NB_INVALID_ARG, "payload: NULL payload");
+    char who[128];
+    snprintf(who, sizeof who, "payload '%.100s'", nbi_or_empty(p->dataname));
+    return nbi_payload_copy_object(&p->metadata, object, who);
+}
+
+nb_status nb_payload_force_link(nb_payload *p, bool on)
+{
+    if (!p)
+        return nbi_fail(NB_INVALID_ARG, "payload: NULL payload");
+    p->force_link = on;
+    return NB_OK;
+}
+
+const char *nb_payload_id(const nb_payload *p) { return p ? nbi_or_empty(p->id) : ""; }
+
+const char *nb_payload_dataname(const nb_payload *p)
+{
+    return p ? nbi_or_empty(p->dataname) : "";
+}
+
+nb_type nb_payload_type(const nb_payload *p) { return p ? p->type : NB_TYPE_BINARY; }
+
+const char *nb_payload_type_name(const nb_payload *p)
+{
+    if (!p)
+        return "";
+    return p->type_name ? p->type_name : nb_type_name(p->type);
+}
+
+nb_transport nb_payload_transport(const nb_payload *p)
+{
+    return p ? p->transport : NB_TRANSPORT_DIRECT;
+}
+
+const char *nb_payload_encoding(const nb_payload *p)
+{
+    return p ? nbi_or_empty(p->encoding) : "";
+}
+
+uint64_t nb_payload_size(const nb_payload *p) { return p ? p->size : 0; }
+
+const uint8_t *nb_payload_data(const nb_payload *p, size_t *len)
+{
+    const uint8_t *data = p ? p->data : NULL;
+    if (len)
+        *len = data ? p->len : 0;
+    return data;
+}
+
+const char *nb_payload_text(const nb_payload *p)
+{
+    if (!p || !p->data)
+        return NULL;
+    bool textual = p->type == NB_TYPE_TEXT || p->type == NB_TYPE_DICTIONARY ||
+                   p->type == NB_TYPE_JSONTABLE;
+    return textual ? (const char *)p->data : NULL;
+}
+
+const cJSON *nb_payload_json(const nb_payload *p)
+{
+    if (!p || (p->type != NB_TYPE_DICTIONARY && p->type != NB_TYPE_JSONTABLE))
+        return NULL;
+    return p->json;
+}
+
+const cJSON *nb_payload_metadata(const nb_payload *p)
+{
+    /* Never NULL, even for a NULL payload: callers iterate it directly. */
+    static const cJSON empty = {.type = cJSON_Object};
+    return p && p->metadata ? p->metadata : &empty;
+}
+
+const char *nb_payload_url(const nb_payload *p)
+{
+    return p && p->transport == NB_TRANSPORT_LINK ? p->url : NULL;
+}
+
+const char *nb_payload_path(const nb_payload *p) { return p ? p->path : NULL; }
+
+nb_status nb_payload_sha256_hex(const nb_payload *p, char out[65])
+{
+    if (!p || !out)
+        return nbi_fail(NB_INVALID_ARG, "payload: NULL payload or out");
+    if (p->data)
+        return nbi_sha256_hex(p->data, p->len, out);
+    if (p->path)
+        return nbi_sha256_file_hex(p->path, out, NULL);
+    return nbi_fail(NB_INVALID_ARG, "payload '%s': no bytes to hash (link not downloaded)",
+                    nbi_or_empty(p->dataname));
+}

@@ -37,7 +37,34 @@ nb_status nbi_payload_check_content(nb_payload *p, const char *who);
 /* True when n bytes are valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool nbi_utf8_valid(const uint8_t *s, size_t n);
 
+/*
+ * True when bytes start with '[' after JSON whitespace: JSON rows, never
+ * Arrow IPC (which starts with 0xFFFFFFFF or "ARROW1"). A "table" like that
+ * is read as a jsontable; a table payload like that is refused.
+ */
+bool nbi_payload_is_json_rows(const uint8_t *data, size_t len);
+
+/* Offset of the first byte that starts no valid UTF-8 sequence, or n when all are valid. */
+size_t nbi_utf8_check(const uint8_t *s, size_t n);
+
 /* Takes data (malloc'd, with room for a NUL at data[len]) as the payload's bytes. */
+/* (p->size is left as is; a stale p->json is freed: call nbi_payload_check_content again.) */
 void nbi_payload_take_data(nb_payload *p, uint8_t *data, size_t len);
+
+/*
+ * Parses exactly len bytes of JSON text (trailing JSON whitespace allowed).
+ * NULL when they are not one JSON value; *err_at (may be NULL) then gets
+ * the byte offset where parsing stopped. Records no error message.
+ */
+cJSON *nbi_payload_parse_json(const char *text, size_t len, size_t *err_at);
+
+/*
+ * Replaces *dst with a deep copy of src, which must be a JSON object.
+ * NB_INVALID_ARG "<who>: metadata must be a JSON object" otherwise; *dst kept.
+ */
+nb_status nbi_payload_copy_object(cJSON **dst, const cJSON *src, const char *who);
+
+/* The same from JSON text (NUL-terminated), e.g. for *_set_metadata_json. */
+nb_status nbi_payload_parse_object(cJSON **dst, const char *json, const char *who);
 
 #endif

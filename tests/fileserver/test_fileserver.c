@@ -72,7 +72,7 @@ static void fx_done(fx *f)
 
 static const char *url(const fx *f, const char *path, char out[1024])
 {
-    snprintf(out, 1024, "http://127.0.0.1:%d%s", f->port, path);
+    snprintf(out, 1024, "http://127.0.0.1:%d%.900s", f->port, path);
     return out;
 }
 
