@@ -465,6 +465,17 @@ static nb_status new_subscription(nb_client *c, const char *subject, nb_subscrip
     return NB_OK;
 }
 
+/* The checks and allocation both kinds of subscription start with. */
+static nb_status begin_subscription(nb_client *c, nb_subscription **out, const char *subject,
+                                    const char *queue, nb_subscription **s)
+{
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "subscribe: out is NULL");
+    *out = NULL;
+    nb_status st = check_token("subscribe: queue", queue, false);
+    return st == NB_OK ? new_subscription(c, subject, s) : st;
+}
+
 /* Sets the pending limits chosen in the options (nats.c's default is too small for 1 MB envelopes). */
 static natsStatus set_limits(nb_subscription *s)
 {
@@ -488,15 +499,12 @@ nb_status nb_client_subscribe(nb_client *c, nb_subscription **out, const char *s
                               const char *queue, nb_envelope_cb on_envelope,
                               nb_error_cb on_error, void *closure)
 {
-    if (!out)
-        return nbi_fail(NB_INVALID_ARG, "subscribe: out is NULL");
-    *out = NULL;
-    if (!on_envelope)
-        return nbi_fail(NB_INVALID_ARG, "subscribe: on_envelope is required");
     nb_subscription *s;
-    nb_status st = check_token("subscribe: queue", queue, false);
-    if (st == NB_OK)
-        st = new_subscription(c, subject, &s);
+    nb_status st = begin_subscription(c, out, subject, queue, &s);
+    if (st == NB_OK && !on_envelope) {
+        free_subscription(s);
+        st = nbi_fail(NB_INVALID_ARG, "subscribe: on_envelope is required");
+    }
     if (st != NB_OK)
         return st;
     s->on_envelope = on_envelope;
@@ -525,13 +533,8 @@ nb_status nb_client_subscribe(nb_client *c, nb_subscription **out, const char *s
 nb_status nb_client_subscribe_sync(nb_client *c, nb_subscription **out, const char *subject,
                                    const char *queue)
 {
-    if (!out)
-        return nbi_fail(NB_INVALID_ARG, "subscribe: out is NULL");
-    *out = NULL;
     nb_subscription *s;
-    nb_status st = check_token("subscribe: queue", queue, false);
-    if (st == NB_OK)
-        st = new_subscription(c, subject, &s);
+    nb_status st = begin_subscription(c, out, subject, queue, &s);
     if (st != NB_OK)
         return st;
     s->sync = true;
