@@ -413,7 +413,12 @@ typedef struct nb_subscription nb_subscription;
 
 /** Connects to the NATS server in opts (copied; NULL = defaults). Caller frees with nb_client_destroy. */
 NB_EXTERN nb_status nb_client_connect(nb_client **out, const nb_options *opts);
-/** Flushes what is buffered, closes the connection and frees the client. */
+/**
+ * Flushes what is buffered, closes the connection and frees the client.
+ * Destroy subscriptions first; callback subscriptions still open are stopped
+ * here (no callback runs afterwards) and must still be freed with
+ * nb_subscription_destroy. A sync subscription must not be read afterwards.
+ */
 NB_EXTERN void nb_client_destroy(nb_client *c);
 /** The server's max_payload in bytes, or -1 when not connected. */
 NB_EXTERN int64_t nb_client_max_payload(const nb_client *c);

@@ -144,6 +144,8 @@ static void wait_closed(nb_client *c)
     pthread_mutex_unlock(&c->mu);
 }
 
+static void stop_subscriptions(nb_client *c);
+
 static void unlink_subscription(nb_client *c, nb_subscription *s)
 {
     pthread_mutex_lock(&c->mu);
@@ -306,6 +308,7 @@ void nb_client_destroy(nb_client *c)
 {
     if (!c)
         return;
+    stop_subscriptions(c);
     if (c->nc) {
         natsConnection_FlushTimeout(c->nc, 1000); /* what was sent is not lost on close */
         natsConnection_Close(c->nc);
@@ -581,37 +584,72 @@ nb_status nb_subscription_next(nb_subscription *s, int64_t timeout_ms, nb_envelo
 
 const char *nb_subscription_subject(const nb_subscription *s) { return s ? s->subject : ""; }
 
+/* Waits (bounded) until nats.c will run no more callbacks for s; true when it won't. */
+static bool wait_completed(nb_subscription *s)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&s->mu);
+    while (!s->completed && pthread_cond_timedwait(&s->done, &s->mu, &until) == 0)
+        ;
+    bool completed = s->completed;
+    pthread_mutex_unlock(&s->mu);
+    return completed;
+}
+
+/* True when called from s's own callback, which nats.c completes after it returns. */
+static bool in_own_callback(nb_subscription *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool own = s->in_callback && pthread_equal(s->callback_thread, pthread_self()) && !s->completed;
+    pthread_mutex_unlock(&s->mu);
+    return own;
+}
+
 void nb_subscription_destroy(nb_subscription *s)
 {
     if (!s)
         return;
-    if (!s->sync) {
-        report_new_drops(s); /* the last drops, if no delivery came after them */
-        unlink_subscription(s->client, s);
+    if (s->sync || !s->client) { /* sync, or already stopped by nb_client_destroy */
+        natsSubscription_Unsubscribe(s->sub);
+        free_subscription(s);
+        return;
     }
+    report_new_drops(s); /* the last drops, if no delivery came after them */
+    unlink_subscription(s->client, s);
     natsSubscription_Unsubscribe(s->sub);
-    if (s->sync) {
-        free_subscription(s);
-        return;
-    }
-    pthread_mutex_lock(&s->mu);
-    if (s->in_callback && pthread_equal(s->callback_thread, pthread_self()) && !s->completed) {
-        /* Called from its own callback: nats.c finishes it after the callback returns. */
-        s->free_on_complete = true;
+    bool later = in_own_callback(s) || !wait_completed(s);
+    if (later) {
+        /* on_complete frees it: never free what nats.c may still call back with. */
+        pthread_mutex_lock(&s->mu);
+        bool done = s->completed;
+        s->free_on_complete = !done;
         pthread_mutex_unlock(&s->mu);
-        return;
+        if (!done)
+            return;
     }
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 10;
-    while (!s->completed && pthread_cond_timedwait(&s->done, &s->mu, &until) == 0)
-        ;
-    bool completed = s->completed;
-    if (!completed)
-        s->free_on_complete = true; /* leave it to on_complete rather than free under nats.c */
-    pthread_mutex_unlock(&s->mu);
-    if (completed)
-        free_subscription(s);
+    free_subscription(s);
+}
+
+/*
+ * A client destroyed before its callback subscriptions stops them first, so
+ * that no callback runs on a freed client; they are freed by
+ * nb_subscription_destroy as usual.
+ */
+static void stop_subscriptions(nb_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    nb_subscription *list = c->subs;
+    c->subs = NULL;
+    pthread_mutex_unlock(&c->mu);
+    for (nb_subscription *s = list; s; s = s->next) {
+        report_new_drops(s);
+        natsSubscription_Unsubscribe(s->sub);
+        if (!in_own_callback(s))
+            wait_completed(s);
+        s->client = NULL;
+    }
 }
 
 /* ---- request / reply --------------------------------------------------- */

@@ -471,6 +471,30 @@ CASE(bad_subjects, 0)
     CHECK_FAILS(nb_subscription_next(watch, 300, &none), NB_TIMEOUT);
 }
 
+/* A client destroyed while its callback subscription still has messages in flight: the
+ * subscription is stopped first, no callback runs on the freed client (ASan watches), and the
+ * subscription is still freed by nb_subscription_destroy afterwards. */
+CASE(client_destroyed_before_subscription, 0)
+{
+    nb_options *o = opts_new();
+    CHECK(o);
+    nb_client *c = NULL;
+    CHECK_OK(nb_client_connect(&c, o));
+    nb_subscription *s = NULL;
+    nb_status st = nb_client_subscribe(c, &s, "early.destroy", NULL, on_envelope, on_error, &cols[0]);
+    if (st == NB_OK)
+        st = nb_client_flush(c, 2000);
+    nb_client *a = new_client();
+    bool sent = a && st == NB_OK && send_many(a, "early.destroy", 200);
+    bool some = sent && col_wait(&cols[0], &cols[0].total, 1, 5000);
+    nb_client_destroy(c); /* messages may still be queued for the callback */
+    size_t seen = col_read(&cols[0], &cols[0].total);
+    nb_subscription_destroy(s);
+    CHECK_OK(st);
+    CHECK(sent && some);
+    CHECK(col_read(&cols[0], &cols[0].total) == seen); /* nothing delivered after the stop */
+}
+
 static const nbt_case cases[] = {
     NBT_ENTRY(reconnect),
     NBT_ENTRY(too_large_for_server),
@@ -484,6 +508,7 @@ static const nbt_case cases[] = {
     NBT_ENTRY(direct_sha256),
     NBT_ENTRY(near_default_max_payload),
     NBT_ENTRY(bad_subjects),
+    NBT_ENTRY(client_destroyed_before_subscription),
     {0},
 };
 
