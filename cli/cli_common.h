@@ -1,7 +1,7 @@
 /*
  * cli_common.h - what the natsbridge subcommands share: one flag parser, the
- * payload flags, options building, the listen-style JSON rendering, safe
- * file names, saving payloads to a directory and error printing.
+ * payload flags, options building (cli_common.c), the listen-style JSON rendering,
+ * saving payloads to a directory (output.c) and error printing.
  * Public API only (include/natsbridge.h).
  */
 #ifndef NB_CLI_COMMON_H
@@ -158,6 +158,9 @@ char *cli_render_json(const nb_envelope *e, char *const *paths);
 int cli_print_envelope(const cli_args *a, const nb_envelope *e);
 
 /* ---- receiving ----------------------------------------------------------- */
+
+/* Milliseconds on a monotonic clock. */
+int64_t cli_now_ms(void);
 
 /* Set by SIGINT and SIGTERM once cli_catch_signals() was called. */
 extern volatile sig_atomic_t cli_stop;

@@ -1,0 +1,293 @@
+/*
+ * output.c - what the CLI prints and saves for a received envelope: the
+ * listen-style JSON line (listen, request, reply --exec), the human summary,
+ * and the payloads saved into DIR/<msg_id>/<dataname>.
+ */
+#include "cli_common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ======================================================================== */
+/* The listen-style JSON rendering                                          */
+/* ======================================================================== */
+
+static const char *or_empty(const char *s) { return s ? s : ""; }
+
+/* "data": the text of a text payload, the JSON value of a dictionary or JSON table. */
+static bool add_data(cJSON *o, const nb_payload *p)
+{
+    nb_type t = nb_payload_type(p);
+    if (t == NB_TYPE_DICTIONARY || t == NB_TYPE_JSONTABLE) {
+        const cJSON *json = nb_payload_json(p);
+        return !json || cJSON_AddItemToObject(o, "data", cJSON_Duplicate(json, true));
+    }
+    const char *text = t == NB_TYPE_TEXT ? nb_payload_text(p) : NULL;
+    size_t len = 0;
+    /* A JSON string of cJSON ends at a NUL: leave out a text that holds one. */
+    if (!text || !nb_payload_data(p, &len) || strlen(text) != len)
+        return true;
+    return cJSON_AddStringToObject(o, "data", text) != NULL;
+}
+
+static cJSON *payload_json(const nb_payload *p, const char *path)
+{
+    char sha[65];
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o && cJSON_AddStringToObject(o, "dataname", or_empty(nb_payload_dataname(p))) &&
+              cJSON_AddStringToObject(o, "type", or_empty(nb_payload_type_name(p))) &&
+              cJSON_AddStringToObject(o, "transport",
+                                      nb_transport_name(nb_payload_transport(p))) &&
+              cJSON_AddStringToObject(o, "encoding", or_empty(nb_payload_encoding(p))) &&
+              cJSON_AddNumberToObject(o, "size", (double)nb_payload_size(p));
+    if (ok && nb_payload_sha256_hex(p, sha) == NB_OK)
+        ok = cJSON_AddStringToObject(o, "sha256", sha) != NULL;
+    else if (ok)
+        ok = cJSON_AddNullToObject(o, "sha256") != NULL;
+    ok = ok && add_data(o, p);
+    if (ok && path)
+        ok = cJSON_AddStringToObject(o, "path", path) != NULL;
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+typedef const char *(*envelope_getter)(const nb_envelope *);
+
+static bool add_fields(cJSON *o, const nb_envelope *e)
+{
+    static const struct {
+        const char *key;
+        envelope_getter get;
+    } f[] = {
+        {"correlation_id", nb_envelope_correlation_id}, {"msg_id", nb_envelope_msg_id},
+        {"timestamp", nb_envelope_timestamp},           {"send_to", nb_envelope_send_to},
+        {"msg_purpose", nb_envelope_msg_purpose},       {"sender_name", nb_envelope_sender_name},
+        {"sender_id", nb_envelope_sender_id},           {"receiver_name", nb_envelope_receiver_name},
+        {"receiver_id", nb_envelope_receiver_id},       {"reply_to", nb_envelope_reply_to},
+        {"reply_to_msg_id", nb_envelope_reply_to_msg_id}, {"broker_url", nb_envelope_broker_url},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (!cJSON_AddStringToObject(o, f[i].key, or_empty(f[i].get(e))))
+            return false;
+    const cJSON *meta = nb_envelope_metadata(e);
+    cJSON *copy = meta ? cJSON_Duplicate(meta, true) : cJSON_CreateObject();
+    return cJSON_AddItemToObject(o, "metadata", copy);
+}
+
+char *cli_render_json(const nb_envelope *e, char *const *paths)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *list = cJSON_CreateArray();
+    bool ok = o && list && add_fields(o, e);
+    size_t n = nb_envelope_payload_count(e);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = cJSON_AddItemToArray(list, payload_json(nb_envelope_payload(e, i),
+                                                     paths ? paths[i] : NULL));
+    ok = ok && cJSON_AddItemToObject(o, "payloads", list);
+    if (!ok)
+        cJSON_Delete(list);
+    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return text;
+}
+
+/* ======================================================================== */
+/* Saving payloads into DIR/<msg_id>/<dataname>                             */
+/* ======================================================================== */
+
+static char *join_path(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* mkdir -p: creates dir and its missing parents. */
+static int make_dirs(const char *dir)
+{
+    char *p = strdup(dir);
+    int rc = p ? 0 : -1;
+    for (char *c = p ? p + 1 : NULL; c && *c && rc == 0; c++)
+        if (*c == '/') {
+            *c = '\0';
+            rc = mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
+            *c = '/';
+        }
+    if (rc == 0)
+        rc = mkdir(dir, 0777) != 0 && errno != EEXIST ? -1 : 0;
+    free(p);
+    return rc;
+}
+
+/* The per-message directory must be a real directory, not a planted symlink. */
+static int make_message_dir(const char *dir, const char *msgdir)
+{
+    struct stat st;
+    if (make_dirs(dir) != 0 || (mkdir(msgdir, 0777) != 0 && errno != EEXIST)) {
+        cli_error("cannot create '%s': %s", msgdir, strerror(errno));
+        return -1;
+    }
+    if (lstat(msgdir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        cli_error("'%s' is not a directory: payloads not saved", msgdir);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const uint8_t *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, data, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        data += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Writes a fresh temporary file (O_EXCL, so nothing is followed) and renames it into place. */
+static int write_file(const char *msgdir, const char *final, const uint8_t *data, size_t len)
+{
+    char *tmp = join_path(msgdir, ".natsbridge-XXXXXX");
+    int fd = tmp ? mkstemp(tmp) : -1;
+    int rc = fd >= 0 ? write_all(fd, data, len) : -1;
+    mode_t mask = umask(0);
+    umask(mask);
+    if (rc == 0)
+        rc = fchmod(fd, 0666 & ~mask);
+    if (fd >= 0 && close(fd) != 0)
+        rc = -1;
+    if (rc == 0)
+        rc = rename(tmp, final);
+    if (rc != 0) {
+        cli_error("cannot save '%s': %s", final, strerror(errno));
+        if (fd >= 0)
+            unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+/* Saves one payload; returns its path (malloc'd) or NULL after an error line. */
+static char *save_payload(const char *msgdir, const nb_payload *p)
+{
+    const char *name = nb_payload_dataname(p);
+    /* The library streamed a link payload there already (download_dir). */
+    if (nb_payload_path(p))
+        return strdup(nb_payload_path(p));
+    if (!nb_is_safe_filename(name)) {
+        char *q = cli_quote(name);
+        cli_error("payload %s: not a safe file name: not saved", q ? q : "?");
+        cJSON_free(q);
+        return NULL;
+    }
+    size_t len = 0;
+    const uint8_t *data = nb_payload_data(p, &len);
+    char *final = join_path(msgdir, name);
+    if (!final || write_file(msgdir, final, data ? data : (const uint8_t *)"", len) != 0) {
+        free(final);
+        return NULL;
+    }
+    return final;
+}
+
+static void save_payloads(const char *dir, const nb_envelope *e, char **paths)
+{
+    const char *id = nb_envelope_msg_id(e);
+    if (!nb_is_safe_filename(id)) {
+        char *q = cli_quote(id);
+        cli_error("msg_id %s is not a safe file name: payloads not saved", q ? q : "?");
+        cJSON_free(q);
+        return;
+    }
+    char *msgdir = join_path(dir, id);
+    if (msgdir && make_message_dir(dir, msgdir) == 0)
+        for (size_t i = 0; i < nb_envelope_payload_count(e); i++)
+            paths[i] = save_payload(msgdir, nb_envelope_payload(e, i));
+    free(msgdir);
+}
+
+/* ======================================================================== */
+/* Printing a received envelope                                             */
+/* ======================================================================== */
+
+static int finish_line(void)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("cannot write to stdout: %s", strerror(errno));
+        return CLI_RUNTIME;
+    }
+    return CLI_OK;
+}
+
+static int print_json(const nb_envelope *e, char *const *paths)
+{
+    char *line = cli_render_json(e, paths);
+    if (!line) {
+        cli_error("out of memory rendering message %s", nb_envelope_msg_id(e));
+        return CLI_RUNTIME;
+    }
+    printf("%s\n", line);
+    cJSON_free(line);
+    return finish_line();
+}
+
+/* A short text is shown inline, JSON-quoted so that it stays on its line. */
+static void print_payload_line(const nb_payload *p, const char *path)
+{
+    char *name = cli_quote(nb_payload_dataname(p));
+    printf("  %s %s %s %llu bytes", name ? name : "?", or_empty(nb_payload_type_name(p)),
+           nb_transport_name(nb_payload_transport(p)),
+           (unsigned long long)nb_payload_size(p));
+    const char *text = nb_payload_type(p) == NB_TYPE_TEXT ? nb_payload_text(p) : NULL;
+    char *q = text && strlen(text) <= 200 ? cli_quote(text) : NULL;
+    if (q)
+        printf(" %s", q);
+    if (path)
+        printf(" saved to %s", path);
+    putchar('\n');
+    cJSON_free(q);
+    cJSON_free(name);
+}
+
+static int print_human(const nb_envelope *e, char *const *paths)
+{
+    size_t n = nb_envelope_payload_count(e);
+    char *sender = cli_quote(nb_envelope_sender_name(e));
+    printf("message %s from %s on %s, %zu payload%s\n", or_empty(nb_envelope_msg_id(e)),
+           sender ? sender : "?", or_empty(nb_envelope_send_to(e)), n, n == 1 ? "" : "s");
+    cJSON_free(sender);
+    for (size_t i = 0; i < n; i++)
+        print_payload_line(nb_envelope_payload(e, i), paths[i]);
+    return finish_line();
+}
+
+int cli_print_envelope(const cli_args *a, const nb_envelope *e)
+{
+    size_t n = nb_envelope_payload_count(e);
+    char **paths = calloc(n ? n : 1, sizeof *paths);
+    if (!paths) {
+        cli_error("out of memory");
+        return CLI_RUNTIME;
+    }
+    if (a->save_dir)
+        save_payloads(a->save_dir, e, paths);
+    int rc = a->json ? print_json(e, paths) : print_human(e, paths);
+    for (size_t i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+    return rc;
+}
+
