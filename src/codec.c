@@ -61,13 +61,20 @@ static size_t escaped_max(const char *s)
 }
 
 /* Writes s as a JSON string (RFC 8259 section 7); what names it in errors. */
-static nb_status put_string(nbi_buf *b, const char *s, const char *what)
+/* Where a written string belongs, for errors: payloads[index].field, or field when index is NO_INDEX. */
+#define NO_INDEX SIZE_MAX
+
+/* The names are formatted only on error: this runs for every field of every envelope. */
+static nb_status put_string(nbi_buf *b, const char *s, const char *field, size_t index)
 {
     s = nbi_or_empty(s);
     size_t n = strlen(s);
     size_t bad = nbi_utf8_check((const uint8_t *)s, n);
+    if (bad < n && index == NO_INDEX)
+        return nbi_fail(NB_INVALID_ARG, "envelope: %s is not valid UTF-8 at byte %zu", field, bad);
     if (bad < n)
-        return nbi_fail(NB_INVALID_ARG, "envelope: %s is not valid UTF-8 at byte %zu", what, bad);
+        return nbi_fail(NB_INVALID_ARG, "envelope: payloads[%zu].%s is not valid UTF-8 at byte %zu",
+                        index, field, bad);
     nb_status st = nbi_buf_reserve(b, escaped_max(s));
     if (st != NB_OK)
         return st;
@@ -111,10 +118,10 @@ static nb_status put_key(nbi_buf *b, const char *key, bool first)
 }
 
 static nb_status put_string_field(nbi_buf *b, const char *key, const char *value, bool first,
-                                  const char *what)
+                                  size_t index)
 {
     nb_status s = put_key(b, key, first);
-    return s == NB_OK ? put_string(b, value, what) : s;
+    return s == NB_OK ? put_string(b, value, key, index) : s;
 }
 
 /* Base64 of n bytes written in place: no intermediate copy of the payload. */
@@ -177,6 +184,8 @@ static nb_status print_metadata(const nb_envelope *e, char ***out)
         const cJSON *m = i ? e->payloads[i - 1]->metadata : e->metadata;
         if (m && !cJSON_IsObject(m))
             return nbi_fail(NB_INVALID_ARG, "envelope: metadata must be a JSON object");
+        if (m && !m->child)
+            continue; /* empty: put_metadata writes {} without printing it */
         meta[i] = m ? cJSON_PrintUnformatted(m) : NULL;
         if (m && !meta[i])
             return nbi_fail(NB_NO_MEMORY, "envelope: out of memory printing metadata");
@@ -225,31 +234,38 @@ static nb_status put_metadata(nbi_buf *b, const char *meta)
     return s == NB_OK ? nbi_buf_append_str(b, meta ? meta : "{}") : s;
 }
 
+/* A decimal integer without printf: this runs for every payload. */
+static nb_status put_u64(nbi_buf *b, uint64_t v)
+{
+    char digits[24];
+    size_t n = sizeof digits;
+    do {
+        digits[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return nbi_buf_append(b, digits + n, sizeof digits - n);
+}
+
 static nb_status put_payload(nbi_buf *b, const nb_payload *p, const char *meta, size_t i)
 {
-    char what[64], size[32];
     bool direct = p->transport == NB_TRANSPORT_DIRECT;
-    snprintf(what, sizeof what, "payloads[%zu].id", i);
     nb_status s = nbi_buf_append(b, i ? ",{" : "{", i ? 2 : 1);
     if (s == NB_OK)
-        s = put_string_field(b, "id", p->id, true, what);
-    snprintf(what, sizeof what, "payloads[%zu].dataname", i);
+        s = put_string_field(b, "id", p->id, true, i);
     if (s == NB_OK)
-        s = put_string_field(b, "dataname", p->dataname, false, what);
+        s = put_string_field(b, "dataname", p->dataname, false, i);
     if (s == NB_OK)
-        s = put_string_field(b, "type", nb_type_name(p->type), false, "type");
+        s = put_string_field(b, "type", nb_type_name(p->type), false, i);
     if (s == NB_OK)
-        s = put_string_field(b, "transport", nb_transport_name(p->transport), false, "transport");
+        s = put_string_field(b, "transport", nb_transport_name(p->transport), false, i);
     if (s == NB_OK)
-        s = put_string_field(b, "encoding", direct ? "base64" : "none", false, "encoding");
-    snprintf(size, sizeof size, "%" PRIu64, p->size);
+        s = put_string_field(b, "encoding", direct ? "base64" : "none", false, i);
     if (s == NB_OK && (s = put_key(b, "size", false)) == NB_OK)
-        s = nbi_buf_append_str(b, size);
+        s = put_u64(b, p->size);
     if (s == NB_OK)
         s = put_key(b, "data", false);
-    snprintf(what, sizeof what, "payloads[%zu].data", i);
     if (s == NB_OK)
-        s = direct ? put_base64(b, p->data, p->len) : put_string(b, p->url, what);
+        s = direct ? put_base64(b, p->data, p->len) : put_string(b, p->url, "data", i);
     if (s == NB_OK)
         s = put_metadata(b, meta);
     return s == NB_OK ? nbi_buf_append(b, "}", 1) : s;
@@ -260,7 +276,7 @@ static nb_status put_envelope(nbi_buf *b, nb_envelope *e, char **meta)
     nb_status s = nbi_buf_append(b, "{", 1);
     for (size_t i = 0; s == NB_OK && i < FIELD_COUNT; i++) {
         const char *key = envelope_fields[i].keys[0];
-        s = put_string_field(b, key, *field_at(e, i), i == 0, key);
+        s = put_string_field(b, key, *field_at(e, i), i == 0, NO_INDEX);
     }
     if (s == NB_OK)
         s = put_metadata(b, meta[0]);
