@@ -4,9 +4,9 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config clang
+  build-essential cmake pkg-config clang libclang-rt-14-dev
   libnats-dev libcjson-dev libcurl4-openssl-dev libmicrohttpd-dev libssl-dev uuid-dev
-  nats-server curl
+  nats-server
 )
 
 missing=()
