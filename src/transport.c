@@ -214,11 +214,26 @@ static nb_status check_url(const nb_payload *p, const nb_options *o, const char 
     return NB_OK;
 }
 
+/* mkdir -p: the download directory may be several levels that do not exist yet. */
 static nb_status make_dir(const char *path)
 {
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-        return nbi_fail(NB_IO, "cannot create directory '%s': %s", path, strerror(errno));
-    return NB_OK;
+    char *copy = nbi_strdup(path);
+    if (!copy)
+        return nbi_fail(NB_NO_MEMORY, "out of memory");
+    nb_status s = NB_OK;
+    for (char *slash = copy + 1; s == NB_OK; slash++) {
+        bool end = *slash == '\0';
+        if (*slash != '/' && !end)
+            continue;
+        *slash = '\0';
+        if (mkdir(copy, 0755) != 0 && errno != EEXIST)
+            s = nbi_fail(NB_IO, "cannot create directory '%s': %s", copy, strerror(errno));
+        if (end)
+            break;
+        *slash = '/';
+    }
+    free(copy);
+    return s;
 }
 
 /* DIR/<msg_id>/<dataname>, both names checked before they touch the file system. */

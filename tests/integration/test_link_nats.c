@@ -902,7 +902,8 @@ CASE(link_stream_to_disk, 0)
     char src[300], save[300], want[700];
     CHECK(fs_start(0, NULL));
     snprintf(src, sizeof src, "%s/source.mp4", case_dir());
-    snprintf(save, sizeof save, "%s/saved", case_dir());
+    /* Two levels that do not exist yet: the download directory is made like mkdir -p. */
+    snprintf(save, sizeof save, "%s/saved/nested", case_dir());
     uint8_t *bytes = malloc(SIZE);
     CHECK(bytes);
     fill_bytes(bytes, SIZE, 131);
