@@ -263,6 +263,10 @@ static int store_subject(cli_args *a, const char *word)
         cli_error("unexpected argument '%s' (see natsbridge %s --help)", word, cmd());
         return CLI_USAGE;
     }
+    if (!*word) {
+        cli_error("SUBJECT must not be empty");
+        return CLI_USAGE;
+    }
     for (const char *c = word; *c; c++)
         if (isspace((unsigned char)*c) || iscntrl((unsigned char)*c)) {
             cli_error("SUBJECT '%s' contains a space or control character", word);

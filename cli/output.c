@@ -265,10 +265,15 @@ static void print_payload_line(const nb_payload *p, const char *path)
 static int print_human(const nb_envelope *e, char *const *paths)
 {
     size_t n = nb_envelope_payload_count(e);
+    /* Every string here came off the network: quoted, so no escape sequence reaches the terminal. */
+    char *id = cli_quote(nb_envelope_msg_id(e));
     char *sender = cli_quote(nb_envelope_sender_name(e));
-    printf("message %s from %s on %s, %zu payload%s\n", or_empty(nb_envelope_msg_id(e)),
-           sender ? sender : "?", or_empty(nb_envelope_send_to(e)), n, n == 1 ? "" : "s");
+    char *subject = cli_quote(nb_envelope_send_to(e));
+    printf("message %s from %s on %s, %zu payload%s\n", id ? id : "?", sender ? sender : "?",
+           subject ? subject : "?", n, n == 1 ? "" : "s");
+    cJSON_free(id);
     cJSON_free(sender);
+    cJSON_free(subject);
     for (size_t i = 0; i < n; i++)
         print_payload_line(nb_envelope_payload(e, i), paths[i]);
     return finish_line();

@@ -611,14 +611,16 @@ void nb_subscription_destroy(nb_subscription *s)
 {
     if (!s)
         return;
-    if (s->sync || !s->client) { /* sync, or already stopped by nb_client_destroy */
+    if (s->sync) {
         natsSubscription_Unsubscribe(s->sub);
         free_subscription(s);
         return;
     }
-    report_new_drops(s); /* the last drops, if no delivery came after them */
-    unlink_subscription(s->client, s);
-    natsSubscription_Unsubscribe(s->sub);
+    if (s->client) { /* else nb_client_destroy stopped it already */
+        report_new_drops(s); /* the last drops, if no delivery came after them */
+        unlink_subscription(s->client, s);
+        natsSubscription_Unsubscribe(s->sub);
+    }
     bool later = in_own_callback(s) || !wait_completed(s);
     if (later) {
         /* on_complete frees it: never free what nats.c may still call back with. */
@@ -668,7 +670,7 @@ static nb_status await_reply(nb_subscription *inbox, const char *msg_id, int64_t
             return nbi_fail(NB_TIMEOUT, "request: no reply to msg_id %s in time", msg_id);
         if (s == NB_NO_RESPONDERS || s == NB_CONNECTION || s == NB_NATS)
             return s;
-        if (s != NB_OK) /* a bad envelope on our inbox: report it, keep waiting */
+        if (s != NB_OK) /* a bad envelope on our inbox is not the reply: keep waiting */
             continue;
         if (strcmp(env->reply_to_msg_id ? env->reply_to_msg_id : "", msg_id) == 0) {
             *reply = env;

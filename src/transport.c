@@ -236,6 +236,17 @@ static nb_status make_dir(const char *path)
     return s;
 }
 
+/* DIR/<msg_id> must be a directory of its own, not a link planted to redirect the writes. */
+static nb_status make_message_dir(const char *path)
+{
+    struct stat st;
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return nbi_fail(NB_IO, "cannot create directory '%s': %s", path, strerror(errno));
+    if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return nbi_fail(NB_NOT_ALLOWED, "'%s' is not a directory (a symbolic link?)", path);
+    return NB_OK;
+}
+
 /* DIR/<msg_id>/<dataname>, both names checked before they touch the file system. */
 static nb_status download_path(const nb_envelope *e, const nb_payload *p, const nb_options *o,
                                const char *who, char **out)
@@ -249,7 +260,7 @@ static nb_status download_path(const nb_envelope *e, const nb_payload *p, const 
     nb_status s = make_dir(o->download_dir);
     snprintf(path, n, "%s/%s", o->download_dir, e->msg_id);
     if (s == NB_OK)
-        s = make_dir(path);
+        s = make_message_dir(path);
     snprintf(path, n, "%s/%s/%s", o->download_dir, e->msg_id, p->dataname);
     if (s != NB_OK) {
         free(path);
@@ -265,9 +276,13 @@ static nb_status verify(nb_payload *p, uint64_t got, const char *who)
     if (got != p->size)
         return nbi_fail(NB_INTEGRITY, "%s: got %llu bytes, the envelope says %llu", who,
                         (unsigned long long)got, (unsigned long long)p->size);
-    const char *want = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p->metadata, "sha256"));
-    if (!want)
+    const cJSON *digest = cJSON_GetObjectItemCaseSensitive(p->metadata, "sha256");
+    if (!digest)
         return NB_OK;
+    /* A digest that is not a string must not turn the check off. */
+    const char *want = cJSON_GetStringValue(digest);
+    if (!want)
+        return nbi_fail(NB_BAD_ENVELOPE, "%s: metadata.sha256 must be a hex string", who);
     char hex[NBI_SHA256_HEX_LEN + 1];
     nb_status s = payload_sha256(p, hex);
     if (s != NB_OK)
@@ -328,8 +343,54 @@ static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, 
     return s == NB_OK ? nbi_payload_check_content(p, who) : s;
 }
 
+/*
+ * Payloads saved into DIR/<msg_id>/<dataname> need distinct names: a second
+ * payload of the same name would overwrite the first, verified one.
+ */
+static nb_status check_distinct_names(const nb_envelope *e)
+{
+    for (size_t i = 1; i < e->count; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(e->payloads[i]->dataname, e->payloads[j]->dataname) == 0)
+                return nbi_fail(NB_NOT_ALLOWED,
+                                "payloads[%zu] '%.200s': the same dataname as payloads[%zu]; "
+                                "both cannot be saved into one directory",
+                                i, e->payloads[i]->dataname, j);
+    return NB_OK;
+}
+
+/*
+ * A message that fails is not handed over at all: the link payloads already
+ * streamed into DIR/<msg_id> are removed, then the directory if it is empty.
+ */
+static void remove_saved_files(nb_envelope *e, const nb_options *o)
+{
+    for (size_t i = 0; i < e->count; i++) {
+        nb_payload *p = e->payloads[i];
+        if (p->transport == NB_TRANSPORT_LINK && p->path) {
+            unlink(p->path);
+            free(p->path);
+            p->path = NULL;
+        }
+    }
+    if (!nb_is_safe_filename(e->msg_id))
+        return;
+    size_t n = strlen(o->download_dir) + strlen(e->msg_id) + 2;
+    char *path = malloc(n);
+    if (!path)
+        return;
+    snprintf(path, n, "%s/%s", o->download_dir, e->msg_id);
+    rmdir(path); /* fails, as it should, when the directory is not empty */
+    free(path);
+}
+
 nb_status nbi_transport_resolve(nb_envelope *e, const nb_options *o)
 {
+    if (o->download_dir && o->fetch_links) {
+        nb_status s = check_distinct_names(e);
+        if (s != NB_OK)
+            return s;
+    }
     for (size_t i = 0; i < e->count; i++) {
         nb_payload *p = e->payloads[i];
         char who[300];
@@ -339,8 +400,11 @@ nb_status nbi_transport_resolve(nb_envelope *e, const nb_options *o)
             s = fetch_link(e, p, o, who);
         else if (p->transport == NB_TRANSPORT_DIRECT)
             s = verify(p, p->len, who); /* checks metadata.sha256 when the sender put one */
-        if (s != NB_OK)
+        if (s != NB_OK) {
+            if (o->download_dir)
+                remove_saved_files(e, o);
             return s;
+        }
     }
     return NB_OK;
 }

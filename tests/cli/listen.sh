@@ -21,7 +21,7 @@ ID=$(cat "$T/run.out")
 expect_rc 0 send t.count --server "$URL" --text n=2
 wait_exit "$L" 15
 [ "$RC" = 0 ] || fail "listen --count 2 exited $RC"
-has "$T/count.out" "message $ID from \"alice\" on t.count, 2 payloads"
+has "$T/count.out" "message \"$ID\" from \"alice\" on \"t.count\", 2 payloads"
 has "$T/count.out" '  "greeting" text direct 8 bytes "hi there"'
 has "$T/count.out" '  "cfg" dictionary direct 7 bytes'
 [ "$(grep -c '^message ' "$T/count.out")" = 2 ] || fail "not two messages"

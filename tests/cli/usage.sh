@@ -18,6 +18,8 @@ usage_error() {
 echo '{"ok": true}' >"$T/ok.json"
 echo '{"ok": tru' >"$T/bad.json"
 X=(--server nats://127.0.0.1:1) # never reached: usage errors come first
+usage_error "SUBJECT must not be empty" send '' --text a=b "${X[@]}"
+usage_error "SUBJECT must not be empty" listen '' "${X[@]}"
 
 usage_error "unknown flag '--bogus'" send s --text a=b --bogus "${X[@]}"
 usage_error "unknown flag '-x'" send s --text a=b -x "${X[@]}"

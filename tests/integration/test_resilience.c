@@ -5,6 +5,10 @@
  */
 #include "integ.h"
 
+#include "backoff.h"
+
+#include <time.h>
+
 /* ------------------------------------------------------------------------ */
 /* Reconnect                                                                */
 /* ------------------------------------------------------------------------ */
@@ -495,6 +499,90 @@ CASE(client_destroyed_before_subscription, 0)
     CHECK(col_read(&cols[0], &cols[0].total) == seen); /* nothing delivered after the stop */
 }
 
+/* The client destroyed from inside its own subscription's callback, then the subscription:
+ * nats.c still completes the subscription after the callback returns (ASan watches). */
+typedef struct self_destruct {
+    nb_client *client;
+    nb_subscription *sub;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+} self_destruct;
+
+static void destroy_all_in_callback(nb_subscription *sub, nb_envelope *env, void *closure)
+{
+    self_destruct *d = closure;
+    (void)sub;
+    nb_envelope_destroy(env);
+    pthread_mutex_lock(&d->mu);
+    bool first = !d->done;
+    d->done = true;
+    pthread_mutex_unlock(&d->mu);
+    if (!first)
+        return;
+    nb_client_destroy(d->client);
+    nb_subscription_destroy(d->sub);
+    pthread_mutex_lock(&d->mu);
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+CASE(client_destroyed_in_callback, 0)
+{
+    self_destruct d = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    nb_options *o = opts_new();
+    CHECK(o);
+    CHECK_OK(nb_client_connect(&d.client, o));
+    nb_status st = nb_client_subscribe(d.client, &d.sub, "self.destruct", NULL,
+                                       destroy_all_in_callback, NULL, &d);
+    if (st == NB_OK)
+        st = nb_client_flush(d.client, 2000);
+    nb_client *a = new_client();
+    bool sent = st == NB_OK && a && send_many(a, "self.destruct", 3);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    pthread_mutex_lock(&d.mu);
+    while (!d.done && pthread_cond_timedwait(&d.cv, &d.mu, &until) == 0)
+        ;
+    bool done = d.done;
+    pthread_mutex_unlock(&d.mu);
+    if (!done) { /* never called back: free what the callback would have freed */
+        nb_client_destroy(d.client);
+        nb_subscription_destroy(d.sub);
+    }
+    nbi_sleep_ms(200); /* let nats.c complete the subscription before the case ends */
+    CHECK_OK(st);
+    CHECK(sent);
+    CHECK(done);
+}
+
+/* Envelopes whose payloads would be saved into one directory: a repeated dataname and a
+ * digest that is not a string are refused, not half-checked. */
+CASE(save_dir_refusals, 0)
+{
+    nb_options *o = opts_new();
+    CHECK(o);
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/saved", case_dir());
+    CHECK_OK(nb_options_set_download_dir(o, dir));
+    static const char dup[] =
+        "{\"correlation_id\":\"c\",\"msg_id\":\"m1\",\"send_to\":\"s\",\"payloads\":["
+        "{\"dataname\":\"a\",\"type\":\"text\",\"transport\":\"direct\",\"data\":\"eA==\"},"
+        "{\"dataname\":\"a\",\"type\":\"text\",\"transport\":\"direct\",\"data\":\"eQ==\"}]}";
+    nb_envelope *e = NULL;
+    CHECK_FAIL(nb_envelope_parse(&e, dup, strlen(dup), o), NB_NOT_ALLOWED,
+               "payloads[1] 'a': the same dataname as payloads[0]");
+    CHECK(e == NULL);
+    static const char digest[] =
+        "{\"correlation_id\":\"c\",\"msg_id\":\"m2\",\"send_to\":\"s\",\"payloads\":["
+        "{\"dataname\":\"a\",\"type\":\"text\",\"transport\":\"direct\",\"data\":\"eA==\","
+        "\"metadata\":{\"sha256\":12345}}]}";
+    CHECK_FAIL(nb_envelope_parse(&e, digest, strlen(digest), NULL), NB_BAD_ENVELOPE,
+               "payloads[0] 'a': metadata.sha256 must be a hex string");
+    CHECK(e == NULL);
+}
+
 static const nbt_case cases[] = {
     NBT_ENTRY(reconnect),
     NBT_ENTRY(too_large_for_server),
@@ -509,6 +597,8 @@ static const nbt_case cases[] = {
     NBT_ENTRY(near_default_max_payload),
     NBT_ENTRY(bad_subjects),
     NBT_ENTRY(client_destroyed_before_subscription),
+    NBT_ENTRY(client_destroyed_in_callback),
+    NBT_ENTRY(save_dir_refusals),
     {0},
 };
 
