@@ -104,10 +104,13 @@ char *cli_render_json(const nb_envelope *e, char *const *paths)
 
 static char *join_path(const char *dir, const char *name)
 {
-    size_t n = strlen(dir) + strlen(name) + 2;
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/') /* "out/" and "out" name the same place */
+        dl--;
+    size_t n = dl + strlen(name) + 2;
     char *p = malloc(n);
     if (p)
-        snprintf(p, n, "%s/%s", dir, name);
+        snprintf(p, n, "%.*s/%s", (int)dl, dir, name);
     return p;
 }
 

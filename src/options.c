@@ -331,7 +331,11 @@ nb_status nb_options_set_download_dir(nb_options *o, const char *dir)
     nb_status s = check(o, "download_dir");
     if (s != NB_OK)
         return s;
-    return nbi_set_string(&o->download_dir, dir && *dir ? dir : NULL);
+    s = nbi_set_string(&o->download_dir, dir && *dir ? dir : NULL);
+    /* "out/" and "out" name the same place: paths are built as DIR/<msg_id>/<dataname>. */
+    for (size_t n = o->download_dir ? strlen(o->download_dir) : 0; n > 1 && o->download_dir[n - 1] == '/'; n--)
+        o->download_dir[n - 1] = '\0';
+    return s;
 }
 
 nb_status nb_options_set_fetch_links(nb_options *o, bool on)

@@ -9,7 +9,7 @@ head -c 200000 /dev/urandom >"$T/big.bin"
 printf 'plain text\n' >"$T/plain.txt"
 D="$T/saved/deeper"
 
-start_bg listen listen t.save --server "$URL" --json --count 1 --timeout 15 --save-dir "$D"
+start_bg listen listen t.save --server "$URL" --json --count 1 --timeout 15 --save-dir "$D/"  # a trailing slash must not double in the paths
 L=$BG_PID
 wait_for "$T/listen.err" "listening on t.save"
 expect_rc 0 send t.save --server "$URL" --file "big=$T/big.bin" --text '../x=escape' \
