@@ -469,7 +469,7 @@ nb_status nbi_filestore_new_upload(nbi_filestore *st, bool oneshot, int64_t ttl_
                                    char id[NBI_UUID_LEN + 1], char token[NBI_UUID_LEN + 1])
 {
     nbi_uuid4(id);
-    nbi_uuid4(token); /* 122 random bits from libuuid's random generator */
+    nbi_uuid4(token); /* 122 random bits from the kernel (getrandom) */
     fs_entry *u = entry_new(id, NULL, NULL);
     if (!u || !(u->token = nbi_strdup(token))) {
         entries_free(st, u, false);

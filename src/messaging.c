@@ -10,7 +10,9 @@
  *    of 1 MB: limits are set deliberately (options.c) and every drop is
  *    reported to the subscriber's error callback, never silent.
  */
+#include "backoff.h"
 #include "envelope.h"
+#include "ids.h"
 #include "options.h"
 
 #include <nats/nats.h>
@@ -133,16 +135,21 @@ static void on_closed(natsConnection *nc, void *closure)
  * nats.c runs the closed callback on its own thread after natsConnection_Close
  * returns: c must outlive it (bounded wait, 5 s, so that close never hangs).
  */
-static void wait_closed(nb_client *c)
+/* Waits under mu until *flag is set or seconds pass; returns *flag. */
+static bool wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *flag, int seconds)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 5;
-    pthread_mutex_lock(&c->mu);
-    while (!c->closed && pthread_cond_timedwait(&c->closed_cv, &c->mu, &until) == 0)
+    until.tv_sec += seconds;
+    pthread_mutex_lock(mu);
+    while (!*flag && pthread_cond_timedwait(cv, mu, &until) == 0)
         ;
-    pthread_mutex_unlock(&c->mu);
+    bool set = *flag;
+    pthread_mutex_unlock(mu);
+    return set;
 }
+
+static void wait_closed(nb_client *c) { wait_flag(&c->mu, &c->closed_cv, &c->closed, 5); }
 
 static void stop_subscriptions(nb_client *c);
 
@@ -260,13 +267,9 @@ static nb_status client_options(nb_client *c, const nb_options *opts)
     }
     if (s == NB_OK && !c->opts->sender_id) {
         /* One sender_id per client: the peers identify a sender across messages by it. */
-        nb_envelope *tmp = NULL;
-        s = nb_envelope_create(&tmp);
-        if (s == NB_OK)
-            s = nbi_envelope_fill_defaults(tmp, "_", c->opts);
-        if (s == NB_OK)
-            s = nb_options_set_sender_id(c->opts, tmp->sender_id);
-        nb_envelope_destroy(tmp);
+        char id[NBI_UUID_LEN + 1];
+        nbi_uuid4(id);
+        s = nb_options_set_sender_id(c->opts, id);
     }
     return s;
 }
@@ -587,15 +590,7 @@ const char *nb_subscription_subject(const nb_subscription *s) { return s ? s->su
 /* Waits (bounded) until nats.c will run no more callbacks for s; true when it won't. */
 static bool wait_completed(nb_subscription *s)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 10;
-    pthread_mutex_lock(&s->mu);
-    while (!s->completed && pthread_cond_timedwait(&s->done, &s->mu, &until) == 0)
-        ;
-    bool completed = s->completed;
-    pthread_mutex_unlock(&s->mu);
-    return completed;
+    return wait_flag(&s->mu, &s->done, &s->completed, 10);
 }
 
 /* True when called from s's own callback, which nats.c completes after it returns. */
@@ -661,7 +656,7 @@ static nb_status await_reply(nb_subscription *inbox, const char *msg_id, int64_t
                              nb_envelope **reply)
 {
     for (;;) {
-        int64_t left = deadline - nats_Now();
+        int64_t left = deadline - nbi_now_ms();
         if (left <= 0)
             return nbi_fail(NB_TIMEOUT, "request: no reply to msg_id %s in time", msg_id);
         nb_envelope *env = NULL;
@@ -693,7 +688,7 @@ nb_status nb_client_request(nb_client *c, const char *subject, nb_envelope *req,
         s = check_token("request: reply_to", req->reply_to, true);
     if (s != NB_OK)
         return s;
-    int64_t deadline = nats_Now() + timeout_ms;
+    int64_t deadline = nbi_now_ms() + timeout_ms;
     if (!req->reply_to || !*req->reply_to) {
         natsInbox *inbox = NULL;
         if (natsInbox_Create(&inbox) != NATS_OK)

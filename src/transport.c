@@ -43,6 +43,24 @@ bool nb_is_safe_filename(const char *name)
     return true;
 }
 
+/*
+ * Names a payload in error messages ("payloads[2] 'clip'"), formatted only
+ * when an error needs it: the loops below run for every payload sent.
+ */
+typedef struct who_t {
+    size_t index;
+    const nb_payload *payload;
+    char text[300];
+} who_t;
+
+static const char *name_of(who_t *w)
+{
+    if (!w->text[0])
+        snprintf(w->text, sizeof w->text, "payloads[%zu] '%.200s'", w->index,
+                 nbi_or_empty(w->payload->dataname));
+    return w->text;
+}
+
 /* ---- sending ----------------------------------------------------------- */
 
 static nb_status set_metadata_sha256(nb_payload *p, const char *hex)
@@ -53,38 +71,31 @@ static nb_status set_metadata_sha256(nb_payload *p, const char *hex)
     return NB_OK;
 }
 
-static nb_status payload_sha256(const nb_payload *p, char hex[NBI_SHA256_HEX_LEN + 1])
-{
-    if (p->data || !p->path)
-        return nbi_sha256_hex(p->data, p->len, hex);
-    return nbi_sha256_file_hex(p->path, hex, NULL);
-}
-
 /* Reads a file payload that will travel direct (it is under the threshold). */
-static nb_status load_file(nb_payload *p, const char *who)
+static nb_status load_file(nb_payload *p, who_t *who)
 {
     FILE *f = fopen(p->path, "rb");
     if (!f)
-        return nbi_fail(NB_IO, "%s: cannot open '%s': %s", who, p->path, strerror(errno));
+        return nbi_fail(NB_IO, "%s: cannot open '%s': %s", name_of(who), p->path, strerror(errno));
     uint8_t *data = malloc(p->size + 1);
     size_t got = data ? fread(data, 1, p->size, f) : 0;
     /* A file that changed size since it was added is refused, not sent torn. */
     bool whole = data && got == p->size && fgetc(f) == EOF && !ferror(f);
     fclose(f);
     if (!data)
-        return nbi_fail(NB_NO_MEMORY, "%s: out of memory for %llu bytes", who,
+        return nbi_fail(NB_NO_MEMORY, "%s: out of memory for %llu bytes", name_of(who),
                         (unsigned long long)p->size);
     if (!whole) {
         free(data);
-        return nbi_fail(NB_IO, "%s: '%s' changed size while being read", who, p->path);
+        return nbi_fail(NB_IO, "%s: '%s' changed size while being read", name_of(who), p->path);
     }
     data[p->size] = '\0';
     nbi_payload_take_data(p, data, p->size);
-    return nbi_payload_check_content(p, who);
+    return nbi_payload_check_content(p, name_of(who));
 }
 
 /* The current size of the payload's bytes (a file is stat'ed again). */
-static nb_status current_size(nb_payload *p, const char *who)
+static nb_status current_size(nb_payload *p, who_t *who)
 {
     if (p->data || !p->path) {
         p->size = p->len;
@@ -92,12 +103,12 @@ static nb_status current_size(nb_payload *p, const char *who)
     }
     struct stat st;
     if (stat(p->path, &st) != 0)
-        return nbi_fail(NB_IO, "%s: cannot stat '%s': %s", who, p->path, strerror(errno));
+        return nbi_fail(NB_IO, "%s: cannot stat '%s': %s", name_of(who), p->path, strerror(errno));
     p->size = (uint64_t)st.st_size;
     return NB_OK;
 }
 
-static nb_status upload(nb_payload *p, const nb_options *o, const char *hex, const char *who)
+static nb_status upload(nb_payload *p, const nb_options *o, const char *hex, who_t *who)
 {
     nb_upload_request req = {o->fileserver_url, p->dataname, p->data, p->data ? NULL : p->path,
                              p->size, hex, o->progress, o->progress_closure};
@@ -112,14 +123,14 @@ static nb_status upload(nb_payload *p, const nb_options *o, const char *hex, con
     free(res.fileid);
     free(res.url);
     if (s != NB_OK)
-        return nbi_fail_prefix(s, "%s: upload to %s failed", who, o->fileserver_url);
+        return nbi_fail_prefix(s, "%s: upload to %s failed", name_of(who), o->fileserver_url);
     return NB_OK;
 }
 
-static nb_status prepare_link(nb_payload *p, const nb_options *o, const char *who)
+static nb_status prepare_link(nb_payload *p, const nb_options *o, who_t *who)
 {
     char hex[NBI_SHA256_HEX_LEN + 1];
-    nb_status s = payload_sha256(p, hex);
+    nb_status s = nb_payload_sha256_hex(p, hex);
     if (s == NB_OK)
         s = set_metadata_sha256(p, hex);
     if (s == NB_OK)
@@ -130,14 +141,14 @@ static nb_status prepare_link(nb_payload *p, const nb_options *o, const char *wh
     return nbi_set_string(&p->encoding, "none");
 }
 
-static nb_status prepare_direct(nb_payload *p, const nb_options *o, const char *who)
+static nb_status prepare_direct(nb_payload *p, const nb_options *o, who_t *who)
 {
     nb_status s = NB_OK;
     if (!p->data && p->path)
         s = load_file(p, who);
     if (s == NB_OK && o->direct_sha256) {
         char hex[NBI_SHA256_HEX_LEN + 1];
-        s = nbi_sha256_hex(p->data, p->len, hex);
+        s = nb_payload_sha256_hex(p, hex);
         if (s == NB_OK)
             s = set_metadata_sha256(p, hex);
     }
@@ -153,14 +164,13 @@ nb_status nbi_transport_prepare(nb_envelope *e, const nb_options *o)
 {
     for (size_t i = 0; i < e->count; i++) {
         nb_payload *p = e->payloads[i];
-        char who[300];
-        snprintf(who, sizeof who, "payloads[%zu] '%.200s'", i, p->dataname);
-        nb_status s = current_size(p, who);
+        who_t w = {i, p, ""};
+        nb_status s = current_size(p, &w);
         if (s != NB_OK)
             return s;
         /* PROTOCOL.md: direct when size < threshold, link when size >= threshold. */
         bool link = p->force_link || p->size >= o->size_threshold;
-        s = link ? prepare_link(p, o, who) : prepare_direct(p, o, who);
+        s = link ? prepare_link(p, o, &w) : prepare_direct(p, o, &w);
         if (s != NB_OK)
             return s;
     }
@@ -197,19 +207,19 @@ static bool origin_allowed(const char *origin, const nb_options *o)
     return false;
 }
 
-static nb_status check_url(const nb_payload *p, const nb_options *o, const char *who)
+static nb_status check_url(const nb_payload *p, const nb_options *o, who_t *who)
 {
     char origin[ORIGIN_MAX];
     if (nbi_url_origin(p->url, origin, sizeof origin) != NB_OK)
-        return nbi_fail(NB_NOT_ALLOWED, "%s: link URL '%.300s' is not an http(s) URL", who,
+        return nbi_fail(NB_NOT_ALLOWED, "%s: link URL '%.300s' is not an http(s) URL", name_of(who),
                         p->url);
     if (!origin_allowed(origin, o))
         return nbi_fail(NB_NOT_ALLOWED,
                         "%s: link URL '%.300s' is not from an allowed origin (the file server's "
                         "is %.200s; add others with an allowlist)",
-                        who, p->url, o->fileserver_url ? o->fileserver_url : "unset");
+                        name_of(who), p->url, o->fileserver_url ? o->fileserver_url : "unset");
     if (o->max_download && p->size > o->max_download)
-        return nbi_fail(NB_TOO_LARGE, "%s: size %llu is over the download cap of %llu bytes", who,
+        return nbi_fail(NB_TOO_LARGE, "%s: size %llu is over the download cap of %llu bytes", name_of(who),
                         (unsigned long long)p->size, (unsigned long long)o->max_download);
     return NB_OK;
 }
@@ -249,14 +259,14 @@ static nb_status make_message_dir(const char *path)
 
 /* DIR/<msg_id>/<dataname>, both names checked before they touch the file system. */
 static nb_status download_path(const nb_envelope *e, const nb_payload *p, const nb_options *o,
-                               const char *who, char **out)
+                               who_t *who, char **out)
 {
     if (!nb_is_safe_filename(e->msg_id) || !nb_is_safe_filename(p->dataname))
-        return nbi_fail(NB_NOT_ALLOWED, "%s: msg_id or dataname is not a safe file name", who);
+        return nbi_fail(NB_NOT_ALLOWED, "%s: msg_id or dataname is not a safe file name", name_of(who));
     size_t n = strlen(o->download_dir) + strlen(e->msg_id) + strlen(p->dataname) + 3;
     char *path = malloc(n);
     if (!path)
-        return nbi_fail(NB_NO_MEMORY, "%s: out of memory", who);
+        return nbi_fail(NB_NO_MEMORY, "%s: out of memory", name_of(who));
     nb_status s = make_dir(o->download_dir);
     snprintf(path, n, "%s/%s", o->download_dir, e->msg_id);
     if (s == NB_OK)
@@ -271,10 +281,10 @@ static nb_status download_path(const nb_envelope *e, const nb_payload *p, const 
 }
 
 /* The bytes are handed over only if both their count and their digest match. */
-static nb_status verify(nb_payload *p, uint64_t got, const char *who)
+static nb_status verify(nb_payload *p, uint64_t got, who_t *who)
 {
     if (got != p->size)
-        return nbi_fail(NB_INTEGRITY, "%s: got %llu bytes, the envelope says %llu", who,
+        return nbi_fail(NB_INTEGRITY, "%s: got %llu bytes, the envelope says %llu", name_of(who),
                         (unsigned long long)got, (unsigned long long)p->size);
     const cJSON *digest = cJSON_GetObjectItemCaseSensitive(p->metadata, "sha256");
     if (!digest)
@@ -282,23 +292,23 @@ static nb_status verify(nb_payload *p, uint64_t got, const char *who)
     /* A digest that is not a string must not turn the check off. */
     const char *want = cJSON_GetStringValue(digest);
     if (!want)
-        return nbi_fail(NB_BAD_ENVELOPE, "%s: metadata.sha256 must be a hex string", who);
+        return nbi_fail(NB_BAD_ENVELOPE, "%s: metadata.sha256 must be a hex string", name_of(who));
     char hex[NBI_SHA256_HEX_LEN + 1];
-    nb_status s = payload_sha256(p, hex);
+    nb_status s = nb_payload_sha256_hex(p, hex);
     if (s != NB_OK)
         return s;
     if (strcasecmp(hex, want) != 0)
-        return nbi_fail(NB_INTEGRITY, "%s: sha256 mismatch: expected %.64s, got %s", who, want, hex);
+        return nbi_fail(NB_INTEGRITY, "%s: sha256 mismatch: expected %.64s, got %s", name_of(who), want, hex);
     return NB_OK;
 }
 
 /* A file that fails verification is removed: it must not be mistaken for good bytes. */
-static nb_status verify_file(nb_payload *p, const char *who)
+static nb_status verify_file(nb_payload *p, who_t *who)
 {
     struct stat st;
     nb_status s = NB_OK;
     if (stat(p->path, &st) != 0)
-        s = nbi_fail(NB_IO, "%s: downloaded file '%s' is missing: %s", who, p->path,
+        s = nbi_fail(NB_IO, "%s: downloaded file '%s' is missing: %s", name_of(who), p->path,
                      strerror(errno));
     if (s == NB_OK)
         s = verify(p, (uint64_t)st.st_size, who);
@@ -310,7 +320,7 @@ static nb_status verify_file(nb_payload *p, const char *who)
     return s;
 }
 
-static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, const char *who)
+static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, who_t *who)
 {
     char *path = NULL;
     nb_status s = check_url(p, o, who);
@@ -330,7 +340,7 @@ static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, 
     if (s != NB_OK) {
         free(data);
         free(path);
-        return nbi_fail_prefix(s, "%s", who);
+        return nbi_fail_prefix(s, "%s", name_of(who));
     }
     if (path) {
         free(data);
@@ -340,7 +350,7 @@ static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, 
     }
     nbi_payload_take_data(p, data, len);
     s = verify(p, len, who);
-    return s == NB_OK ? nbi_payload_check_content(p, who) : s;
+    return s == NB_OK ? nbi_payload_check_content(p, name_of(who)) : s;
 }
 
 /*
@@ -393,13 +403,12 @@ nb_status nbi_transport_resolve(nb_envelope *e, const nb_options *o)
     }
     for (size_t i = 0; i < e->count; i++) {
         nb_payload *p = e->payloads[i];
-        char who[300];
-        snprintf(who, sizeof who, "payloads[%zu] '%.200s'", i, p->dataname);
+        who_t w = {i, p, ""};
         nb_status s = NB_OK;
         if (p->transport == NB_TRANSPORT_LINK && o->fetch_links)
-            s = fetch_link(e, p, o, who);
+            s = fetch_link(e, p, o, &w);
         else if (p->transport == NB_TRANSPORT_DIRECT)
-            s = verify(p, p->len, who); /* checks metadata.sha256 when the sender put one */
+            s = verify(p, p->len, &w); /* checks metadata.sha256 when the sender put one */
         if (s != NB_OK) {
             if (o->download_dir)
                 remove_saved_files(e, o);
