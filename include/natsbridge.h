@@ -517,6 +517,58 @@ NB_EXTERN int nb_fileserver_port(const nb_fileserver *fs);
 /** Stops the server and frees it. */
 NB_EXTERN void nb_fileserver_stop(nb_fileserver *fs);
 
+/* ------------------------------------------------------------------------ */
+/* Tables: Arrow IPC streams and JSON tables                                */
+/* ------------------------------------------------------------------------ */
+
+/** The column types natsbridge reads and writes (Arrow logical types). */
+typedef enum nb_column_type {
+    NB_COL_BOOL = 0,
+    NB_COL_INT8,
+    NB_COL_INT16,
+    NB_COL_INT32,
+    NB_COL_INT64,
+    NB_COL_UINT8,
+    NB_COL_UINT16,
+    NB_COL_UINT32,
+    NB_COL_UINT64,
+    NB_COL_FLOAT32,
+    NB_COL_FLOAT64,
+    NB_COL_UTF8,      /**< int32 offsets + UTF-8 bytes */
+    NB_COL_BINARY,    /**< int32 offsets + bytes */
+    NB_COL_DATE32,    /**< int32 days since 1970-01-01 */
+    NB_COL_TIMESTAMP, /**< int64 in a unit, with an optional timezone */
+    NB_COL_TYPE_COUNT
+} nb_column_type;
+
+/** The unit of an NB_COL_TIMESTAMP column (Arrow's TimeUnit order). */
+typedef enum nb_time_unit {
+    NB_TIME_SECOND = 0,
+    NB_TIME_MILLISECOND,
+    NB_TIME_MICROSECOND,
+    NB_TIME_NANOSECOND
+} nb_time_unit;
+
+/* == tables API (issue 4) == */
+
+/* == end tables API == */
+
+/* ------------------------------------------------------------------------ */
+/* JetStream: durable publish and pull consumers                            */
+/* ------------------------------------------------------------------------ */
+
+/* == jetstream API (issue 6) == */
+
+/* == end jetstream API == */
+
+/* ------------------------------------------------------------------------ */
+/* Object Store claim-check backend (ADR-20 over JetStream)                 */
+/* ------------------------------------------------------------------------ */
+
+/* == object store API (issue 6) == */
+
+/* == end object store API == */
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,7 @@
 #include "backoff.h"
 #include "envelope.h"
 #include "ids.h"
+#include "messaging.h"
 #include "options.h"
 
 #include <nats/nats.h>
@@ -51,7 +52,7 @@ struct nb_subscription {
 
 /* ---- status mapping ---------------------------------------------------- */
 
-static nb_status from_nats(natsStatus ns, const char *what)
+nb_status nbi_from_nats(natsStatus ns, const char *what)
 {
     const char *detail = nats_GetLastError(NULL);
     const char *text = detail && *detail ? detail : natsStatus_GetText(ns);
@@ -87,7 +88,7 @@ static nb_status from_nats(natsStatus ns, const char *what)
  * NATS subjects and queue names travel in a text protocol line: whitespace
  * would split it (and CR LF inject a command), so they are refused here.
  */
-static nb_status check_token(const char *what, const char *name, bool required)
+nb_status nbi_check_token(const char *what, const char *name, bool required)
 {
     if (!name || !*name)
         return required ? nbi_fail(NB_INVALID_ARG, "%s: empty subject", what) : NB_OK;
@@ -295,7 +296,7 @@ nb_status nb_client_connect(nb_client **out, const nb_options *opts)
         if (ns != NATS_OK) {
             char what[600];
             snprintf(what, sizeof what, "connect to %.500s", c->opts->url);
-            s = from_nats(ns, what);
+            s = nbi_from_nats(ns, what);
         }
     }
     natsOptions_Destroy(no);
@@ -333,11 +334,13 @@ int64_t nb_client_max_payload(const nb_client *c)
 
 const nb_options *nb_client_options(const nb_client *c) { return c ? c->opts : NULL; }
 
+natsConnection *nbi_client_nats(const nb_client *c) { return c ? c->nc : NULL; }
+
 nb_status nb_client_flush(nb_client *c, int64_t timeout_ms)
 {
     if (!c)
         return nbi_fail(NB_INVALID_ARG, "flush: client is NULL");
-    return from_nats(natsConnection_FlushTimeout(c->nc, timeout_ms), "flush");
+    return nbi_from_nats(natsConnection_FlushTimeout(c->nc, timeout_ms), "flush");
 }
 
 /* ---- send -------------------------------------------------------------- */
@@ -360,7 +363,7 @@ static nb_status publish(nb_client *c, const char *subject, const char *reply, n
     if (ns != NATS_OK) {
         char what[300];
         snprintf(what, sizeof what, "publish on '%.200s'", subject);
-        return from_nats(ns, what);
+        return nbi_from_nats(ns, what);
     }
     return NB_OK;
 }
@@ -369,7 +372,7 @@ nb_status nb_client_send(nb_client *c, const char *subject, nb_envelope *e)
 {
     if (!c || !e)
         return nbi_fail(NB_INVALID_ARG, "send: client and envelope are required");
-    nb_status s = check_token("send", subject, true);
+    nb_status s = nbi_check_token("send", subject, true);
     return s == NB_OK ? publish(c, subject, NULL, e) : s;
 }
 
@@ -377,7 +380,7 @@ nb_status nb_smartsend(const char *subject, nb_envelope *e, const nb_options *op
 {
     if (!e)
         return nbi_fail(NB_INVALID_ARG, "smartsend: envelope is NULL");
-    nb_status s = check_token("smartsend", subject, true);
+    nb_status s = nbi_check_token("smartsend", subject, true);
     if (s != NB_OK)
         return s;
     nb_client *c = NULL;
@@ -456,7 +459,7 @@ static nb_status new_subscription(nb_client *c, const char *subject, nb_subscrip
     *out = NULL;
     if (!c)
         return nbi_fail(NB_INVALID_ARG, "subscribe: client is NULL");
-    nb_status st = check_token("subscribe", subject, true);
+    nb_status st = nbi_check_token("subscribe", subject, true);
     if (st != NB_OK)
         return st;
     nb_subscription *s = calloc(1, sizeof *s);
@@ -478,7 +481,7 @@ static nb_status begin_subscription(nb_client *c, nb_subscription **out, const c
     if (!out)
         return nbi_fail(NB_INVALID_ARG, "subscribe: out is NULL");
     *out = NULL;
-    nb_status st = check_token("subscribe: queue", queue, false);
+    nb_status st = nbi_check_token("subscribe: queue", queue, false);
     return st == NB_OK ? new_subscription(c, subject, s) : st;
 }
 
@@ -493,7 +496,7 @@ static nb_status subscribe_failed(nb_subscription *s, natsStatus ns)
 {
     char what[300];
     snprintf(what, sizeof what, "subscribe to '%.200s'", s->subject);
-    nb_status st = from_nats(ns, what);
+    nb_status st = nbi_from_nats(ns, what);
     if (s->sub)
         natsSubscription_Unsubscribe(s->sub);
     s->completed = true;
@@ -578,7 +581,7 @@ nb_status nb_subscription_next(nb_subscription *s, int64_t timeout_ms, nb_envelo
     if (ns != NATS_OK) {
         char what[300];
         snprintf(what, sizeof what, "next message on '%.200s'", s->subject);
-        return from_nats(ns, what);
+        return nbi_from_nats(ns, what);
     }
     nb_status st = receive_msg(s->client, msg, out);
     natsMsg_Destroy(msg);
@@ -683,9 +686,9 @@ nb_status nb_client_request(nb_client *c, const char *subject, nb_envelope *req,
     *reply = NULL;
     if (!c || !req || timeout_ms <= 0)
         return nbi_fail(NB_INVALID_ARG, "request: client, envelope and a timeout > 0 are required");
-    nb_status s = check_token("request", subject, true);
+    nb_status s = nbi_check_token("request", subject, true);
     if (s == NB_OK && req->reply_to && *req->reply_to)
-        s = check_token("request: reply_to", req->reply_to, true);
+        s = nbi_check_token("request: reply_to", req->reply_to, true);
     if (s != NB_OK)
         return s;
     int64_t deadline = nbi_now_ms() + timeout_ms;
@@ -705,7 +708,7 @@ nb_status nb_client_request(nb_client *c, const char *subject, nb_envelope *req,
         s = publish(c, subject, req->reply_to, req);
     /* Flush now: a plain publish would wait up to 1 ms for nats.c's flusher. */
     if (s == NB_OK)
-        s = from_nats(natsConnection_FlushTimeout(c->nc, timeout_ms), "request: flush");
+        s = nbi_from_nats(natsConnection_FlushTimeout(c->nc, timeout_ms), "request: flush");
     if (s == NB_OK)
         s = await_reply(sub, req->msg_id, deadline, reply);
     if (s == NB_NO_RESPONDERS)
@@ -730,7 +733,7 @@ nb_status nb_client_reply(nb_client *c, const nb_envelope *request, nb_envelope 
         return nbi_fail(NB_INVALID_ARG, "reply: request %s has no reply_to: no reply expected",
                         nbi_or_empty(request->msg_id));
     /* reply_to came off the wire: it must be one subject, not a protocol line. */
-    nb_status s = check_token("reply: reply_to", request->reply_to, true);
+    nb_status s = nbi_check_token("reply: reply_to", request->reply_to, true);
     if (s == NB_OK)
         s = nb_envelope_set_reply_to_msg_id(reply, request->msg_id);
     if (s == NB_OK && request->correlation_id && *request->correlation_id)
@@ -745,6 +748,6 @@ nb_status nb_client_reply(nb_client *c, const nb_envelope *request, nb_envelope 
         s = publish(c, request->reply_to, NULL, reply);
     /* The requester is waiting: do not leave the reply to the 1 ms flusher. */
     if (s == NB_OK && !c->opts->send_asap)
-        s = from_nats(natsConnection_FlushTimeout(c->nc, 5000), "reply: flush");
+        s = nbi_from_nats(natsConnection_FlushTimeout(c->nc, 5000), "reply: flush");
     return s;
 }

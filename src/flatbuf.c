@@ -1,0 +1,1 @@
+/* flatbuf.c: placeholder, being written */

@@ -1,0 +1,1 @@
+/* ipc_read.c: placeholder, being written */

@@ -1,0 +1,1 @@
+/* ipc_write.c: placeholder, being written */

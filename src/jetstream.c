@@ -1,0 +1,1 @@
+/* jetstream.c: placeholder, being written */

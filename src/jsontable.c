@@ -1,0 +1,1 @@
+/* jsontable.c: placeholder, being written */

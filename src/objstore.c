@@ -1,0 +1,1 @@
+/* objstore.c: placeholder, being written */

@@ -1,0 +1,1 @@
+/* table_cdata.c: placeholder, being written */
