@@ -43,7 +43,14 @@ enum cli_flag_id {
     F_CORRELATION_ID, F_PURPOSE, F_SENDER_NAME, F_RECEIVER_NAME, F_RECEIVER_ID,
     F_REPLY_TO, F_REPLY_TO_MSG_ID, F_METADATA,
     F_COUNT, F_TIMEOUT, F_QUEUE, F_SAVE_DIR, F_ECHO, F_EXEC,
-    F_TOKEN, F_PUT, F_SHA256, F_MAX_DOWNLOAD, F_RETRIES, F_BASE_DELAY, F_MAX_DELAY
+    F_TOKEN, F_PUT, F_SHA256, F_MAX_DOWNLOAD, F_RETRIES, F_BASE_DELAY, F_MAX_DELAY,
+    /* tables */
+    F_CSV, F_ROWS,
+    /* JetStream */
+    F_JETSTREAM, F_DURABLE,
+    /* Object Store */
+    F_STORE,
+    F_FLAG_ID_END
 };
 
 /* One flag a subcommand accepts: "--name VALUE", "--name=VALUE" or "--name". */
@@ -113,6 +120,12 @@ typedef struct cli_args {
     const char *queue, *save_dir;
     bool echo;
     const char *exec;
+
+    /* tables */
+
+    /* JetStream */
+
+    /* Object Store */
 } cli_args;
 
 /* What cli_parse returns besides an exit code: carry on with the command. */

@@ -551,6 +551,10 @@ typedef enum nb_time_unit {
 
 /* == tables API (issue 4) == */
 
+/* -- Arrow IPC streams (ipc_read.c, ipc_write.c) -- */
+
+/* -- end Arrow IPC -- */
+
 /* == end tables API == */
 
 /* ------------------------------------------------------------------------ */
