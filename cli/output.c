@@ -34,6 +34,42 @@ static bool add_data(cJSON *o, const nb_payload *p)
     return cJSON_AddStringToObject(o, "data", text) != NULL;
 }
 
+/* ---- tables: "rows" and "columns" of a table payload ----------------------- */
+
+static bool is_table(const nb_payload *p)
+{
+    return nb_payload_type(p) == NB_TYPE_TABLE || nb_payload_type(p) == NB_TYPE_JSONTABLE;
+}
+
+static cJSON *column_json(const nb_table *t, size_t i)
+{
+    nb_column_view v;
+    char type[160];
+    cJSON *c = cJSON_CreateObject();
+    if (c && nb_table_column(t, i, &v) == NB_OK && cli_table_type_text(&v, type, sizeof type) &&
+        cJSON_AddStringToObject(c, "name", v.name) && cJSON_AddStringToObject(c, "type", type))
+        return c;
+    cJSON_Delete(c);
+    return NULL;
+}
+
+/* A table that cannot be read gets "table_error" instead: the message still prints. */
+static bool add_table_shape(cJSON *o, const nb_payload *p)
+{
+    nb_table *t = NULL;
+    if (nb_payload_table(p, &t) != NB_OK)
+        return cJSON_AddStringToObject(o, "table_error", nb_last_error()) != NULL;
+    cJSON *cols = cJSON_CreateArray();
+    bool ok = cols && cJSON_AddNumberToObject(o, "rows", (double)nb_table_rows(t));
+    for (size_t i = 0; ok && i < nb_table_column_count(t); i++)
+        ok = cJSON_AddItemToArray(cols, column_json(t, i));
+    if (ok && cJSON_AddItemToObject(o, "columns", cols))
+        cols = NULL;
+    cJSON_Delete(cols);
+    nb_table_destroy(t);
+    return ok && !cols;
+}
+
 static cJSON *payload_json(const nb_payload *p, const char *path)
 {
     char sha[65];
@@ -49,6 +85,8 @@ static cJSON *payload_json(const nb_payload *p, const char *path)
     else if (ok)
         ok = cJSON_AddNullToObject(o, "sha256") != NULL;
     ok = ok && add_data(o, p);
+    if (ok && is_table(p))
+        ok = add_table_shape(o, p);
     if (ok && path)
         ok = cJSON_AddStringToObject(o, "path", path) != NULL;
     if (!ok) {
@@ -183,13 +221,83 @@ static int write_file(const char *msgdir, const char *final, const uint8_t *data
     return rc;
 }
 
+/* ---- tables: NAME.arrows and, with --csv, NAME.csv --------------------------- */
+
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), k = strlen(tail);
+    return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
+/* path + ".arrows" unless it ends so already (malloc'd). */
+static char *arrows_name(const char *path)
+{
+    size_t n = strlen(path) + 8;
+    char *out = malloc(n);
+    if (out)
+        snprintf(out, n, "%s%s", path, ends_with(path, ".arrows") ? "" : ".arrows");
+    return out;
+}
+
+/*
+ * An Arrow table the library streamed into DIR/<msg_id>/NAME is renamed
+ * NAME.arrows once the message is printed (printing still reads NAME).
+ */
+static void rename_streamed_tables(const nb_envelope *e, char **paths)
+{
+    for (size_t i = 0; i < nb_envelope_payload_count(e); i++) {
+        const char *from = nb_payload_path(nb_envelope_payload(e, i));
+        if (!from || !paths[i] || strcmp(from, paths[i]) == 0)
+            continue;
+        if (rename(from, paths[i]) != 0) {
+            cli_error("cannot rename '%s' to '%s': %s", from, paths[i], strerror(errno));
+            free(paths[i]);
+            paths[i] = strdup(from);
+        }
+    }
+}
+
+/* Writes DIR/<msg_id>/NAME.csv (NAME without ".arrows") from a table payload. */
+static void save_csv(const char *msgdir, const nb_payload *p, const char *name)
+{
+    nb_table *t = NULL;
+    if (nb_payload_table(p, &t) != NB_OK) {
+        char *q = cli_quote(name);
+        cli_error("payload %s: %s: no CSV saved", q ? q : "?", nb_last_error());
+        cJSON_free(q);
+        return;
+    }
+    size_t len = 0, base = strlen(name) - (ends_with(name, ".arrows") ? 7 : 0);
+    char *text = cli_csv_text(t, &len);
+    char *file = malloc(base + 5);
+    char *final = NULL;
+    if (file) {
+        snprintf(file, base + 5, "%.*s.csv", (int)base, name);
+        final = nb_is_safe_filename(file) ? join_path(msgdir, file) : NULL;
+    }
+    if (!text || !final)
+        cli_error("cannot save %s.csv (out of memory or unsafe name)", name);
+    else
+        write_file(msgdir, final, (const uint8_t *)text, len);
+    free(final);
+    free(file);
+    free(text);
+    nb_table_destroy(t);
+}
+
 /* Saves one payload; returns its path (malloc'd) or NULL after an error line. */
-static char *save_payload(const char *msgdir, const nb_payload *p)
+static char *save_payload(const char *msgdir, const nb_payload *p, bool csv)
 {
     const char *name = nb_payload_dataname(p);
+    bool arrow = nb_payload_type(p) == NB_TYPE_TABLE;
+    if (csv && is_table(p) && nb_is_safe_filename(name))
+        save_csv(msgdir, p, name);
     /* The library streamed a link payload there already (download_dir). */
     if (nb_payload_path(p))
-        return strdup(nb_payload_path(p));
+        return arrow ? arrows_name(nb_payload_path(p)) : strdup(nb_payload_path(p));
+    char *arrows = arrow ? arrows_name(name) : NULL;
+    if (arrows && nb_is_safe_filename(arrows))
+        name = arrows; /* an Arrow table is saved as NAME.arrows */
     if (!nb_is_safe_filename(name)) {
         char *q = cli_quote(name);
         cli_error("payload %s: not a safe file name: not saved", q ? q : "?");
@@ -199,6 +307,7 @@ static char *save_payload(const char *msgdir, const nb_payload *p)
     size_t len = 0;
     const uint8_t *data = nb_payload_data(p, &len);
     char *final = join_path(msgdir, name);
+    free(arrows);
     if (!final || write_file(msgdir, final, data ? data : (const uint8_t *)"", len) != 0) {
         free(final);
         return NULL;
@@ -206,7 +315,7 @@ static char *save_payload(const char *msgdir, const nb_payload *p)
     return final;
 }
 
-static void save_payloads(const char *dir, const nb_envelope *e, char **paths)
+static void save_payloads(const char *dir, const nb_envelope *e, char **paths, bool csv)
 {
     const char *id = nb_envelope_msg_id(e);
     if (!nb_is_safe_filename(id)) {
@@ -218,7 +327,7 @@ static void save_payloads(const char *dir, const nb_envelope *e, char **paths)
     char *msgdir = join_path(dir, id);
     if (msgdir && make_message_dir(dir, msgdir) == 0)
         for (size_t i = 0; i < nb_envelope_payload_count(e); i++)
-            paths[i] = save_payload(msgdir, nb_envelope_payload(e, i));
+            paths[i] = save_payload(msgdir, nb_envelope_payload(e, i), csv);
     free(msgdir);
 }
 
@@ -265,7 +374,21 @@ static void print_payload_line(const nb_payload *p, const char *path)
     cJSON_free(name);
 }
 
-static int print_human(const nb_envelope *e, char *const *paths)
+/* A table payload's rows under its line, or why they cannot be shown. */
+static void print_table_rows(const nb_payload *p, int64_t max_rows)
+{
+    nb_table *t = NULL;
+    if (nb_payload_table(p, &t) != NB_OK) {
+        char *q = cli_quote(nb_last_error());
+        printf("    (table not readable: %s)\n", q ? q : "?");
+        cJSON_free(q);
+        return;
+    }
+    cli_print_table(t, max_rows, "    ");
+    nb_table_destroy(t);
+}
+
+static int print_human(const nb_envelope *e, char *const *paths, int64_t max_rows)
 {
     size_t n = nb_envelope_payload_count(e);
     /* Every string here came off the network: quoted, so no escape sequence reaches the terminal. */
@@ -277,8 +400,12 @@ static int print_human(const nb_envelope *e, char *const *paths)
     cJSON_free(id);
     cJSON_free(sender);
     cJSON_free(subject);
-    for (size_t i = 0; i < n; i++)
-        print_payload_line(nb_envelope_payload(e, i), paths[i]);
+    for (size_t i = 0; i < n; i++) {
+        const nb_payload *p = nb_envelope_payload(e, i);
+        print_payload_line(p, paths[i]);
+        if (is_table(p))
+            print_table_rows(p, max_rows);
+    }
     return finish_line();
 }
 
@@ -291,8 +418,11 @@ int cli_print_envelope(const cli_args *a, const nb_envelope *e)
         return CLI_RUNTIME;
     }
     if (a->save_dir)
-        save_payloads(a->save_dir, e, paths);
-    int rc = a->json ? print_json(e, paths) : print_human(e, paths);
+        save_payloads(a->save_dir, e, paths, a->csv_out);
+    int64_t max_rows = a->has_rows ? (int64_t)(a->rows > INT64_MAX ? INT64_MAX : a->rows) : 10;
+    int rc = a->json ? print_json(e, paths) : print_human(e, paths, max_rows);
+    if (a->save_dir)
+        rename_streamed_tables(e, paths);
     for (size_t i = 0; i < n; i++)
         free(paths[i]);
     free(paths);

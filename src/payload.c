@@ -4,6 +4,7 @@
  */
 #include "payload.h"
 
+#include "buf.h"
 #include "integrity.h"
 
 #include <errno.h>
@@ -492,4 +493,120 @@ nb_status nb_payload_sha256_hex(const nb_payload *p, char out[65])
         return nbi_sha256_file_hex(p->path, out, NULL);
     return nbi_fail(NB_INVALID_ARG, "payload '%s': no bytes to hash (link not downloaded)",
                     nbi_or_empty(p->dataname));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Table payloads (issue 4; the codecs are in ipc_*.c and jsontable.c)      */
+/* ------------------------------------------------------------------------ */
+
+/* A payload taking bytes malloc'd by a table encoder (realloc'd for the NUL). */
+static nb_status create_taken(nb_payload **out, const char *dataname, nb_type type,
+                              uint8_t *bytes, size_t len)
+{
+    nb_payload *p = NULL;
+    nb_status s = payload_start(&p, dataname, type);
+    uint8_t *room = s == NB_OK ? realloc(bytes, len + 1) : NULL;
+    if (s == NB_OK && !room)
+        s = nbi_fail(NB_NO_MEMORY, "payload '%s': out of memory", dataname);
+    if (s != NB_OK) {
+        free(room ? room : bytes);
+        nb_payload_destroy(p);
+        return s;
+    }
+    nbi_payload_take_data(p, room, len);
+    p->size = len;
+    char who[128];
+    snprintf(who, sizeof who, "payload '%.100s'", dataname);
+    if ((s = nbi_payload_check_content(p, who)) != NB_OK) {
+        nb_payload_destroy(p);
+        return s;
+    }
+    *out = p;
+    return NB_OK;
+}
+
+nb_status nb_payload_create_table(nb_payload **out, const char *dataname, const nb_table *t,
+                                  size_t batch_rows)
+{
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "payload: out is NULL");
+    *out = NULL;
+    nb_status s = check_dataname(dataname);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (s == NB_OK && (s = nb_table_to_ipc(t, batch_rows, &bytes, &len)) != NB_OK)
+        return nbi_fail_prefix(s, "payload '%.100s'", dataname);
+    return s == NB_OK ? create_taken(out, dataname, NB_TYPE_TABLE, bytes, len) : s;
+}
+
+nb_status nb_payload_create_jsontable(nb_payload **out, const char *dataname, const nb_table *t)
+{
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "payload: out is NULL");
+    *out = NULL;
+    nb_status s = check_dataname(dataname);
+    char *json = NULL;
+    size_t len = 0;
+    if (s == NB_OK && (s = nb_table_to_json(t, &json, &len)) != NB_OK)
+        return nbi_fail_prefix(s, "payload '%.100s'", dataname);
+    return s == NB_OK ? create_taken(out, dataname, NB_TYPE_JSONTABLE, (uint8_t *)json, len) : s;
+}
+
+/* The whole file at path, for a table payload downloaded into a directory. */
+static nb_status read_payload_file(const nb_payload *p, uint8_t **out, size_t *len)
+{
+    FILE *f = fopen(p->path, "rb");
+    nbi_buf b = NBI_BUF_INIT;
+    nb_status s = f ? NB_OK : nbi_fail(NB_IO, "cannot open '%s': %s", p->path, strerror(errno));
+    while (s == NB_OK && (s = nbi_buf_reserve(&b, 1 << 16)) == NB_OK) {
+        size_t got = fread(b.data + b.len, 1, b.cap - b.len - 1, f);
+        b.len += got;
+        if (got == 0)
+            break;
+    }
+    if (s == NB_OK && ferror(f))
+        s = nbi_fail(NB_IO, "cannot read '%s'", p->path);
+    if (f)
+        fclose(f);
+    if (s != NB_OK) {
+        nbi_buf_free(&b);
+        return s;
+    }
+    *out = nbi_buf_detach(&b, len);
+    return *out ? NB_OK : nbi_fail(NB_NO_MEMORY, "payload: out of memory");
+}
+
+/* JSON text starts with '[' or '{' after whitespace; Arrow IPC never does. */
+static bool looks_like_json(const uint8_t *d, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r'))
+        i++;
+    return i < n && (d[i] == '[' || d[i] == '{');
+}
+
+nb_status nb_payload_table(const nb_payload *p, nb_table **out)
+{
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "payload: out is NULL");
+    *out = NULL;
+    if (!p)
+        return nbi_fail(NB_INVALID_ARG, "payload: NULL payload");
+    const char *name = nbi_or_empty(p->dataname);
+    if (p->type != NB_TYPE_TABLE && p->type != NB_TYPE_JSONTABLE)
+        return nbi_fail(NB_INVALID_ARG, "payload '%s': a %s payload is not a table", name,
+                        nb_payload_type_name(p));
+    uint8_t *owned = NULL;
+    const uint8_t *data = p->data;
+    size_t len = p->len;
+    nb_status s = NB_OK;
+    if (!data && p->path && (s = read_payload_file(p, &owned, &len)) == NB_OK)
+        data = owned;
+    else if (!data && s == NB_OK)
+        s = nbi_fail(NB_INVALID_ARG, "payload '%s': no bytes (link not downloaded)", name);
+    if (s == NB_OK)
+        s = looks_like_json(data, len) ? nb_table_from_json(out, (const char *)data, len)
+                                       : nb_table_from_ipc(out, data, len);
+    free(owned);
+    return s == NB_OK ? s : nbi_fail_prefix(s, "payload '%s'", name);
 }

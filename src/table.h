@@ -21,6 +21,7 @@ typedef struct nbi_column {
     nbi_buf validity;    /* LSB-first bitmap, 1 = valid; len 0 while null_count == 0 */
     nbi_buf values;      /* fixed-width little-endian values; bool bit-packed; utf8/binary bytes */
     nbi_buf offsets;     /* utf8/binary: int32 offsets, rows + 1 of them, offsets[0] == 0 */
+    int64_t length;      /* rows appended so far (bool bits do not tell); set by append */
 } nbi_column;
 
 struct nb_table {
@@ -49,11 +50,25 @@ nb_status nbi_table_add_column(nb_table *t, const char *name, nb_column_type typ
  * offsets (utf8/binary) are rows + 1 int32 already checked monotonic and within
  * data_len; they are rebased onto the column's data. The caller then sets
  * t->rows once every column has grown by the same count.
+ * Whatever the caller checked, append checks again what it relies on: the
+ * offsets (nbi_check_offsets), UTF-8 of every non-null utf8 value, and the
+ * nulls, recounted from validity (null_count is only a hint; -1 is fine).
+ * On failure the column is left as it was.
  */
 nb_status nbi_column_append(nbi_column *c, int64_t rows, int64_t null_count,
                             const uint8_t *validity, int64_t validity_bit,
                             const uint8_t *values, int64_t element_offset,
                             const int32_t *offsets, const uint8_t *data, size_t data_len);
+
+/*
+ * Checks rows + 1 int32 offsets: offsets[0] >= 0, monotonic, offsets[rows] <=
+ * data_len. who names the column in the error (NB_BAD_PAYLOAD).
+ */
+nb_status nbi_check_offsets(const int32_t *offsets, int64_t rows, size_t data_len,
+                            const char *who);
+
+/* Number of zero bits among bits [bit, bit + n) of bitmap (LSB first). */
+int64_t nbi_count_nulls(const uint8_t *bitmap, int64_t bit, int64_t n);
 
 /* Whether row i of c is valid (not null). */
 static inline bool nbi_column_is_valid(const nbi_column *c, int64_t i)

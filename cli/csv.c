@@ -1,0 +1,366 @@
+/*
+ * csv.c - CSV files to tables (`send --csv NAME=FILE.csv`) and tables to CSV
+ * (`listen --save-dir DIR --csv`). RFC 4180: comma-separated, fields quoted
+ * with '"' and a doubled '"' inside, CRLF or LF line ends, a header row of
+ * column names. Column types are inferred: int64, float64, bool, else utf8;
+ * empty cells are nulls.
+ */
+#include "cli_common.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ======================================================================== */
+/* Reading                                                                  */
+/* ======================================================================== */
+
+typedef struct field {
+    size_t off, len; /* unquoted text in csv_reader.text */
+    bool quoted;     /* "" is an empty string; an empty unquoted field is a null */
+} field;
+
+typedef struct csv_reader {
+    const char *path;
+    const char *p, *end;
+    size_t line;        /* 1-based line of p */
+    char *text;         /* every field's unquoted text, back to back */
+    size_t text_len;
+    field *fields;      /* row-major: rows * cols */
+    size_t n_fields, cap_fields;
+    size_t cols;
+} csv_reader;
+
+static int csv_error(const csv_reader *r, size_t line, size_t col, const char *what)
+{
+    cli_error("--csv: %s: line %zu, column %zu: %s", r->path, line, col, what);
+    return CLI_USAGE;
+}
+
+static int push_field(csv_reader *r, size_t off, size_t len, bool quoted)
+{
+    if (r->n_fields == r->cap_fields) {
+        size_t cap = r->cap_fields ? r->cap_fields * 2 : 256;
+        field *g = realloc(r->fields, cap * sizeof *g);
+        if (!g) {
+            cli_error("out of memory reading %s", r->path);
+            return CLI_RUNTIME;
+        }
+        r->fields = g;
+        r->cap_fields = cap;
+    }
+    r->fields[r->n_fields++] = (field){off, len, quoted};
+    return CLI_CONTINUE;
+}
+
+/* One field at r->p (col is 1-based); its unquoted text goes to r->text. */
+static int read_field(csv_reader *r, size_t col)
+{
+    size_t off = r->text_len;
+    bool quoted = r->p < r->end && *r->p == '"';
+    if (quoted) {
+        size_t open_line = r->line;
+        for (r->p++;; r->p++) {
+            if (r->p >= r->end)
+                return csv_error(r, open_line, col, "unterminated quoted field");
+            if (*r->p == '"' && r->p + 1 < r->end && r->p[1] == '"')
+                r->p++; /* "" is one quote */
+            else if (*r->p == '"')
+                break;
+            if (*r->p == '\n')
+                r->line++;
+            r->text[r->text_len++] = *r->p;
+        }
+        r->p++;
+        if (r->p < r->end && *r->p != ',' && *r->p != '\n' && *r->p != '\r')
+            return csv_error(r, r->line, col, "text after a closing quote");
+    } else {
+        for (; r->p < r->end && *r->p != ',' && *r->p != '\n' && *r->p != '\r'; r->p++) {
+            if (*r->p == '"')
+                return csv_error(r, r->line, col, "quote inside an unquoted field");
+            r->text[r->text_len++] = *r->p;
+        }
+    }
+    return push_field(r, off, r->text_len - off, quoted);
+}
+
+/* One record; *n gets its field count. */
+static int read_record(csv_reader *r, size_t *n)
+{
+    int rc = CLI_CONTINUE;
+    *n = 0;
+    do {
+        rc = read_field(r, ++*n);
+    } while (rc == CLI_CONTINUE && r->p < r->end && *r->p == ',' && ++r->p);
+    if (rc == CLI_CONTINUE && r->p < r->end) { /* the line end: CRLF or LF */
+        if (*r->p == '\r' && ++r->p < r->end && *r->p != '\n')
+            return csv_error(r, r->line, *n, "carriage return not followed by a line feed");
+        r->p++;
+        r->line++;
+    }
+    return rc;
+}
+
+static int read_records(csv_reader *r)
+{
+    if (r->end - r->p >= 3 && memcmp(r->p, "\xef\xbb\xbf", 3) == 0)
+        r->p += 3; /* a UTF-8 byte order mark, as spreadsheets write */
+    if (r->p == r->end)
+        return csv_error(r, 1, 1, "no header row");
+    size_t n;
+    int rc = read_record(r, &n);
+    r->cols = n;
+    while (rc == CLI_CONTINUE && r->p < r->end) {
+        size_t line = r->line;
+        rc = read_record(r, &n);
+        if (rc == CLI_CONTINUE && n != r->cols) {
+            char what[96];
+            snprintf(what, sizeof what, "%zu fields, the header has %zu", n, r->cols);
+            return csv_error(r, line, n < r->cols ? n + 1 : r->cols + 1, what);
+        }
+    }
+    return rc;
+}
+
+/* ---- types ---------------------------------------------------------------- */
+
+typedef enum { C_INT, C_FLOAT, C_BOOL, C_TEXT } csv_kind;
+
+static bool parse_int(const char *s, size_t n, int64_t *v)
+{
+    char buf[32];
+    size_t i = n && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+    if (n == i || n >= sizeof buf || strspn(s + i, "0123456789") < n - i)
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    errno = 0;
+    long long x = strtoll(buf, NULL, 10);
+    *v = x;
+    return errno == 0;
+}
+
+/* Plain decimal numbers only: strtod would also take "inf", "nan" and hex. */
+static bool parse_float(const char *s, size_t n, double *v)
+{
+    char buf[400];
+    if (n == 0 || n >= sizeof buf || strspn(s, "0123456789+-.eE") < n ||
+        strspn(s, "+-.eE") == n)
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *end;
+    *v = strtod(buf, &end);
+    return *end == '\0';
+}
+
+static bool parse_bool(const char *s, size_t n, bool *v)
+{
+    *v = n == 4 && strncasecmp(s, "true", 4) == 0;
+    return *v || (n == 5 && strncasecmp(s, "false", 5) == 0);
+}
+
+/* The narrowest kind every non-empty cell of column c fits. */
+static csv_kind infer(const csv_reader *r, size_t c, size_t rows)
+{
+    bool can_int = true, can_float = true, can_bool = true, any = false;
+    for (size_t i = 1; i <= rows; i++) {
+        const field *f = &r->fields[i * r->cols + c];
+        const char *s = r->text + f->off;
+        int64_t iv;
+        double dv;
+        bool bv;
+        if (f->len == 0 && !f->quoted)
+            continue; /* null */
+        any = true;
+        can_int = can_int && parse_int(s, f->len, &iv);
+        can_float = can_float && (can_int || parse_float(s, f->len, &dv));
+        can_bool = can_bool && parse_bool(s, f->len, &bv);
+    }
+    if (!any)
+        return C_TEXT;
+    return can_int ? C_INT : can_float ? C_FLOAT : can_bool ? C_BOOL : C_TEXT;
+}
+
+static nb_status add_column(nb_table *t, const csv_reader *r, size_t c, size_t rows)
+{
+    csv_kind kind = infer(r, c, rows);
+    uint8_t *valid = calloc(rows / 8 + 1, 1);
+    uint8_t *values = calloc(rows * 8 + 1, 1);
+    int32_t *offsets = kind == C_TEXT ? calloc(rows + 1, sizeof *offsets) : NULL;
+    char *data = kind == C_TEXT ? malloc(r->text_len + 1) : NULL;
+    size_t used = 0;
+    nb_status s = NB_NO_MEMORY;
+    if (valid && values && (kind != C_TEXT || (offsets && data))) {
+        for (size_t i = 0; i < rows; i++) {
+            const field *f = &r->fields[(i + 1) * r->cols + c];
+            const char *txt = r->text + f->off;
+            bool b = false;
+            if (f->len || f->quoted)
+                valid[i / 8] |= (uint8_t)(1u << (i % 8));
+            if (kind == C_INT && f->len)
+                parse_int(txt, f->len, (int64_t *)(void *)values + i);
+            else if (kind == C_FLOAT && f->len)
+                parse_float(txt, f->len, (double *)(void *)values + i);
+            else if (kind == C_BOOL && f->len && parse_bool(txt, f->len, &b) && b)
+                values[i / 8] |= (uint8_t)(1u << (i % 8));
+            else if (kind == C_TEXT) {
+                memcpy(data + used, txt, f->len);
+                used += f->len;
+                offsets[i + 1] = (int32_t)used;
+            }
+        }
+        const field *name = &r->fields[c];
+        char *col = strndup(r->text + name->off, name->len);
+        nb_column_type type = kind == C_INT ? NB_COL_INT64 : kind == C_FLOAT ? NB_COL_FLOAT64
+                              : kind == C_BOOL ? NB_COL_BOOL : NB_COL_UTF8;
+        s = col ? nb_table_add_column(t, col, type, (int64_t)rows,
+                                      kind == C_TEXT ? (const void *)data : values, offsets,
+                                      valid)
+                : NB_NO_MEMORY;
+        free(col);
+    }
+    free(valid);
+    free(values);
+    free(offsets);
+    free(data);
+    return s;
+}
+
+static int build_table(const csv_reader *r, nb_table **out)
+{
+    size_t rows = r->n_fields / r->cols - 1;
+    nb_status s = rows > INT32_MAX ? NB_TOO_LARGE : nb_table_create(out);
+    for (size_t c = 0; s == NB_OK && c < r->cols; c++)
+        s = add_column(*out, r, c, rows);
+    if (s == NB_OK)
+        return CLI_CONTINUE;
+    nb_table_destroy(*out);
+    *out = NULL;
+    char what[300];
+    snprintf(what, sizeof what, "--csv %s", r->path);
+    return cli_fail(s == NB_NO_MEMORY ? CLI_RUNTIME : CLI_USAGE, s, what);
+}
+
+/* Reads the whole file (malloc'd); 0 or an errno. */
+static int slurp(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return errno;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    int err = buf ? 0 : ENOMEM;
+    while (!err) {
+        if (n == cap) {
+            char *g = cap < SIZE_MAX / 4 ? realloc(buf, cap * 2) : NULL;
+            if (!g) {
+                err = ENOMEM;
+                break;
+            }
+            buf = g;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            err = ferror(f) ? EIO : 0;
+            break;
+        }
+    }
+    fclose(f);
+    if (err) {
+        free(buf);
+        return err;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+int cli_csv_table(const char *path, nb_table **out)
+{
+    char *bytes = NULL;
+    size_t len = 0;
+    *out = NULL;
+    int err = slurp(path, &bytes, &len);
+    if (err) {
+        cli_error("--csv: cannot read '%s': %s", path, strerror(err));
+        return CLI_USAGE;
+    }
+    csv_reader r = {.path = path, .p = bytes, .end = bytes + len, .line = 1,
+                    .text = malloc(len + 1)};
+    int rc = r.text ? read_records(&r) : CLI_RUNTIME;
+    if (rc == CLI_CONTINUE)
+        rc = build_table(&r, out);
+    free(r.text);
+    free(r.fields);
+    free(bytes);
+    return rc;
+}
+
+int cli_csv_payload(const char *name, const char *path, nb_payload **out)
+{
+    nb_table *t = NULL;
+    int rc = cli_csv_table(path, &t);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    nb_status s = nb_payload_create_table(out, name, t, 0);
+    nb_table_destroy(t);
+    return s ? cli_fail(s == NB_NO_MEMORY ? CLI_RUNTIME : CLI_USAGE, s, "--csv") : CLI_CONTINUE;
+}
+
+/* ======================================================================== */
+/* Writing                                                                  */
+/* ======================================================================== */
+
+/* Appends s as one CSV field, quoted when it holds a comma, quote or line end. */
+static bool put_field(FILE *f, const char *s, size_t n, bool force_quotes)
+{
+    bool quote = force_quotes || memchr(s, ',', n) || memchr(s, '"', n) || memchr(s, '\n', n) ||
+                 memchr(s, '\r', n);
+    if (!quote)
+        return fwrite(s, 1, n, f) == n;
+    bool ok = fputc('"', f) != EOF;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (s[i] != '"' || fputc('"', f) != EOF) && fputc(s[i], f) != EOF;
+    return ok && fputc('"', f) != EOF;
+}
+
+char *cli_csv_text(const nb_table *t, size_t *len)
+{
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    if (!f)
+        return NULL;
+    size_t cols = nb_table_column_count(t);
+    bool ok = true;
+    for (size_t c = 0; ok && c < cols; c++) {
+        nb_column_view v;
+        ok = nb_table_column(t, c, &v) == NB_OK && (c == 0 || fputc(',', f) != EOF) &&
+             put_field(f, v.name, strlen(v.name), false);
+    }
+    ok = ok && fputs("\r\n", f) != EOF;
+    for (int64_t row = 0; ok && row < nb_table_rows(t); row++) {
+        for (size_t c = 0; ok && c < cols; c++) {
+            nb_column_view v;
+            char *cell = NULL;
+            size_t cell_len = 0;
+            ok = nb_table_column(t, c, &v) == NB_OK && (c == 0 || fputc(',', f) != EOF);
+            /* An empty string is written "" so that it stays apart from a null. */
+            if (ok && !nb_table_is_null(&v, row))
+                ok = nb_table_value_text(t, c, row, &cell, &cell_len) == NB_OK &&
+                     put_field(f, cell, cell_len, cell_len == 0);
+            free(cell);
+        }
+        ok = ok && fputs("\r\n", f) != EOF;
+    }
+    if (fclose(f) != 0 || !ok) {
+        free(text);
+        return NULL;
+    }
+    *len = n;
+    return text;
+}

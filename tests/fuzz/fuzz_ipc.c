@@ -1,0 +1,175 @@
+/*
+ * fuzz_ipc.c - libFuzzer target for the Arrow IPC reader (nb_table_from_ipc),
+ * which reads every table payload that arrives from a peer.
+ *
+ * Built two ways (tests/fuzz/CMakeLists.txt):
+ *  - fuzz_ipc (clang, NB_BUILD_FUZZ=ON): the libFuzzer binary, seeded with
+ *    tests/fuzz/corpus_ipc (streams, files and legacy streams written by
+ *    natsbridge and by apache-arrow 17).
+ *  - fuzz_ipc_replay (always, with NB_FUZZ_REPLAY_MAIN): runs every file named
+ *    on the command line, or every file of a folder, and every prefix of
+ *    each, through the same entry point. It is the CTest fuzz_ipc.replay.
+ *    `fuzz_ipc_replay --write-seeds OUT` writes natsbridge's own seeds.
+ */
+#include "natsbridge.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* What the reader accepted must write again, and read back to the same bytes. */
+static void check_fixed_point(const nb_table *t)
+{
+    uint8_t *a = NULL, *b = NULL;
+    size_t alen = 0, blen = 0;
+    nb_table *again = NULL;
+    /* Small batches exercise slicing; a huge column-less table is written in one. */
+    size_t batch_rows = nb_table_rows(t) > 4096 ? 0 : 3;
+    if (nb_table_to_ipc(t, batch_rows, &a, &alen) != NB_OK)
+        abort();
+    if (nb_table_from_ipc(&again, a, alen) != NB_OK)
+        abort();
+    if (nb_table_to_ipc(again, batch_rows, &b, &blen) != NB_OK || alen != blen || memcmp(a, b, alen) != 0)
+        abort();
+    nb_table_destroy(again);
+    free(a);
+    free(b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    nb_table *t = (nb_table *)&size; /* must come back NULL on failure */
+    nb_status s = nb_table_from_ipc(&t, data, size);
+    if (s == NB_OK)
+        check_fixed_point(t);
+    else if (t != NULL || nb_last_error()[0] == '\0')
+        abort(); /* a failure leaves *out NULL and says why */
+    nb_table_destroy(t);
+    return 0;
+}
+
+#ifdef NB_FUZZ_REPLAY_MAIN
+#include <dirent.h>
+#include <sys/stat.h>
+
+static unsigned long runs;
+
+static uint8_t *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    long n = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
+        buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (f)
+        fclose(f);
+    *len = buf ? (size_t)n : 0;
+    return buf;
+}
+
+/* Feeds bytes through the target in an exact-size copy, so ASan sees overreads. */
+static void run(const uint8_t *bytes, size_t n)
+{
+    uint8_t *copy = malloc(n ? n : 1);
+    if (!copy)
+        abort();
+    memcpy(copy, bytes, n);
+    LLVMFuzzerTestOneInput(copy, n);
+    free(copy);
+    runs++;
+}
+
+static int replay_file(const char *path)
+{
+    size_t n = 0;
+    uint8_t *bytes = read_all(path, &n);
+    if (!bytes) {
+        fprintf(stderr, "cannot read %s\n", path);
+        return 1;
+    }
+    for (size_t k = 0; k <= n; k++) /* every prefix: truncations anywhere */
+        run(bytes, k);
+    free(bytes);
+    return 0;
+}
+
+static int replay_dir(const char *path)
+{
+    DIR *dir = opendir(path);
+    if (!dir) {
+        fprintf(stderr, "cannot open %s\n", path);
+        return 1;
+    }
+    int rc = 0;
+    struct dirent *ent;
+    while ((ent = readdir(dir)) != NULL) {
+        char full[4096];
+        struct stat st;
+        if (ent->d_name[0] == '.')
+            continue;
+        snprintf(full, sizeof full, "%s/%s", path, ent->d_name);
+        if (stat(full, &st) == 0 && S_ISREG(st.st_mode))
+            rc |= replay_file(full);
+    }
+    closedir(dir);
+    return rc;
+}
+
+/* Writes t as a stream (file: as a file) to dir/name. */
+static int write_seed(const char *dir, const char *name, const nb_table *t, bool file)
+{
+    char path[4096];
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    nb_status s = file ? nb_table_to_ipc_file(t, 0, &bytes, &n) : nb_table_to_ipc(t, 2, &bytes, &n);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = s == NB_OK ? fopen(path, "wb") : NULL;
+    int rc = !f || fwrite(bytes, 1, n, f) != n;
+    if (f && fclose(f) != 0)
+        rc = 1;
+    free(bytes);
+    return rc;
+}
+
+/* natsbridge's seeds: a small table of several types with nulls, as stream and file. */
+static int write_seeds(const char *dir)
+{
+    int32_t ints[5] = {1, -2, 3, 2147483647, -5}, offs[6] = {0, 1, 3, 3, 6, 9};
+    int64_t ts[5] = {0, 1, -1, 1700000000000, 5};
+    uint8_t valid[1] = {0x1b}, bools[1] = {0x05};
+    nb_table *t = NULL;
+    int rc = nb_table_create(&t) != NB_OK;
+    rc |= nb_table_add_column(t, "i", NB_COL_INT32, 5, ints, NULL, valid) != NB_OK;
+    rc |= nb_table_add_column(t, "s", NB_COL_UTF8, 5, "aébcdéf", offs, valid) != NB_OK;
+    rc |= nb_table_add_column(t, "b", NB_COL_BOOL, 5, bools, NULL, NULL) != NB_OK;
+    rc |= nb_table_add_timestamp_column(t, "t", NB_TIME_MILLISECOND, "UTC", 5, ts, valid) != NB_OK;
+    rc |= write_seed(dir, "nb_stream_batches_of_2.arrows", t, false);
+    rc |= write_seed(dir, "nb_file.arrow", t, true);
+    nb_table_destroy(t);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
+        return write_seeds(argv[2]);
+    int rc = 0;
+    for (int i = 1; i < argc; i++) {
+        struct stat st;
+        if (stat(argv[i], &st) != 0) {
+            fprintf(stderr, "cannot stat %s\n", argv[i]);
+            rc = 1;
+        } else {
+            rc |= S_ISDIR(st.st_mode) ? replay_dir(argv[i]) : replay_file(argv[i]);
+        }
+    }
+    fprintf(stderr, "%lu inputs replayed\n", runs);
+    return rc || runs == 0;
+}
+#endif
