@@ -21,5 +21,6 @@ int cmd_request(int argc, char **argv);
 int cmd_listen(int argc, char **argv);
 int cmd_reply(int argc, char **argv);
 int cmd_fileserver(int argc, char **argv);
+int cmd_stream(int argc, char **argv);
 
 #endif

@@ -13,11 +13,15 @@ static const char listen_usage[] =
     "                             default: until interrupted (exit 0)\n"
     "  --queue GROUP              join queue group GROUP (each message goes to one member)\n"
     "  --save-dir DIR             save payloads to DIR/<msg_id>/<dataname>\n"
-    "  --json                     one compact JSON object per message\n"
+    "  --json                     one compact JSON object per message (a table payload\n"
+    "                             also gets \"rows\" and \"columns\")\n"
+    "  --rows N                   table rows printed per table payload (default 10)\n"
+    "  --csv                      with --save-dir, also save tables as NAME.csv\n"
     "  --server URL               NATS server (default " NB_DEFAULT_NATS_URL ")\n"
     "  --fileserver URL           file server whose links may be downloaded\n"
     "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable)\n"
     DOWNLOAD_HELP
+    JS_LISTEN_HELP
     "  --quiet                    no informational messages on stderr\n"
     "  --help                     show this help\n"
     "Bad or dropped messages are reported on stderr and listening goes on.\n"
@@ -27,7 +31,8 @@ static const char listen_usage[] =
 static const cli_flag listen_flags[] = {
     CLI_FLAGS_COMMON,           {"json", F_JSON, false},        {"count", F_COUNT, true},
     {"timeout", F_TIMEOUT, true}, {"queue", F_QUEUE, true}, {"save-dir", F_SAVE_DIR, true},
-    CLI_FLAGS_END};
+    {"rows", F_ROWS, true},       {"csv", F_CSV, false},
+    CLI_FLAGS_JS_LISTEN, CLI_FLAGS_END};
 
 static int print_one(nb_client *c, nb_envelope *env, const cli_args *a, void *ctx)
 {
@@ -43,11 +48,13 @@ int cmd_listen(int argc, char **argv)
     cli_args a;
     nb_client *c = NULL;
     int rc = cli_parse(argc, argv, listen_flags, listen_usage, &a);
+    if (rc == CLI_CONTINUE)
+        rc = cli_js_check(&a, true);
     if (rc == CLI_CONTINUE) {
         cli_catch_signals();
         rc = cli_connect(&a, &c);
         if (rc == CLI_OK)
-            rc = cli_receive_loop(c, &a, print_one, NULL);
+            rc = a.jetstream ? cli_js_listen(c, &a) : cli_receive_loop(c, &a, print_one, NULL);
     }
     cli_close(c);
     cli_args_free(&a);

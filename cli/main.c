@@ -16,6 +16,7 @@ static const struct {
     {"listen", cmd_listen, "print the messages arriving on a subject"},
     {"reply", cmd_reply, "answer requests (echo, or the output of a command)"},
     {"fileserver", cmd_fileserver, "run the built-in file server"},
+    {"stream", cmd_stream, "add, show or remove a JetStream stream"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,689 @@
+/*
+ * jsconsumer.c - durable JetStream pull consumers: a thread per consumer
+ * fetches batches, decodes each envelope like nb_client_receive (link
+ * payloads downloaded and verified) and acks only after the callback said
+ * so; transient failures nak with a growing delay, permanent ones terminate.
+ *
+ * Why it is done this way (see docs/DELIVERY.md):
+ *  - The durable is created with js_AddConsumer and then bound to: nats.c
+ *    deletes a consumer that js_PullSubscribe created itself when the
+ *    subscription goes away, which would lose the consumer's place.
+ *  - Fetched messages not handed over at destroy are naked at once, so the
+ *    next consumer on the durable does not wait for the ack wait.
+ *  - A durable that starts from a time is created with our own API request:
+ *    nats.c 3.4.1 sends the start time with a fraction that is not
+ *    zero-padded (see add_consumer_from_time).
+ */
+#include "backoff.h"
+#include "jetstream.h"
+#include "messaging.h"
+
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_BATCH 64
+#define DEFAULT_ACK_WAIT_MS 30000
+#define DEFAULT_NAK_DELAY_MS 1000
+#define DEFAULT_MAX_NAK_DELAY_MS 60000
+#define DEFAULT_NOT_FOUND_DELIVERIES 3
+/* How long one pull waits for messages: also how soon destroy is noticed. */
+#define FETCH_WAIT_MS 500
+#define MAX_FETCH_BACKOFF_MS 2000
+
+/* ======================================================================== */
+/* Durable pull consumers                                                   */
+/* ======================================================================== */
+
+struct nb_js_consumer {
+    nb_client *client;
+    jsCtx *js;
+    natsSubscription *sub;
+    char *stream;
+    char *durable;
+    char *subject;
+    int batch;
+    int64_t ack_wait_ms;
+    int max_deliver;
+    int64_t nak_delay_ms;
+    int64_t max_nak_delay_ms;
+    int not_found_deliveries;
+    nb_js_envelope_cb on_envelope;
+    nb_js_error_cb on_error;
+    void *closure;
+    pthread_t thread;  /* as pthread_create returned it, for the join */
+    pthread_t self;    /* as the thread sees itself (set before any callback) */
+    pthread_mutex_t mu;
+    bool started;      /* self is set */
+    bool stop;         /* set by destroy */
+    bool free_on_exit; /* destroyed from its own callback: the thread frees it */
+};
+
+static void free_consumer(nb_js_consumer *k)
+{
+    /* Bound to a durable we did not let nats.c create: unsubscribing leaves it on the server. */
+    if (k->sub) {
+        natsSubscription_Unsubscribe(k->sub);
+        natsSubscription_Destroy(k->sub);
+    }
+    jsCtx_Destroy(k->js);
+    pthread_mutex_destroy(&k->mu);
+    free(k->stream);
+    free(k->durable);
+    free(k->subject);
+    free(k);
+}
+
+static bool stopping(nb_js_consumer *k)
+{
+    pthread_mutex_lock(&k->mu);
+    bool stop = k->stop;
+    pthread_mutex_unlock(&k->mu);
+    return stop;
+}
+
+static void report(nb_js_consumer *k, nb_status s, const nb_js_delivery *d, nb_js_action action)
+{
+    if (k->on_error)
+        k->on_error(k, s, nb_last_error(), d, action, k->closure);
+    else
+        fprintf(stderr, "natsbridge: consumer '%s' on stream '%s': %s\n", k->durable, k->stream,
+                nb_last_error());
+}
+
+/* ---- checking and creating the durable ---------------------------------- */
+
+static nb_status check_consumer_config(const nb_js_consumer_config *cfg)
+{
+    nb_status s = nbi_check_token("consumer: subject", cfg->subject, true);
+    if (s == NB_OK)
+        s = nbi_js_check_name("consumer: durable", cfg->durable);
+    if (s == NB_OK && cfg->stream)
+        s = nbi_js_check_name("consumer: stream", cfg->stream);
+    if (s != NB_OK)
+        return s;
+    if (cfg->batch < 0 || cfg->batch > 100000)
+        return nbi_fail(NB_INVALID_ARG, "consumer '%s': batch %d is not between 1 and 100000",
+                        cfg->durable, cfg->batch);
+    if (cfg->ack_wait_ms < 0 || cfg->ack_wait_ms > INT64_MAX / NS_PER_MS || cfg->max_deliver < 0)
+        return nbi_fail(NB_INVALID_ARG,
+                        "consumer '%s': ack_wait_ms %lld and max_deliver %d must not be negative",
+                        cfg->durable, (long long)cfg->ack_wait_ms, cfg->max_deliver);
+    if (cfg->nak_delay_ms < 0 || cfg->max_nak_delay_ms < 0 || cfg->not_found_deliveries < 0)
+        return nbi_fail(NB_INVALID_ARG,
+                        "consumer '%s': nak delays and not_found_deliveries must not be negative",
+                        cfg->durable);
+    if (cfg->start < NB_JS_START_ALL || cfg->start > NB_JS_START_NEW)
+        return nbi_fail(NB_INVALID_ARG, "consumer '%s': start %d is not a known start",
+                        cfg->durable, (int)cfg->start);
+    if (cfg->start == NB_JS_START_SEQUENCE && cfg->start_sequence == 0)
+        return nbi_fail(NB_INVALID_ARG, "consumer '%s': start_sequence must be at least 1",
+                        cfg->durable);
+    if (cfg->start == NB_JS_START_TIME &&
+        (cfg->start_time_ms < 0 || cfg->start_time_ms > INT64_MAX / NS_PER_MS))
+        return nbi_fail(NB_INVALID_ARG, "consumer '%s': start_time_ms %lld is out of range",
+                        cfg->durable, (long long)cfg->start_time_ms);
+    return NB_OK;
+}
+
+static void consumer_config(jsConsumerConfig *cc, const nb_js_consumer_config *cfg)
+{
+    static const jsDeliverPolicy policy[] = {js_DeliverAll, js_DeliverByStartSequence,
+                                             js_DeliverByStartTime, js_DeliverNew};
+    jsConsumerConfig_Init(cc);
+    cc->Durable = cfg->durable;
+    cc->FilterSubject = cfg->subject;
+    cc->AckPolicy = js_AckExplicit;
+    cc->DeliverPolicy = policy[cfg->start];
+    if (cfg->start == NB_JS_START_SEQUENCE)
+        cc->OptStartSeq = cfg->start_sequence;
+    if (cfg->start == NB_JS_START_TIME)
+        cc->OptStartTime = cfg->start_time_ms * NS_PER_MS;
+    cc->AckWait = (cfg->ack_wait_ms > 0 ? cfg->ack_wait_ms : DEFAULT_ACK_WAIT_MS) * NS_PER_MS;
+    cc->MaxDeliver = cfg->max_deliver > 0 ? cfg->max_deliver : -1;
+}
+
+static const char *start_name(jsDeliverPolicy p)
+{
+    switch (p) {
+    case js_DeliverByStartSequence: return "from a sequence";
+    case js_DeliverByStartTime: return "from a time";
+    case js_DeliverNew: return "new messages only";
+    case js_DeliverAll: return "all";
+    default: return "last";
+    }
+}
+
+/*
+ * An existing durable keeps its place; a different subject, or a start the
+ * caller asked for that is not the one it was made with, is a conflict.
+ */
+static nb_status compare_consumer(const jsConsumerConfig *have, const jsConsumerConfig *want,
+                                  const nb_js_consumer_config *cfg)
+{
+    const char *filter = have->FilterSubject ? have->FilterSubject : "";
+    if (strcmp(filter, want->FilterSubject) != 0)
+        return nbi_fail(NB_INVALID_ARG,
+                        "durable '%s' exists with subject '%s' (asked '%s'): delete it or use "
+                        "another durable name",
+                        cfg->durable, filter, want->FilterSubject);
+    bool asked_start = cfg->start != NB_JS_START_ALL;
+    bool same_start = have->DeliverPolicy == want->DeliverPolicy &&
+                      have->OptStartSeq == want->OptStartSeq &&
+                      have->OptStartTime / NS_PER_MS == want->OptStartTime / NS_PER_MS;
+    if (asked_start && !same_start)
+        return nbi_fail(NB_INVALID_ARG,
+                        "durable '%s' exists with start '%s' (asked '%s'): an existing durable "
+                        "keeps its place; delete it or use another durable name",
+                        cfg->durable, start_name(have->DeliverPolicy),
+                        start_name(want->DeliverPolicy));
+    if (have->AckPolicy != js_AckExplicit || (have->DeliverSubject && *have->DeliverSubject))
+        return nbi_fail(NB_INVALID_ARG,
+                        "durable '%s' exists but is not a pull consumer with explicit acks",
+                        cfg->durable);
+    return NB_OK;
+}
+
+/* "2026-03-13T07:02:50.005000000Z" for ns since the epoch, into out[40]. */
+static void format_utc(int64_t ns, char out[40])
+{
+    time_t secs = (time_t)(ns / 1000000000LL);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 40 - n, ".%09lldZ", (long long)(ns % 1000000000LL));
+}
+
+/* The server's answer to a consumer create request: NB_OK, or its error named. */
+static nb_status consumer_answer(natsMsg *resp, const char *what)
+{
+    const char *data = natsMsg_GetData(resp);
+    cJSON *doc = cJSON_ParseWithLength(data ? data : "", (size_t)natsMsg_GetDataLength(resp));
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(doc, "error");
+    const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(err, "description"));
+    nb_status s = NB_OK;
+    if (!doc)
+        s = nbi_fail(NB_NATS, "%s: the server's answer is not JSON", what);
+    else if (err)
+        s = nbi_fail(NB_INVALID_ARG, "%s: %s", what, text ? text : "refused by the server");
+    cJSON_Delete(doc);
+    return s;
+}
+
+/*
+ * nats.c 3.4.1 writes opt_start_time without zero-padding the fraction
+ * (07:10:00.005 becomes 07:10:00.5, later than asked, so messages are
+ * skipped): a durable starting from a time is created with our own request.
+ */
+static nb_status add_consumer_from_time(nb_js_consumer *k, const jsConsumerConfig *cc,
+                                        const char *what)
+{
+    char when[40], subject[600];
+    format_utc(cc->OptStartTime, when);
+    snprintf(subject, sizeof subject, "$JS.API.CONSUMER.DURABLE.CREATE.%s.%s", k->stream,
+             cc->Durable);
+    cJSON *req = cJSON_CreateObject();
+    cJSON *c = cJSON_CreateObject();
+    bool ok = req && c && cJSON_AddStringToObject(req, "stream_name", k->stream) &&
+              cJSON_AddItemToObject(req, "config", c) &&
+              cJSON_AddStringToObject(c, "durable_name", cc->Durable) &&
+              cJSON_AddStringToObject(c, "deliver_policy", "by_start_time") &&
+              cJSON_AddStringToObject(c, "opt_start_time", when) &&
+              cJSON_AddStringToObject(c, "ack_policy", "explicit") &&
+              cJSON_AddNumberToObject(c, "ack_wait", (double)cc->AckWait) &&
+              cJSON_AddNumberToObject(c, "max_deliver", (double)cc->MaxDeliver) &&
+              cJSON_AddStringToObject(c, "filter_subject", cc->FilterSubject) &&
+              cJSON_AddStringToObject(c, "replay_policy", "instant");
+    if (!ok && c && !cJSON_GetObjectItem(req, "config"))
+        cJSON_Delete(c);
+    char *body = ok ? cJSON_PrintUnformatted(req) : NULL;
+    cJSON_Delete(req);
+    if (!body)
+        return nbi_fail(NB_NO_MEMORY, "%s: out of memory", what);
+    natsMsg *resp = NULL;
+    natsStatus ns = natsConnection_RequestString(&resp, nbi_client_nats(k->client), subject, body,
+                                                 DEFAULT_WAIT_MS);
+    cJSON_free(body);
+    nb_status s = ns == NATS_OK ? consumer_answer(resp, what) : nbi_js_fail(ns, 0, what);
+    natsMsg_Destroy(resp);
+    return s;
+}
+
+static nb_status add_consumer(nb_js_consumer *k, const jsConsumerConfig *want, const char *what)
+{
+    if (want->DeliverPolicy == js_DeliverByStartTime)
+        return add_consumer_from_time(k, want, what);
+    jsConsumerInfo *ai = NULL;
+    jsErrCode jerr = 0;
+    natsStatus ns = js_AddConsumer(&ai, k->js, k->stream, (jsConsumerConfig *)want, NULL, &jerr);
+    jsConsumerInfo_Destroy(ai);
+    if (ns == NATS_ERR)
+        return nbi_js_as_invalid_arg();
+    return ns == NATS_OK ? NB_OK : nbi_js_fail(ns, jerr, what);
+}
+
+/* Applies a new ack wait and max deliver to an existing durable. */
+static nb_status update_consumer(nb_js_consumer *k, const jsConsumerConfig *have,
+                                 const jsConsumerConfig *want, const char *what)
+{
+    /* nats-server 2.9 refuses any update of a durable that starts from a time. */
+    if (have->DeliverPolicy == js_DeliverByStartTime)
+        return nbi_fail(NB_INVALID_ARG,
+                        "%s starts from a time and cannot be updated: it has ack wait %lld ms and "
+                        "max deliver %lld (asked %lld ms and %lld); delete it or ask for the same",
+                        what, (long long)(have->AckWait / NS_PER_MS), (long long)have->MaxDeliver,
+                        (long long)(want->AckWait / NS_PER_MS), (long long)want->MaxDeliver);
+    jsConsumerConfig upd = *have;
+    upd.AckWait = want->AckWait;
+    upd.MaxDeliver = want->MaxDeliver;
+    jsConsumerInfo *ui = NULL;
+    jsErrCode jerr = 0;
+    natsStatus ns = js_UpdateConsumer(&ui, k->js, k->stream, &upd, NULL, &jerr);
+    jsConsumerInfo_Destroy(ui);
+    return ns == NATS_OK ? NB_OK : nbi_js_fail(ns, jerr, what);
+}
+
+/* Creates the durable, or checks and updates (ack wait, max deliver) the existing one. */
+static nb_status ensure_durable(nb_js_consumer *k, const nb_js_consumer_config *cfg)
+{
+    jsConsumerConfig want;
+    consumer_config(&want, cfg);
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    char what[600];
+    snprintf(what, sizeof what, "durable '%.200s' on stream '%.200s'", cfg->durable, k->stream);
+    natsStatus ns = js_GetConsumerInfo(&ci, k->js, k->stream, cfg->durable, NULL, &jerr);
+    nb_status s = NB_OK;
+    if (ns == NATS_OK) {
+        s = compare_consumer(ci->Config, &want, cfg);
+        bool changed = ci->Config->AckWait != want.AckWait || ci->Config->MaxDeliver != want.MaxDeliver;
+        if (s == NB_OK && changed)
+            s = update_consumer(k, ci->Config, &want, what);
+    } else if (ns == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr) {
+        s = add_consumer(k, &want, what);
+    } else {
+        s = nbi_js_fail(ns, jerr, what);
+    }
+    jsConsumerInfo_Destroy(ci);
+    return s;
+}
+
+/* The first stream name in a $JS.API.STREAM.NAMES answer, copied into k->stream. */
+static nb_status take_stream_name(nb_js_consumer *k, natsMsg *resp, const char *subject)
+{
+    const char *data = natsMsg_GetData(resp);
+    cJSON *doc = cJSON_ParseWithLength(data ? data : "", (size_t)natsMsg_GetDataLength(resp));
+    cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "streams"), 0);
+    const char *name = cJSON_GetStringValue(first);
+    nb_status s = name ? nbi_js_check_name("consumer: stream", name)
+                       : nbi_fail(NB_INVALID_ARG, "consumer: no stream holds subject '%s'", subject);
+    if (s == NB_OK && !(k->stream = nbi_strdup(name)))
+        s = nbi_fail(NB_NO_MEMORY, "consumer: out of memory");
+    cJSON_Delete(doc);
+    return s;
+}
+
+/*
+ * The stream that holds subject, when the caller did not name one: the same
+ * $JS.API.STREAM.NAMES request nats.c makes (the durable needs the name first).
+ */
+static nb_status find_stream(nb_js_consumer *k, const char *subject)
+{
+    cJSON *req = cJSON_CreateObject();
+    char *body = req && cJSON_AddStringToObject(req, "subject", subject)
+                     ? cJSON_PrintUnformatted(req)
+                     : NULL;
+    cJSON_Delete(req);
+    if (!body)
+        return nbi_fail(NB_NO_MEMORY, "consumer: out of memory");
+    natsMsg *resp = NULL;
+    natsStatus ns = natsConnection_RequestString(&resp, nbi_client_nats(k->client),
+                                                 "$JS.API.STREAM.NAMES", body, DEFAULT_WAIT_MS);
+    cJSON_free(body);
+    nb_status s = ns == NATS_OK ? take_stream_name(k, resp, subject)
+                                : nbi_js_fail(ns, 0, "consumer: find the stream of the subject");
+    natsMsg_Destroy(resp);
+    return s;
+}
+
+static nb_status bind_subscription(nb_js_consumer *k)
+{
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = k->stream;
+    so.Consumer = k->durable;
+    jsErrCode jerr = 0;
+    natsStatus ns = js_PullSubscribe(&k->sub, k->js, k->subject, k->durable, NULL, &so, &jerr);
+    if (ns == NATS_OK)
+        return NB_OK;
+    char what[600];
+    snprintf(what, sizeof what, "pull subscribe to durable '%.200s' on stream '%.200s'",
+             k->durable, k->stream);
+    k->sub = NULL;
+    return nbi_js_fail(ns, jerr, what);
+}
+
+/* ---- handling one message ----------------------------------------------- */
+
+static void delivery_of(natsMsg *msg, jsMsgMetaData *meta, nb_js_consumer *k, nb_js_delivery *d)
+{
+    memset(d, 0, sizeof *d);
+    d->stream = meta && meta->Stream ? meta->Stream : k->stream;
+    d->consumer = meta && meta->Consumer ? meta->Consumer : k->durable;
+    d->subject = natsMsg_GetSubject(msg) ? natsMsg_GetSubject(msg) : "";
+    if (meta) {
+        d->stream_seq = meta->Sequence.Stream;
+        d->consumer_seq = meta->Sequence.Consumer;
+        d->delivered = meta->NumDelivered;
+        d->pending = meta->NumPending;
+        d->timestamp_ms = meta->Timestamp / NS_PER_MS;
+    }
+}
+
+/* The nak delay after the given delivery: doubled each time, capped. */
+static int64_t nak_delay(const nb_js_consumer *k, uint64_t delivered)
+{
+    int64_t delay = k->nak_delay_ms;
+    for (uint64_t i = 1; i < delivered && delay < k->max_nak_delay_ms; i++)
+        delay = delay > k->max_nak_delay_ms / 2 ? k->max_nak_delay_ms : delay * 2;
+    return delay < k->max_nak_delay_ms ? delay : k->max_nak_delay_ms;
+}
+
+/* "HTTP 4xx" other than 408 and 429 in the download error: the file is gone, not late. */
+static bool client_error(const char *message)
+{
+    for (const char *p = strstr(message, "HTTP 4"); p; p = strstr(p + 1, "HTTP 4")) {
+        int code = atoi(p + 5);
+        if (code >= 400 && code <= 499 && code != 408 && code != 429)
+            return true;
+    }
+    return false;
+}
+
+/* The link's bytes are not there (yet): HTTP 4xx, or an Object Store object not found. */
+static bool gone(nb_status s, const char *message)
+{
+    if (s == NB_HTTP)
+        return client_error(message);
+    return strstr(message, "object store:") && strstr(message, " not found");
+}
+
+/* What a decode failure means for the message: NB_JS_NAK (it may work later) or NB_JS_TERM. */
+static nb_js_action classify(const nb_js_consumer *k, nb_status s, const nb_js_delivery *d)
+{
+    switch (s) {
+    case NB_BAD_ENVELOPE:
+    case NB_BAD_PAYLOAD:
+    case NB_INTEGRITY:
+    case NB_NOT_ALLOWED:
+    case NB_TOO_LARGE:
+    case NB_INVALID_ARG:
+        return NB_JS_TERM;
+    case NB_HTTP:
+    case NB_NATS: /* an Object Store link (objstore.c) names a missing object "not found" */
+        if (gone(s, nb_last_error()) && d->delivered >= (uint64_t)k->not_found_deliveries)
+            return NB_JS_TERM;
+        return NB_JS_NAK;
+    default: /* NB_IO, NB_CONNECTION, NB_TIMEOUT, ...: the file server may come back */
+        return NB_JS_NAK;
+    }
+}
+
+/* A nak on the last allowed delivery would never come back: say so and terminate. */
+static nb_js_action final_action(const nb_js_consumer *k, nb_js_action a, const nb_js_delivery *d)
+{
+    if (a == NB_JS_NAK && k->max_deliver > 0 && d->delivered >= (uint64_t)k->max_deliver)
+        return NB_JS_TERM;
+    return a;
+}
+
+static natsStatus apply(nb_js_consumer *k, natsMsg *msg, nb_js_action a, const nb_js_delivery *d)
+{
+    if (a == NB_JS_ACK)
+        return natsMsg_Ack(msg, NULL);
+    if (a == NB_JS_TERM)
+        return natsMsg_Term(msg, NULL);
+    if (a == NB_JS_NAK_NOW)
+        return natsMsg_Nak(msg, NULL);
+    return natsMsg_NakWithDelay(msg, nak_delay(k, d->delivered), NULL);
+}
+
+static void report_decode_failure(nb_js_consumer *k, nb_status s, const nb_js_delivery *d,
+                                  nb_js_action a, bool gave_up)
+{
+    if (a == NB_JS_TERM && gave_up)
+        nbi_fail_prefix(s, "stream seq %llu (delivery %llu): terminated, the last of max_deliver %d",
+                        (unsigned long long)d->stream_seq, (unsigned long long)d->delivered,
+                        k->max_deliver);
+    else if (a == NB_JS_TERM)
+        nbi_fail_prefix(s, "stream seq %llu (delivery %llu): terminated",
+                        (unsigned long long)d->stream_seq, (unsigned long long)d->delivered);
+    else
+        nbi_fail_prefix(s, "stream seq %llu (delivery %llu): naked, back in %lld ms",
+                        (unsigned long long)d->stream_seq, (unsigned long long)d->delivered,
+                        (long long)nak_delay(k, d->delivered));
+    report(k, s, d, a);
+}
+
+/*
+ * Decodes, hands over, then acks as the callback said; a decode failure is
+ * naked or terminated and reported. Returns false when the callback
+ * destroyed the consumer: the loop then ends and frees k.
+ */
+static bool handle(nb_js_consumer *k, natsMsg *msg)
+{
+    jsMsgMetaData *meta = NULL;
+    natsMsg_GetMetaData(&meta, msg);
+    nb_js_delivery d;
+    delivery_of(msg, meta, k, &d);
+    const char *data = natsMsg_GetData(msg);
+    int len = natsMsg_GetDataLength(msg);
+    nb_envelope *env = NULL;
+    nb_status s = nb_client_receive(k->client, data ? data : "", len > 0 ? (size_t)len : 0, &env);
+    nb_js_action a;
+    if (s == NB_OK) {
+        a = k->on_envelope(k, env, &d, k->closure);
+        if (a != NB_JS_ACK && a != NB_JS_TERM && a != NB_JS_NAK_NOW)
+            a = NB_JS_NAK;
+    } else {
+        nb_js_action wanted = classify(k, s, &d);
+        a = final_action(k, wanted, &d);
+        report_decode_failure(k, s, &d, a, wanted != a);
+    }
+    pthread_mutex_lock(&k->mu);
+    bool destroyed = k->free_on_exit;
+    pthread_mutex_unlock(&k->mu);
+    natsStatus ns = apply(k, msg, a, &d);
+    if (ns != NATS_OK && !destroyed) {
+        nb_status st = nbi_from_nats(ns, "ack");
+        nbi_fail_prefix(st, "stream seq %llu: the ack was not sent; it will be redelivered",
+                        (unsigned long long)d.stream_seq);
+        report(k, st, &d, NB_JS_NONE);
+    }
+    jsMsgMetaData_Destroy(meta);
+    return !destroyed;
+}
+
+/* Fetched messages that will not be handled now come back at once. */
+static void nak_rest(natsMsgList *list, int from)
+{
+    for (int i = from; i < list->Count; i++)
+        natsMsg_Nak(list->Msgs[i], NULL);
+}
+
+/* ---- the pull loop ------------------------------------------------------- */
+
+/* Sleeps ms in short steps so that destroy is noticed. */
+static void pause_unless_stopped(nb_js_consumer *k, int64_t ms)
+{
+    for (int64_t slept = 0; slept < ms && !stopping(k); slept += 50)
+        nbi_sleep_ms(ms - slept < 50 ? ms - slept : 50);
+}
+
+/* One fetch and its messages; false when the consumer must stop. */
+static bool pull_once(nb_js_consumer *k, int *failures)
+{
+    natsMsgList list = {NULL, 0};
+    jsErrCode jerr = 0;
+    natsStatus ns = natsSubscription_Fetch(&list, k->sub, k->batch, FETCH_WAIT_MS, &jerr);
+    if (ns == NATS_TIMEOUT)
+        return !stopping(k);
+    if (ns != NATS_OK) {
+        /* Lost connection or a server restart: report once per episode, then keep trying. */
+        if ((*failures)++ == 0) {
+            char what[300];
+            snprintf(what, sizeof what, "pull from durable '%.200s'", k->durable);
+            report(k, nbi_js_fail(ns, jerr, what), NULL, NB_JS_NONE);
+        }
+        pause_unless_stopped(k, *failures * 200 < MAX_FETCH_BACKOFF_MS ? *failures * 200
+                                                                       : MAX_FETCH_BACKOFF_MS);
+        return !stopping(k);
+    }
+    *failures = 0;
+    int64_t fetched_at = nbi_now_ms();
+    for (int i = 0; i < list.Count; i++) {
+        if (stopping(k)) {
+            nak_rest(&list, i);
+            break;
+        }
+        /* Waiting behind earlier ones used up ack wait: ask the server for more time. */
+        if (nbi_now_ms() - fetched_at > k->ack_wait_ms / 2)
+            natsMsg_InProgress(list.Msgs[i], NULL);
+        if (!handle(k, list.Msgs[i])) {
+            nak_rest(&list, i + 1);
+            natsMsgList_Destroy(&list);
+            return false;
+        }
+    }
+    natsMsgList_Destroy(&list);
+    return !stopping(k);
+}
+
+static void *pull_loop(void *arg)
+{
+    nb_js_consumer *k = arg;
+    pthread_mutex_lock(&k->mu);
+    k->self = pthread_self();
+    k->started = true;
+    pthread_mutex_unlock(&k->mu);
+    int failures = 0;
+    while (pull_once(k, &failures))
+        ;
+    pthread_mutex_lock(&k->mu);
+    bool free_now = k->free_on_exit;
+    pthread_mutex_unlock(&k->mu);
+    if (free_now) {
+        /* Acks sent just before must leave before the subscription goes. */
+        natsConnection_FlushTimeout(nbi_client_nats(k->client), 1000);
+        free_consumer(k);
+    }
+    return NULL;
+}
+
+/* ---- create and destroy -------------------------------------------------- */
+
+static nb_status copy_settings(nb_js_consumer *k, const nb_js_consumer_config *cfg)
+{
+    k->durable = nbi_strdup(cfg->durable);
+    k->subject = nbi_strdup(cfg->subject);
+    if (cfg->stream)
+        k->stream = nbi_strdup(cfg->stream);
+    if (!k->durable || !k->subject || (cfg->stream && !k->stream))
+        return nbi_fail(NB_NO_MEMORY, "consumer: out of memory");
+    k->batch = cfg->batch > 0 ? cfg->batch : DEFAULT_BATCH;
+    k->ack_wait_ms = cfg->ack_wait_ms > 0 ? cfg->ack_wait_ms : DEFAULT_ACK_WAIT_MS;
+    k->max_deliver = cfg->max_deliver;
+    k->nak_delay_ms = cfg->nak_delay_ms > 0 ? cfg->nak_delay_ms : DEFAULT_NAK_DELAY_MS;
+    k->max_nak_delay_ms = cfg->max_nak_delay_ms > 0 ? cfg->max_nak_delay_ms
+                                                    : DEFAULT_MAX_NAK_DELAY_MS;
+    if (k->max_nak_delay_ms < k->nak_delay_ms)
+        k->max_nak_delay_ms = k->nak_delay_ms;
+    k->not_found_deliveries = cfg->not_found_deliveries > 0 ? cfg->not_found_deliveries
+                                                            : DEFAULT_NOT_FOUND_DELIVERIES;
+    return NB_OK;
+}
+
+nb_status nb_js_consumer_create(nb_js_consumer **out, nb_client *c,
+                                const nb_js_consumer_config *cfg, nb_js_envelope_cb on_envelope,
+                                nb_js_error_cb on_error, void *closure)
+{
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "consumer: out is NULL");
+    *out = NULL;
+    if (!c || !cfg || !on_envelope)
+        return nbi_fail(NB_INVALID_ARG, "consumer: client, config and on_envelope are required");
+    nb_status s = check_consumer_config(cfg);
+    if (s != NB_OK)
+        return s;
+    nb_js_consumer *k = calloc(1, sizeof *k);
+    if (!k)
+        return nbi_fail(NB_NO_MEMORY, "consumer: out of memory");
+    pthread_mutex_init(&k->mu, NULL);
+    k->client = c;
+    k->on_envelope = on_envelope;
+    k->on_error = on_error;
+    k->closure = closure;
+    s = copy_settings(k, cfg);
+    if (s == NB_OK)
+        s = nbi_js_context(c, DEFAULT_WAIT_MS, NULL, &k->js);
+    if (s == NB_OK && !k->stream)
+        s = find_stream(k, cfg->subject);
+    if (s == NB_OK)
+        s = ensure_durable(k, cfg);
+    if (s == NB_OK)
+        s = bind_subscription(k);
+    if (s == NB_OK && pthread_create(&k->thread, NULL, pull_loop, k) != 0)
+        s = nbi_fail(NB_NO_MEMORY, "consumer: cannot start its thread");
+    if (s != NB_OK) {
+        free_consumer(k);
+        return s;
+    }
+    *out = k;
+    return NB_OK;
+}
+
+void nb_js_consumer_destroy(nb_js_consumer *k)
+{
+    if (!k)
+        return;
+    pthread_mutex_lock(&k->mu);
+    k->stop = true;
+    bool own_thread = k->started && pthread_equal(pthread_self(), k->self);
+    k->free_on_exit = own_thread;
+    pthread_mutex_unlock(&k->mu);
+    if (own_thread) { /* from a callback: the loop ends after it and frees k */
+        pthread_detach(pthread_self());
+        return;
+    }
+    pthread_join(k->thread, NULL);
+    /* Acks and naks just sent must leave before the subscription goes. */
+    natsConnection_FlushTimeout(nbi_client_nats(k->client), 1000);
+    free_consumer(k);
+}
+
+nb_status nb_js_consumer_delete(nb_client *c, const char *stream, const char *durable)
+{
+    if (!c)
+        return nbi_fail(NB_INVALID_ARG, "consumer delete: client is NULL");
+    nb_status s = nbi_js_check_name("consumer delete: stream", stream);
+    if (s == NB_OK)
+        s = nbi_js_check_name("consumer delete: durable", durable);
+    jsCtx *js = NULL;
+    if (s == NB_OK)
+        s = nbi_js_context(c, DEFAULT_WAIT_MS, NULL, &js);
+    if (s != NB_OK)
+        return s;
+    jsErrCode jerr = 0;
+    natsStatus ns = js_DeleteConsumer(js, stream, durable, NULL, &jerr);
+    char what[600];
+    snprintf(what, sizeof what, "delete durable '%.200s' on stream '%.200s'", durable, stream);
+    if (ns == NATS_NOT_FOUND)
+        s = nbi_fail(NB_INVALID_ARG, "%s: no such consumer", what);
+    else
+        s = ns == NATS_OK ? NB_OK : nbi_js_fail(ns, jerr, what);
+    jsCtx_Destroy(js);
+    return s;
+}

@@ -1,0 +1,1322 @@
+/*
+ * test_jetstream.c - JetStream end to end against a real nats-server with
+ * JetStream: streams, publish with dedupe (sync and async), durable pull
+ * consumers that ack after the callback, at-least-once across a consumer
+ * restart and a server restart, nak while the file server is down, term on
+ * bad messages, replay starts, and bad arguments that name what was wrong.
+ */
+#include "integ.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------ */
+/* Per-case set-up: the integration state with a JetStream server           */
+/* ------------------------------------------------------------------------ */
+
+static nb_js_consumer *consumers[8];
+static nb_js_publisher *publishers[4];
+
+/* setup() starts a core server; JetStream cases swap it for one with -js. */
+static bool js_setup(long max_payload)
+{
+    if (!setup(0))
+        return false;
+    nbt_server_stop(&T.srv);
+    T.server_up = nbt_server_start(&T.srv, true, max_payload) == 0;
+    if (!T.server_up)
+        fprintf(stderr, "setup: could not start nats-server with JetStream\n");
+    return T.server_up;
+}
+
+/* Consumers and publishers go before the clients they use. */
+static void js_teardown(void)
+{
+    for (size_t i = 0; i < COUNT(consumers); i++) {
+        nb_js_consumer_destroy(consumers[i]);
+        consumers[i] = NULL;
+    }
+    for (size_t i = 0; i < COUNT(publishers); i++) {
+        nb_js_publisher_destroy(publishers[i]);
+        publishers[i] = NULL;
+    }
+    teardown();
+}
+
+#define JCASE(name, max_payload)                                                  \
+    static void name##_body(void);                                                \
+    NBT_CASE(name)                                                                \
+    {                                                                             \
+        if (js_setup(max_payload))                                                \
+            name##_body();                                                        \
+        else                                                                      \
+            nbt_failures++;                                                       \
+        js_teardown();                                                            \
+    }                                                                             \
+    static void name##_body(void)
+
+/* ------------------------------------------------------------------------ */
+/* What consumer callbacks saw                                              */
+/* ------------------------------------------------------------------------ */
+
+#define MAX_MSGS 1100
+
+typedef struct tally {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int seen[MAX_MSGS];           /* times message "m<i>" was handed over */
+    uint64_t delivered[MAX_MSGS]; /* its delivery count, the last time */
+    size_t total, distinct, dups, unknown;
+    size_t naks, terms, pull_errors;
+    uint64_t term_seq[16];
+    nb_status term_status[16];
+    char first_error[512];
+    char last_error[512];
+    uint64_t seqs[64];            /* stream sequences, in arrival order */
+    size_t nseqs;
+    /* What the callback answers. */
+    bool nak_first;               /* NB_JS_NAK on a first delivery */
+    int term_index;               /* NB_JS_TERM for "m<term_index>" (-1: none) */
+    int destroy_at;               /* destroy the consumer at this total (0: never) */
+    nb_js_consumer **self;        /* where that consumer is kept */
+} tally;
+
+static tally tallies[4];
+
+static void tally_reset(void)
+{
+    for (size_t i = 0; i < COUNT(tallies); i++) {
+        memset(&tallies[i], 0, sizeof tallies[i]);
+        pthread_mutex_init(&tallies[i].mu, NULL);
+        pthread_cond_init(&tallies[i].cv, NULL);
+        tallies[i].term_index = -1;
+    }
+}
+
+/* The i of a "m<i>" text payload, or -1. */
+static int index_of(const nb_envelope *env)
+{
+    const char *t = first_text(env);
+    if (t[0] != 'm')
+        return -1;
+    int i = atoi(t + 1);
+    return i >= 0 && i < MAX_MSGS ? i : -1;
+}
+
+static nb_js_action on_js_envelope(nb_js_consumer *cons, nb_envelope *env,
+                                   const nb_js_delivery *d, void *closure)
+{
+    tally *t = closure;
+    int i = index_of(env);
+    nb_js_action a = NB_JS_ACK;
+    bool destroy = false;
+    pthread_mutex_lock(&t->mu);
+    if (t->nak_first && d->delivered == 1)
+        a = NB_JS_NAK;
+    else if (i >= 0 && i == t->term_index)
+        a = NB_JS_TERM;
+    if (i < 0) {
+        t->unknown++;
+    } else if (a == NB_JS_ACK) {
+        t->seen[i]++;
+        t->delivered[i] = d->delivered;
+        t->distinct += t->seen[i] == 1;
+        t->dups += t->seen[i] > 1;
+    }
+    t->total++;
+    if (t->nseqs < COUNT(t->seqs))
+        t->seqs[t->nseqs++] = d->stream_seq;
+    destroy = t->destroy_at > 0 && t->total == (size_t)t->destroy_at && t->self;
+    if (destroy)
+        *t->self = NULL; /* under the lock: the test thread reads it after waiting on t */
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    nb_envelope_destroy(env);
+    if (destroy) {
+        nb_js_consumer_destroy(cons);
+        return NB_JS_ACK; /* still applied: the consumer is freed after this callback */
+    }
+    return a;
+}
+
+static void on_js_error(nb_js_consumer *cons, nb_status s, const char *message,
+                        const nb_js_delivery *d, nb_js_action action, void *closure)
+{
+    (void)cons;
+    tally *t = closure;
+    pthread_mutex_lock(&t->mu);
+    if (!t->first_error[0])
+        snprintf(t->first_error, sizeof t->first_error, "%s", message);
+    snprintf(t->last_error, sizeof t->last_error, "%s", message);
+    if (action == NB_JS_NAK)
+        t->naks++;
+    else if (action == NB_JS_TERM && d) {
+        if (t->terms < COUNT(t->term_seq)) {
+            t->term_seq[t->terms] = d->stream_seq;
+            t->term_status[t->terms] = s;
+        }
+        t->terms++;
+    } else if (!d) {
+        t->pull_errors++;
+    }
+    fprintf(stderr, "note: consumer error (%s): %s\n", nb_status_text(s), message);
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+static struct timespec deadline_after(int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* Waits until *field (a counter of t) >= n; false after ms. */
+static bool tally_wait(tally *t, const size_t *field, size_t n, int64_t ms)
+{
+    struct timespec dl = deadline_after(ms);
+    pthread_mutex_lock(&t->mu);
+    int rc = 0;
+    while (*field < n && rc == 0)
+        rc = pthread_cond_timedwait(&t->cv, &t->mu, &dl);
+    bool ok = *field >= n;
+    if (!ok) {
+        fprintf(stderr, "tally_wait: %zu of %zu after %lld ms (total %zu, distinct %zu, naks %zu, "
+                "terms %zu, pull errors %zu; first stream seqs:", *field, n, (long long)ms,
+                t->total, t->distinct, t->naks, t->terms, t->pull_errors);
+        for (size_t i = 0; i < t->nseqs && i < 12; i++)
+            fprintf(stderr, " %llu", (unsigned long long)t->seqs[i]);
+        fprintf(stderr, ")\n");
+    }
+    pthread_mutex_unlock(&t->mu);
+    return ok;
+}
+
+static size_t tally_read(tally *t, const size_t *field)
+{
+    pthread_mutex_lock(&t->mu);
+    size_t v = *field;
+    pthread_mutex_unlock(&t->mu);
+    return v;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static bool make_stream(nb_client *c, const char *name, const char *subject)
+{
+    const char *subjects[] = {subject};
+    nb_js_stream_config cfg = {name, subjects, 1, NB_JS_FILE, 0, 0, 0};
+    REQUIRE_OK(nb_js_stream_ensure(c, &cfg, NULL));
+    return true;
+}
+
+static nb_js_consumer_config consumer_cfg(const char *subject, const char *durable)
+{
+    nb_js_consumer_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.subject = subject;
+    cfg.durable = durable;
+    cfg.ack_wait_ms = 2000;
+    cfg.nak_delay_ms = 100;
+    cfg.max_nak_delay_ms = 400;
+    return cfg;
+}
+
+/* Creates a consumer kept in consumers[slot] (destroyed at teardown). */
+static nb_js_consumer *consume(nb_client *c, size_t slot, const nb_js_consumer_config *cfg,
+                               tally *t)
+{
+    nb_js_consumer *k = NULL;
+    nb_status s = nb_js_consumer_create(&k, c, cfg, on_js_envelope, on_js_error, t);
+    if (s != NB_OK) {
+        fprintf(stderr, "consumer create: %s: %s\n", nb_status_text(s), nb_last_error());
+        return NULL;
+    }
+    consumers[slot] = k;
+    return k;
+}
+
+static void stop_consumer(size_t slot)
+{
+    nb_js_consumer_destroy(consumers[slot]);
+    consumers[slot] = NULL;
+}
+
+/* A fresh envelope "m<i>" (not tracked: the caller destroys it). */
+static nb_envelope *numbered(int i)
+{
+    char text[32];
+    snprintf(text, sizeof text, "m%d", i);
+    nb_envelope *e = NULL;
+    nb_payload *p = NULL;
+    if (nb_envelope_create(&e) != NB_OK || nb_payload_create_text(&p, "msg", text) != NB_OK ||
+        nb_envelope_add_payload(e, &p) != NB_OK) {
+        nb_payload_destroy(p);
+        nb_envelope_destroy(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* Publishes "m<from>" .. "m<to-1>" synchronously. */
+static bool publish_range(nb_client *c, const char *subject, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        nb_envelope *e = numbered(i);
+        REQUIRE(e);
+        nb_js_ack ack;
+        nb_status s = nb_client_js_publish(c, subject, e, NULL, &ack);
+        nb_envelope_destroy(e);
+        REQUIRE_OK(s);
+        REQUIRE(!ack.duplicate);
+    }
+    return true;
+}
+
+static uint64_t stream_messages(nb_client *c, const char *name)
+{
+    nb_js_stream_info *info = NULL;
+    if (nb_js_stream_info_get(c, name, &info) != NB_OK) {
+        fprintf(stderr, "stream info: %s\n", nb_last_error());
+        return UINT64_MAX;
+    }
+    uint64_t n = info->messages;
+    nb_js_stream_info_destroy(info);
+    return n;
+}
+
+static int64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Options that reconnect quickly and forever (for server restarts). */
+static nb_options *sturdy_opts(void)
+{
+    nb_options *o = opts_new();
+    if (!o || nb_options_set_reconnect_wait(o, 100) != NB_OK ||
+        nb_options_set_reconnect_jitter(o, 10) != NB_OK ||
+        nb_options_set_max_reconnect(o, -1) != NB_OK) {
+        fprintf(stderr, "sturdy_opts: %s\n", nb_last_error());
+        return NULL;
+    }
+    return o;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Streams                                                                  */
+/* ------------------------------------------------------------------------ */
+
+JCASE(streams, 0)
+{
+    nb_client *c = new_client();
+    CHECK(c);
+    const char *subjects[] = {"orders.>", "audit.orders"};
+    nb_js_stream_config cfg = {"ORDERS", subjects, 2, NB_JS_MEMORY, 1, 60000, 30000};
+    bool created = false;
+    CHECK_OK(nb_js_stream_ensure(c, &cfg, &created));
+    CHECK(created);
+    /* The same settings again (subjects in another order): checked, not created. */
+    const char *swapped[] = {"audit.orders", "orders.>"};
+    cfg.subjects = swapped;
+    CHECK_OK(nb_js_stream_ensure(c, &cfg, &created));
+    CHECK(!created);
+
+    nb_js_stream_info *info = NULL;
+    CHECK_OK(nb_js_stream_info_get(c, "ORDERS", &info));
+    bool ok = strcmp(info->config.name, "ORDERS") == 0 && info->config.subject_count == 2 &&
+              info->config.storage == NB_JS_MEMORY && info->config.replicas == 1 &&
+              info->config.max_age_ms == 60000 && info->config.duplicate_window_ms == 30000 &&
+              info->messages == 0 && info->consumers == 0;
+    nb_js_stream_info_destroy(info);
+    CHECK(ok);
+
+    /* Every differing setting is named; the stream is left as it was. */
+    const char *other[] = {"orders.>"};
+    nb_js_stream_config diff = {"ORDERS", other, 1, NB_JS_FILE, 1, 0, 0};
+    CHECK_FAIL(nb_js_stream_ensure(c, &diff, &created), NB_INVALID_ARG,
+               "subjects [orders.>, audit.orders] (asked [orders.>])");
+    CHECK(strstr(nb_last_error(), "storage memory (asked file)"));
+    CHECK(strstr(nb_last_error(), "max age ms 60000 (asked 0)"));
+    CHECK(!created);
+    /* Overlapping subjects with another stream: the server's refusal is passed on. */
+    const char *overlap[] = {"orders.new"};
+    nb_js_stream_config clash = {"CLASH", overlap, 1, NB_JS_FILE, 0, 0, 0};
+    CHECK_FAIL(nb_js_stream_ensure(c, &clash, NULL), NB_INVALID_ARG, "overlap");
+
+    CHECK_OK(nb_js_stream_delete(c, "ORDERS"));
+    CHECK_FAIL(nb_js_stream_info_get(c, "ORDERS", &info), NB_INVALID_ARG, "no such stream");
+    CHECK(info == NULL);
+    CHECK_FAIL(nb_js_stream_delete(c, "ORDERS"), NB_INVALID_ARG, "no such stream");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Publishing                                                               */
+/* ------------------------------------------------------------------------ */
+
+JCASE(publish_dedupe, 0)
+{
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "DEDUPE", "dd.>"));
+    nb_envelope *e = env_text("msg", "once");
+    CHECK(e);
+    nb_js_ack first, second;
+    CHECK_OK(nb_client_js_publish(c, "dd.a", e, NULL, &first));
+    CHECK_STR(first.stream, "DEDUPE");
+    CHECK(first.sequence == 1 && !first.duplicate);
+    /* The same envelope again: same msg_id, so the server keeps one copy. */
+    CHECK_OK(nb_client_js_publish(c, "dd.a", e, NULL, &second));
+    CHECK(second.duplicate && second.sequence == 1);
+    /* Another envelope with that msg_id set by hand is a duplicate too. */
+    nb_envelope *twin = env_text("msg", "twin");
+    CHECK(twin);
+    CHECK_OK(nb_envelope_set_msg_id(twin, nb_envelope_msg_id(e)));
+    CHECK_OK(nb_client_js_publish(c, "dd.a", twin, NULL, &second));
+    CHECK(second.duplicate);
+    CHECK(stream_messages(c, "DEDUPE") == 1);
+    /* A fresh envelope is stored as the next message; expect_stream is honoured. */
+    nb_js_publish_options po = {2000, 0, 0, "DEDUPE"};
+    CHECK_OK(nb_client_js_publish(c, "dd.b", env_text("msg", "two"), &po, &second));
+    CHECK(second.sequence == 2 && !second.duplicate);
+    po.expect_stream = "OTHER";
+    CHECK_FAIL(nb_client_js_publish(c, "dd.b", env_text("msg", "three"), &po, &second),
+               NB_NATS, "dd.b");
+    CHECK(stream_messages(c, "DEDUPE") == 2);
+}
+
+JCASE(publish_too_large, 65536)
+{
+    static uint8_t bytes[60000];
+    fill_bytes(bytes, sizeof bytes, 5);
+    nb_options *o = opts_new();
+    CHECK(o);
+    CHECK_OK(nb_options_set_size_threshold(o, 10 * 1000 * 1000)); /* all direct */
+    nb_client *c = connect_with(o);
+    CHECK(c && make_stream(c, "BIG", "big"));
+    nb_envelope *e = env_with(bytes_payload("b", NB_TYPE_BINARY, bytes, sizeof bytes));
+    CHECK(e);
+    CHECK_FAIL(nb_client_js_publish(c, "big", e, NULL, NULL), NB_TOO_LARGE, "65536");
+    CHECK(strstr(nb_last_error(), "of headers"));
+    CHECK(stream_messages(c, "BIG") == 0);
+}
+
+JCASE(publish_no_stream, 0)
+{
+    nb_client *c = new_client();
+    CHECK(c);
+    nb_js_ack ack;
+    nb_js_publish_options po = {500, 2, 20, NULL};
+    CHECK_FAIL(nb_client_js_publish(c, "nowhere", env_text("m", "x"), &po, &ack),
+               NB_NO_RESPONDERS, "no stream holds this subject");
+    CHECK(strstr(nb_last_error(), "3 attempts"));
+    CHECK(ack.sequence == 0 && ack.stream[0] == '\0');
+}
+
+/* ---- asynchronous -------------------------------------------------------- */
+
+typedef struct acks {
+    pthread_mutex_t mu;
+    size_t ok, failed, duplicates;
+    uint64_t max_seq;
+    uint64_t seq_sum;
+    char first_error[256];
+    nb_status last_status;
+    char last_error[256];
+} acks;
+
+static void on_ack(nb_js_publisher *p, const char *msg_id, const char *subject, nb_status s,
+                   const char *error, const nb_js_ack *ack, void *closure)
+{
+    (void)p;
+    acks *a = closure;
+    pthread_mutex_lock(&a->mu);
+    if (s == NB_OK && ack && msg_id[0] && subject[0]) {
+        a->ok++;
+        a->duplicates += ack->duplicate;
+        a->seq_sum += ack->duplicate ? 0 : ack->sequence;
+        a->max_seq = ack->sequence > a->max_seq ? ack->sequence : a->max_seq;
+    } else {
+        a->failed++;
+        a->last_status = s;
+        snprintf(a->last_error, sizeof a->last_error, "%s", error);
+        if (!a->first_error[0])
+            snprintf(a->first_error, sizeof a->first_error, "%s: %s", nb_status_text(s), error);
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+JCASE(async_publisher, 0)
+{
+    enum { N = 500 };
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "ASYNC", "as.>"));
+    static acks a;
+    memset(&a, 0, sizeof a);
+    pthread_mutex_init(&a.mu, NULL);
+    CHECK_OK(nb_js_publisher_create(&publishers[0], c, 16, 3000, on_ack, &a));
+    nb_envelope *again = NULL;
+    for (int i = 0; i < N; i++) {
+        nb_envelope *e = numbered(i);
+        CHECK(e);
+        nb_status s = nb_js_publisher_send(publishers[0], "as.x", e);
+        if (i == 7)
+            again = keep(e);
+        else
+            nb_envelope_destroy(e);
+        CHECK_OK(s);
+    }
+    CHECK_OK(nb_js_publisher_send(publishers[0], "as.x", again)); /* same msg_id */
+    CHECK_OK(nb_js_publisher_wait(publishers[0], 10000));
+    CHECK(nb_js_publisher_pending(publishers[0]) == 0);
+    pthread_mutex_lock(&a.mu);
+    bool ok = a.ok == N + 1 && a.failed == 0 && a.duplicates == 1 && a.max_seq == N &&
+              a.seq_sum == (uint64_t)N * (N + 1) / 2;
+    if (!ok)
+        fprintf(stderr, "acks: ok %zu failed %zu dup %zu max %llu (%s)\n", a.ok, a.failed,
+                a.duplicates, (unsigned long long)a.max_seq, a.first_error);
+    pthread_mutex_unlock(&a.mu);
+    CHECK(ok);
+    CHECK(stream_messages(c, "ASYNC") == N);
+    /* No stream on the subject: the ack callback gets the failure, naming it. */
+    nb_envelope *lost = env_text("m", "nowhere");
+    CHECK(lost);
+    CHECK_OK(nb_js_publisher_send(publishers[0], "nowhere", lost));
+    CHECK_OK(nb_js_publisher_wait(publishers[0], 10000));
+    pthread_mutex_lock(&a.mu);
+    ok = a.failed == 1 && strstr(a.first_error, "no stream holds this subject");
+    pthread_mutex_unlock(&a.mu);
+    CHECK(ok);
+    /* Someone listens but no stream answers: no ack within the ack timeout is NB_TIMEOUT. */
+    nb_subscription *silent = sub_sync(new_client(), "silent.x", NULL);
+    CHECK(silent);
+    nb_js_publisher *quick = NULL;
+    CHECK_OK(nb_js_publisher_create(&quick, c, 4, 300, on_ack, &a));
+    publishers[1] = quick;
+    int64_t t0 = now_ms();
+    CHECK_OK(nb_js_publisher_send(quick, "silent.x", env_text("m", "unheard")));
+    CHECK(nb_js_publisher_pending(quick) == 1);
+    CHECK_OK(nb_js_publisher_wait(quick, 5000));
+    int64_t took = now_ms() - t0;
+    pthread_mutex_lock(&a.mu);
+    ok = a.failed == 2 && a.last_status == NB_TIMEOUT && strstr(a.last_error, "no ack in time");
+    if (!ok)
+        fprintf(stderr, "silent: failed %zu, last %s: %s\n", a.failed, nb_status_text(a.last_status),
+                a.last_error);
+    pthread_mutex_unlock(&a.mu);
+    CHECK(ok && took >= 250);
+    nb_js_publisher_destroy(publishers[0]);
+    publishers[0] = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Bad arguments                                                            */
+/* ------------------------------------------------------------------------ */
+
+JCASE(bad_arguments, 0)
+{
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "ARGS", "args.>"));
+    const char *subjects[] = {"a.b"};
+    const char *spaced[] = {"a b"};
+    nb_js_stream_config cfg = {"S", subjects, 1, NB_JS_FILE, 0, 0, 0};
+    CHECK_FAIL(nb_js_stream_ensure(NULL, &cfg, NULL), NB_INVALID_ARG, "client and config");
+    CHECK_FAIL(nb_js_stream_ensure(c, NULL, NULL), NB_INVALID_ARG, "client and config");
+    cfg.name = "a.b";
+    CHECK_FAIL(nb_js_stream_ensure(c, &cfg, NULL), NB_INVALID_ARG, "'a.b' holds '.'");
+    cfg.name = "";
+    CHECK_FAIL(nb_js_stream_ensure(c, &cfg, NULL), NB_INVALID_ARG, "a name is required");
+    cfg.name = "S";
+    cfg.subject_count = 0;
+    CHECK_FAIL(nb_js_stream_ensure(c, &cfg, NULL), NB_INVALID_ARG, "at least one subject");
+    cfg.subject_count = 1;
+    cfg.subjects = spaced;
+    CHECK_FAIL(nb_js_stream_ensure(c, &cfg, NULL), NB_INVALID_ARG, "subjects[0]");
+    cfg.subjects = subjects;
+    cfg.replicas = 9;
+    CHECK_FAIL(nb_js_stream_ensure(c, &cfg, NULL), NB_INVALID_ARG, "replicas 9");
+    cfg.replicas = 0;
+    cfg.storage = (nb_js_storage)7;
+    CHECK_FAIL(nb_js_stream_ensure(c, &cfg, NULL), NB_INVALID_ARG, "storage 7");
+    cfg.storage = NB_JS_FILE;
+    cfg.max_age_ms = -1;
+    CHECK_FAIL(nb_js_stream_ensure(c, &cfg, NULL), NB_INVALID_ARG, "max age -1");
+    nb_js_stream_info *info = NULL;
+    CHECK_FAIL(nb_js_stream_info_get(c, "x>", &info), NB_INVALID_ARG, "holds '>'");
+    CHECK_FAIL(nb_js_stream_info_get(c, "x", NULL), NB_INVALID_ARG, "out is NULL");
+    CHECK_FAIL(nb_js_stream_delete(c, NULL), NB_INVALID_ARG, "a name is required");
+
+    nb_envelope *e = env_text("m", "x");
+    CHECK(e);
+    CHECK_FAIL(nb_client_js_publish(NULL, "args.a", e, NULL, NULL), NB_INVALID_ARG,
+               "client and envelope");
+    CHECK_FAIL(nb_client_js_publish(c, "args.a", NULL, NULL, NULL), NB_INVALID_ARG,
+               "client and envelope");
+    CHECK_FAIL(nb_client_js_publish(c, "args a", e, NULL, NULL), NB_INVALID_ARG, "whitespace");
+    CHECK_FAIL(nb_client_js_publish(c, "", e, NULL, NULL), NB_INVALID_ARG, "empty subject");
+    nb_js_publish_options po = {-1, 0, 0, NULL};
+    CHECK_FAIL(nb_client_js_publish(c, "args.a", e, &po, NULL), NB_INVALID_ARG, "timeout_ms -1");
+    po.timeout_ms = 0;
+    po.expect_stream = "no.dots";
+    CHECK_FAIL(nb_client_js_publish(c, "args.a", e, &po, NULL), NB_INVALID_ARG, "expect_stream");
+
+    nb_js_publisher *p = NULL;
+    CHECK_FAIL(nb_js_publisher_create(&p, c, 4, 1000, NULL, NULL), NB_INVALID_ARG, "on_ack");
+    CHECK_FAIL(nb_js_publisher_create(&p, c, -4, 1000, on_ack, NULL), NB_INVALID_ARG,
+               "max_pending -4");
+    CHECK(p == NULL);
+    CHECK_FAIL(nb_js_publisher_send(NULL, "args.a", e), NB_INVALID_ARG, "publisher is NULL");
+    CHECK_FAIL(nb_js_publisher_wait(NULL, 10), NB_INVALID_ARG, "publisher wait");
+    nb_js_publisher_destroy(NULL);
+
+    tally_reset();
+    nb_js_consumer *k = NULL;
+    nb_js_consumer_config cc = consumer_cfg("args.>", "D");
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, NULL, NULL, NULL), NB_INVALID_ARG,
+               "on_envelope");
+    cc.durable = NULL;
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
+               NB_INVALID_ARG, "durable: a name is required");
+    cc.durable = "has.dot";
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
+               NB_INVALID_ARG, "'has.dot' holds '.'");
+    cc.durable = "D";
+    cc.subject = "";
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
+               NB_INVALID_ARG, "empty subject");
+    cc.subject = "args.>";
+    cc.batch = -1;
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
+               NB_INVALID_ARG, "batch -1");
+    cc.batch = 0;
+    cc.start = NB_JS_START_SEQUENCE;
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
+               NB_INVALID_ARG, "start_sequence must be at least 1");
+    cc.start = (nb_js_start)42;
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
+               NB_INVALID_ARG, "start 42");
+    cc.start = NB_JS_START_ALL;
+    cc.ack_wait_ms = -5;
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
+               NB_INVALID_ARG, "ack_wait_ms -5");
+    cc.ack_wait_ms = 0;
+    cc.subject = "nothing.here";
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
+               NB_INVALID_ARG, "no stream holds subject 'nothing.here'");
+    cc.stream = "NOPE";
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
+               NB_INVALID_ARG, "no such stream");
+    CHECK(k == NULL);
+    CHECK_FAIL(nb_js_consumer_delete(c, "ARGS", "never"), NB_INVALID_ARG, "no such consumer");
+    nb_js_consumer_destroy(NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Consuming                                                                */
+/* ------------------------------------------------------------------------ */
+
+JCASE(consume_acks_after_callback, 0)
+{
+    tally_reset();
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "WORK", "work.>"));
+    CHECK(publish_range(c, "work.a", 0, 20));
+    nb_js_consumer_config cfg = consumer_cfg("work.>", "worker");
+    cfg.batch = 7;
+    CHECK(consume(c, 0, &cfg, &tallies[0]));
+    CHECK(tally_wait(&tallies[0], &tallies[0].distinct, 20, 10000));
+    /* In order, first deliveries, metadata filled. */
+    for (size_t i = 0; i < 20; i++)
+        CHECK(tallies[0].seqs[i] == i + 1 && tallies[0].delivered[i] == 1);
+    stop_consumer(0);
+    /* Everything was acked: the same durable gets only what comes next. */
+    CHECK(publish_range(c, "work.b", 20, 25));
+    CHECK(consume(c, 0, &cfg, &tallies[0]));
+    CHECK(tally_wait(&tallies[0], &tallies[0].distinct, 25, 10000));
+    sleep_ms(300);
+    CHECK(tally_read(&tallies[0], &tallies[0].total) == 25);
+    CHECK(tally_read(&tallies[0], &tallies[0].dups) == 0);
+    stop_consumer(0);
+    CHECK_OK(nb_js_consumer_delete(c, "WORK", "worker"));
+}
+
+JCASE(callback_nak_and_term, 0)
+{
+    tally_reset();
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "VERDICT", "v.>"));
+    CHECK(publish_range(c, "v.a", 0, 5));
+    tallies[0].nak_first = true; /* every message comes back once */
+    tallies[0].term_index = 3;   /* m3 is rejected for good on its second delivery */
+    nb_js_consumer_config cfg = consumer_cfg("v.>", "picky");
+    CHECK(consume(c, 0, &cfg, &tallies[0]));
+    CHECK(tally_wait(&tallies[0], &tallies[0].distinct, 4, 10000));
+    sleep_ms(2500); /* past the ack wait: nothing more may come */
+    CHECK(tally_read(&tallies[0], &tallies[0].total) == 10);
+    for (int i = 0; i < 5; i++)
+        CHECK(i == 3 ? tallies[0].seen[i] == 0 : tallies[0].seen[i] == 1 && tallies[0].delivered[i] == 2);
+}
+
+JCASE(destroy_in_callback, 0)
+{
+    tally_reset();
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "SELF", "self.>"));
+    CHECK(publish_range(c, "self.a", 0, 10));
+    tallies[0].destroy_at = 3;
+    tallies[0].self = &consumers[0];
+    nb_js_consumer_config cfg = consumer_cfg("self.>", "quitter");
+    cfg.batch = 10;
+    cfg.ack_wait_ms = 20000; /* so "straight away" below cannot be a redelivery after ack wait */
+    CHECK(consume(c, 0, &cfg, &tallies[0]));
+    CHECK(tally_wait(&tallies[0], &tallies[0].total, 3, 10000));
+    sleep_ms(300);
+    CHECK(tally_read(&tallies[0], &tallies[0].total) == 3);
+    /* The rest of the batch was naked at once: a new consumer gets m3..m9 straight away. */
+    CHECK(consume(c, 1, &cfg, &tallies[1]));
+    CHECK(tally_wait(&tallies[1], &tallies[1].distinct, 7, 10000));
+    CHECK(tallies[1].seen[2] == 0 && tallies[1].seen[3] == 1 && tallies[1].seen[9] == 1);
+}
+
+/* ---- at-least-once ------------------------------------------------------- */
+
+typedef struct pub_job {
+    nb_client *client;
+    const char *subject;
+    int count;
+    int64_t pause_ms;
+    atomic_int done;
+    nb_status status;
+    char error[512];
+    int duplicates; /* acks saying duplicate: a retry after a lost ack */
+} pub_job;
+
+/* Publishes m0..m<count-1> with retries, as a sender that must not lose any would. */
+static void *publisher_main(void *arg)
+{
+    pub_job *j = arg;
+    nb_js_publish_options po = {2000, 100, 100, NULL};
+    for (int i = 0; i < j->count; i++) {
+        nb_envelope *e = numbered(i);
+        nb_js_ack ack;
+        nb_status s = e ? nb_client_js_publish(j->client, j->subject, e, &po, &ack) : NB_NO_MEMORY;
+        nb_envelope_destroy(e);
+        if (s != NB_OK) {
+            j->status = s;
+            snprintf(j->error, sizeof j->error, "m%d: %s", i, nb_last_error());
+            break;
+        }
+        j->duplicates += ack.duplicate;
+        atomic_store(&j->done, i + 1);
+        if (j->pause_ms)
+            sleep_ms(j->pause_ms);
+    }
+    return NULL;
+}
+
+static bool wait_published(pub_job *j, int n, int64_t ms)
+{
+    for (int64_t t = 0; t < ms; t += 10) {
+        if (atomic_load(&j->done) >= n || j->status != NB_OK)
+            return atomic_load(&j->done) >= n;
+        sleep_ms(10);
+    }
+    return false;
+}
+
+static bool all_seen(tally *t, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (t->seen[i] < 1) {
+            fprintf(stderr, "m%d was never processed\n", i);
+            return false;
+        }
+    return true;
+}
+
+JCASE(at_least_once_consumer_restart, 0)
+{
+    enum { N = 1000 };
+    tally_reset();
+    nb_client *pc = new_client();
+    nb_client *cc = new_client();
+    CHECK(pc && cc && make_stream(pc, "ALO", "alo.>"));
+    nb_js_consumer_config cfg = consumer_cfg("alo.>", "survivor");
+    cfg.batch = 50;
+    cfg.ack_wait_ms = 1000;
+    CHECK(consume(cc, 0, &cfg, &tallies[0]));
+    static pub_job job;
+    memset(&job, 0, sizeof job);
+    job.client = pc;
+    job.subject = "alo.x";
+    job.count = N;
+    job.pause_ms = 1;
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, publisher_main, &job) == 0);
+    /* Midway: the consumer goes away while messages keep coming, then comes back. */
+    bool midway = tally_wait(&tallies[0], &tallies[0].total, 300, 30000);
+    stop_consumer(0);
+    size_t at_stop = tally_read(&tallies[0], &tallies[0].total);
+    int published_at_stop = atomic_load(&job.done);
+    sleep_ms(300);
+    nb_js_consumer *again = consume(cc, 0, &cfg, &tallies[0]);
+    pthread_join(th, NULL);
+    CHECK(midway && again);
+    CHECK_OK(job.status);
+    CHECK(tally_wait(&tallies[0], &tallies[0].distinct, N, 60000));
+    sleep_ms(1500); /* past the ack wait: redeliveries of lost acks would show now */
+    pthread_mutex_lock(&tallies[0].mu);
+    bool every = all_seen(&tallies[0], N);
+    fprintf(stderr,
+            "note: consumer restart: stopped after %zu processed (%d published), then: "
+            "%zu processed, %zu distinct, %zu duplicates, %zu unknown\n",
+            at_stop, published_at_stop, tallies[0].total, tallies[0].distinct, tallies[0].dups,
+            tallies[0].unknown);
+    pthread_mutex_unlock(&tallies[0].mu);
+    CHECK(every);
+    CHECK(published_at_stop < N); /* the restart really was midway */
+    CHECK(stream_messages(pc, "ALO") == N);
+}
+
+JCASE(at_least_once_server_restart, 0)
+{
+    enum { N = 1000 };
+    tally_reset();
+    nb_client *pc = connect_with(sturdy_opts());
+    nb_client *cc = connect_with(sturdy_opts());
+    CHECK(pc && cc && make_stream(pc, "ALS", "als.>"));
+    nb_js_consumer_config cfg = consumer_cfg("als.>", "steadfast");
+    cfg.batch = 50;
+    cfg.ack_wait_ms = 1000;
+    CHECK(consume(cc, 0, &cfg, &tallies[0]));
+    static pub_job job;
+    memset(&job, 0, sizeof job);
+    job.client = pc;
+    job.subject = "als.x";
+    job.count = N;
+    job.pause_ms = 2;
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, publisher_main, &job) == 0);
+    bool midway = wait_published(&job, 300, 30000);
+    nbt_server_kill(&T.srv);
+    int published_at_kill = atomic_load(&job.done);
+    sleep_ms(500);
+    int restarted = nbt_server_restart(&T.srv);
+    pthread_join(th, NULL);
+    CHECK(midway && restarted == 0);
+    CHECK_OK(job.status);
+    if (job.status != NB_OK)
+        fprintf(stderr, "publisher: %s\n", job.error);
+    CHECK(tally_wait(&tallies[0], &tallies[0].distinct, N, 60000));
+    sleep_ms(1500);
+    pthread_mutex_lock(&tallies[0].mu);
+    bool every = all_seen(&tallies[0], N);
+    fprintf(stderr,
+            "note: server restart after %d published: %zu processed, %zu distinct, "
+            "%zu duplicates, %zu pull errors; %d publish acks said duplicate\n",
+            published_at_kill, tallies[0].total, tallies[0].distinct, tallies[0].dups,
+            tallies[0].pull_errors, job.duplicates);
+    pthread_mutex_unlock(&tallies[0].mu);
+    CHECK(every);
+    CHECK(published_at_kill < N);
+    /* Retries with the same msg_id were dropped by the duplicate window: exactly N stored. */
+    CHECK(stream_messages(pc, "ALS") == N);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Link payloads: nak while the file server is down, term when they are bad */
+/* ------------------------------------------------------------------------ */
+
+static char fs_dir[300];
+static char fs_url[64];
+
+static bool fs_start_on(int port)
+{
+    nb_fileserver_config cfg = {"127.0.0.1", port, fs_dir, 0, 0, NULL, true};
+    REQUIRE_OK(nb_fileserver_start(&T.fs, &cfg));
+    snprintf(fs_url, sizeof fs_url, "http://127.0.0.1:%d", nb_fileserver_port(T.fs));
+    return true;
+}
+
+static bool fs_start(void)
+{
+    const char *dir = case_dir();
+    REQUIRE(dir);
+    snprintf(fs_dir, sizeof fs_dir, "%s/files", dir);
+    return fs_start_on(0);
+}
+
+/* Sender: everything over 1000 bytes by link; receiver: few quick retries. */
+static nb_client *link_client(void)
+{
+    nb_options *o = opts_new();
+    if (!o || nb_options_set_fileserver_url(o, fs_url) != NB_OK ||
+        nb_options_set_size_threshold(o, 1000) != NB_OK ||
+        nb_options_set_backoff(o, 1, 20, 50) != NB_OK) {
+        fprintf(stderr, "link_client: %s\n", nb_last_error());
+        return NULL;
+    }
+    return connect_with(o);
+}
+
+/* The one stored file of the file server with this suffix. */
+static bool stored_file(const char *suffix, char *out, size_t outsz)
+{
+    DIR *d = opendir(fs_dir);
+    REQUIRE(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name), sl = strlen(suffix);
+        if (l > sl && strcmp(de->d_name + l - sl, suffix) == 0 && n++ == 0)
+            snprintf(out, outsz, "%s/%s", fs_dir, de->d_name);
+    }
+    closedir(d);
+    REQUIRE(n == 1);
+    return true;
+}
+
+static nb_envelope *link_envelope(const char *text, uint8_t *bytes, size_t n)
+{
+    nb_envelope *e = env_text("msg", text);
+    if (e && !add(e, bytes_payload("blob", NB_TYPE_BINARY, bytes, n)))
+        return NULL;
+    return e;
+}
+
+JCASE(nak_during_fileserver_outage, 0)
+{
+    static uint8_t bytes[20000];
+    fill_bytes(bytes, sizeof bytes, 77);
+    tally_reset();
+    CHECK(fs_start());
+    nb_client *c = link_client();
+    CHECK(c && make_stream(c, "LINKS", "links.>"));
+    nb_envelope *e = link_envelope("m0", bytes, sizeof bytes);
+    CHECK(e);
+    CHECK_OK(nb_client_js_publish(c, "links.a", e, NULL, NULL));
+    CHECK(nb_payload_transport(nb_envelope_payload(e, 1)) == NB_TRANSPORT_LINK);
+    int port = nb_fileserver_port(T.fs);
+    nb_fileserver_stop(T.fs); /* the file stays on disk */
+    T.fs = NULL;
+
+    nb_js_consumer_config cfg = consumer_cfg("links.>", "patient");
+    CHECK(consume(c, 0, &cfg, &tallies[0]));
+    /* Downloads fail: naked, and it comes back (twice at least) while the server is down. */
+    CHECK(tally_wait(&tallies[0], &tallies[0].naks, 2, 10000));
+    CHECK(tally_read(&tallies[0], &tallies[0].total) == 0);
+    CHECK(strstr(tallies[0].first_error, "stream seq 1 (delivery 1): naked"));
+    CHECK(fs_start_on(port));
+    CHECK(tally_wait(&tallies[0], &tallies[0].distinct, 1, 10000));
+    CHECK(tallies[0].delivered[0] >= 3);
+    CHECK(tallies[0].terms == 0);
+}
+
+JCASE(max_deliver_gives_up, 0)
+{
+    static uint8_t bytes[5000];
+    tally_reset();
+    CHECK(fs_start());
+    nb_client *c = link_client();
+    CHECK(c && make_stream(c, "LINKS", "links.>"));
+    nb_envelope *e = link_envelope("m0", bytes, sizeof bytes);
+    CHECK(e);
+    CHECK_OK(nb_client_js_publish(c, "links.a", e, NULL, NULL));
+    nb_fileserver_stop(T.fs); /* down for good */
+    T.fs = NULL;
+    /* The second delivery is the last one allowed: terminated, and said so, not naked again. */
+    nb_js_consumer_config cfg = consumer_cfg("links.>", "bounded");
+    cfg.max_deliver = 2;
+    cfg.ack_wait_ms = 500;
+    CHECK(consume(c, 0, &cfg, &tallies[0]));
+    CHECK(tally_wait(&tallies[0], &tallies[0].terms, 1, 10000));
+    sleep_ms(1000);
+    pthread_mutex_lock(&tallies[0].mu);
+    bool ok = tallies[0].naks == 1 && tallies[0].terms == 1 && tallies[0].term_seq[0] == 1 &&
+              tallies[0].term_status[0] == NB_HTTP && tallies[0].total == 0;
+    pthread_mutex_unlock(&tallies[0].mu);
+    CHECK(ok);
+    CHECK(strstr(tallies[0].last_error, "(delivery 2): terminated, the last of max_deliver 2"));
+}
+
+/* Flips one byte in the middle of a file, keeping its length. */
+static bool corrupt(const char *path, long at)
+{
+    FILE *f = fopen(path, "r+b");
+    REQUIRE(f);
+    int c = fseek(f, at, SEEK_SET) == 0 ? fgetc(f) : EOF;
+    bool ok = c != EOF && fseek(f, at, SEEK_SET) == 0 && fputc(c ^ 0xff, f) != EOF;
+    ok = fclose(f) == 0 && ok;
+    REQUIRE(ok);
+    return true;
+}
+
+/* Publishes bytes as a message of stream "LINKS" without natsbridge (a malformed envelope). */
+static bool raw_js_publish(const char *subject, const char *text)
+{
+    jsCtx *js = NULL;
+    natsConnection *nc = NULL;
+    REQUIRE(natsConnection_ConnectTo(&nc, T.srv.url) == NATS_OK);
+    bool ok = natsConnection_JetStream(&js, nc, NULL) == NATS_OK &&
+              js_Publish(NULL, js, subject, text, (int)strlen(text), NULL, NULL) == NATS_OK;
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    REQUIRE(ok);
+    return true;
+}
+
+JCASE(term_corrupted, 0)
+{
+    static uint8_t bytes[20000];
+    fill_bytes(bytes, sizeof bytes, 78);
+    tally_reset();
+    CHECK(fs_start());
+    nb_client *c = link_client();
+    CHECK(c && make_stream(c, "LINKS", "links.>"));
+    CHECK(raw_js_publish("links.raw", "{\"this is\": \"not an envelope\""));
+    CHECK(raw_js_publish("links.raw", "{\"correlation_id\":\"x\",\"payloads\":7}"));
+    nb_envelope *e = link_envelope("m0", bytes, sizeof bytes);
+    CHECK(e);
+    CHECK_OK(nb_client_js_publish(c, "links.a", e, NULL, NULL));
+    char data[400];
+    CHECK(stored_file(".data", data, sizeof data));
+    CHECK(corrupt(data, 10000));
+    CHECK(publish_range(c, "links.b", 1, 2)); /* and a good one after them */
+
+    nb_js_consumer_config cfg = consumer_cfg("links.>", "strict");
+    cfg.ack_wait_ms = 1000;
+    CHECK(consume(c, 0, &cfg, &tallies[0]));
+    CHECK(tally_wait(&tallies[0], &tallies[0].distinct, 1, 10000));
+    CHECK(tally_wait(&tallies[0], &tallies[0].terms, 3, 10000));
+    sleep_ms(1500); /* past the ack wait: terminated messages never come back */
+    pthread_mutex_lock(&tallies[0].mu);
+    bool ok = tallies[0].terms == 3 && tallies[0].naks == 0 && tallies[0].total == 1 &&
+              tallies[0].seen[1] == 1 && tallies[0].term_seq[0] == 1 &&
+              tallies[0].term_status[0] == NB_BAD_ENVELOPE && tallies[0].term_seq[1] == 2 &&
+              tallies[0].term_status[1] == NB_BAD_ENVELOPE && tallies[0].term_seq[2] == 3 &&
+              tallies[0].term_status[2] == NB_INTEGRITY;
+    pthread_mutex_unlock(&tallies[0].mu);
+    CHECK(ok);
+    CHECK(strstr(tallies[0].first_error, "stream seq 1 (delivery 1): terminated"));
+}
+
+JCASE(term_not_found, 0)
+{
+    static uint8_t bytes[5000];
+    tally_reset();
+    CHECK(fs_start());
+    nb_client *c = link_client();
+    CHECK(c && make_stream(c, "LINKS", "links.>"));
+    nb_envelope *e = link_envelope("m0", bytes, sizeof bytes);
+    CHECK(e);
+    CHECK_OK(nb_client_js_publish(c, "links.a", e, NULL, NULL));
+    char data[400], side[400];
+    CHECK(stored_file(".data", data, sizeof data));
+    CHECK(stored_file(".json", side, sizeof side));
+    CHECK(unlink(data) == 0 && unlink(side) == 0);
+    /* 404: maybe late (a replica), so it is naked until the 3rd delivery, then terminated. */
+    nb_js_consumer_config cfg = consumer_cfg("links.>", "seeker");
+    cfg.not_found_deliveries = 3;
+    CHECK(consume(c, 0, &cfg, &tallies[0]));
+    CHECK(tally_wait(&tallies[0], &tallies[0].terms, 1, 10000));
+    pthread_mutex_lock(&tallies[0].mu);
+    bool ok = tallies[0].naks == 2 && tallies[0].term_seq[0] == 1 &&
+              tallies[0].term_status[0] == NB_HTTP && tallies[0].total == 0;
+    pthread_mutex_unlock(&tallies[0].mu);
+    CHECK(ok);
+}
+
+JCASE(term_object_not_found, 0)
+{
+    /* An Object Store link whose bucket is gone: like a 404, naked, then terminated. */
+    static uint8_t bytes[5000];
+    fill_bytes(bytes, sizeof bytes, 79);
+    tally_reset();
+    nb_options *o = opts_new();
+    CHECK(o);
+    CHECK_OK(nb_options_set_link_store(o, "nats-os://LINKOS"));
+    CHECK_OK(nb_options_set_size_threshold(o, 1000));
+    nb_client *c = connect_with(o);
+    CHECK(c && make_stream(c, "LINKS", "links.>"));
+    nb_envelope *e = link_envelope("m0", bytes, sizeof bytes);
+    CHECK(e);
+    CHECK_OK(nb_client_js_publish(c, "links.a", e, NULL, NULL));
+    CHECK(strncmp(nb_payload_url(nb_envelope_payload(e, 1)), "nats-os://LINKOS/", 17) == 0);
+    CHECK_OK(nb_objstore_delete_bucket(c, "LINKOS"));
+    nb_js_consumer_config cfg = consumer_cfg("links.>", "osseeker");
+    cfg.not_found_deliveries = 2;
+    CHECK(consume(c, 0, &cfg, &tallies[0]));
+    CHECK(tally_wait(&tallies[0], &tallies[0].terms, 1, 10000));
+    pthread_mutex_lock(&tallies[0].mu);
+    bool ok = tallies[0].naks == 1 && tallies[0].term_seq[0] == 1 &&
+              tallies[0].term_status[0] == NB_NATS && tallies[0].total == 0;
+    pthread_mutex_unlock(&tallies[0].mu);
+    CHECK(ok);
+    CHECK(strstr(tallies[0].last_error, "not found"));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Replay and durables                                                      */
+/* ------------------------------------------------------------------------ */
+
+JCASE(replay_starts, 0)
+{
+    tally_reset();
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "REPLAY", "rp.>"));
+    CHECK(publish_range(c, "rp.a", 0, 5));
+    /* A start time early in its second (.0xy): nats.c 3.4.1 would send it as .xy (later). */
+    sleep_ms(20);
+    while (unix_ms() % 1000 < 10 || unix_ms() % 1000 > 60)
+        sleep_ms(5);
+    int64_t middle = unix_ms();
+    sleep_ms(50);
+    CHECK(publish_range(c, "rp.a", 5, 10));
+
+    nb_js_consumer_config all = consumer_cfg("rp.>", "from-start");
+    CHECK(consume(c, 0, &all, &tallies[0]));
+    nb_js_consumer_config seq = consumer_cfg("rp.>", "from-seq");
+    seq.start = NB_JS_START_SEQUENCE;
+    seq.start_sequence = 4;
+    CHECK(consume(c, 1, &seq, &tallies[1]));
+    nb_js_consumer_config tm = consumer_cfg("rp.>", "from-time");
+    tm.start = NB_JS_START_TIME;
+    tm.start_time_ms = middle;
+    CHECK(consume(c, 2, &tm, &tallies[2]));
+    nb_js_consumer_config fresh = consumer_cfg("rp.>", "new-only");
+    fresh.start = NB_JS_START_NEW;
+    CHECK(consume(c, 3, &fresh, &tallies[3]));
+
+    CHECK(tally_wait(&tallies[0], &tallies[0].total, 10, 10000));
+    CHECK(tally_wait(&tallies[1], &tallies[1].total, 7, 10000));
+    CHECK(tally_wait(&tallies[2], &tallies[2].total, 5, 10000));
+    sleep_ms(300);
+    CHECK(tally_read(&tallies[3], &tallies[3].total) == 0);
+    CHECK(publish_range(c, "rp.a", 10, 11));
+    CHECK(tally_wait(&tallies[3], &tallies[3].total, 1, 10000));
+    CHECK(tally_wait(&tallies[0], &tallies[0].total, 11, 10000));
+    CHECK(tallies[1].seqs[0] == 4 && tallies[1].seen[3] == 1 && tallies[1].seen[2] == 0);
+    CHECK(tallies[2].seqs[0] == 6 && tallies[2].seen[5] == 1 && tallies[2].seen[4] == 0);
+    CHECK(tallies[3].seqs[0] == 11 && tallies[3].seen[10] == 1);
+    for (int i = 0; i < 11; i++)
+        CHECK(tallies[0].seen[i] == 1 && tallies[0].seqs[i] == (uint64_t)i + 1);
+}
+
+JCASE(durable_conflicts, 0)
+{
+    tally_reset();
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "DUR", "dur.>"));
+    nb_js_consumer_config cfg = consumer_cfg("dur.a", "one");
+    CHECK(consume(c, 0, &cfg, &tallies[0]));
+    stop_consumer(0);
+    nb_js_consumer *k = NULL;
+    nb_js_consumer_config other = consumer_cfg("dur.b", "one");
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &other, on_js_envelope, on_js_error, &tallies[0]),
+               NB_INVALID_ARG, "durable 'one' exists with subject 'dur.a' (asked 'dur.b')");
+    other = consumer_cfg("dur.a", "one");
+    other.start = NB_JS_START_SEQUENCE;
+    other.start_sequence = 3;
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &other, on_js_envelope, on_js_error, &tallies[0]),
+               NB_INVALID_ARG, "exists with start 'all' (asked 'from a sequence')");
+    CHECK(k == NULL);
+    /* A durable from a time is kept as it is: the same start binds, another ack wait is named. */
+    nb_js_consumer_config when = consumer_cfg("dur.a", "when");
+    when.start = NB_JS_START_TIME;
+    when.start_time_ms = unix_ms() / 1000 * 1000 + 7;
+    CHECK(consume(c, 0, &when, &tallies[0]));
+    stop_consumer(0);
+    CHECK(consume(c, 0, &when, &tallies[0]));
+    stop_consumer(0);
+    when.ack_wait_ms = 9000;
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &when, on_js_envelope, on_js_error, &tallies[0]),
+               NB_INVALID_ARG, "starts from a time and cannot be updated");
+    /* Ack wait and max deliver are updated on an existing durable. */
+    other = consumer_cfg("dur.a", "one");
+    other.ack_wait_ms = 7000;
+    other.max_deliver = 4;
+    CHECK(consume(c, 0, &other, &tallies[0]));
+    stop_consumer(0);
+    CHECK_OK(nb_js_consumer_delete(c, "DUR", "one"));
+    CHECK_FAIL(nb_js_consumer_delete(c, "DUR", "one"), NB_INVALID_ARG, "no such consumer");
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* A consumer in a process of its own, to be killed (SIGKILL) midway         */
+/* ------------------------------------------------------------------------ */
+
+#define CHILD_FLAG "--consumer-child"
+
+static int child_out = -1;
+
+/* Child: one line "m<i> <delivery>" per processed message, written before the ack. */
+static nb_js_action child_envelope(nb_js_consumer *cons, nb_envelope *env,
+                                   const nb_js_delivery *d, void *closure)
+{
+    (void)cons;
+    (void)closure;
+    char line[64];
+    int n = snprintf(line, sizeof line, "%s %llu\n", first_text(env),
+                     (unsigned long long)d->delivered);
+    nb_envelope_destroy(env);
+    return write(child_out, line, (size_t)n) == n ? NB_JS_ACK : NB_JS_NAK;
+}
+
+/* `test_jetstream --consumer-child URL SUBJECT DURABLE OUTFILE`: consumes for at most 60 s. */
+static int consumer_child(char **argv)
+{
+    child_out = open(argv[5], O_WRONLY | O_APPEND | O_CREAT, 0644);
+    nb_options *o = NULL;
+    nb_client *c = NULL;
+    nb_js_consumer *k = NULL;
+    nb_js_consumer_config cfg = consumer_cfg(argv[3], argv[4]);
+    cfg.batch = 50;
+    cfg.ack_wait_ms = 1000;
+    if (child_out < 0 || nb_options_create(&o) || nb_options_set_url(o, argv[2]) ||
+        nb_client_connect(&c, o) ||
+        nb_js_consumer_create(&k, c, &cfg, child_envelope, NULL, NULL)) {
+        fprintf(stderr, "consumer child: %s\n", nb_last_error());
+        return 1;
+    }
+    sleep_ms(60000);
+    nb_js_consumer_destroy(k);
+    nb_client_destroy(c);
+    nb_options_destroy(o);
+    return 0;
+}
+
+static char self_exe[4096];
+
+static pid_t spawn_consumer(const char *subject, const char *durable, const char *out)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(self_exe, self_exe, CHILD_FLAG, T.srv.url, subject, durable, out, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Reads the child's lines: seen[i] counts "m<i>"; returns the number of lines. */
+static size_t read_lines(const char *path, int *seen, int n, uint64_t *max_delivery)
+{
+    memset(seen, 0, sizeof *seen * (size_t)n);
+    FILE *f = fopen(path, "r");
+    size_t lines = 0;
+    int i;
+    unsigned long long dl;
+    while (f && fscanf(f, "m%d %llu\n", &i, &dl) == 2) {
+        lines++;
+        if (i >= 0 && i < n)
+            seen[i]++;
+        if (max_delivery && dl > *max_delivery)
+            *max_delivery = dl;
+    }
+    if (f)
+        fclose(f);
+    return lines;
+}
+
+static int distinct_of(const int *seen, int n)
+{
+    int d = 0;
+    for (int i = 0; i < n; i++)
+        d += seen[i] > 0;
+    return d;
+}
+
+JCASE(at_least_once_consumer_killed, 0)
+{
+    enum { N = 1000 };
+    static int seen[N];
+    nb_client *pc = new_client();
+    CHECK(pc && make_stream(pc, "KILL", "kill.>"));
+    const char *dir = case_dir();
+    CHECK(dir);
+    char out[400];
+    snprintf(out, sizeof out, "%s/processed.txt", dir);
+    static pub_job job;
+    memset(&job, 0, sizeof job);
+    job.client = pc;
+    job.subject = "kill.x";
+    job.count = N;
+    job.pause_ms = 1;
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, publisher_main, &job) == 0);
+    pid_t a = spawn_consumer("kill.>", "phoenix", out);
+    /* Midway, the consumer process dies without a chance to ack what it printed. */
+    size_t lines = 0;
+    for (int t = 0; t < 3000 && lines < 300; t++, sleep_ms(10))
+        lines = read_lines(out, seen, N, NULL);
+    kill(a, SIGKILL);
+    waitpid(a, NULL, 0);
+    size_t at_kill = read_lines(out, seen, N, NULL);
+    int published_at_kill = atomic_load(&job.done);
+    pid_t b = spawn_consumer("kill.>", "phoenix", out);
+    pthread_join(th, NULL);
+    uint64_t max_delivery = 0;
+    for (int t = 0; t < 6000 && distinct_of(seen, N) < N; t++, sleep_ms(10))
+        lines = read_lines(out, seen, N, &max_delivery);
+    sleep_ms(1500); /* redeliveries of what the dead process had not acked show up now */
+    lines = read_lines(out, seen, N, &max_delivery);
+    kill(b, SIGKILL);
+    waitpid(b, NULL, 0);
+    int distinct = distinct_of(seen, N);
+    fprintf(stderr,
+            "note: consumer killed after %zu processed (%d published): %zu processed, %d "
+            "distinct, %zu duplicates, highest delivery count %llu\n",
+            at_kill, published_at_kill, lines, distinct, lines - (size_t)distinct,
+            (unsigned long long)max_delivery);
+    CHECK_OK(job.status);
+    CHECK(at_kill >= 300 && published_at_kill < N);
+    CHECK(distinct == N);
+    CHECK(stream_messages(pc, "KILL") == N);
+}
+
+static const nbt_case cases[] = {
+    NBT_ENTRY(streams),
+    NBT_ENTRY(publish_dedupe),
+    NBT_ENTRY(publish_too_large),
+    NBT_ENTRY(publish_no_stream),
+    NBT_ENTRY(async_publisher),
+    NBT_ENTRY(bad_arguments),
+    NBT_ENTRY(consume_acks_after_callback),
+    NBT_ENTRY(callback_nak_and_term),
+    NBT_ENTRY(destroy_in_callback),
+    NBT_ENTRY(at_least_once_consumer_restart),
+    NBT_ENTRY(at_least_once_server_restart),
+    NBT_ENTRY(at_least_once_consumer_killed),
+    NBT_ENTRY(nak_during_fileserver_outage),
+    NBT_ENTRY(max_deliver_gives_up),
+    NBT_ENTRY(term_corrupted),
+    NBT_ENTRY(term_not_found),
+    NBT_ENTRY(term_object_not_found),
+    NBT_ENTRY(replay_starts),
+    NBT_ENTRY(durable_conflicts),
+    {0},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc == 6 && strcmp(argv[1], CHILD_FLAG) == 0)
+        return consumer_child(argv);
+    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
+    self_exe[n > 0 ? n : 0] = '\0';
+    return nbt_main(argc, argv, cases);
+}
