@@ -3,6 +3,9 @@
  */
 #include "options.h"
 
+#include "buf.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +77,7 @@ void nb_options_destroy(nb_options *o)
     free(o->sender_name);
     free(o->sender_id);
     free(o->download_dir);
+    free(o->link_store);
     for (size_t i = 0; i < o->allowed_origin_count; i++)
         free(o->allowed_origins[i]);
     free(o->allowed_origins);
@@ -94,11 +98,13 @@ nb_status nb_options_clone(nb_options **out, const nb_options *src)
     o->sender_name = nbi_strdup(src->sender_name);
     o->sender_id = nbi_strdup(src->sender_id);
     o->download_dir = nbi_strdup(src->download_dir);
+    o->link_store = nbi_strdup(src->link_store);
+    o->client = NULL; /* a copy may outlive the client */
     o->allowed_origins = NULL;
     o->allowed_origin_count = 0;
     bool ok = (!src->url || o->url) && (!src->fileserver_url || o->fileserver_url) &&
               (!src->sender_name || o->sender_name) && (!src->sender_id || o->sender_id) &&
-              (!src->download_dir || o->download_dir);
+              (!src->download_dir || o->download_dir) && (!src->link_store || o->link_store);
     for (size_t i = 0; ok && i < src->allowed_origin_count; i++)
         ok = nb_options_add_allowed_origin(o, src->allowed_origins[i]) == NB_OK;
     if (!ok) {
@@ -135,13 +141,80 @@ static bool has_scheme(const char *url, const char *const *schemes)
     return false;
 }
 
-nb_status nb_options_set_url(nb_options *o, const char *url)
+/* Checks one server of the url list (the n bytes at s); index counts from 1, 0 for a lone URL. */
+static nb_status check_server(const char *list, const char *s, size_t n, size_t index)
 {
     static const char *const schemes[] = {"nats://", "tls://", "ws://", "wss://", NULL};
-    if (url && *url && strstr(url, "://") && !has_scheme(url, schemes))
-        return nbi_fail(NB_INVALID_ARG, "options: url '%s': scheme must be nats, tls, ws or wss",
-                        url);
-    return set_required_string(o, &o->url, url, "url");
+    char one[1024];
+    snprintf(one, sizeof one, "%.*s", (int)(n < sizeof one ? n : sizeof one - 1), s);
+    char where[64] = "";
+    if (index > 0)
+        snprintf(where, sizeof where, "server %zu of the list: ", index);
+    if (n == 0 && index == 0)
+        return nbi_fail(NB_INVALID_ARG, "options: url must not be empty");
+    if (n == 0)
+        return nbi_fail(NB_INVALID_ARG, "options: url '%.400s': %sempty (no URL at that comma)",
+                        list, where);
+    if (strcspn(one, " \t\r\n") != strlen(one))
+        return nbi_fail(NB_INVALID_ARG, "options: url '%.400s': %s'%.400s' holds whitespace",
+                        list, where, one);
+    if (strstr(one, "://") && !has_scheme(one, schemes))
+        return nbi_fail(NB_INVALID_ARG,
+                        "options: url '%.400s': %s'%.400s': scheme must be nats, tls, ws or wss",
+                        list, where, one);
+    return NB_OK;
+}
+
+/* Length of s without the spaces at both ends; *start is moved past the leading ones. */
+static size_t trim(const char **start, size_t n)
+{
+    while (n > 0 && (**start == ' ' || **start == '\t')) {
+        (*start)++;
+        n--;
+    }
+    while (n > 0 && ((*start)[n - 1] == ' ' || (*start)[n - 1] == '\t'))
+        n--;
+    return n;
+}
+
+/*
+ * url may list servers of one cluster, comma-separated: "nats://a:4222,
+ * nats://b:4222". Each is checked (a bad one is named by its position) and
+ * the list is kept without the spaces around its commas, as apply_options
+ * (messaging.c) hands it to nats.c.
+ */
+static nb_status normalize_servers(const char *url, nbi_buf *out)
+{
+    bool list = strchr(url, ',') != NULL;
+    size_t index = 1;
+    for (const char *p = url;; index++) {
+        const char *comma = strchr(p, ',');
+        const char *s = p;
+        size_t n = trim(&s, comma ? (size_t)(comma - p) : strlen(p));
+        nb_status st = check_server(url, s, n, list ? index : 0);
+        if (st == NB_OK && index > 1)
+            st = nbi_buf_append(out, ",", 1);
+        if (st == NB_OK)
+            st = nbi_buf_append(out, s, n);
+        if (st != NB_OK || !comma)
+            return st;
+        p = comma + 1;
+    }
+}
+
+nb_status nb_options_set_url(nb_options *o, const char *url)
+{
+    nb_status s = check(o, "url");
+    if (s != NB_OK)
+        return s;
+    if (!url || !*url)
+        return nbi_fail(NB_INVALID_ARG, "options: url must not be empty");
+    nbi_buf servers = NBI_BUF_INIT;
+    s = normalize_servers(url, &servers);
+    if (s == NB_OK)
+        s = nbi_set_string(&o->url, (const char *)servers.data);
+    nbi_buf_free(&servers);
+    return s;
 }
 
 nb_status nb_options_set_fileserver_url(nb_options *o, const char *url)

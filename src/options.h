@@ -43,6 +43,10 @@ struct nb_options {
     void *upload_ctx;
     nb_download_fn download; /* NULL: nb_download_http */
     void *download_ctx;
+
+    /* Object Store (objstore.c) */
+    char *link_store;         /* "nats-os://BUCKET": link payloads go there; NULL: file server */
+    const nb_client *client;  /* set by nb_client_connect in its own copy; never cloned */
 };
 
 /* The defaults, for callers that pass NULL options. */

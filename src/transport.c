@@ -16,6 +16,7 @@
 #include "codec.h"
 #include "fileclient.h"
 #include "integrity.h"
+#include "objstore.h"
 #include "options.h"
 
 #include <errno.h>
@@ -112,6 +113,15 @@ static nb_status upload(nb_payload *p, const nb_options *o, const char *hex, who
 {
     nb_upload_request req = {o->fileserver_url, p->dataname, p->data, p->data ? NULL : p->path,
                              p->size, hex, o->progress, o->progress_closure};
+    if (o->link_store) { /* Object Store claim-check instead of the file server (objstore.c) */
+        char *url = NULL;
+        nb_status st = nbi_objstore_upload(&req, o, &url);
+        if (st != NB_OK)
+            return nbi_fail_prefix(st, "%s: upload to %s failed", name_of(who), o->link_store);
+        free(p->url);
+        p->url = url;
+        return NB_OK;
+    }
     nb_upload_result res = {0, NULL, NULL, NULL};
     nb_upload_fn fn = o->upload ? o->upload : nb_upload_plik;
     nb_status s = fn(&req, &res, o->upload_ctx);
@@ -210,10 +220,12 @@ static bool origin_allowed(const char *origin, const nb_options *o)
 static nb_status check_url(const nb_payload *p, const nb_options *o, who_t *who)
 {
     char origin[ORIGIN_MAX];
-    if (nbi_url_origin(p->url, origin, sizeof origin) != NB_OK)
+    /* nats-os:// links are fetched over the client's own NATS connection: no origin to allow. */
+    bool store = nbi_objstore_is_url(p->url);
+    if (!store && nbi_url_origin(p->url, origin, sizeof origin) != NB_OK)
         return nbi_fail(NB_NOT_ALLOWED, "%s: link URL '%.300s' is not an http(s) URL", name_of(who),
                         p->url);
-    if (!origin_allowed(origin, o))
+    if (!store && !origin_allowed(origin, o))
         return nbi_fail(NB_NOT_ALLOWED,
                         "%s: link URL '%.300s' is not from an allowed origin (the file server's "
                         "is %.200s; add others with an allowlist)",
@@ -334,9 +346,14 @@ static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, 
                                o->download_deadline_ms, e->correlation_id, cap, path,
                                p->dataname, o->progress, o->progress_closure};
     nb_download_fn fn = o->download ? o->download : nb_download_http;
+    void *ctx = o->download_ctx;
+    if (nbi_objstore_is_url(p->url)) { /* nats-os:// links: the Object Store (objstore.c) */
+        fn = nbi_objstore_download;
+        ctx = (void *)o;
+    }
     uint8_t *data = NULL;
     size_t len = 0;
-    s = fn(&req, &data, &len, o->download_ctx);
+    s = fn(&req, &data, &len, ctx);
     if (s != NB_OK) {
         free(data);
         free(path);

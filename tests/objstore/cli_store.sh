@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# `natsbridge send --store nats-os://BUCKET` puts link payloads into a JetStream Object
+# Store bucket; `natsbridge listen --json` fetches them over its own NATS connection
+# (in memory and with --save-dir). A bad --store URL is a usage error naming it.
+# Usage: cli_store.sh NATSBRIDGE tests/cli/lib.sh
+LIB=${2:?usage: $0 NATSBRIDGE /path/to/tests/cli/lib.sh}
+source "$LIB" "$1"
+
+# lib.sh's start_server has no JetStream: the same, with -js and a store dir in $T.
+start_js_server() {
+    local exe=${NB_TEST_NATS_SERVER:-nats-server}
+    command -v "$exe" >/dev/null 2>&1 || fail "nats-server not found"
+    mkdir -p "$T/nats" "$T/js"
+    "$exe" -a 127.0.0.1 -p -1 -js -sd "$T/js" --ports_file_dir "$T/nats" \
+        >"$T/nats/server.log" 2>&1 &
+    SERVER_PID=$!
+    local ports="$T/nats/nats-server_$SERVER_PID.ports" i
+    PORT=
+    for i in $(seq 200); do
+        kill -0 "$SERVER_PID" 2>/dev/null || fail "nats-server exited at start"
+        [ -s "$ports" ] && PORT=$(grep -o 'nats://[^"]*' "$ports" | head -1 | sed 's/.*://')
+        [ -n "$PORT" ] && break
+        sleep 0.05
+    done
+    [ -n "$PORT" ] || fail "nats-server did not write $ports within 10 s"
+    URL="nats://127.0.0.1:$PORT"
+}
+start_js_server
+
+head -c 1500000 /dev/urandom >"$T/big.bin"
+SHA=$(sha256sum "$T/big.bin" | cut -d' ' -f1)
+
+# in memory: the link points into the bucket, the bytes arrive intact
+start_bg mem listen t.os --server "$URL" --json --count 1 --timeout 20
+L=$BG_PID
+wait_for "$T/mem.err" "listening on t.os"
+expect_rc 0 send t.os --server "$URL" --store nats-os://CLIBUCKET --file "big=$T/big.bin" \
+    --text small=hi --link small --text direct=yes --json
+has "$T/run.out" '"transport":"link","encoding":"none","size":1500000,"data":"nats-os://CLIBUCKET/'
+wait_exit "$L" 20
+[ "$RC" = 0 ] || fail "listen exited $RC"
+has "$T/mem.out" '"dataname":"big","type":"binary","transport":"link"'
+has "$T/mem.out" "\"size\":1500000,\"sha256\":\"$SHA\""
+has "$T/mem.out" '"dataname":"small","type":"text","transport":"link"'
+has "$T/mem.out" '"data":"hi"'
+has "$T/mem.out" '"dataname":"direct","type":"text","transport":"direct"'
+
+# --save-dir: streamed to DIR/<msg_id>/<dataname>
+start_bg save listen t.os --server "$URL" --json --count 1 --timeout 20 --save-dir "$T/saved"
+L=$BG_PID
+wait_for "$T/save.err" "listening on t.os"
+expect_rc 0 send t.os --server "$URL" --store nats-os://CLIBUCKET --file "big=$T/big.bin"
+ID=$(cat "$T/run.out")
+wait_exit "$L" 20
+[ "$RC" = 0 ] || fail "listen --save-dir exited $RC"
+cmp "$T/big.bin" "$T/saved/$ID/big" || fail "saved Object Store payload differs"
+
+# bad URLs are usage errors that name them; nothing is sent
+expect_rc 1 send t.os --server "$URL" --store http://x/y --text a=b
+has "$T/run.err" "--store"
+has "$T/run.err" "http://x/y"
+expect_rc 1 send t.os --server "$URL" --store nats-os://bad.bucket --text a=b
+has "$T/run.err" "bad.bucket"
+expect_rc 0 send --help
+has "$T/run.out" "--store nats-os://BUCKET"
+exit 0

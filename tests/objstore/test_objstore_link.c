@@ -1,0 +1,570 @@
+/*
+ * test_objstore_link.c - link payloads through an Object Store bucket
+ * (nb_options_set_link_store), end to end through NATS: the sender puts,
+ * the envelope carries nats-os://BUCKET/NAME, receivers fetch it over their
+ * own connection with the same checks as HTTP links.
+ */
+#include "os_fixture.h"
+
+#include "integrity.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BIG 300000
+
+typedef struct side {
+    nb_options *o;
+    nb_client *c;
+    nb_subscription *sub;
+} side;
+
+static nb_options *options(void)
+{
+    nb_options *o = NULL;
+    if (nb_options_create(&o) != NB_OK || nb_options_set_url(o, E.srv.url) != NB_OK) {
+        nb_options_destroy(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* A sender whose link payloads go to nats-os://LINKS, threshold 1000 bytes. */
+static bool sender(side *s)
+{
+    memset(s, 0, sizeof *s);
+    s->o = options();
+    return s->o && nb_options_set_link_store(s->o, "nats-os://LINKS") == NB_OK &&
+           nb_options_set_size_threshold(s->o, 1000) == NB_OK &&
+           nb_client_connect(&s->c, s->o) == NB_OK;
+}
+
+/* A receiver with a sync subscription on subject; tweak adjusts its options first. */
+static bool receiver(side *s, const char *subject, void (*tweak)(nb_options *))
+{
+    memset(s, 0, sizeof *s);
+    s->o = options();
+    if (!s->o)
+        return false;
+    if (tweak)
+        tweak(s->o);
+    return nb_client_connect(&s->c, s->o) == NB_OK &&
+           nb_client_subscribe_sync(s->c, &s->sub, subject, NULL) == NB_OK &&
+           nb_client_flush(s->c, 5000) == NB_OK;
+}
+
+static void side_free(side *s)
+{
+    nb_subscription_destroy(s->sub);
+    nb_client_destroy(s->c);
+    nb_options_destroy(s->o);
+    memset(s, 0, sizeof *s);
+}
+
+static uint8_t *pattern(size_t n)
+{
+    uint8_t *b = malloc(n);
+    for (size_t i = 0; b && i < n; i++)
+        b[i] = (uint8_t)(i * 7 + i / 251);
+    return b;
+}
+
+/* An envelope with a big binary payload (by link) and a small text one (direct). */
+static nb_envelope *two_payloads(const uint8_t *big)
+{
+    nb_envelope *e = NULL;
+    nb_payload *p = NULL, *q = NULL;
+    if (nb_envelope_create(&e) != NB_OK)
+        return NULL;
+    if (nb_payload_create(&p, "big.bin", NB_TYPE_BINARY, big, BIG) != NB_OK ||
+        nb_envelope_add_payload(e, &p) != NB_OK ||
+        nb_payload_create_text(&q, "note", "small") != NB_OK ||
+        nb_envelope_add_payload(e, &q) != NB_OK) {
+        nb_payload_destroy(p);
+        nb_payload_destroy(q);
+        nb_envelope_destroy(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* Sends two_payloads on subject from a and returns what r received (NULL on failure). */
+static nb_envelope *send_receive(side *a, side *r, const char *subject, const uint8_t *big,
+                                 nb_status *got)
+{
+    nb_envelope *e = two_payloads(big), *in = NULL;
+    nb_status s = e ? nb_client_send(a->c, subject, e) : NB_NO_MEMORY;
+    if (s != NB_OK)
+        fprintf(stderr, "send: %s\n", nb_last_error());
+    nb_envelope_destroy(e);
+    *got = s == NB_OK ? nb_subscription_next(r->sub, 15000, &in) : s;
+    return in;
+}
+
+static bool is_store_link(const nb_payload *p)
+{
+    const char *url = nb_payload_url(p);
+    return nb_payload_transport(p) == NB_TRANSPORT_LINK && url &&
+           strncmp(url, "nats-os://LINKS/", 16) == 0 && strstr(url, "/big.bin") &&
+           cJSON_GetObjectItem(nb_payload_metadata(p), "sha256");
+}
+
+OS_CASE(link_in_memory)
+{
+    side a, r;
+    uint8_t *big = pattern(BIG);
+    bool ok = big && sender(&a) && receiver(&r, "os.mem", NULL);
+    nb_status s = NB_INTERNAL;
+    nb_envelope *in = ok ? send_receive(&a, &r, "os.mem", big, &s) : NULL;
+    size_t len = 0;
+    const uint8_t *data = in ? nb_payload_data(nb_envelope_payload(in, 0), &len) : NULL;
+    bool same = data && len == BIG && memcmp(data, big, BIG) == 0;
+    bool link = in && is_store_link(nb_envelope_payload(in, 0));
+    bool direct = in && nb_payload_transport(nb_envelope_payload(in, 1)) == NB_TRANSPORT_DIRECT &&
+                  strcmp(nb_payload_text(nb_envelope_payload(in, 1)), "small") == 0;
+    nb_envelope_destroy(in);
+    side_free(&a);
+    side_free(&r);
+    free(big);
+    CHECK(ok);
+    CHECK_OK(s);
+    CHECK(link && same && direct);
+}
+
+static void save_to_dir(nb_options *o)
+{
+    char dir[512];
+    os_path(dir, "saved");
+    nb_options_set_download_dir(o, dir);
+}
+
+OS_CASE(link_download_dir)
+{
+    side a, r;
+    uint8_t *big = pattern(BIG);
+    bool ok = big && sender(&a) && receiver(&r, "os.dir", save_to_dir);
+    nb_status s = NB_INTERNAL;
+    nb_envelope *in = ok ? send_receive(&a, &r, "os.dir", big, &s) : NULL;
+    const char *path = in ? nb_payload_path(nb_envelope_payload(in, 0)) : NULL;
+    char want[512], hex[65] = "", got[65] = "";
+    os_path(want, "saved/");
+    bool under = path && strncmp(path, want, strlen(want)) == 0 && strstr(path, "/big.bin");
+    if (path)
+        os_sha_file(path, got);
+    if (big)
+        nbi_sha256_hex(big, BIG, hex);
+    bool no_memory = in && nb_payload_data(nb_envelope_payload(in, 0), NULL) == NULL;
+    nb_envelope_destroy(in);
+    side_free(&a);
+    side_free(&r);
+    free(big);
+    CHECK(ok);
+    CHECK_OK(s);
+    CHECK(under && no_memory);
+    CHECK_STR(got, hex);
+}
+
+/* A file payload is streamed into the bucket (5 MB, 40 chunks). */
+OS_CASE(link_file_payload)
+{
+    char src[512], hex[65], got[65] = "";
+    os_path(src, "five.bin");
+    CHECK(os_fill_file(src, 5 * 1000 * 1000, 3));
+    os_sha_file(src, hex);
+    side a, r;
+    bool ok = sender(&a) && receiver(&r, "os.file", save_to_dir);
+    nb_envelope *e = NULL, *in = NULL;
+    nb_payload *p = NULL;
+    nb_status s = ok ? nb_envelope_create(&e) : NB_INTERNAL;
+    if (s == NB_OK)
+        s = nb_payload_create_file(&p, "five.bin", NB_TYPE_VIDEO, src);
+    if (s == NB_OK)
+        s = nb_envelope_add_payload(e, &p);
+    if (s == NB_OK)
+        s = nb_client_send(a.c, "os.file", e);
+    if (s == NB_OK)
+        s = nb_subscription_next(r.sub, 20000, &in);
+    const char *path = in ? nb_payload_path(nb_envelope_payload(in, 0)) : NULL;
+    if (path)
+        os_sha_file(path, got);
+    bool typed = in && nb_payload_type(nb_envelope_payload(in, 0)) == NB_TYPE_VIDEO &&
+                 nb_payload_size(nb_envelope_payload(in, 0)) == 5000000;
+    nb_payload_destroy(p);
+    nb_envelope_destroy(e);
+    nb_envelope_destroy(in);
+    side_free(&a);
+    side_free(&r);
+    CHECK(ok);
+    CHECK_OK(s);
+    CHECK(typed);
+    CHECK_STR(got, hex);
+}
+
+typedef struct inbox {
+    nb_envelope *env;
+    nb_status err;
+    int calls;
+} inbox;
+
+static void on_env(nb_subscription *sub, nb_envelope *env, void *closure)
+{
+    (void)sub;
+    inbox *b = closure;
+    if (!b->env)
+        b->env = env;
+    else
+        nb_envelope_destroy(env);
+    __atomic_add_fetch(&b->calls, 1, __ATOMIC_SEQ_CST);
+}
+
+static void on_err(nb_subscription *sub, nb_status s, const char *message, void *closure)
+{
+    (void)sub;
+    inbox *b = closure;
+    fprintf(stderr, "subscription error: %s\n", message);
+    b->err = s;
+    __atomic_add_fetch(&b->calls, 1, __ATOMIC_SEQ_CST);
+}
+
+OS_CASE(link_async_subscription)
+{
+    side a, r;
+    inbox box = {NULL, NB_OK, 0};
+    uint8_t *big = pattern(BIG);
+    bool ok = big && sender(&a);
+    memset(&r, 0, sizeof r);
+    r.o = ok ? options() : NULL;
+    ok = ok && r.o && nb_client_connect(&r.c, r.o) == NB_OK &&
+         nb_client_subscribe(r.c, &r.sub, "os.async", NULL, on_env, on_err, &box) == NB_OK &&
+         nb_client_flush(r.c, 5000) == NB_OK;
+    nb_envelope *e = ok ? two_payloads(big) : NULL;
+    nb_status s = e ? nb_client_send(a.c, "os.async", e) : NB_INTERNAL;
+    for (int i = 0; s == NB_OK && i < 1500 && __atomic_load_n(&box.calls, __ATOMIC_SEQ_CST) == 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    nb_subscription_destroy(r.sub);
+    r.sub = NULL;
+    size_t len = 0;
+    const uint8_t *data = box.env ? nb_payload_data(nb_envelope_payload(box.env, 0), &len) : NULL;
+    bool same = data && len == BIG && memcmp(data, big, BIG) == 0;
+    nb_envelope_destroy(box.env);
+    nb_envelope_destroy(e);
+    side_free(&a);
+    side_free(&r);
+    free(big);
+    CHECK(ok);
+    CHECK_OK(s);
+    CHECK(box.err == NB_OK && same);
+}
+
+static void no_fetch(nb_options *o) { nb_options_set_fetch_links(o, false); }
+
+OS_CASE(link_fetch_off)
+{
+    side a, r;
+    uint8_t *big = pattern(BIG);
+    bool ok = big && sender(&a) && receiver(&r, "os.off", no_fetch);
+    nb_status s = NB_INTERNAL;
+    nb_envelope *in = ok ? send_receive(&a, &r, "os.off", big, &s) : NULL;
+    const nb_payload *p = in ? nb_envelope_payload(in, 0) : NULL;
+    bool kept = p && is_store_link(p) && nb_payload_data(p, NULL) == NULL &&
+                nb_payload_size(p) == BIG;
+    nb_envelope_destroy(in);
+    side_free(&a);
+    side_free(&r);
+    free(big);
+    CHECK(ok);
+    CHECK_OK(s);
+    CHECK(kept);
+}
+
+/* The envelope a sender built, as wire text (malloc'd), and the link's URL into url. */
+static char *sent_json(const uint8_t *big, char url[512])
+{
+    side a;
+    char *json = NULL;
+    nb_envelope *e = sender(&a) ? two_payloads(big) : NULL;
+    if (e && nb_client_send(a.c, "os.json", e) == NB_OK) {
+        size_t len = 0;
+        const char *text = nb_envelope_json(e, &len);
+        json = text ? strdup(text) : NULL;
+        snprintf(url, 512, "%s", nb_payload_url(nb_envelope_payload(e, 0)));
+    }
+    nb_envelope_destroy(e);
+    side_free(&a);
+    return json;
+}
+
+OS_CASE(link_parse_without_client)
+{
+    uint8_t *big = pattern(BIG);
+    char url[512] = "";
+    char *json = big ? sent_json(big, url) : NULL;
+    nb_envelope *in = NULL;
+    nb_status s = json ? nb_envelope_parse(&in, json, strlen(json), NULL) : NB_INTERNAL;
+    char err[1024];
+    snprintf(err, sizeof err, "%s", nb_last_error());
+    /* the same text through a client resolves */
+    nb_envelope *ok = NULL;
+    nb_status c = json ? nb_client_receive(E.client, json, strlen(json), &ok) : NB_INTERNAL;
+    size_t len = 0;
+    bool same = ok && nb_payload_data(nb_envelope_payload(ok, 0), &len) && len == BIG;
+    nb_envelope_destroy(ok);
+    free(json);
+    free(big);
+    CHECK(s == NB_INVALID_ARG && in == NULL);
+    CHECK(strstr(err, url) && strstr(err, "nb_client") && strstr(err, "payloads[0] 'big.bin'"));
+    CHECK_OK(c);
+    CHECK(same);
+}
+
+OS_CASE(link_build_without_client)
+{
+    nb_options *o = options();
+    uint8_t *big = pattern(BIG);
+    nb_envelope *e = big ? two_payloads(big) : NULL;
+    nb_status s = o && e ? nb_options_set_link_store(o, "nats-os://LINKS") : NB_INTERNAL;
+    if (s == NB_OK)
+        s = nb_options_set_size_threshold(o, 1000);
+    nb_status b = s == NB_OK ? nb_envelope_build(e, "os.x", o) : NB_INTERNAL;
+    char err[1024];
+    snprintf(err, sizeof err, "%s", nb_last_error());
+    /* a copy of a client's options has no client either */
+    nb_options *copy = NULL;
+    nb_status cl = nb_options_clone(&copy, nb_client_options(E.client));
+    nb_status b2 = cl == NB_OK ? nb_options_set_link_store(copy, "nats-os://LINKS") : cl;
+    if (b2 == NB_OK)
+        b2 = nb_options_set_size_threshold(copy, 1000);
+    if (b2 == NB_OK)
+        b2 = nb_envelope_build(e, "os.x", copy);
+    nb_options_destroy(copy);
+    nb_options_destroy(o);
+    nb_envelope_destroy(e);
+    free(big);
+    CHECK_OK(s);
+    CHECK(b == NB_INVALID_ARG && strstr(err, "nats-os://LINKS") && strstr(err, "nb_client_send"));
+    CHECK(b2 == NB_INVALID_ARG);
+}
+
+OS_CASE(link_deleted_object)
+{
+    uint8_t *big = pattern(BIG);
+    char url[512] = "";
+    char *json = big ? sent_json(big, url) : NULL;
+    nb_objstore *os = NULL;
+    nb_status s = json ? nb_objstore_open(&os, E.client, "LINKS") : NB_INTERNAL;
+    const char *name = strchr(url + 10, '/');
+    if (s == NB_OK)
+        s = nb_objstore_delete(os, name ? name + 1 : "");
+    nb_objstore_destroy(os);
+    nb_envelope *in = NULL;
+    nb_status r = s == NB_OK ? nb_client_receive(E.client, json, strlen(json), &in) : NB_INTERNAL;
+    char err[1024];
+    snprintf(err, sizeof err, "%s", nb_last_error());
+    free(json);
+    free(big);
+    CHECK_OK(s);
+    CHECK(r == NB_NATS && in == NULL);
+    CHECK(strstr(err, "not found") && strstr(err, "big.bin"));
+}
+
+static void small_cap(nb_options *o) { nb_options_set_max_download(o, 1000); }
+
+OS_CASE(link_max_download)
+{
+    side a, r;
+    uint8_t *big = pattern(BIG);
+    bool ok = big && sender(&a) && receiver(&r, "os.cap", small_cap);
+    nb_status s = NB_INTERNAL;
+    nb_envelope *in = ok ? send_receive(&a, &r, "os.cap", big, &s) : NULL;
+    char err[1024];
+    snprintf(err, sizeof err, "%s", nb_last_error());
+    nb_envelope_destroy(in);
+    side_free(&a);
+    side_free(&r);
+    free(big);
+    CHECK(ok);
+    CHECK(s == NB_TOO_LARGE && strstr(err, "download cap of 1000"));
+}
+
+/* An envelope whose only payload is a link to url (size 3, no digest). */
+static char *link_envelope(const char *url)
+{
+    static const char fmt[] =
+        "{\"correlation_id\":\"c\",\"msg_id\":\"7e9f0a1b-2c3d-4e5f-8a9b-0c1d2e3f4a5b\","
+        "\"timestamp\":\"2026-03-13T07:02:50.443Z\",\"send_to\":\"x\",\"msg_purpose\":\"chat\","
+        "\"sender_name\":\"s\",\"sender_id\":\"i\",\"receiver_name\":\"\",\"receiver_id\":\"\","
+        "\"reply_to\":\"\",\"reply_to_msg_id\":\"\",\"broker_url\":\"\",\"metadata\":{},"
+        "\"payloads\":[{\"id\":\"p\",\"dataname\":\"d\",\"type\":\"binary\",\"transport\":\"link\","
+        "\"encoding\":\"none\",\"size\":3,\"data\":\"%s\",\"metadata\":{}}]}";
+    char *out = malloc(sizeof fmt + strlen(url));
+    if (out)
+        sprintf(out, fmt, url);
+    return out;
+}
+
+OS_CASE(link_bad_urls)
+{
+    static const struct {
+        const char *url;
+        nb_status st;
+        const char *says;
+    } bad[] = {
+        {"nats-os://bad.bucket/x", NB_INVALID_ARG, "bucket name 'bad.bucket' is invalid"},
+        {"nats-os://LINKS", NB_INVALID_ARG, "names no object"},
+        {"nats-os://LINKS/", NB_INVALID_ARG, "names no object"},
+        {"nats-os:///x", NB_INVALID_ARG, "bucket name is empty"},
+        {"nats-os://LINKS/%zz", NB_INVALID_ARG, "bad percent-escape"},
+        {"nats-os://LINKS/a%00b", NB_INVALID_ARG, "bad percent-escape"},
+        {"nats-os://NOBUCKET/x", NB_NATS, "bucket 'NOBUCKET' not found"},
+        {"nats-os://LINKS/missing", NB_NATS, "object 'missing' in bucket 'LINKS' not found"},
+    };
+    nb_objstore *os = NULL;
+    CHECK_OK(nb_objstore_create(&os, E.client, &(nb_objstore_config){.bucket = "LINKS"}));
+    nb_objstore_destroy(os);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *json = link_envelope(bad[i].url);
+        CHECK(json);
+        nb_envelope *in = NULL;
+        nb_status s = nb_client_receive(E.client, json, strlen(json), &in);
+        free(json);
+        nb_envelope_destroy(in);
+        if (s != bad[i].st || !strstr(nb_last_error(), bad[i].says) ||
+            (bad[i].st == NB_INVALID_ARG && !strstr(nb_last_error(), bad[i].url))) {
+            fprintf(stderr, "%s: got %s \"%s\"\n", bad[i].url, nb_status_text(s), nb_last_error());
+            CHECK(false);
+        }
+    }
+}
+
+OS_CASE(link_store_option)
+{
+    static const char *const bad[] = {"http://x/y", "nats-os://", "nats-os://B/name",
+                                      "nats-os://a.b", "nats://B"};
+    nb_options *o = options();
+    CHECK(o);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        nb_status s = nb_options_set_link_store(o, bad[i]);
+        if (s != NB_INVALID_ARG || !strstr(nb_last_error(), "link_store")) {
+            fprintf(stderr, "%s: got %s \"%s\"\n", bad[i], nb_status_text(s), nb_last_error());
+            nb_options_destroy(o);
+            CHECK(false);
+        }
+    }
+    nb_status ok1 = nb_options_set_link_store(o, "NATS-OS://Ok_bucket-1");
+    nb_status ok2 = nb_options_set_link_store(o, "nats-os://B/");
+    nb_status off = nb_options_set_link_store(o, NULL);
+    nb_status null_opts = nb_options_set_link_store(NULL, "nats-os://B");
+    nb_options_destroy(o);
+    CHECK(ok1 == NB_OK && ok2 == NB_OK && off == NB_OK);
+    CHECK(null_opts == NB_INVALID_ARG);
+}
+
+/* Without a link store, links still go to the file server over HTTP. */
+OS_CASE(link_http_unchanged)
+{
+    char dir[512];
+    os_path(dir, "files");
+    nb_fileserver *fs = NULL;
+    nb_fileserver_config cfg = {.listen_addr = "127.0.0.1", .dir = dir, .quiet = true};
+    CHECK_OK(nb_fileserver_start(&fs, &cfg));
+    char base[128];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", nb_fileserver_port(fs));
+    side a, r;
+    memset(&a, 0, sizeof a);
+    a.o = options();
+    uint8_t *big = pattern(BIG);
+    bool ok = a.o && big && nb_options_set_fileserver_url(a.o, base) == NB_OK &&
+              nb_options_set_size_threshold(a.o, 1000) == NB_OK &&
+              nb_client_connect(&a.c, a.o) == NB_OK && receiver(&r, "os.http", NULL) &&
+              nb_options_set_fileserver_url(r.o, base) == NB_OK;
+    /* the receiver's client holds a copy of its options: allow the origin there too */
+    nb_client_destroy(r.c);
+    nb_subscription_destroy(r.sub);
+    r.c = NULL;
+    r.sub = NULL;
+    ok = ok && nb_client_connect(&r.c, r.o) == NB_OK &&
+         nb_client_subscribe_sync(r.c, &r.sub, "os.http", NULL) == NB_OK &&
+         nb_client_flush(r.c, 5000) == NB_OK;
+    nb_status s = NB_INTERNAL;
+    nb_envelope *in = ok ? send_receive(&a, &r, "os.http", big, &s) : NULL;
+    const nb_payload *p = in ? nb_envelope_payload(in, 0) : NULL;
+    size_t len = 0;
+    bool http = p && strncmp(nb_payload_url(p), base, strlen(base)) == 0 &&
+                nb_payload_data(p, &len) && len == BIG;
+    nb_envelope_destroy(in);
+    side_free(&a);
+    side_free(&r);
+    nb_fileserver_stop(fs);
+    free(big);
+    CHECK(ok);
+    CHECK_OK(s);
+    CHECK(http);
+}
+
+typedef struct js_box {
+    nb_envelope *env;
+    int seen;
+} js_box;
+
+static nb_js_action on_js_env(nb_js_consumer *cons, nb_envelope *env, const nb_js_delivery *d,
+                              void *closure)
+{
+    (void)cons, (void)d;
+    js_box *b = closure;
+    if (!b->env)
+        b->env = env;
+    else
+        nb_envelope_destroy(env);
+    __atomic_add_fetch(&b->seen, 1, __ATOMIC_SEQ_CST);
+    return NB_JS_ACK;
+}
+
+/* JetStream publish + durable consumer: the consumer fetches the nats-os:// link before its callback. */
+OS_CASE(link_through_jetstream)
+{
+    static const char *const subjects[] = {"ev.>"};
+    nb_js_stream_config sc = {.name = "EVENTS", .subjects = subjects, .subject_count = 1};
+    side a;
+    js_box box = {NULL, 0};
+    nb_js_consumer *cons = NULL;
+    uint8_t *big = pattern(BIG);
+    bool ok = big && sender(&a);
+    nb_status s = ok ? nb_js_stream_ensure(a.c, &sc, NULL) : NB_INTERNAL;
+    nb_envelope *e = s == NB_OK ? two_payloads(big) : NULL;
+    if (s == NB_OK)
+        s = e ? nb_client_js_publish(a.c, "ev.one", e, NULL, NULL) : NB_NO_MEMORY;
+    nb_js_consumer_config cc = {.subject = "ev.>", .durable = "objstore-test"};
+    if (s == NB_OK)
+        s = nb_js_consumer_create(&cons, E.client, &cc, on_js_env, NULL, &box);
+    for (int i = 0; s == NB_OK && i < 1500 && __atomic_load_n(&box.seen, __ATOMIC_SEQ_CST) == 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    nb_js_consumer_destroy(cons);
+    const nb_payload *p = box.env ? nb_envelope_payload(box.env, 0) : NULL;
+    size_t len = 0;
+    bool same = p && is_store_link(p) && nb_payload_data(p, &len) && len == BIG &&
+                memcmp(nb_payload_data(p, NULL), big, BIG) == 0;
+    nb_envelope_destroy(box.env);
+    nb_envelope_destroy(e);
+    side_free(&a);
+    free(big);
+    CHECK(ok);
+    CHECK_OK(s);
+    CHECK(same);
+}
+
+static const nbt_case cases[] = {
+    NBT_ENTRY(link_in_memory),         NBT_ENTRY(link_download_dir),
+    NBT_ENTRY(link_file_payload),      NBT_ENTRY(link_async_subscription),
+    NBT_ENTRY(link_fetch_off),         NBT_ENTRY(link_parse_without_client),
+    NBT_ENTRY(link_build_without_client), NBT_ENTRY(link_deleted_object),
+    NBT_ENTRY(link_max_download),      NBT_ENTRY(link_bad_urls),
+    NBT_ENTRY(link_store_option),      NBT_ENTRY(link_http_unchanged),
+    NBT_ENTRY(link_through_jetstream),
+    {0}};
+
+int main(int argc, char **argv) { return nbt_main(argc, argv, cases); }
