@@ -65,6 +65,24 @@ static bool check_fields(const char *file, const nb_envelope *e, const cJSON *fi
     return seen == 13 ? true : mismatch(file, "fields", "(count)", "13 fields");
 }
 
+/* want.table: {"rows": N, "columns": [names]}: the payload decodes as that table. */
+static bool check_table(const char *file, const nb_payload *p, const cJSON *want)
+{
+    nb_table *t = NULL;
+    if (nb_payload_table(p, &t) != NB_OK)
+        return mismatch(file, "table", nb_last_error(), "a table");
+    const cJSON *cols = cJSON_GetObjectItem(want, "columns");
+    bool ok = (double)nb_table_rows(t) == cJSON_GetNumberValue(cJSON_GetObjectItem(want, "rows")) &&
+              (size_t)cJSON_GetArraySize(cols) == nb_table_column_count(t);
+    for (size_t i = 0; ok && i < nb_table_column_count(t); i++) {
+        nb_column_view v;
+        ok = nb_table_column(t, i, &v) == NB_OK &&
+             same(file, "table column", v.name, cJSON_GetArrayItem(cols, (int)i));
+    }
+    nb_table_destroy(t);
+    return ok ? true : mismatch(file, "table", "(differs)", "(vector)");
+}
+
 static bool check_payload(const char *file, const nb_payload *p, const cJSON *want)
 {
     char hex[65] = "";
@@ -91,7 +109,8 @@ static bool check_payload(const char *file, const nb_payload *p, const cJSON *wa
     const cJSON *text = cJSON_GetObjectItem(want, "text");
     if (text && !same(file, "text", nb_payload_text(p), text))
         return false;
-    return true;
+    const cJSON *table = cJSON_GetObjectItem(want, "table");
+    return !table || check_table(file, p, table);
 }
 
 static bool check_ok(const char *file, const nb_envelope *e, const cJSON *expect)

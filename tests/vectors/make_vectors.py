@@ -26,6 +26,23 @@ CANONICAL = {"text": "text", "dictionary": "dictionary", "json": "dictionary", "
              "video": "video", "binary": "binary"}
 
 
+# A 3-row Arrow IPC stream (columns id int32, name utf8, score float64) written by
+# apache-arrow 17.0.0's tableToIPC(demoTable(), "stream") (tests/interop/js/peer.mjs
+# make-arrow; name is plain Utf8, not dictionary-encoded): real Arrow bytes for the
+# arrow_table and js_peer_encodings vectors.
+DEMO_ARROW = base64.b64decode(
+    "//////AAAAAQAAAAAAAKABAADgAHAAgACgAAAAAAAAEQAAAAAAAEAAgACAAAAAQACAAAAAQAAAADAAAAhAAAAEAA"
+    "AAAEAAAAmP///xQAAAAAAAABGAAAAAAAAAMcAAAABQAAAHNjb3JlAAAAAAAAAAAABgAIAAYABgAAAAAAAgDQ////"
+    "FAAAAAAAAAEYAAAAAAAABRgAAAAEAAAAbmFtZQAAAAAAAAAABAAEAAQAAAAQABgABAALABMAFAAAAAwAEAAAABQA"
+    "AAAAAAABFAAAAAAAAAIYAAAAAgAAAGlkAAAAAAAACAAMAAgABwAIAAAAAAAAASAAAAD/////+AAAABQAAAAAAAAA"
+    "DAAWABQADwAQAAQADAAAAEgAAAAAAAAAAAAAAxAAAAAEAAoAGAAMAAgABAAKAAAAFAAAAIgAAAADAAAAAAAAAAAA"
+    "AAAHAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAEAAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAEAAAAAAAAAAQAAAA"
+    "AAAAACAAAAAAAAAAEAAAAAAAAAAwAAAAAAAAAAAAAAAAAAAAMAAAAAAAAAAYAAAAAAAAAAAAAAADAAAAAwAAAAAA"
+    "AAAAAAAAAAAAAAMAAAAAAAAAAAAAAAAAAAADAAAAAAAAAAAAAAAAAAAAAQAAAAIAAAADAAAAAAAAAAAAAAAFAAAA"
+    "CgAAAA8AAABhbHBoYWLDqXRhZ2FtbWEAAAAAAAAA4D8AAAAAAAD0PwAAAAAAAAjA/////wAAAAA=")
+DEMO_TABLE = {"rows": 3, "columns": ["id", "name", "score"]}
+
+
 def b64(data):
     return base64.b64encode(data).decode("ascii")
 
@@ -287,6 +304,136 @@ def main():
         "must be an object")
     bad("payloads_not_array", "payloads must be an array.",
         compact(header(payloads={"0": {}})), "field 'payloads' must be an array")
+    peer_vectors(bad, env_with)
+
+
+def link(dataname, wire_type, data, pid, key="type"):
+    """A link payload for data (not uploaded anywhere: the codec does not download)."""
+    return {"id": pid, "dataname": dataname, key: wire_type, "transport": "link",
+            "encoding": "none", "size": len(data),
+            "data": "http://127.0.0.1:8080/file/UP1/F%s/%s" % (pid[:4], dataname),
+            "metadata": {"sha256": hashlib.sha256(data).hexdigest()}}
+
+
+def peer_vectors(bad, env_with):
+    """Vectors added for the interop peers (tests/interop): real Arrow bytes, the JS peer's
+    encodings, links of every type, BOM and whitespace, and more envelopes to refuse."""
+    env = header(payloads=[direct("tbl", "table", DEMO_ARROW)])
+    exp = expected_payload("table", "direct", "base64", DEMO_ARROW, dataname="tbl")
+    exp["table"] = DEMO_TABLE
+    valid("arrow_table", "A direct table payload holding a real Arrow IPC stream (3 rows: id "
+          "int32, name utf8, score float64) written by apache-arrow.", env, [exp])
+
+    cfg = compact({"mode": "auto", "limits": [1, 2.5], "name": "Zoë"}).encode("utf-8")
+    rows = compact([{"id": 1, "ok": True}, {"id": 2, "ok": False}]).encode("utf-8")
+    pay = [direct("msg", "text", "hi ✓".encode("utf-8"), pid="a1"),
+           direct("cfg", "dictionary", cfg, pid="a2", encoding="json"),
+           direct("rows", "jsontable", rows, pid="a3", encoding="json"),
+           direct("tbl", "table", DEMO_ARROW, pid="a4", encoding="arrow-ipc",
+                  metadata={"sha256": hashlib.sha256(DEMO_ARROW).hexdigest()}),
+           direct("raw", "binary", b"\x00\x01\xfe\xff", pid="a5")]
+    exp = [expected_payload("text", "direct", "base64", "hi ✓".encode("utf-8"), dataname="msg"),
+           expected_payload("dictionary", "direct", "json", cfg, dataname="cfg"),
+           expected_payload("jsontable", "direct", "json", rows, dataname="rows"),
+           expected_payload("table", "direct", "arrow-ipc", DEMO_ARROW, dataname="tbl"),
+           expected_payload("binary", "direct", "base64", b"\x00\x01\xfe\xff", dataname="raw")]
+    exp[3]["table"] = DEMO_TABLE
+    valid("js_peer_encodings", "What the Julia and JavaScript peers write: encoding \"json\" "
+          "and \"arrow-ipc\" over base64 data, a metadata.sha256 on a direct payload.",
+          header(sender_name="js-dashboard", payloads=pay), exp)
+
+    kinds = [("note", "text", "über".encode("utf-8")), ("cfg", "dictionary", b'{"k":1}'),
+             ("rows", "jsontable", b'[{"a":1}]'), ("tbl", "arrowtable", DEMO_ARROW),
+             ("pic", "image", png_1x1()), ("snd", "audio", bytes(300)),
+             ("mov", "video", bytes(range(200))), ("bin", "binary", b"\xff" * 77)]
+    pay, exp = [], []
+    for i, (name, t, data) in enumerate(kinds):
+        pl = link(name, t, data, "%04d0000-0000-4000-8000-000000000000" % i,
+                  key="payload_type" if t == "arrowtable" else "type")
+        pay.append(pl)
+        exp.append(expected_payload(t, "link", "none", size=len(data), url=pl["data"],
+                                    dataname=name))
+    pay.insert(4, direct("inline", "text", b"direct among links", pid="d0"))
+    exp.insert(4, expected_payload("text", "direct", "base64", b"direct among links",
+                                   dataname="inline"))
+    valid("link_every_type", "A link payload of every type (arrowtable under payload_type) "
+          "and one direct payload among them: URLs, sizes and metadata.sha256.",
+          header(payloads=pay), exp)
+
+    env = header(payloads=[direct("msg", "text", b"bom")])
+    write("bom_whitespace", "A UTF-8 byte-order mark and JSON whitespace around the object.",
+          "\ufeff \r\n\t" + compact(env) + "\n  ", fields=fields_of(env),
+          payloads=[expected_payload("text", "direct", "base64", b"bom", dataname="msg")])
+
+    text = compact(header(payloads=[direct("img", "image", b"abc")])).replace(
+        '"size":3', '"size":0.3e1')
+    env = header(payloads=[direct("img", "image", b"abc")])
+    write("integral_size", "size written as 0.3e1: an integral JSON number is accepted.",
+          text, fields=fields_of(env),
+          payloads=[expected_payload("image", "direct", "base64", b"abc", dataname="img")])
+
+    def with_data(wire_type, data, b64text, **extra):
+        p = direct("p", wire_type, data)
+        p["data"] = b64text
+        p.update(extra)
+        return env_with(p)
+
+    bad("bad_padding", "Padding present but wrong (Zg= for one byte).",
+        with_data("binary", b"f", "Zg="), "payloads[0].data: invalid base64", "bad payload")
+    bad("nonzero_pad_bits", "The unused bits of the last character must be zero (Zh==).",
+        with_data("binary", b"f", "Zh=="), "payloads[0].data: invalid base64", "bad payload")
+    bad("urlsafe_base64", "The URL-safe alphabet (- and _) is not base64.",
+        with_data("binary", b"\xfb\xff", "-_8="), "payloads[0].data: invalid base64",
+        "bad payload")
+    bad("base64_whitespace", "No whitespace or line breaks inside base64.",
+        with_data("text", b"hello", "aGVs\nbG8="), "payloads[0].data: invalid base64",
+        "bad payload")
+    bad("base64_lone_char", "A last group of one character.",
+        with_data("binary", b"abc", "YWJjZ"), "payloads[0].data: invalid base64", "bad payload")
+    bad("overlong_utf8_text", "Text with an overlong UTF-8 form (C0 AF).",
+        env_with(direct("msg", "text", b"a\xc0\xafb")), "text is not valid UTF-8", "bad payload")
+    bad("surrogate_utf8_text", "Text holding an encoded surrogate (ED A0 80).",
+        env_with(direct("msg", "text", b"\xed\xa0\x80")), "text is not valid UTF-8",
+        "bad payload")
+    bad("arrowtable_json_rows", "An arrowtable whose bytes are JSON rows: refused (only the "
+        "Python peer's plain \"table\" may hold JSON).",
+        env_with(direct("t", "arrowtable", b'[{"a":1}]')), "start with '['", "bad payload")
+    bad("jsontable_not_array", "A jsontable must be a JSON array of rows.",
+        env_with(direct("rows", "jsontable", b'{"a":1}')), "jsontable", "bad payload")
+    bad("uppercase_type", "Type names are lowercase.",
+        env_with(direct("msg", "Text", b"x")), "unknown type 'Text'")
+    p = direct("msg", "text", b"x")
+    p["type"] = 5
+    bad("type_not_string", "The type must be a string.", env_with(p), "type")
+    p = direct("msg", "text", b"x")
+    del p["dataname"]
+    bad("missing_dataname", "Every payload needs a dataname.", env_with(p),
+        "payloads[0]: missing field 'dataname'")
+    p = direct("msg", "text", b"x")
+    del p["transport"]
+    bad("missing_transport", "Every payload needs a transport.", env_with(p),
+        "payloads[0]: missing field 'transport'")
+    p = direct("msg", "text", b"x")
+    p["size"] = "1"
+    bad("size_string", "size must be a JSON number, not a string.", env_with(p), "size")
+    p = link("big", "binary", b"x", "l0000000")
+    p["data"] = ""
+    bad("link_empty_url", "A link payload needs a URL.", env_with(p), "payloads[0]")
+    bad("empty_msg_id", "msg_id must not be empty.", compact(header(msg_id="", payloads=[])),
+        "field 'msg_id' must not be empty")
+    env = header(payloads=[])
+    del env["correlation_id"]
+    bad("missing_correlation_id", "correlation_id is required.", compact(env),
+        "missing field 'correlation_id'")
+    bad("metadata_not_object", "Envelope metadata must be a JSON object.",
+        compact(header(metadata=[1, 2], payloads=[])), "metadata")
+    bad("payload_not_object", "Each payload must be a JSON object.",
+        compact(header(payloads=["msg"])), "payloads[0] must be a JSON object")
+    bad("missing_payloads", "payloads is required (it may be empty, not absent).",
+        compact({k: v for k, v in header().items()}), "missing field 'payloads'")
+    bad("trailing_garbage", "Nothing but whitespace may follow the object.",
+        compact(header(payloads=[])) + "x", "not valid JSON")
+    bad("empty_body", "An empty message body.", "", "empty message")
 
 
 if __name__ == "__main__":
