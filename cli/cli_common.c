@@ -180,6 +180,7 @@ static const char **string_slot(cli_args *a, int id)
     case F_SAVE_DIR: return &a->save_dir;
     case F_EXEC: return &a->exec;
     case F_TOKEN: return &a->token;
+    case F_STORE: return &a->store;
     default: return NULL;
     }
 }
@@ -251,7 +252,19 @@ static int store_flag(cli_args *a, const cli_flag *f, const char *v)
     case F_TEXT:
     case F_DICT:
     case F_FILE: a->payloads[a->n_payloads++] = (cli_payload_arg){f->id, v}; break;
-    default: return store_number(a, f, v);
+    /* tables: --csv NAME=FILE sends a CSV (send, request); a bare --csv saves CSVs (listen) */
+    case F_CSV:
+        if (v)
+            a->payloads[a->n_payloads++] = (cli_payload_arg){f->id, v};
+        a->csv_out = !v;
+        break;
+    case F_ROWS:
+        a->has_rows = true;
+        return cli_parse_u64(f->name, v, &a->rows);
+    default:
+        if (CLI_IS_JETSTREAM_FLAG(f->id))
+            return cli_store_jetstream_flag(a, f, v);
+        return store_number(a, f, v);
     }
     return CLI_CONTINUE;
 }
@@ -424,6 +437,9 @@ static nb_status apply_options(const cli_args *a, nb_options *o, const char **wh
     *what = "--sha256";
     if (a->sha256 && (s = nb_options_set_direct_sha256(o, true)))
         return s;
+    *what = "--store";
+    if (a->store && (s = nb_options_set_link_store(o, a->store)))
+        return s;
     *what = "options";
     if (!a->quiet && isatty(STDERR_FILENO) && (s = nb_options_set_progress_cb(o, on_progress, NULL)))
         return s;
@@ -583,6 +599,8 @@ static int make_payload(int id, const char *name, const char *value, nb_payload 
         return make_dict(name, value, p);
     if (id == F_FILE)
         return make_file(name, value, p);
+    if (id == F_CSV)
+        return cli_csv_payload(name, value, p);
     nb_status s = nb_payload_create_text(p, name, value);
     return s ? cli_fail(s == NB_NO_MEMORY ? CLI_RUNTIME : CLI_USAGE, s, "--text") : CLI_CONTINUE;
 }
@@ -592,7 +610,8 @@ static int add_payload(const cli_args *a, nb_envelope *e, const cli_payload_arg 
     const char *eq = strchr(pa->arg, '=');
     if (!eq || eq == pa->arg) {
         cli_error("--%s: expected NAME=VALUE, got '%s'",
-                  pa->id == F_TEXT ? "text" : pa->id == F_DICT ? "dict" : "file", pa->arg);
+                  pa->id == F_TEXT ? "text" : pa->id == F_DICT ? "dict"
+                  : pa->id == F_CSV ? "csv" : "file", pa->arg);
         return CLI_USAGE;
     }
     char *name = strndup(pa->arg, (size_t)(eq - pa->arg));

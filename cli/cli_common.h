@@ -47,7 +47,8 @@ enum cli_flag_id {
     /* tables */
     F_CSV, F_ROWS,
     /* JetStream */
-    F_JETSTREAM, F_DURABLE,
+    F_JETSTREAM, F_DURABLE, F_MSG_ID, F_STREAM, F_FROM_SEQ, F_FROM_TIME, F_NEW, F_BATCH,
+    F_ACK_WAIT, F_MAX_DELIVER, F_SUBJECTS, F_STORAGE, F_REPLICAS, F_MAX_AGE, F_DUPE_WINDOW,
     /* Object Store */
     F_STORE,
     F_FLAG_ID_END
@@ -75,7 +76,8 @@ typedef struct cli_flag {
         {"link", F_LINK, true}, {"correlation-id", F_CORRELATION_ID, true},             \
         {"purpose", F_PURPOSE, true}, {"receiver-name", F_RECEIVER_NAME, true},         \
         {"receiver-id", F_RECEIVER_ID, true}, {"reply-to", F_REPLY_TO, true},           \
-        {"reply-to-msg-id", F_REPLY_TO_MSG_ID, true}, {"metadata", F_METADATA, true}
+        {"reply-to-msg-id", F_REPLY_TO_MSG_ID, true}, {"metadata", F_METADATA, true},   \
+        {"csv", F_CSV, true}
 #define CLI_FLAGS_END {NULL, 0, false}
 
 /* --help text of the download flags in CLI_FLAGS_COMMON. */
@@ -87,7 +89,7 @@ typedef struct cli_flag {
 
 /* A payload flag as given, kept in command-line order. */
 typedef struct cli_payload_arg {
-    int id;          /* F_TEXT, F_DICT or F_FILE */
+    int id;          /* F_TEXT, F_DICT, F_FILE or F_CSV */
     const char *arg; /* "NAME=VALUE" (a view into argv) */
 } cli_payload_arg;
 
@@ -122,11 +124,55 @@ typedef struct cli_args {
     const char *exec;
 
     /* tables */
+    bool csv_out;       /* listen --csv: also save table payloads as NAME.csv */
+    bool has_rows;      /* --rows given */
+    uint64_t rows;      /* table rows printed by listen (default 10) */
 
-    /* JetStream */
+    /* JetStream (cli_jetstream.c); zero numbers mean the library's defaults */
+    bool jetstream, new_only;
+    const char *durable, *msg_id, *stream, *subjects, *storage;
+    uint64_t from_seq, batch, max_deliver, replicas;
+    int64_t from_time_ms; /* Unix time; 0: not given */
+    int64_t ack_wait_ms, max_age_ms, dupe_window_ms;
 
     /* Object Store */
+    const char *store; /* --store nats-os://BUCKET: link payloads go into that bucket */
 } cli_args;
+
+/* The JetStream flags of send and listen, and their --help lines. */
+#define CLI_FLAGS_JS_SEND                                                               \
+    {"jetstream", F_JETSTREAM, false}, {"msg-id", F_MSG_ID, true}, {"stream", F_STREAM, true}
+#define CLI_FLAGS_JS_LISTEN                                                             \
+    {"jetstream", F_JETSTREAM, false}, {"durable", F_DURABLE, true},                    \
+        {"stream", F_STREAM, true}, {"from-seq", F_FROM_SEQ, true},                     \
+        {"from-time", F_FROM_TIME, true}, {"new", F_NEW, false}, {"batch", F_BATCH, true}, \
+        {"ack-wait", F_ACK_WAIT, true}, {"max-deliver", F_MAX_DELIVER, true}
+#define JS_SEND_HELP                                                                       \
+    "JetStream:\n"                                                                          \
+    "  --jetstream                store the message in the stream holding SUBJECT and\n"   \
+    "                             print the ack: msg_id, stream, sequence (duplicate);\n"  \
+    "                             with --json, the envelope then {\"ack\":{...}}\n"       \
+    "  --msg-id ID                the envelope's msg_id, the stream's dedupe key\n"        \
+    "  --stream NAME              fail unless stream NAME stores it\n"
+#define JS_LISTEN_HELP                                                                     \
+    "JetStream (durable, at-least-once: a message is acked once printed):\n"              \
+    "  --jetstream --durable NAME pull from durable consumer NAME (made when missing)\n"   \
+    "  --stream NAME              the stream (default: the one holding SUBJECT)\n"         \
+    "  --from-seq N | --from-time RFC3339 | --new\n"                                      \
+    "                             where a new durable starts (default: the first message)\n" \
+    "  --batch N                  messages per pull (default 64)\n"                         \
+    "  --ack-wait SECONDS         redelivered when not acked in time (default 30)\n"       \
+    "  --max-deliver N            deliveries before giving up (default: no limit)\n"
+
+/* JetStream flags are parsed by cli_jetstream.c; CLI_CONTINUE or CLI_USAGE. */
+#define CLI_IS_JETSTREAM_FLAG(id) ((id) >= F_JETSTREAM && (id) <= F_DUPE_WINDOW)
+int cli_store_jetstream_flag(cli_args *a, const cli_flag *f, const char *v);
+/* Flags that only go together (--durable needs --jetstream, ...): CLI_CONTINUE or CLI_USAGE. */
+int cli_js_check(const cli_args *a, bool listen);
+/* send --jetstream: stores e in the stream of a->subject and prints the ack. Exit code. */
+int cli_js_publish(const cli_args *a, nb_client *c, nb_envelope *e);
+/* listen --jetstream: a durable pull consumer printing as listen does. Exit code. */
+int cli_js_listen(nb_client *c, const cli_args *a);
 
 /* What cli_parse returns besides an exit code: carry on with the command. */
 #define CLI_CONTINUE (-1)
@@ -169,6 +215,19 @@ char *cli_render_json(const nb_envelope *e, char *const *paths);
  * stdout is flushed. CLI_OK, or CLI_RUNTIME when stdout fails.
  */
 int cli_print_envelope(const cli_args *a, const nb_envelope *e);
+
+/* ---- tables (csv.c, table_print.c) --------------------------------------- */
+
+/* A table from a CSV file; CLI_CONTINUE, or CLI_USAGE naming the file, line and column. */
+int cli_csv_table(const char *path, nb_table **out);
+/* A "table" payload (Arrow IPC) from a CSV file, for --csv NAME=FILE.csv. */
+int cli_csv_payload(const char *name, const char *path, nb_payload **out);
+/* t as CSV text: a header row, RFC 4180 quoting, CRLF (malloc'd; NULL when out of memory). */
+char *cli_csv_text(const nb_table *t, size_t *len);
+/* "int64", "timestamp[ms, UTC]", ... of a column into buf; snprintf's result. */
+int cli_table_type_text(const nb_column_view *v, char *buf, size_t n);
+/* Prints t as aligned text columns (names, types, at most max_rows rows), lines indented. */
+void cli_print_table(const nb_table *t, int64_t max_rows, const char *indent);
 
 /* ---- receiving ----------------------------------------------------------- */
 

@@ -15,6 +15,9 @@
     "  --file NAME=PATH[:TYPE]    a payload streamed from a file; TYPE is text,\n"         \
     "                             dictionary, table, image, audio, video or binary\n"      \
     "                             (default binary)\n"                                      \
+    "  --csv NAME=FILE.csv        a table payload (Arrow IPC) from a CSV file with a\n"    \
+    "                             header row; types inferred (int64, float64, bool,\n"     \
+    "                             utf8); empty cells are nulls\n"                          \
     "  --link NAME                send payload NAME by link whatever its size\n"           \
     "Envelope:\n"                                                                          \
     "  --correlation-id ID  --purpose P  --sender-name N  --receiver-name N\n"             \
@@ -30,11 +33,13 @@
     "  --token TOKEN              bearer token for uploads to the file server\n"          \
     "  --put                      upload by HTTP PUT instead of the Plik API\n"           \
     "  --sha256                   direct payloads carry metadata.sha256 too\n"            \
+    "  --store nats-os://BUCKET   put link payloads into that JetStream Object Store\n"    \
+    "                             bucket (made when missing) instead of the file server\n" \
     DOWNLOAD_HELP
 
 static const char send_usage[] =
     "Usage: natsbridge send SUBJECT PAYLOAD... [OPTION]...\n"
-    "Publishes one message on SUBJECT and prints its msg_id.\n\n" PAYLOAD_HELP
+    "Publishes one message on SUBJECT and prints its msg_id.\n\n" PAYLOAD_HELP JS_SEND_HELP
     "Output:\n"
     "  --json                     print the envelope exactly as published\n"
     "  --quiet                    do not print the msg_id\n"
@@ -55,15 +60,19 @@ static const char request_usage[] =
     "nobody listens on SUBJECT), 3 no reply in time.\n";
 
 static const cli_flag send_flags[] = {CLI_FLAGS_COMMON, CLI_FLAGS_SENDER, CLI_FLAGS_PAYLOAD,
-                                      {"json", F_JSON, false}, CLI_FLAGS_END};
+                                      {"json", F_JSON, false}, {"store", F_STORE, true},
+                                      CLI_FLAGS_JS_SEND, CLI_FLAGS_END};
 
 static const cli_flag request_flags[] = {CLI_FLAGS_COMMON,         CLI_FLAGS_SENDER,
                                          CLI_FLAGS_PAYLOAD,        {"json", F_JSON, false},
                                          {"timeout", F_TIMEOUT, true},
-                                         {"save-dir", F_SAVE_DIR, true}, CLI_FLAGS_END};
+                                         {"save-dir", F_SAVE_DIR, true},
+                                         {"store", F_STORE, true}, CLI_FLAGS_END};
 
 static int publish(const cli_args *a, nb_client *c, nb_envelope *e)
 {
+    if (a->jetstream)
+        return cli_js_publish(a, c, e);
     nb_status s = nb_client_send(c, a->subject, e);
     if (s)
         return cli_fail(CLI_RUNTIME, s, NULL);
@@ -108,6 +117,8 @@ static int run(int argc, char **argv, const cli_flag *flags, const char *usage, 
         cli_error("--timeout: must be at least 0.001 seconds");
         rc = CLI_USAGE;
     }
+    if (rc == CLI_CONTINUE)
+        rc = cli_js_check(&a, false);
     if (rc == CLI_CONTINUE) {
         if (act == ask && a.timeout_ms < 0)
             a.timeout_ms = 5000;

@@ -139,7 +139,12 @@ NB_EXTERN nb_status nb_options_create(nb_options **out);
 NB_EXTERN nb_status nb_options_clone(nb_options **out, const nb_options *src);
 NB_EXTERN void nb_options_destroy(nb_options *o);
 
-/** NATS server URL (copied); also written as the envelope's broker_url. */
+/**
+ * NATS server URL (copied); also written as the envelope's broker_url. A
+ * comma-separated list ("nats://a:4222,nats://b:4222") names servers of one
+ * cluster: the client connects to one and reconnects to another when it goes
+ * down. Each URL's scheme is checked; empty elements are refused.
+ */
 NB_EXTERN nb_status nb_options_set_url(nb_options *o, const char *url);
 /** File server base URL (copied) for link payloads; its origin is allowed for downloads. */
 NB_EXTERN nb_status nb_options_set_fileserver_url(nb_options *o, const char *url);
@@ -551,7 +556,210 @@ typedef enum nb_time_unit {
 
 /* == tables API (issue 4) == */
 
+/**
+ * A table: named, typed columns of one row count, each laid out as Apache
+ * Arrow lays out an array (validity bitmap, values, offsets). Build it column
+ * by column, read it through nb_column_view, send it as a table payload.
+ */
+typedef struct nb_table nb_table;
+
+/** An empty table (no columns, no rows). Caller frees with nb_table_destroy. */
+NB_EXTERN nb_status nb_table_create(nb_table **out);
+NB_EXTERN void nb_table_destroy(nb_table *t);
+
+/**
+ * Appends a column of rows values, copied once. The first column sets the
+ * table's row count; every later one must have the same. Layouts (Arrow's):
+ *  - fixed-width types (int*, uint*, float*, date32): rows little-endian
+ *    values in values; bool: rows bits, LSB first;
+ *  - utf8 and binary: offsets holds rows + 1 int32 (offsets[0] == 0 is not
+ *    required; they must be monotonic) into the bytes of values; utf8 must be
+ *    valid UTF-8.
+ * validity (borrowed, may be NULL = no nulls) is a bitmap of rows bits, LSB
+ * first, 1 = valid. The name (copied, may be empty) is UTF-8. For
+ * NB_COL_TIMESTAMP use nb_table_add_timestamp_column.
+ */
+NB_EXTERN nb_status nb_table_add_column(nb_table *t, const char *name, nb_column_type type,
+                                        int64_t rows, const void *values,
+                                        const int32_t *offsets, const uint8_t *validity);
+/**
+ * Appends a timestamp column: rows int64 counts of unit since the Unix epoch,
+ * timezone (copied) an IANA name or offset such as "UTC" or "+01:00", or NULL
+ * (or "") for naive timestamps. validity as for nb_table_add_column.
+ */
+NB_EXTERN nb_status nb_table_add_timestamp_column(nb_table *t, const char *name,
+                                                  nb_time_unit unit, const char *timezone,
+                                                  int64_t rows, const int64_t *values,
+                                                  const uint8_t *validity);
+
+/** The row count (0 for a NULL or empty table). */
+NB_EXTERN int64_t nb_table_rows(const nb_table *t);
+/** The number of columns. */
+NB_EXTERN size_t nb_table_column_count(const nb_table *t);
+
+/**
+ * One column as stored, without copies: a view valid until the table is
+ * changed or destroyed. Buffers are Arrow's (see nb_table_add_column);
+ * validity is NULL when null_count is 0; offsets is NULL unless utf8/binary,
+ * and then offsets[0] == 0.
+ */
+typedef struct nb_column_view {
+    const char *name;
+    nb_column_type type;
+    nb_time_unit unit;      /**< NB_COL_TIMESTAMP only */
+    const char *timezone;   /**< NB_COL_TIMESTAMP only; NULL when naive */
+    int64_t rows;
+    int64_t null_count;
+    const uint8_t *validity;
+    const void *values;     /**< never NULL (an empty column points at a zero byte) */
+    const int32_t *offsets;
+} nb_column_view;
+
+/** Fills *out with column i (a view). NB_INVALID_ARG names an index out of range. */
+NB_EXTERN nb_status nb_table_column(const nb_table *t, size_t i, nb_column_view *out);
+/** The index of the first column named name, or NB_INVALID_ARG naming it. */
+NB_EXTERN nb_status nb_table_find_column(const nb_table *t, const char *name, size_t *index);
+/** Whether row of the column is null (false when out of range). */
+NB_EXTERN bool nb_table_is_null(const nb_column_view *v, int64_t row);
+/** The value of a bool column at row (false when null or out of range). */
+NB_EXTERN bool nb_table_bool_at(const nb_column_view *v, int64_t row);
+/** The bytes of a utf8 or binary value at row (a view; not NUL-terminated); NULL when out of range. */
+NB_EXTERN const uint8_t *nb_table_bytes_at(const nb_column_view *v, int64_t row, size_t *len);
+/** Arrow's name of a column type: "bool", "int64", "utf8", "timestamp", ... Never NULL. */
+NB_EXTERN const char *nb_table_type_name(nb_column_type type);
+
+/* -- Arrow C Data Interface (table_cdata.c) -- */
+
+#ifndef ARROW_C_DATA_INTERFACE
+#define ARROW_C_DATA_INTERFACE
+
+#define ARROW_FLAG_DICTIONARY_ORDERED 1
+#define ARROW_FLAG_NULLABLE 2
+#define ARROW_FLAG_MAP_KEYS_SORTED 4
+
+struct ArrowSchema {
+    /* Array type description */
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+
+    /* Release callback */
+    void (*release)(struct ArrowSchema *);
+    /* Opaque producer-specific data */
+    void *private_data;
+};
+
+struct ArrowArray {
+    /* Array data description */
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+
+    /* Release callback */
+    void (*release)(struct ArrowArray *);
+    /* Opaque producer-specific data */
+    void *private_data;
+};
+
+#endif /* ARROW_C_DATA_INTERFACE */
+
+/**
+ * Exports t (borrowed) as a struct array (format "+s") whose children are the
+ * columns. The exported buffers are copies: they stay valid after
+ * nb_table_destroy until the consumer calls each release callback.
+ */
+NB_EXTERN nb_status nb_table_export(const nb_table *t, struct ArrowSchema *out_schema,
+                                    struct ArrowArray *out_array);
+/**
+ * Imports a struct array of supported columns (formats b c s i l C S I L f g
+ * u z tdD tss tsm tsu tsn, with a timezone after ':'). schema and array are
+ * taken in every case, as Arrow's importers do: their data is copied and both
+ * are released (release set to NULL), on failure too. Offsets (array and
+ * children) are applied, null_count -1 is counted, ARROW_FLAG_NULLABLE is
+ * kept. An unsupported format is an error naming it and its column.
+ */
+NB_EXTERN nb_status nb_table_import(nb_table **out, struct ArrowSchema *schema,
+                                    struct ArrowArray *array);
+
+/* -- JSON tables (jsontable.c) -- */
+
+/**
+ * t as a JSON array of row objects, keys in column order (PROTOCOL.md
+ * "Tables"): nulls as null, integers exact, floats shortest round-trip
+ * (NaN and infinities as null), binary as base64, date32 as "YYYY-MM-DD",
+ * timestamps as ISO-8601 strings. *out is malloc'd and NUL-terminated
+ * (free with free()); *len may be NULL.
+ */
+NB_EXTERN nb_status nb_table_to_json(const nb_table *t, char **out, size_t *len);
+/**
+ * A table from a JSON array of row objects (len bytes, borrowed). Column
+ * types are inferred: only integers → int64 (uint64 when one is above
+ * INT64_MAX), any fraction or exponent → float64, booleans → bool, strings →
+ * utf8; null or a missing key is a null; a column of nulls only is utf8.
+ * Mixed kinds or nested values are NB_BAD_PAYLOAD naming the column and row.
+ */
+NB_EXTERN nb_status nb_table_from_json(nb_table **out, const char *json, size_t len);
+/**
+ * The value at (col, row) as text, as nb_table_to_json writes it but without
+ * JSON quoting or escapes: utf8 as is, binary as base64, dates and
+ * timestamps in ISO-8601, NaN/inf/-inf spelled out, a null as "". For
+ * printing and CSV. *out is malloc'd (free with free()); *len may be NULL.
+ */
+NB_EXTERN nb_status nb_table_value_text(const nb_table *t, size_t col, int64_t row, char **out,
+                                        size_t *len);
+
+/* -- Table payloads (payload.c) -- */
+
+/**
+ * A "table" payload holding t (borrowed) as an Arrow IPC stream, in record
+ * batches of batch_rows rows (0: one batch).
+ */
+NB_EXTERN nb_status nb_payload_create_table(nb_payload **out, const char *dataname,
+                                            const nb_table *t, size_t batch_rows);
+/** A "jsontable" payload holding t (borrowed) as nb_table_to_json writes it. */
+NB_EXTERN nb_status nb_payload_create_jsontable(nb_payload **out, const char *dataname,
+                                                const nb_table *t);
+/**
+ * Decodes a table, arrowtable or jsontable payload (in memory or in its file)
+ * into a new table (caller frees). Arrow IPC and JSON rows are told apart by
+ * content, since the Python peer sends JSON as "table".
+ */
+NB_EXTERN nb_status nb_payload_table(const nb_payload *p, nb_table **out);
+
 /* -- Arrow IPC streams (ipc_read.c, ipc_write.c) -- */
+
+/**
+ * t (borrowed) as an Arrow IPC stream: metadata V5, little-endian,
+ * continuation markers, 8-byte aligned buffers, record batches of at most
+ * batch_rows rows (0: one batch; an empty table still gets one batch of 0
+ * rows), then the end-of-stream marker. *out is malloc'd (free with free()).
+ */
+NB_EXTERN nb_status nb_table_to_ipc(const nb_table *t, size_t batch_rows, uint8_t **out,
+                                    size_t *len);
+/**
+ * t (borrowed) in the Arrow IPC file format (".arrow": ARROW1 magic, the
+ * stream above, a footer listing the record batches). *out as above.
+ */
+NB_EXTERN nb_status nb_table_to_ipc_file(const nb_table *t, size_t batch_rows, uint8_t **out,
+                                         size_t *len);
+/**
+ * A new table from len bytes (borrowed) of an Arrow IPC stream, a legacy
+ * stream (no continuation markers) or an Arrow file; every record batch is
+ * appended, copied once. The bytes are fully validated: anything malformed,
+ * and any unsupported type, dictionary encoding or compression, is
+ * NB_BAD_PAYLOAD naming it ("arrow: column 'x': type List is not supported").
+ * Caller frees *out with nb_table_destroy.
+ */
+NB_EXTERN nb_status nb_table_from_ipc(nb_table **out, const void *data, size_t len);
 
 /* -- end Arrow IPC -- */
 
@@ -563,6 +771,212 @@ typedef enum nb_time_unit {
 
 /* == jetstream API (issue 6) == */
 
+/*
+ * JetStream keeps messages in streams on the server. nb_client_js_publish
+ * stores an envelope with its msg_id as the Nats-Msg-Id header, so the server
+ * drops a second copy within the stream's duplicate window; a consumer
+ * (nb_js_consumer) pulls them, decodes them like nb_client_receive (link
+ * payloads downloaded and verified) and acks each one only after the
+ * callback said so. See docs/DELIVERY.md for what each mode guarantees.
+ */
+
+/* -- Streams -- */
+
+typedef enum nb_js_storage {
+    NB_JS_FILE = 0, /**< on disk (the default): survives a server restart */
+    NB_JS_MEMORY    /**< in memory only: lost when the server stops */
+} nb_js_storage;
+
+/** A stream's settings. Zero means the default for every number and the storage. */
+typedef struct nb_js_stream_config {
+    const char *name;            /**< required; no '.', '*', '>', '/', '\\' or spaces */
+    const char *const *subjects; /**< at least one; wildcards allowed */
+    size_t subject_count;
+    nb_js_storage storage;       /**< default NB_JS_FILE */
+    int replicas;                /**< 1 to 5; 0 = 1 */
+    int64_t max_age_ms;          /**< messages older than this are removed; 0 = kept */
+    int64_t duplicate_window_ms; /**< Nats-Msg-Id dedupe window; 0 = the server's (2 min) */
+} nb_js_stream_config;
+
+/**
+ * Creates the stream cfg describes (borrowed), or checks that the existing
+ * one has the same subjects, storage, replicas, max age and (when given)
+ * duplicate window. A difference is NB_INVALID_ARG naming each setting,
+ * and the stream is left as it is. *created (may be NULL) says which.
+ */
+NB_EXTERN nb_status nb_js_stream_ensure(nb_client *c, const nb_js_stream_config *cfg,
+                                        bool *created);
+
+/** A stream's settings and state; strings are views valid until nb_js_stream_info_destroy. */
+typedef struct nb_js_stream_info {
+    nb_js_stream_config config; /**< duplicate_window_ms as the server has it */
+    uint64_t messages;          /**< messages stored */
+    uint64_t bytes;             /**< bytes stored */
+    uint64_t first_seq;         /**< sequence of the oldest message */
+    uint64_t last_seq;          /**< sequence of the newest message */
+    int64_t consumers;          /**< consumers on the stream */
+} nb_js_stream_info;
+
+/** Reads the stream called name. NB_INVALID_ARG when there is none. Free *out with _destroy. */
+NB_EXTERN nb_status nb_js_stream_info_get(nb_client *c, const char *name,
+                                          nb_js_stream_info **out);
+NB_EXTERN void nb_js_stream_info_destroy(nb_js_stream_info *info);
+/** Deletes the stream, its messages and its consumers. NB_INVALID_ARG when there is none. */
+NB_EXTERN nb_status nb_js_stream_delete(nb_client *c, const char *name);
+
+/* -- Publishing -- */
+
+/** The server's acknowledgement of a stored message. */
+typedef struct nb_js_ack {
+    char stream[256];  /**< the stream that stored it (a longer name is cut) */
+    uint64_t sequence; /**< its sequence in that stream */
+    bool duplicate;    /**< true: the stream already had this msg_id; nothing new was stored */
+} nb_js_ack;
+
+/** How nb_client_js_publish waits and retries. Zero means the default. */
+typedef struct nb_js_publish_options {
+    int64_t timeout_ms;        /**< wait for each ack; 0 = 5000 */
+    int retries;               /**< republish the same bytes and msg_id after a timeout,
+                                    a lost connection or no JetStream answering; 0 = none */
+    int64_t retry_delay_ms;    /**< first back-off delay (doubling, capped at 5 s); 0 = 200 */
+    const char *expect_stream; /**< fail unless this stream stores it; NULL = any */
+} nb_js_publish_options;
+
+/**
+ * Builds e for subject as nb_client_send does (uploading link payloads) and
+ * stores it in the stream holding subject, with Nats-Msg-Id = e's msg_id, then
+ * waits for the ack (ack may be NULL). Retries, when asked, reuse the built
+ * bytes, so the stream keeps one copy. An envelope over the server's
+ * max_payload is refused naming both sizes. po may be NULL.
+ */
+NB_EXTERN nb_status nb_client_js_publish(nb_client *c, const char *subject, nb_envelope *e,
+                                         const nb_js_publish_options *po, nb_js_ack *ack);
+
+typedef struct nb_js_publisher nb_js_publisher;
+
+/**
+ * The outcome of one asynchronous publish: s is NB_OK with ack set, or the
+ * failure (ack NULL, error names it; NB_TIMEOUT when no ack came in time:
+ * the message may or may not be stored, and publishing the same envelope
+ * again is safe). msg_id, subject and error are views valid during the
+ * call, which comes from a nats.c thread.
+ */
+typedef void (*nb_js_ack_cb)(nb_js_publisher *p, const char *msg_id, const char *subject,
+                             nb_status s, const char *error, const nb_js_ack *ack,
+                             void *closure);
+
+/**
+ * An asynchronous publisher on c with at most max_pending messages awaiting
+ * their ack (0 = 256); every message gets one on_ack call (required) after
+ * at most ack_timeout_ms (0 = 5000). It may be used from several threads.
+ * Destroy it before c.
+ */
+NB_EXTERN nb_status nb_js_publisher_create(nb_js_publisher **out, nb_client *c, int max_pending,
+                                           int64_t ack_timeout_ms, nb_js_ack_cb on_ack,
+                                           void *closure);
+/**
+ * Builds e (borrowed) as nb_client_js_publish does and sends it without
+ * waiting for the ack. Blocks while max_pending are in flight: NB_TIMEOUT
+ * when none was acked within the ack timeout (e was not sent).
+ */
+NB_EXTERN nb_status nb_js_publisher_send(nb_js_publisher *p, const char *subject,
+                                         nb_envelope *e);
+/** Waits until every message sent so far got its on_ack call; NB_TIMEOUT after timeout_ms. */
+NB_EXTERN nb_status nb_js_publisher_wait(nb_js_publisher *p, int64_t timeout_ms);
+/** Messages sent and not yet acknowledged. */
+NB_EXTERN int64_t nb_js_publisher_pending(nb_js_publisher *p);
+/** Waits up to the ack timeout for pending acks, then frees; no on_ack call comes afterwards. */
+NB_EXTERN void nb_js_publisher_destroy(nb_js_publisher *p);
+
+/* -- Durable pull consumers -- */
+
+typedef struct nb_js_consumer nb_js_consumer;
+
+/** Where a new durable consumer starts; an existing one keeps its place. */
+typedef enum nb_js_start {
+    NB_JS_START_ALL = 0,      /**< the oldest message in the stream (the default) */
+    NB_JS_START_SEQUENCE,     /**< the message with start_sequence, or the next one */
+    NB_JS_START_TIME,         /**< the first message stored at or after start_time_ms */
+    NB_JS_START_NEW           /**< only messages stored after the consumer is created */
+} nb_js_start;
+
+/** A consumer's settings. Zero means the default for every number. */
+typedef struct nb_js_consumer_config {
+    const char *stream;       /**< NULL: the stream that holds subject */
+    const char *subject;      /**< required: what to consume (wildcards allowed) */
+    const char *durable;      /**< required: its name on the server, where it keeps its place */
+    int batch;                /**< messages asked for per pull; 0 = 64 */
+    int64_t ack_wait_ms;      /**< redelivered when not acked within this; 0 = 30000 */
+    int max_deliver;          /**< deliveries of one message before giving up; 0 = no limit */
+    nb_js_start start;
+    uint64_t start_sequence;  /**< for NB_JS_START_SEQUENCE (>= 1) */
+    int64_t start_time_ms;    /**< for NB_JS_START_TIME: Unix time in milliseconds */
+    int64_t nak_delay_ms;     /**< redelivery delay after a transient failure, doubled per
+                                   delivery; 0 = 1000 */
+    int64_t max_nak_delay_ms; /**< cap of that delay; 0 = 60000 */
+    int not_found_deliveries; /**< a link answering HTTP 4xx (or an Object Store object not
+                                   found) is terminated at this delivery; 0 = 3 */
+} nb_js_consumer_config;
+
+/** Where a delivered message stands; strings are views valid during the callback. */
+typedef struct nb_js_delivery {
+    const char *stream;
+    const char *consumer;
+    const char *subject;
+    uint64_t stream_seq;   /**< the message's sequence in the stream */
+    uint64_t consumer_seq; /**< this delivery's sequence in the consumer */
+    uint64_t delivered;    /**< 1 the first time, 2 on the first redelivery, ... */
+    uint64_t pending;      /**< messages left for the consumer after this one */
+    int64_t timestamp_ms;  /**< when the stream stored it, Unix time in milliseconds */
+} nb_js_delivery;
+
+/** What to do with a delivered message. */
+typedef enum nb_js_action {
+    NB_JS_ACK = 0, /**< done: never delivered again */
+    NB_JS_NAK,     /**< failed for now: delivered again after the nak delay */
+    NB_JS_TERM,    /**< failed for good: never delivered again */
+    NB_JS_NAK_NOW, /**< not handled (shutting down): delivered again at once */
+    NB_JS_NONE     /**< (error callback only) the error is not about one message */
+} nb_js_action;
+
+/**
+ * Called on the consumer's thread for every envelope (taken) once its links
+ * are downloaded and verified; the message is acked, naked or terminated
+ * as the return value says (any other value naks).
+ */
+typedef nb_js_action (*nb_js_envelope_cb)(nb_js_consumer *cons, nb_envelope *env,
+                                          const nb_js_delivery *d, void *closure);
+/**
+ * Called on the consumer's thread when a message could not be decoded
+ * (action NB_JS_NAK: it comes back; NB_JS_TERM: it will not) or when
+ * pulling failed (d NULL, action NB_JS_NONE; pulling goes on). message is a
+ * view valid during the call and names the stream sequence.
+ */
+typedef void (*nb_js_error_cb)(nb_js_consumer *cons, nb_status s, const char *message,
+                               const nb_js_delivery *d, nb_js_action action, void *closure);
+
+/**
+ * Creates the durable consumer cfg describes (borrowed), or binds to the
+ * existing one (its ack wait and max deliver are updated, except on a
+ * durable that starts from a time, which the server keeps as it is; a
+ * different subject or start is NB_INVALID_ARG naming it), and pulls from a
+ * thread of its own until destroyed. on_error may be NULL (errors go to
+ * stderr).
+ */
+NB_EXTERN nb_status nb_js_consumer_create(nb_js_consumer **out, nb_client *c,
+                                          const nb_js_consumer_config *cfg,
+                                          nb_js_envelope_cb on_envelope, nb_js_error_cb on_error,
+                                          void *closure);
+/**
+ * Stops pulling and frees: waits for a running callback; fetched messages
+ * not yet handed over are naked so they come back at once. The durable stays
+ * on the server. May be called from the consumer's own callbacks. Before
+ * nb_client_destroy.
+ */
+NB_EXTERN void nb_js_consumer_destroy(nb_js_consumer *cons);
+/** Deletes the durable consumer from the stream. NB_INVALID_ARG when there is none. */
+NB_EXTERN nb_status nb_js_consumer_delete(nb_client *c, const char *stream, const char *durable);
+
 /* == end jetstream API == */
 
 /* ------------------------------------------------------------------------ */
@@ -570,6 +984,112 @@ typedef enum nb_time_unit {
 /* ------------------------------------------------------------------------ */
 
 /* == object store API (issue 6) == */
+
+/*
+ * A bucket of a JetStream Object Store, read and written exactly as ADR-20
+ * says (stream OBJ_<bucket>, 128 KiB chunks, SHA-256 digest), so that other
+ * NATS clients (nats.go, nats.js views.os, nats.py) share its objects. Puts
+ * and gets stream with bounded memory. Uses the client's connection: destroy
+ * the handle before the client. One handle may be used by one thread at a time.
+ */
+typedef struct nb_objstore nb_objstore;
+
+/** How a bucket is made (zero it, then set what matters). */
+typedef struct nb_objstore_config {
+    const char *bucket;      /**< required; letters, digits, '-' and '_' */
+    const char *description; /**< may be NULL */
+    int64_t ttl_ms;          /**< objects older than this expire (stream max_age); 0 = never */
+    bool memory_storage;     /**< memory instead of file storage */
+    int replicas;            /**< copies in a cluster; 0 means 1 */
+    int64_t max_bytes;       /**< size limit of the bucket; 0 = none */
+} nb_objstore_config;
+
+/** What the store knows of one object; strings are malloc'd, freed by nb_object_info_clear. */
+typedef struct nb_object_info {
+    char *name;     /**< the object's name (any UTF-8) */
+    char *bucket;
+    char *nuid;     /**< names the chunk subject $O.<bucket>.C.<nuid> */
+    char *digest;   /**< "SHA-256=" + padded base64url, "" when unknown */
+    uint64_t size;  /**< bytes */
+    uint32_t chunks;
+    int64_t mtime_ns; /**< when the meta was stored (ns since 1970), from the server */
+} nb_object_info;
+
+/** Frees the strings of info and zeroes it (NULL is fine). */
+NB_EXTERN void nb_object_info_clear(nb_object_info *info);
+
+/** Creates the bucket when it does not exist (an existing one is used as it is) and opens it. */
+NB_EXTERN nb_status nb_objstore_create(nb_objstore **out, nb_client *c,
+                                       const nb_objstore_config *cfg);
+/** Opens an existing bucket; NB_NATS "... not found" when there is none. */
+NB_EXTERN nb_status nb_objstore_open(nb_objstore **out, nb_client *c, const char *bucket);
+NB_EXTERN void nb_objstore_destroy(nb_objstore *os);
+/** Deletes a bucket with every object in it. */
+NB_EXTERN nb_status nb_objstore_delete_bucket(nb_client *c, const char *bucket);
+
+/** Longest wait for the next chunk (get) or for acks to progress (put); default 10000 ms. */
+NB_EXTERN nb_status nb_objstore_set_idle_timeout(nb_objstore *os, int64_t ms);
+/** Chunks published and not yet acknowledged during a put; default 32 (4 MiB). */
+NB_EXTERN nb_status nb_objstore_set_max_in_flight(nb_objstore *os, int chunks);
+/** Progress of puts and gets (dataname = the object's name); NULL turns it off. */
+NB_EXTERN nb_status nb_objstore_set_progress_cb(nb_objstore *os, nb_progress_cb cb,
+                                                void *closure);
+
+/** Reads up to cap bytes into buf; *got = 0 means the end. A failure stops the put. */
+typedef nb_status (*nb_read_fn)(void *closure, uint8_t *buf, size_t cap, size_t *got);
+/** Takes n bytes (borrowed); a failure stops the get. */
+typedef nb_status (*nb_write_fn)(void *closure, const uint8_t *buf, size_t n);
+
+/**
+ * Puts an object read from read until it returns no bytes, replacing any
+ * object of that name once the new one is complete. On failure the chunks
+ * already sent are purged. info (may be NULL) gets the stored info.
+ */
+NB_EXTERN nb_status nb_objstore_put(nb_objstore *os, const char *name, nb_read_fn read,
+                                    void *closure, nb_object_info *info);
+/** Puts len bytes (borrowed). */
+NB_EXTERN nb_status nb_objstore_put_bytes(nb_objstore *os, const char *name, const void *data,
+                                          size_t len, nb_object_info *info);
+/** Puts the file at path, streamed. */
+NB_EXTERN nb_status nb_objstore_put_file(nb_objstore *os, const char *name, const char *path,
+                                         nb_object_info *info);
+/** Puts what can be read from fd until its end (a pipe or socket too); fd is borrowed, not closed. */
+NB_EXTERN nb_status nb_objstore_put_fd(nb_objstore *os, const char *name, int fd,
+                                       nb_object_info *info);
+
+/** The info of an object; NB_NATS "... not found" when it does not exist or was deleted. */
+NB_EXTERN nb_status nb_objstore_get_info(nb_objstore *os, const char *name,
+                                         nb_object_info *info);
+/**
+ * Streams an object into write, chunk by chunk, then checks its size and
+ * digest: NB_INTEGRITY "received a corrupt object, digests do not match".
+ * info (may be NULL) gets the object's info.
+ */
+NB_EXTERN nb_status nb_objstore_get(nb_objstore *os, const char *name, nb_write_fn write,
+                                    void *closure, nb_object_info *info);
+/**
+ * An object into memory: *data (malloc'd, NUL-terminated, caller frees) and
+ * *len. NB_TOO_LARGE when it is over max_bytes (0 = no cap).
+ */
+NB_EXTERN nb_status nb_objstore_get_bytes(nb_objstore *os, const char *name, uint64_t max_bytes,
+                                          uint8_t **data, size_t *len);
+/**
+ * An object streamed into the file at path, through "<path>.part" renamed
+ * once its size and digest are checked (the .part file is removed on failure).
+ */
+NB_EXTERN nb_status nb_objstore_get_file(nb_objstore *os, const char *name, const char *path);
+/** Deletes an object: a tombstone replaces its info, its chunks are purged. */
+NB_EXTERN nb_status nb_objstore_delete(nb_objstore *os, const char *name);
+
+/**
+ * Link payloads go into an Object Store bucket instead of the file server:
+ * url is "nats-os://BUCKET" (copied; the bucket is created when missing; NULL
+ * turns it off). Sending must then go through an nb_client (nb_client_send,
+ * nb_smartsend), whose connection is used. The URL that travels is
+ * nats-os://BUCKET/NAME (docs/PROTOCOL.md, "Object Store links"). Receivers
+ * fetch nats-os:// links over their client's connection whatever this setting.
+ */
+NB_EXTERN nb_status nb_options_set_link_store(nb_options *o, const char *url);
 
 /* == end object store API == */
 

@@ -226,9 +226,38 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus
 
 /* ---- connect ----------------------------------------------------------- */
 
+/*
+ * One URL goes to nats.c as is. A comma-separated list (options.c checked
+ * each and removed the spaces) becomes nats.c's server list: it connects to
+ * one of them and, when that one goes down, reconnects to another.
+ */
+static natsStatus set_servers(natsOptions *no, const char *url)
+{
+    if (!strchr(url, ','))
+        return natsOptions_SetURL(no, url);
+    int count = 1;
+    for (const char *p = url; (p = strchr(p, ',')) != NULL; p++)
+        count++;
+    char *copy = nbi_strdup(url);
+    const char **list = copy ? calloc((size_t)count, sizeof *list) : NULL;
+    natsStatus ns = NATS_NO_MEMORY;
+    if (list) {
+        int n = 0;
+        for (char *p = copy; p; n++) {
+            list[n] = p;
+            if ((p = strchr(p, ',')) != NULL)
+                *p++ = '\0';
+        }
+        ns = natsOptions_SetServers(no, list, n); /* copies the strings */
+    }
+    free(list);
+    free(copy);
+    return ns;
+}
+
 static natsStatus apply_options(natsOptions *no, const nb_options *o, nb_client *c)
 {
-    natsStatus ns = natsOptions_SetURL(no, o->url);
+    natsStatus ns = set_servers(no, o->url);
     if (ns == NATS_OK && o->connect_timeout_ms > 0)
         ns = natsOptions_SetTimeout(no, o->connect_timeout_ms);
     if (ns == NATS_OK)
@@ -272,6 +301,8 @@ static nb_status client_options(nb_client *c, const nb_options *opts)
         nbi_uuid4(id);
         s = nb_options_set_sender_id(c->opts, id);
     }
+    if (s == NB_OK)
+        c->opts->client = c; /* nats-os:// links travel over this connection (objstore.c) */
     return s;
 }
 
