@@ -71,6 +71,7 @@ typedef enum nb_status {
     NB_NOT_ALLOWED,      /**< refused by policy (origin allowlist, unsafe name) */
     NB_NATS,             /**< another error reported by nats.c */
     NB_INTERNAL,         /**< a bug in natsbridge; please report it */
+    NB_NOT_FOUND,        /**< a link's bytes are gone: HTTP 404/410, or no such object in the store */
     NB_STATUS_COUNT
 } nb_status;
 
@@ -685,7 +686,8 @@ NB_EXTERN nb_status nb_table_export(const nb_table *t, struct ArrowSchema *out_s
  * taken in every case, as Arrow's importers do: their data is copied and both
  * are released (release set to NULL), on failure too. Offsets (array and
  * children) are applied, null_count -1 is counted, ARROW_FLAG_NULLABLE is
- * kept. An unsupported format is an error naming it and its column.
+ * kept. An unsupported format is an error naming it and its column; so is
+ * a struct array with null rows (a table row cannot be null).
  */
 NB_EXTERN nb_status nb_table_import(nb_table **out, struct ArrowSchema *schema,
                                     struct ArrowArray *array);

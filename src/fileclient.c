@@ -800,7 +800,8 @@ static void classify(CURL *c, CURLcode rc, const sink *k, const char *err, int64
         outcome_set(o, NB_HTTP, curl_transient(rc), "%s", curl_reason(rc, err));
     else if (code < 200 || code > 299) {
         bool transient = code == 408 || code == 429 || code >= 500;
-        outcome_set(o, NB_HTTP, transient, "HTTP %ld%s", code,
+        nb_status s = code == 404 || code == 410 ? NB_NOT_FOUND : NB_HTTP;
+        outcome_set(o, s, transient, "HTTP %ld%s", code,
                     code >= 300 && code <= 399 ? " (redirects are not followed)" : "");
         if (transient)
             o->retry_after_ms = retry_after_ms(c, max_delay);

@@ -100,17 +100,6 @@ typedef struct fs_request {
 /* Request paths                                                            */
 /* ------------------------------------------------------------------------ */
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * Decodes the raw request path (MHD hands it over undecoded, see
  * keep_escaped) into out. Returns NULL when it is acceptable, else why not.
@@ -125,7 +114,7 @@ static const char *decode_path(const char *raw, char out[FS_KEY_MAX])
     for (const char *p = raw; *p; p++) {
         unsigned char ch = (unsigned char)*p;
         if (ch == '%') {
-            int hi = hex_value(p[1]), lo = hi < 0 ? -1 : hex_value(p[2]);
+            int hi = nbi_hex_digit(p[1]), lo = hi < 0 ? -1 : nbi_hex_digit(p[2]);
             if (lo < 0)
                 return "bad percent-encoding in path";
             ch = (unsigned char)(hi * 16 + lo);

@@ -34,6 +34,13 @@ char *nbi_strdup(const char *s);
 /* Replaces *dst with a copy of src (NULL allowed); NB_NO_MEMORY on failure, *dst kept. */
 nb_status nbi_set_string(char **dst, const char *src);
 
+/* The value of one hexadecimal digit, or -1 when c is not one. */
+static inline int nbi_hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 /* s, or "" when s is NULL: accessors never return NULL. */
 static inline const char *nbi_or_empty(const char *s) { return s ? s : ""; }
 

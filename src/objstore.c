@@ -1,6 +1,7 @@
 /*
  * objstore.c - JetStream Object Store buckets (ADR-20) over nats.c 3.4.1
- * primitives, and the claim-check backend that puts link payloads there.
+ * primitives. The claim-check backend that puts link payloads there is
+ * objstore_link.c.
  *
  * nats.c gained an object store only in 3.11 (and wrote wrong meta subjects
  * until 3.12); Debian 12 has 3.4.1, so the protocol is implemented here, to
@@ -67,7 +68,7 @@ struct nb_objstore {
 /* ======================================================================== */
 
 /* nats.go's validBucketRe: ^[a-zA-Z0-9_-]+$ */
-static nb_status check_bucket(const char *bucket)
+nb_status nbi_objstore_check_bucket(const char *bucket)
 {
     if (!bucket || !*bucket)
         return nbi_fail(NB_INVALID_ARG, "object store: the bucket name is empty");
@@ -89,7 +90,7 @@ static nb_status check_bucket(const char *bucket)
 }
 
 /* Any UTF-8 name will do (ADR-20), as long as it is not empty. */
-static nb_status check_name(const char *name)
+nb_status nbi_objstore_check_name(const char *name)
 {
     if (!name || !*name)
         return nbi_fail(NB_INVALID_ARG, "object store: the object name is empty");
@@ -157,18 +158,12 @@ static nb_status new_nuid(char out[NUID_MAX])
 /* Digests                                                                  */
 /* ======================================================================== */
 
-static int hex_value(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* "SHA-256=" + padded base64url of the digest whose hex is given. */
 static void digest_from_hex(const char hex[NBI_SHA256_HEX_LEN + 1], char out[DIGEST_LEN + 1])
 {
     uint8_t raw[32];
     for (size_t i = 0; i < sizeof raw; i++)
-        raw[i] = (uint8_t)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
+        raw[i] = (uint8_t)(nbi_hex_digit(hex[2 * i]) << 4 | nbi_hex_digit(hex[2 * i + 1]));
     memcpy(out, DIGEST_PREFIX, 8);
     nbi_base64_encode(raw, sizeof raw, out + 8);
     out[DIGEST_LEN] = '\0';
@@ -212,7 +207,7 @@ static nb_status js_failed(natsStatus ns, jsErrCode jerr, const char *fmt, const
 
 static nb_status bucket_not_found(const char *bucket)
 {
-    return nbi_fail(NB_NATS, "object store: bucket '%.200s' not found (no stream OBJ_%.200s)", bucket,
+    return nbi_fail(NB_NOT_FOUND, "object store: bucket '%.200s' not found (no stream OBJ_%.200s)", bucket,
                     bucket);
 }
 
@@ -230,7 +225,7 @@ void nb_objstore_destroy(nb_objstore *os)
 static nb_status handle_on(nb_objstore **out, natsConnection *nc, const char *bucket)
 {
     *out = NULL;
-    nb_status s = check_bucket(bucket);
+    nb_status s = nbi_objstore_check_bucket(bucket);
     if (s != NB_OK)
         return s;
     if (!nc)
@@ -314,7 +309,7 @@ static nb_status check_config(const nb_objstore_config *cfg)
 {
     if (!cfg)
         return nbi_fail(NB_INVALID_ARG, "object store: config is NULL");
-    nb_status s = check_bucket(cfg->bucket);
+    nb_status s = nbi_objstore_check_bucket(cfg->bucket);
     if (s == NB_OK && (cfg->ttl_ms < 0 || cfg->ttl_ms > INT64_MAX / NS_PER_MS))
         s = nbi_fail(NB_INVALID_ARG, "object store: bucket '%s': ttl_ms %lld is out of range",
                      cfg->bucket, (long long)cfg->ttl_ms);
@@ -326,7 +321,7 @@ static nb_status check_config(const nb_objstore_config *cfg)
     return s;
 }
 
-static nb_status create_bucket(nb_objstore **out, const nb_client *c, const nb_objstore_config *cfg)
+nb_status nbi_objstore_create(nb_objstore **out, const nb_client *c, const nb_objstore_config *cfg)
 {
     nb_status s = check_config(cfg);
     if (s == NB_OK)
@@ -345,7 +340,7 @@ static nb_status create_bucket(nb_objstore **out, const nb_client *c, const nb_o
     return s;
 }
 
-static nb_status open_bucket(nb_objstore **out, const nb_client *c, const char *bucket)
+nb_status nbi_objstore_open(nb_objstore **out, const nb_client *c, const char *bucket)
 {
     nb_status s = new_handle(out, c, bucket);
     if (s == NB_OK && (s = check_stream(*out, NULL)) != NB_OK) {
@@ -359,14 +354,14 @@ nb_status nb_objstore_create(nb_objstore **out, nb_client *c, const nb_objstore_
 {
     if (!out)
         return nbi_fail(NB_INVALID_ARG, "object store: out is NULL");
-    return create_bucket(out, c, cfg);
+    return nbi_objstore_create(out, c, cfg);
 }
 
 nb_status nb_objstore_open(nb_objstore **out, nb_client *c, const char *bucket)
 {
     if (!out)
         return nbi_fail(NB_INVALID_ARG, "object store: out is NULL");
-    return open_bucket(out, c, bucket);
+    return nbi_objstore_open(out, c, bucket);
 }
 
 nb_status nb_objstore_delete_bucket(nb_client *c, const char *bucket)
@@ -532,7 +527,7 @@ static nb_status parse_info(natsMsg *msg, nb_object_info *info, bool *deleted, o
 
 static nb_status object_not_found(const nb_objstore *os, const char *name)
 {
-    return nbi_fail(NB_NATS, "object store: object '%.300s' in bucket '%.200s' not found", name,
+    return nbi_fail(NB_NOT_FOUND, "object store: object '%.300s' in bucket '%.200s' not found", name,
                     os->bucket);
 }
 
@@ -571,7 +566,7 @@ static nb_status live_info_link(nb_objstore *os, const char *name, nb_object_inf
                                 obj_link *link)
 {
     bool found, deleted;
-    nb_status s = check_name(name);
+    nb_status s = nbi_objstore_check_name(name);
     if (s == NB_OK)
         s = read_info(os, name, info, &found, &deleted, link);
     if (s == NB_OK && (!found || deleted))
@@ -898,7 +893,7 @@ static nb_status put_stream(nb_objstore *os, const char *name, nb_read_fn read, 
         return nbi_fail(NB_INVALID_ARG, "object store: put needs a handle and a reader");
     nb_object_info old = {0};
     bool found = false, deleted = false;
-    nb_status s = check_name(name);
+    nb_status s = nbi_objstore_check_name(name);
     if (s == NB_OK)
         s = read_info(os, name, &old, &found, &deleted, NULL);
     put_state ps;
@@ -945,7 +940,7 @@ static nb_status read_memory(void *closure, uint8_t *buf, size_t cap, size_t *go
     return NB_OK;
 }
 
-static nb_status put_memory(nb_objstore *os, const char *name, const void *data, size_t len,
+nb_status nbi_objstore_put_memory(nb_objstore *os, const char *name, const void *data, size_t len,
                             nb_object_info *info, char hex[NBI_SHA256_HEX_LEN + 1])
 {
     if (!data && len > 0)
@@ -958,7 +953,7 @@ nb_status nb_objstore_put_bytes(nb_objstore *os, const char *name, const void *d
                                 nb_object_info *info)
 {
     char hex[NBI_SHA256_HEX_LEN + 1];
-    return put_memory(os, name, data, len, info, hex);
+    return nbi_objstore_put_memory(os, name, data, len, info, hex);
 }
 
 typedef struct file_io {
@@ -975,7 +970,7 @@ static nb_status read_file(void *closure, uint8_t *buf, size_t cap, size_t *got)
     return NB_OK;
 }
 
-static nb_status put_path(nb_objstore *os, const char *name, const char *path, uint64_t total,
+nb_status nbi_objstore_put_path(nb_objstore *os, const char *name, const char *path, uint64_t total,
                           nb_object_info *info, char hex[NBI_SHA256_HEX_LEN + 1])
 {
     if (!path)
@@ -992,7 +987,7 @@ nb_status nb_objstore_put_file(nb_objstore *os, const char *name, const char *pa
                                nb_object_info *info)
 {
     char hex[NBI_SHA256_HEX_LEN + 1];
-    return put_path(os, name, path, 0, info, hex);
+    return nbi_objstore_put_path(os, name, path, 0, info, hex);
 }
 
 static nb_status read_fd(void *closure, uint8_t *buf, size_t cap, size_t *got)
@@ -1226,7 +1221,7 @@ static nb_status get_path(nb_objstore *os, const nb_object_info *info, const cha
                           char hex[NBI_SHA256_HEX_LEN + 1]);
 
 /* name (a link followed) into the file at path, or into memory when path is NULL. */
-static nb_status get_into(nb_objstore *os, const char *name, uint64_t max_bytes, const char *path,
+nb_status nbi_objstore_get(nb_objstore *os, const char *name, uint64_t max_bytes, const char *path,
                           uint8_t **data, size_t *len)
 {
     nb_object_info info = {0};
@@ -1253,7 +1248,7 @@ nb_status nb_objstore_get_bytes(nb_objstore *os, const char *name, uint64_t max_
     *len = 0;
     if (!os)
         return nbi_fail(NB_INVALID_ARG, "object store: handle is NULL");
-    return get_into(os, name, max_bytes, NULL, data, len);
+    return nbi_objstore_get(os, name, max_bytes, NULL, data, len);
 }
 
 static nb_status write_file(void *closure, const uint8_t *buf, size_t n)
@@ -1297,7 +1292,7 @@ nb_status nb_objstore_get_file(nb_objstore *os, const char *name, const char *pa
 {
     if (!os || !path)
         return nbi_fail(NB_INVALID_ARG, "object store: get_file needs a handle and a path");
-    return get_into(os, name, 0, path, NULL, NULL);
+    return nbi_objstore_get(os, name, 0, path, NULL, NULL);
 }
 
 /* ======================================================================== */
@@ -1321,253 +1316,5 @@ nb_status nb_objstore_delete(nb_objstore *os, const char *name)
     if (s == NB_OK && *info.nuid) /* a link has no chunks of its own */
         s = purge_chunks(os, info.nuid);
     nb_object_info_clear(&info);
-    return s;
-}
-
-/* ======================================================================== */
-/* Claim-check: nats-os:// links                                            */
-/* ======================================================================== */
-
-bool nbi_objstore_is_url(const char *url)
-{
-    return url && strncasecmp(url, NBI_OBJSTORE_SCHEME, strlen(NBI_OBJSTORE_SCHEME)) == 0;
-}
-
-static bool unreserved(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
-}
-
-/* RFC 3986 percent-encoding of an object name; '/' stays as it is. */
-static char *percent_encode(const char *name)
-{
-    size_t n = strlen(name);
-    char *out = malloc(3 * n + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        if (unreserved(*p)) {
-            *o++ = (char)*p;
-        } else {
-            snprintf(o, 4, "%%%02X", *p);
-            o += 3;
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-static nb_status percent_decode(const char *url, const char *in, char **out)
-{
-    char *d = malloc(strlen(in) + 1), *o = d;
-    if (!d)
-        return nbi_fail(NB_NO_MEMORY, "out of memory");
-    for (const char *p = in; *p; p++) {
-        if (*p != '%') {
-            *o++ = *p;
-            continue;
-        }
-        int hi = hex_value(p[1]), lo = hi < 0 ? -1 : hex_value(p[2]);
-        if (lo < 0 || (hi == 0 && lo == 0)) {
-            free(d);
-            return nbi_fail(NB_INVALID_ARG, "Object Store URL '%.300s': bad percent-escape at '%.3s'",
-                            url, p);
-        }
-        *o++ = (char)(hi << 4 | lo);
-        p += 2;
-    }
-    *o = '\0';
-    *out = d;
-    return NB_OK;
-}
-
-/*
- * nats-os://BUCKET[/NAME]: the bucket is checked like any bucket name, the
- * name percent-decoded. want_name says whether a name must (or must not) be there.
- */
-static nb_status parse_url(const char *url, bool want_name, char **bucket, char **name)
-{
-    *bucket = NULL;
-    if (name)
-        *name = NULL;
-    if (!nbi_objstore_is_url(url))
-        return nbi_fail(NB_INVALID_ARG, "Object Store URL '%.300s' does not start with nats-os://",
-                        url ? url : "(null)");
-    const char *b = url + strlen(NBI_OBJSTORE_SCHEME);
-    size_t blen = strcspn(b, "/");
-    const char *rest = b[blen] == '/' ? b + blen + 1 : b + blen;
-    if (!(*bucket = malloc(blen + 1)))
-        return nbi_fail(NB_NO_MEMORY, "out of memory");
-    snprintf(*bucket, blen + 1, "%.*s", (int)blen, b);
-    nb_status s = check_bucket(*bucket);
-    if (s == NB_OK && want_name && !*rest)
-        s = nbi_fail(NB_INVALID_ARG, "Object Store URL '%.300s' names no object (nats-os://BUCKET/NAME)",
-                     url);
-    if (s == NB_OK && !want_name && *rest)
-        s = nbi_fail(NB_INVALID_ARG,
-                     "Object Store URL '%.300s' must name only a bucket (nats-os://BUCKET)", url);
-    if (s == NB_OK && want_name)
-        s = percent_decode(url, rest, name);
-    if (s == NB_OK && want_name && (s = check_name(*name)) != NB_OK)
-        nbi_fail_prefix(s, "Object Store URL '%.300s'", url);
-    if (s != NB_OK) {
-        if (s == NB_INVALID_ARG && !strstr(nb_last_error(), url))
-            nbi_fail_prefix(s, "Object Store URL '%.300s'", url);
-        free(*bucket);
-        *bucket = NULL;
-        if (name) {
-            free(*name);
-            *name = NULL;
-        }
-    }
-    return s;
-}
-
-nb_status nb_options_set_link_store(nb_options *o, const char *url)
-{
-    if (!o)
-        return nbi_fail(NB_INVALID_ARG, "options: link_store: options is NULL");
-    if (!url || !*url)
-        return nbi_set_string(&o->link_store, NULL);
-    char *bucket = NULL;
-    nb_status s = parse_url(url, false, &bucket, NULL);
-    free(bucket);
-    if (s != NB_OK)
-        return nbi_fail_prefix(s, "options: link_store");
-    return nbi_set_string(&o->link_store, url);
-}
-
-/* "nats-os://BUCKET/" + the percent-encoded name (malloc'd). */
-static char *link_url(const char *bucket, const char *name)
-{
-    char *encoded = percent_encode(name);
-    size_t n = encoded ? strlen(NBI_OBJSTORE_SCHEME) + strlen(bucket) + strlen(encoded) + 2 : 0;
-    char *url = n ? malloc(n) : NULL;
-    if (url)
-        snprintf(url, n, "%s%s/%s", NBI_OBJSTORE_SCHEME, bucket, encoded);
-    free(encoded);
-    return url;
-}
-
-/* "<uuid>/<dataname>": unique per upload, and readable in a listing of the bucket. */
-static char *upload_name(const char *dataname)
-{
-    char id[NBI_UUID_LEN + 1];
-    nbi_uuid4(id);
-    const char *d = dataname && *dataname ? dataname : "payload";
-    size_t n = sizeof id + strlen(d) + 1;
-    char *name = malloc(n);
-    if (name)
-        snprintf(name, n, "%s/%s", id, d);
-    return name;
-}
-
-static nb_status no_client(const char *url, const char *why)
-{
-    return nbi_fail(NB_INVALID_ARG,
-                    "'%.300s': %s over a NATS connection; nb_envelope_build and "
-                    "nb_envelope_parse have none: use an nb_client (nb_client_send, "
-                    "nb_client_receive or a subscription)",
-                    url, why);
-}
-
-/* The stored object must be exactly the bytes the envelope describes. */
-static nb_status check_stored(const nb_upload_request *req, const nb_object_info *info,
-                              const char *hex)
-{
-    if (info->size != req->size)
-        return nbi_fail(NB_IO, "'%s' holds %llu bytes, not %llu: it changed while being uploaded",
-                        req->path ? req->path : "payload", (unsigned long long)info->size,
-                        (unsigned long long)req->size);
-    if (req->sha256_hex && strcasecmp(hex, req->sha256_hex) != 0)
-        return nbi_fail(NB_IO, "'%s' changed while being uploaded (sha256 differs)",
-                        req->path ? req->path : "payload");
-    return NB_OK;
-}
-
-static nb_status upload_to(nb_objstore *os, const nb_upload_request *req, const char *name)
-{
-    nb_object_info info = {0};
-    char hex[NBI_SHA256_HEX_LEN + 1];
-    os->progress = req->progress;
-    os->progress_closure = req->progress_closure;
-    nb_status s = req->path ? put_path(os, name, req->path, req->size, &info, hex)
-                            : put_memory(os, name, req->data, (size_t)req->size, &info, hex);
-    if (s == NB_OK && (s = check_stored(req, &info, hex)) != NB_OK)
-        nb_objstore_delete(os, name); /* never leave torn bytes behind a link */
-    nb_object_info_clear(&info);
-    return s;
-}
-
-nb_status nbi_objstore_upload(const nb_upload_request *req, const nb_options *o, char **url)
-{
-    *url = NULL;
-    if (!o->client)
-        return no_client(o->link_store, "link payloads are put into the Object Store");
-    char *bucket = NULL, *name = NULL;
-    nb_objstore *os = NULL;
-    nb_status s = parse_url(o->link_store, false, &bucket, NULL);
-    if (s == NB_OK) {
-        nb_objstore_config cfg = {.bucket = bucket};
-        s = create_bucket(&os, o->client, &cfg);
-    }
-    if (s == NB_OK && !(name = upload_name(req->dataname)))
-        s = nbi_fail(NB_NO_MEMORY, "out of memory");
-    if (s == NB_OK)
-        s = upload_to(os, req, name);
-    if (s == NB_OK && !(*url = link_url(bucket, name)))
-        s = nbi_fail(NB_NO_MEMORY, "out of memory");
-    nb_objstore_destroy(os);
-    free(bucket);
-    free(name);
-    return s;
-}
-
-static nb_status download_once(nb_objstore *os, const nb_download_request *req, const char *name,
-                               uint8_t **data, size_t *len)
-{
-    return get_into(os, name, req->max_bytes, req->path, data, len);
-}
-
-/* A lost connection or a silent server may pass; a missing or corrupt object will not. */
-static bool transient(nb_status s) { return s == NB_TIMEOUT || s == NB_CONNECTION; }
-
-static nb_status download_retrying(nb_objstore *os, const nb_download_request *req,
-                                   const char *name, uint8_t **data, size_t *len)
-{
-    int64_t start = nbi_now_ms();
-    for (int attempt = 0;; attempt++) {
-        nb_status s = download_once(os, req, name, data, len);
-        if (s == NB_OK || !transient(s) || attempt >= req->max_retries)
-            return s;
-        int64_t delay = nbi_backoff_delay_ms(attempt, req->base_delay_ms, req->max_delay_ms);
-        if (req->deadline_ms > 0 && nbi_now_ms() + delay - start >= req->deadline_ms)
-            return s;
-        nbi_sleep_ms(delay);
-    }
-}
-
-nb_status nbi_objstore_download(const nb_download_request *req, uint8_t **data, size_t *len,
-                                void *ctx)
-{
-    const nb_options *o = ctx;
-    *data = NULL;
-    *len = 0;
-    if (!o || !o->client)
-        return no_client(req->url, "nats-os:// links are fetched from the Object Store");
-    char *bucket = NULL, *name = NULL;
-    nb_objstore *os = NULL;
-    nb_status s = parse_url(req->url, true, &bucket, &name);
-    if (s == NB_OK)
-        s = open_bucket(&os, o->client, bucket);
-    if (s == NB_OK) {
-        os->progress = req->progress;
-        os->progress_closure = req->progress_closure;
-        s = download_retrying(os, req, name, data, len);
-    }
-    nb_objstore_destroy(os);
-    free(bucket);
-    free(name);
     return s;
 }

@@ -7,9 +7,35 @@
 #ifndef NB_OBJSTORE_H
 #define NB_OBJSTORE_H
 
+#include "integrity.h"
 #include "internal.h"
 
 #define NBI_OBJSTORE_SCHEME "nats-os://"
+
+/* Bucket names as nats.go accepts them (^[a-zA-Z0-9_-]+$); errors name the bucket. */
+nb_status nbi_objstore_check_bucket(const char *bucket);
+/* Object names: non-empty UTF-8 whose encoded subject fits a protocol line. */
+nb_status nbi_objstore_check_name(const char *name);
+
+/* Creates the bucket of cfg on c's connection, or opens it as it is when it exists. */
+nb_status nbi_objstore_create(nb_objstore **out, const nb_client *c, const nb_objstore_config *cfg);
+/*
+ * Gets name (following a link object) into the file at path, or else into
+ * *data / *len (malloc'd); refused over max_bytes (0: no cap). Size and digest checked.
+ */
+nb_status nbi_objstore_get(nb_objstore *os, const char *name, uint64_t max_bytes, const char *path,
+                           uint8_t **data, size_t *len);
+/* Opens an existing bucket on c's connection (NB_NOT_FOUND when it is not there). */
+nb_status nbi_objstore_open(nb_objstore **out, const nb_client *c, const char *bucket);
+/*
+ * Puts len bytes of data / the file at path (total bytes expected) as name;
+ * info and hex (the SHA-256 of what was stored) describe the stored object.
+ */
+nb_status nbi_objstore_put_memory(nb_objstore *os, const char *name, const void *data, size_t len,
+                                  nb_object_info *info, char hex[NBI_SHA256_HEX_LEN + 1]);
+nb_status nbi_objstore_put_path(nb_objstore *os, const char *name, const char *path,
+                                uint64_t total, nb_object_info *info,
+                                char hex[NBI_SHA256_HEX_LEN + 1]);
 
 /* True when url is an Object Store link (scheme nats-os, any case). */
 bool nbi_objstore_is_url(const char *url);

@@ -26,6 +26,7 @@ static const char *const status_texts[] = {
     [NB_NOT_ALLOWED] = "not allowed",
     [NB_NATS] = "NATS error",
     [NB_INTERNAL] = "internal error",
+    [NB_NOT_FOUND] = "not found",
 };
 _Static_assert(sizeof(status_texts) / sizeof(status_texts[0]) == NB_STATUS_COUNT,
                "every nb_status needs a text");

@@ -578,7 +578,7 @@ CASE(link_not_found, 0)
     CHECK(http_delete(sent_url(e, 0), NULL) == 204);
     int64_t t0 = now_ms();
     nb_envelope *got = NULL;
-    CHECK_FAIL(nb_subscription_next(s, 5000, &got), NB_HTTP, sent_url(e, 0));
+    CHECK_FAIL(nb_subscription_next(s, 5000, &got), NB_NOT_FOUND, sent_url(e, 0));
     fprintf(stderr, "note: deleted file: %s\n", nb_last_error());
     CHECK(strstr(nb_last_error(), "HTTP 404"));
     CHECK(!strstr(nb_last_error(), "gave up"));
@@ -593,7 +593,7 @@ CASE(link_not_found, 0)
     snprintf(side, sizeof side, "%.*s.json", (int)(strlen(data) - 5), data);
     CHECK(unlink(data) == 0 && unlink(side) == 0);
     t0 = now_ms();
-    CHECK_FAIL(nb_subscription_next(s, 5000, &got), NB_HTTP, sent_url(e, 0));
+    CHECK_FAIL(nb_subscription_next(s, 5000, &got), NB_NOT_FOUND, sent_url(e, 0));
     CHECK(strstr(nb_last_error(), "HTTP 404"));
     CHECK(now_ms() - t0 < 1000);
 }

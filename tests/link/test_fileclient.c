@@ -543,11 +543,11 @@ static void not_found_body(void)
     uint8_t *data = NULL;
     size_t len = 0;
     int64_t t0 = nbi_now_ms();
-    CHECK_FAIL(nb_download_http(&d, &data, &len, NULL), NB_HTTP, want);
+    CHECK_FAIL(nb_download_http(&d, &data, &len, NULL), NB_NOT_FOUND, want);
     CHECK(nbi_now_ms() - t0 < 1000); /* no retry: well under base_delay */
     CHECK(!data);
     d.path = path;
-    CHECK_FAIL(nb_download_http(&d, NULL, NULL, NULL), NB_HTTP, want);
+    CHECK_FAIL(nb_download_http(&d, NULL, NULL, NULL), NB_NOT_FOUND, want);
     CHECK(!exists(path) && !exists(part));
 }
 

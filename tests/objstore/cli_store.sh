@@ -6,26 +6,8 @@
 LIB=${2:?usage: $0 NATSBRIDGE /path/to/tests/cli/lib.sh}
 source "$LIB" "$1"
 
-# lib.sh's start_server has no JetStream: the same, with -js and a store dir in $T.
-start_js_server() {
-    local exe=${NB_TEST_NATS_SERVER:-nats-server}
-    command -v "$exe" >/dev/null 2>&1 || fail "nats-server not found"
-    mkdir -p "$T/nats" "$T/js"
-    "$exe" -a 127.0.0.1 -p -1 -js -sd "$T/js" --ports_file_dir "$T/nats" \
-        >"$T/nats/server.log" 2>&1 &
-    SERVER_PID=$!
-    local ports="$T/nats/nats-server_$SERVER_PID.ports" i
-    PORT=
-    for i in $(seq 200); do
-        kill -0 "$SERVER_PID" 2>/dev/null || fail "nats-server exited at start"
-        [ -s "$ports" ] && PORT=$(grep -o 'nats://[^"]*' "$ports" | head -1 | sed 's/.*://')
-        [ -n "$PORT" ] && break
-        sleep 0.05
-    done
-    [ -n "$PORT" ] || fail "nats-server did not write $ports within 10 s"
-    URL="nats://127.0.0.1:$PORT"
-}
-start_js_server
+# JetStream (the Object Store needs it), with a store directory in $T.
+start_server -js -sd "$T/js"
 
 head -c 1500000 /dev/urandom >"$T/big.bin"
 SHA=$(sha256sum "$T/big.bin" | cut -d' ' -f1)

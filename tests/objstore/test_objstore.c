@@ -155,8 +155,8 @@ OS_CASE(bad_bucket_names)
         CHECK_FAIL(nb_objstore_open(&os, E.client, bad[i]), NB_INVALID_ARG, "bucket name");
     }
     nb_objstore *os = NULL;
-    CHECK_FAIL(nb_objstore_open(&os, E.client, "MISSING"), NB_NATS, "bucket 'MISSING' not found");
-    CHECK_FAIL(nb_objstore_delete_bucket(E.client, "MISSING"), NB_NATS, "bucket 'MISSING' not found");
+    CHECK_FAIL(nb_objstore_open(&os, E.client, "MISSING"), NB_NOT_FOUND, "bucket 'MISSING' not found");
+    CHECK_FAIL(nb_objstore_delete_bucket(E.client, "MISSING"), NB_NOT_FOUND, "bucket 'MISSING' not found");
     CHECK_FAIL(nb_objstore_create(&os, E.client, NULL), NB_INVALID_ARG, "config is NULL");
     nb_objstore_config neg = {.bucket = "B", .ttl_ms = -1};
     CHECK_FAIL(nb_objstore_create(&os, E.client, &neg), NB_INVALID_ARG, "ttl_ms");
@@ -322,9 +322,9 @@ OS_CASE(delete_then_get)
     CHECK_OK(s);
     CHECK_OK(d);
     CHECK(before == 4 && after == 1); /* 3 chunks + info, then the tombstone alone */
-    CHECK(i == NB_NATS && strstr(ei, "object 'gone' in bucket 'DEL' not found"));
-    CHECK(g == NB_NATS && strstr(eg, "not found") && data == NULL);
-    CHECK(d2 == NB_NATS && never == NB_NATS);
+    CHECK(i == NB_NOT_FOUND && strstr(ei, "object 'gone' in bucket 'DEL' not found"));
+    CHECK(g == NB_NOT_FOUND && strstr(eg, "not found") && data == NULL);
+    CHECK(d2 == NB_NOT_FOUND && never == NB_NOT_FOUND);
     /* nats.js agrees */
     char dst[512];
     os_path(dst, "dst.bin");
@@ -386,7 +386,7 @@ OS_CASE(ttl_bucket_config)
     jsStreamInfo_Destroy(si);
     CHECK(ok);
     CHECK_OK(nb_objstore_delete_bucket(E.client, "TTL"));
-    CHECK_FAIL(nb_objstore_open(&os, E.client, "TTL"), NB_NATS, "not found");
+    CHECK_FAIL(nb_objstore_open(&os, E.client, "TTL"), NB_NOT_FOUND, "not found");
 }
 
 /* Objects older than the TTL are gone: the server removes them (bounded wait). */
@@ -408,7 +408,7 @@ OS_CASE(ttl_expires_objects)
     nb_objstore_destroy(os);
     CHECK_OK(s);
     CHECK_OK(found);
-    CHECK(later == NB_NATS && strstr(nb_last_error(), "not found"));
+    CHECK(later == NB_NOT_FOUND && strstr(nb_last_error(), "not found"));
 }
 
 /* ---- streaming ------------------------------------------------------------ */
@@ -512,7 +512,7 @@ OS_CASE(put_refused_is_purged)
     free(buf);
     CHECK(s == NB_NATS);
     CHECK(strstr(err, "put 'big' into bucket 'SMALL'"));
-    CHECK(i == NB_NATS);
+    CHECK(i == NB_NOT_FOUND);
     CHECK(stream_msgs("OBJ_SMALL") == 0);
 }
 

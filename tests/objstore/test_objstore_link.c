@@ -366,7 +366,7 @@ OS_CASE(link_deleted_object)
     free(json);
     free(big);
     CHECK_OK(s);
-    CHECK(r == NB_NATS && in == NULL);
+    CHECK(r == NB_NOT_FOUND && in == NULL);
     CHECK(strstr(err, "not found") && strstr(err, "big.bin"));
 }
 
@@ -418,8 +418,8 @@ OS_CASE(link_bad_urls)
         {"nats-os:///x", NB_INVALID_ARG, "bucket name is empty"},
         {"nats-os://LINKS/%zz", NB_INVALID_ARG, "bad percent-escape"},
         {"nats-os://LINKS/a%00b", NB_INVALID_ARG, "bad percent-escape"},
-        {"nats-os://NOBUCKET/x", NB_NATS, "bucket 'NOBUCKET' not found"},
-        {"nats-os://LINKS/missing", NB_NATS, "object 'missing' in bucket 'LINKS' not found"},
+        {"nats-os://NOBUCKET/x", NB_NOT_FOUND, "bucket 'NOBUCKET' not found"},
+        {"nats-os://LINKS/missing", NB_NOT_FOUND, "object 'missing' in bucket 'LINKS' not found"},
     };
     nb_objstore *os = NULL;
     CHECK_OK(nb_objstore_create(&os, E.client, &(nb_objstore_config){.bucket = "LINKS"}));

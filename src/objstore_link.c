@@ -1,0 +1,260 @@
+/*
+ * objstore_link.c - the Object Store claim-check backend: link payloads put
+ * into a bucket on send (nb_options_set_link_store) and nats-os://BUCKET/NAME
+ * links fetched on receive, over the connection of the client that owns the
+ * options. The bucket protocol itself (ADR-20) is objstore.c.
+ */
+#include "objstore.h"
+
+#include "backoff.h"
+#include "ids.h"
+#include "integrity.h"
+#include "options.h"
+#include "payload.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+bool nbi_objstore_is_url(const char *url)
+{
+    return url && strncasecmp(url, NBI_OBJSTORE_SCHEME, strlen(NBI_OBJSTORE_SCHEME)) == 0;
+}
+
+static bool unreserved(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
+}
+
+/* RFC 3986 percent-encoding of an object name; '/' stays as it is. */
+static char *percent_encode(const char *name)
+{
+    size_t n = strlen(name);
+    char *out = malloc(3 * n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (unreserved(*p)) {
+            *o++ = (char)*p;
+        } else {
+            snprintf(o, 4, "%%%02X", *p);
+            o += 3;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static nb_status percent_decode(const char *url, const char *in, char **out)
+{
+    char *d = malloc(strlen(in) + 1), *o = d;
+    if (!d)
+        return nbi_fail(NB_NO_MEMORY, "out of memory");
+    for (const char *p = in; *p; p++) {
+        if (*p != '%') {
+            *o++ = *p;
+            continue;
+        }
+        int hi = nbi_hex_digit(p[1]), lo = hi < 0 ? -1 : nbi_hex_digit(p[2]);
+        if (lo < 0 || (hi == 0 && lo == 0)) {
+            free(d);
+            return nbi_fail(NB_INVALID_ARG, "Object Store URL '%.300s': bad percent-escape at '%.3s'",
+                            url, p);
+        }
+        *o++ = (char)(hi << 4 | lo);
+        p += 2;
+    }
+    *o = '\0';
+    *out = d;
+    return NB_OK;
+}
+
+/*
+ * nats-os://BUCKET[/NAME]: the bucket is checked like any bucket name, the
+ * name percent-decoded. want_name says whether a name must (or must not) be there.
+ */
+static nb_status parse_url(const char *url, bool want_name, char **bucket, char **name)
+{
+    *bucket = NULL;
+    if (name)
+        *name = NULL;
+    if (!nbi_objstore_is_url(url))
+        return nbi_fail(NB_INVALID_ARG, "Object Store URL '%.300s' does not start with nats-os://",
+                        url ? url : "(null)");
+    const char *b = url + strlen(NBI_OBJSTORE_SCHEME);
+    size_t blen = strcspn(b, "/");
+    const char *rest = b[blen] == '/' ? b + blen + 1 : b + blen;
+    if (!(*bucket = malloc(blen + 1)))
+        return nbi_fail(NB_NO_MEMORY, "out of memory");
+    snprintf(*bucket, blen + 1, "%.*s", (int)blen, b);
+    nb_status s = nbi_objstore_check_bucket(*bucket);
+    if (s == NB_OK && want_name && !*rest)
+        s = nbi_fail(NB_INVALID_ARG, "Object Store URL '%.300s' names no object (nats-os://BUCKET/NAME)",
+                     url);
+    if (s == NB_OK && !want_name && *rest)
+        s = nbi_fail(NB_INVALID_ARG,
+                     "Object Store URL '%.300s' must name only a bucket (nats-os://BUCKET)", url);
+    if (s == NB_OK && want_name)
+        s = percent_decode(url, rest, name);
+    if (s == NB_OK && want_name && (s = nbi_objstore_check_name(*name)) != NB_OK)
+        nbi_fail_prefix(s, "Object Store URL '%.300s'", url);
+    if (s != NB_OK) {
+        if (s == NB_INVALID_ARG && !strstr(nb_last_error(), url))
+            nbi_fail_prefix(s, "Object Store URL '%.300s'", url);
+        free(*bucket);
+        *bucket = NULL;
+        if (name) {
+            free(*name);
+            *name = NULL;
+        }
+    }
+    return s;
+}
+
+nb_status nb_options_set_link_store(nb_options *o, const char *url)
+{
+    if (!o)
+        return nbi_fail(NB_INVALID_ARG, "options: link_store: options is NULL");
+    if (!url || !*url)
+        return nbi_set_string(&o->link_store, NULL);
+    char *bucket = NULL;
+    nb_status s = parse_url(url, false, &bucket, NULL);
+    free(bucket);
+    if (s != NB_OK)
+        return nbi_fail_prefix(s, "options: link_store");
+    return nbi_set_string(&o->link_store, url);
+}
+
+/* "nats-os://BUCKET/" + the percent-encoded name (malloc'd). */
+static char *link_url(const char *bucket, const char *name)
+{
+    char *encoded = percent_encode(name);
+    size_t n = encoded ? strlen(NBI_OBJSTORE_SCHEME) + strlen(bucket) + strlen(encoded) + 2 : 0;
+    char *url = n ? malloc(n) : NULL;
+    if (url)
+        snprintf(url, n, "%s%s/%s", NBI_OBJSTORE_SCHEME, bucket, encoded);
+    free(encoded);
+    return url;
+}
+
+/* "<uuid>/<dataname>": unique per upload, and readable in a listing of the bucket. */
+static char *upload_name(const char *dataname)
+{
+    char id[NBI_UUID_LEN + 1];
+    nbi_uuid4(id);
+    const char *d = dataname && *dataname ? dataname : "payload";
+    size_t n = sizeof id + strlen(d) + 1;
+    char *name = malloc(n);
+    if (name)
+        snprintf(name, n, "%s/%s", id, d);
+    return name;
+}
+
+static nb_status no_client(const char *url, const char *why)
+{
+    return nbi_fail(NB_INVALID_ARG,
+                    "'%.300s': %s over a NATS connection; nb_envelope_build and "
+                    "nb_envelope_parse have none: use an nb_client (nb_client_send, "
+                    "nb_client_receive or a subscription)",
+                    url, why);
+}
+
+/* The stored object must be exactly the bytes the envelope describes. */
+static nb_status check_stored(const nb_upload_request *req, const nb_object_info *info,
+                              const char *hex)
+{
+    if (info->size != req->size)
+        return nbi_fail(NB_IO, "'%s' holds %llu bytes, not %llu: it changed while being uploaded",
+                        req->path ? req->path : "payload", (unsigned long long)info->size,
+                        (unsigned long long)req->size);
+    if (req->sha256_hex && strcasecmp(hex, req->sha256_hex) != 0)
+        return nbi_fail(NB_IO, "'%s' changed while being uploaded (sha256 differs)",
+                        req->path ? req->path : "payload");
+    return NB_OK;
+}
+
+static nb_status upload_to(nb_objstore *os, const nb_upload_request *req, const char *name)
+{
+    nb_object_info info = {0};
+    char hex[NBI_SHA256_HEX_LEN + 1];
+    nb_objstore_set_progress_cb(os, req->progress, req->progress_closure);
+    nb_status s = req->path ? nbi_objstore_put_path(os, name, req->path, req->size, &info, hex)
+                            : nbi_objstore_put_memory(os, name, req->data, (size_t)req->size, &info, hex);
+    if (s == NB_OK && (s = check_stored(req, &info, hex)) != NB_OK)
+        nb_objstore_delete(os, name); /* never leave torn bytes behind a link */
+    nb_object_info_clear(&info);
+    return s;
+}
+
+nb_status nbi_objstore_upload(const nb_upload_request *req, const nb_options *o, char **url)
+{
+    *url = NULL;
+    if (!o->client)
+        return no_client(o->link_store, "link payloads are put into the Object Store");
+    char *bucket = NULL, *name = NULL;
+    nb_objstore *os = NULL;
+    nb_status s = parse_url(o->link_store, false, &bucket, NULL);
+    if (s == NB_OK) {
+        nb_objstore_config cfg = {.bucket = bucket};
+        s = nbi_objstore_create(&os, o->client, &cfg);
+    }
+    if (s == NB_OK && !(name = upload_name(req->dataname)))
+        s = nbi_fail(NB_NO_MEMORY, "out of memory");
+    if (s == NB_OK)
+        s = upload_to(os, req, name);
+    if (s == NB_OK && !(*url = link_url(bucket, name)))
+        s = nbi_fail(NB_NO_MEMORY, "out of memory");
+    nb_objstore_destroy(os);
+    free(bucket);
+    free(name);
+    return s;
+}
+
+static nb_status download_once(nb_objstore *os, const nb_download_request *req, const char *name,
+                               uint8_t **data, size_t *len)
+{
+    return nbi_objstore_get(os, name, req->max_bytes, req->path, data, len);
+}
+
+/* A lost connection or a silent server may pass; a missing or corrupt object will not. */
+static bool transient(nb_status s) { return s == NB_TIMEOUT || s == NB_CONNECTION; }
+
+static nb_status download_retrying(nb_objstore *os, const nb_download_request *req,
+                                   const char *name, uint8_t **data, size_t *len)
+{
+    int64_t start = nbi_now_ms();
+    for (int attempt = 0;; attempt++) {
+        nb_status s = download_once(os, req, name, data, len);
+        if (s == NB_OK || !transient(s) || attempt >= req->max_retries)
+            return s;
+        int64_t delay = nbi_backoff_delay_ms(attempt, req->base_delay_ms, req->max_delay_ms);
+        if (req->deadline_ms > 0 && nbi_now_ms() + delay - start >= req->deadline_ms)
+            return s;
+        nbi_sleep_ms(delay);
+    }
+}
+
+nb_status nbi_objstore_download(const nb_download_request *req, uint8_t **data, size_t *len,
+                                void *ctx)
+{
+    const nb_options *o = ctx;
+    *data = NULL;
+    *len = 0;
+    if (!o || !o->client)
+        return no_client(req->url, "nats-os:// links are fetched from the Object Store");
+    char *bucket = NULL, *name = NULL;
+    nb_objstore *os = NULL;
+    nb_status s = parse_url(req->url, true, &bucket, &name);
+    if (s == NB_OK)
+        s = nbi_objstore_open(&os, o->client, bucket);
+    if (s == NB_OK) {
+        nb_objstore_set_progress_cb(os, req->progress, req->progress_closure);
+        s = download_retrying(os, req, name, data, len);
+    }
+    nb_objstore_destroy(os);
+    free(bucket);
+    free(name);
+    return s;
+}
