@@ -8,6 +8,7 @@
 #include "ids.h"
 #include "options.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,9 +193,15 @@ nb_status nbi_envelope_fill_defaults(nb_envelope *e, const char *subject, const 
         s = fill(&e->sender_name, name, false);
     if (s == NB_OK)
         s = o->sender_id ? fill(&e->sender_id, o->sender_id, false) : fill_uuid(&e->sender_id);
-    /* broker_url names the server this envelope goes through: always ours. */
+    /*
+     * broker_url names the server this envelope goes through: always ours. Of
+     * a cluster's list (options url "nats://a,nats://b") the first is named, as
+     * peers read one URL here.
+     */
+    char first[1024];
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(url, ","), url);
     if (s == NB_OK)
-        s = fill(&e->broker_url, url, true);
+        s = fill(&e->broker_url, first, true);
     for (size_t i = 0; s == NB_OK && i < e->count; i++)
         s = fill_uuid(&e->payloads[i]->id);
     return s;

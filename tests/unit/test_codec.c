@@ -255,6 +255,20 @@ NBT_CASE(fill_defaults)
     nb_envelope_destroy(e);
 }
 
+/* A cluster's server list names its first server as broker_url: peers read one URL there. */
+NBT_CASE(broker_url_of_a_server_list)
+{
+    nb_options *o = NULL;
+    CHECK_OK(nb_options_create(&o));
+    CHECK_OK(nb_options_set_url(o, "nats://127.0.0.1:4222, nats://127.0.0.1:4223"));
+    nb_envelope *e = NULL;
+    CHECK_OK(nb_envelope_create(&e));
+    CHECK_OK(nbi_envelope_fill_defaults(e, "s", o));
+    CHECK_STR(nb_envelope_broker_url(e), "nats://127.0.0.1:4222");
+    nb_envelope_destroy(e);
+    nb_options_destroy(o);
+}
+
 NBT_CASE(fill_defaults_keeps)
 {
     nb_envelope *e = NULL;
@@ -1132,6 +1146,7 @@ static const nbt_case cases[] = {
     NBT_ENTRY(roundtrip_link),
     NBT_ENTRY(fill_defaults),
     NBT_ENTRY(fill_defaults_keeps),
+    NBT_ENTRY(broker_url_of_a_server_list),
     NBT_ENTRY(exact_text),
     NBT_ENTRY(escaping),
     NBT_ENTRY(encode_errors),
