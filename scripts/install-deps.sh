@@ -13,6 +13,10 @@ packages=(
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   packages+=(nodejs npm)
 fi
+# Python 3 runs the interop matrix driver and the standard-library Python peer.
+if ! command -v python3 >/dev/null 2>&1; then
+  packages+=(python3)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
