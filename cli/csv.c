@@ -94,7 +94,7 @@ static int read_record(csv_reader *r, size_t *n)
         rc = read_field(r, ++*n);
     } while (rc == CLI_CONTINUE && r->p < r->end && *r->p == ',' && ++r->p);
     if (rc == CLI_CONTINUE && r->p < r->end) { /* the line end: CRLF or LF */
-        if (*r->p == '\r' && ++r->p < r->end && *r->p != '\n')
+        if (*r->p == '\r' && (++r->p == r->end || *r->p != '\n'))
             return csv_error(r, r->line, *n, "carriage return not followed by a line feed");
         r->p++;
         r->line++;
@@ -127,11 +127,18 @@ static int read_records(csv_reader *r)
 
 typedef enum { C_INT, C_FLOAT, C_BOOL, C_TEXT } csv_kind;
 
+/* "007" or "02134" is an identifier (a code, a ZIP code): a number would lose its zeros. */
+static bool leading_zero(const char *s, size_t n)
+{
+    size_t i = n && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+    return n - i >= 2 && s[i] == '0' && s[i + 1] >= '0' && s[i + 1] <= '9';
+}
+
 static bool parse_int(const char *s, size_t n, int64_t *v)
 {
     char buf[32];
     size_t i = n && (s[0] == '-' || s[0] == '+') ? 1 : 0;
-    if (n == i || n >= sizeof buf || strspn(s + i, "0123456789") < n - i)
+    if (n == i || n >= sizeof buf || strspn(s + i, "0123456789") < n - i || leading_zero(s, n))
         return false;
     memcpy(buf, s, n);
     buf[n] = '\0';
@@ -146,13 +153,15 @@ static bool parse_float(const char *s, size_t n, double *v)
 {
     char buf[400];
     if (n == 0 || n >= sizeof buf || strspn(s, "0123456789+-.eE") < n ||
-        strspn(s, "+-.eE") == n)
+        strspn(s, "+-.eE") == n || leading_zero(s, n))
         return false;
     memcpy(buf, s, n);
     buf[n] = '\0';
     char *end;
+    errno = 0;
     *v = strtod(buf, &end);
-    return *end == '\0';
+    /* 1e999 overflows to infinity: kept as text rather than changed. */
+    return *end == '\0' && !(errno == ERANGE && (*v > 1 || *v < -1));
 }
 
 static bool parse_bool(const char *s, size_t n, bool *v)
@@ -183,64 +192,93 @@ static csv_kind infer(const csv_reader *r, size_t c, size_t rows)
     return can_int ? C_INT : can_float ? C_FLOAT : can_bool ? C_BOOL : C_TEXT;
 }
 
-static nb_status add_column(nb_table *t, const csv_reader *r, size_t c, size_t rows)
+/* One column's Arrow buffers, filled from the CSV cells. */
+typedef struct column_buffers {
+    uint8_t *valid, *values;
+    int32_t *offsets; /* C_TEXT only */
+    char *data;       /* C_TEXT only */
+} column_buffers;
+
+/* Fills the buffers of column c; the text bytes used, or SIZE_MAX beyond int32 offsets. */
+static size_t fill_column(const csv_reader *r, size_t c, size_t rows, csv_kind kind,
+                          column_buffers *b)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < rows; i++) {
+        const field *f = &r->fields[(i + 1) * r->cols + c];
+        const char *txt = r->text + f->off;
+        bool v = false;
+        if (f->len || f->quoted)
+            b->valid[i / 8] |= (uint8_t)(1u << (i % 8));
+        if (kind == C_INT && f->len)
+            parse_int(txt, f->len, (int64_t *)(void *)b->values + i);
+        else if (kind == C_FLOAT && f->len)
+            parse_float(txt, f->len, (double *)(void *)b->values + i);
+        else if (kind == C_BOOL && f->len && parse_bool(txt, f->len, &v) && v)
+            b->values[i / 8] |= (uint8_t)(1u << (i % 8));
+        else if (kind == C_TEXT) {
+            memcpy(b->data + used, txt, f->len);
+            used += f->len;
+            if (used > INT32_MAX) /* Arrow's utf8 has int32 offsets */
+                return SIZE_MAX;
+            b->offsets[i + 1] = (int32_t)used;
+        }
+    }
+    return used;
+}
+
+/* Column c of the CSV as a new column of t; a CLI exit code (CLI_CONTINUE when added). */
+static int add_column(nb_table *t, const csv_reader *r, size_t c, size_t rows)
 {
     csv_kind kind = infer(r, c, rows);
-    uint8_t *valid = calloc(rows / 8 + 1, 1);
-    uint8_t *values = calloc(rows * 8 + 1, 1);
-    int32_t *offsets = kind == C_TEXT ? calloc(rows + 1, sizeof *offsets) : NULL;
-    char *data = kind == C_TEXT ? malloc(r->text_len + 1) : NULL;
-    size_t used = 0;
-    nb_status s = NB_NO_MEMORY;
-    if (valid && values && (kind != C_TEXT || (offsets && data))) {
-        for (size_t i = 0; i < rows; i++) {
-            const field *f = &r->fields[(i + 1) * r->cols + c];
-            const char *txt = r->text + f->off;
-            bool b = false;
-            if (f->len || f->quoted)
-                valid[i / 8] |= (uint8_t)(1u << (i % 8));
-            if (kind == C_INT && f->len)
-                parse_int(txt, f->len, (int64_t *)(void *)values + i);
-            else if (kind == C_FLOAT && f->len)
-                parse_float(txt, f->len, (double *)(void *)values + i);
-            else if (kind == C_BOOL && f->len && parse_bool(txt, f->len, &b) && b)
-                values[i / 8] |= (uint8_t)(1u << (i % 8));
-            else if (kind == C_TEXT) {
-                memcpy(data + used, txt, f->len);
-                used += f->len;
-                offsets[i + 1] = (int32_t)used;
-            }
-        }
-        const field *name = &r->fields[c];
-        char *col = strndup(r->text + name->off, name->len);
+    column_buffers b = {calloc(rows / 8 + 1, 1), calloc(rows * 8 + 1, 1),
+                        kind == C_TEXT ? calloc(rows + 1, sizeof(int32_t)) : NULL,
+                        kind == C_TEXT ? malloc(r->text_len + 1) : NULL};
+    const field *name = &r->fields[c];
+    char *col = strndup(r->text + name->off, name->len);
+    int rc = CLI_CONTINUE;
+    if (!col || !b.valid || !b.values || (kind == C_TEXT && (!b.offsets || !b.data))) {
+        cli_error("out of memory reading %s", r->path);
+        rc = CLI_RUNTIME;
+    } else if (fill_column(r, c, rows, kind, &b) == SIZE_MAX) {
+        cli_error("--csv: %s: column %zu holds more than 2 GiB of text", r->path, c + 1);
+        rc = CLI_USAGE;
+    } else {
         nb_column_type type = kind == C_INT ? NB_COL_INT64 : kind == C_FLOAT ? NB_COL_FLOAT64
                               : kind == C_BOOL ? NB_COL_BOOL : NB_COL_UTF8;
-        s = col ? nb_table_add_column(t, col, type, (int64_t)rows,
-                                      kind == C_TEXT ? (const void *)data : values, offsets,
-                                      valid)
-                : NB_NO_MEMORY;
-        free(col);
+        nb_status s = nb_table_add_column(t, col, type, (int64_t)rows,
+                                          kind == C_TEXT ? (const void *)b.data : b.values,
+                                          b.offsets, b.valid);
+        char what[300];
+        snprintf(what, sizeof what, "--csv %s", r->path);
+        if (s != NB_OK)
+            rc = cli_fail(s == NB_NO_MEMORY ? CLI_RUNTIME : CLI_USAGE, s, what);
     }
-    free(valid);
-    free(values);
-    free(offsets);
-    free(data);
-    return s;
+    free(col);
+    free(b.valid);
+    free(b.values);
+    free(b.offsets);
+    free(b.data);
+    return rc;
 }
 
 static int build_table(const csv_reader *r, nb_table **out)
 {
     size_t rows = r->n_fields / r->cols - 1;
-    nb_status s = rows > INT32_MAX ? NB_TOO_LARGE : nb_table_create(out);
-    for (size_t c = 0; s == NB_OK && c < r->cols; c++)
-        s = add_column(*out, r, c, rows);
-    if (s == NB_OK)
-        return CLI_CONTINUE;
-    nb_table_destroy(*out);
-    *out = NULL;
-    char what[300];
-    snprintf(what, sizeof what, "--csv %s", r->path);
-    return cli_fail(s == NB_NO_MEMORY ? CLI_RUNTIME : CLI_USAGE, s, what);
+    if (rows > INT32_MAX) {
+        cli_error("--csv: %s: %zu rows is more than a table payload holds", r->path, rows);
+        return CLI_USAGE;
+    }
+    if (nb_table_create(out) != NB_OK)
+        return cli_fail(CLI_RUNTIME, NB_NO_MEMORY, "--csv");
+    int rc = CLI_CONTINUE;
+    for (size_t c = 0; rc == CLI_CONTINUE && c < r->cols; c++)
+        rc = add_column(*out, r, c, rows);
+    if (rc != CLI_CONTINUE) {
+        nb_table_destroy(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /* Reads the whole file (malloc'd); 0 or an errno. */

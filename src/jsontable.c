@@ -167,6 +167,35 @@ static nb_status put_text(nbi_buf *b, const uint8_t *s, size_t n, bool raw)
     return raw ? nbi_buf_append(b, s, n) : put_json_string(b, s, n);
 }
 
+/* A float as the shortest text that reads back the same; NaN and infinities as null. */
+static nb_status put_float(nbi_buf *b, const nbi_column *c, int64_t row, bool raw)
+{
+    char text[64];
+    double v;
+    float f = 0;
+    if (c->type == NB_COL_FLOAT32) {
+        memcpy(&f, c->values.data + row * 4, 4);
+        v = f;
+    } else {
+        memcpy(&v, c->values.data + row * 8, 8);
+    }
+    if (!isfinite(v) && raw)
+        return nbi_buf_append_str(b, isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf");
+    if (!isfinite(v))
+        return nbi_buf_append(b, "null", 4); /* JSON has no NaN or infinity */
+    if (c->type == NB_COL_FLOAT64)
+        format_double(v, 15, text);
+    else /* a float32 needs at most 9 digits; fewer often read back as the same float */
+        for (int d = 1; d <= 9; d++) {
+            snprintf(text, sizeof text, "%.*g", d, v);
+            if (strtof(text, NULL) == f)
+                break;
+        }
+    if (!strpbrk(text, ".e"))
+        strcat(text, ".0"); /* 2.0 stays a float when read back */
+    return nbi_buf_append_str(b, text);
+}
+
 /* One value as JSON, or raw (nb_table_value_text): strings unquoted, nulls empty. */
 static nb_status put_value(nbi_buf *b, const nbi_column *c, int64_t row, bool raw)
 {
@@ -184,33 +213,8 @@ static nb_status put_value(nbi_buf *b, const nbi_column *c, int64_t row, bool ra
         snprintf(text, sizeof text, "%" PRIu64, unsigned_at(c, row));
         break;
     case NB_COL_FLOAT32:
-    case NB_COL_FLOAT64: {
-        double v;
-        float f = 0;
-        if (c->type == NB_COL_FLOAT32) {
-            memcpy(&f, c->values.data + row * 4, 4);
-            v = f;
-        } else {
-            memcpy(&v, c->values.data + row * 8, 8);
-        }
-        if (!isfinite(v) && raw)
-            return nbi_buf_append_str(b, isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf");
-        if (!isfinite(v))
-            return nbi_buf_append(b, "null", 4); /* JSON has no NaN or infinity */
-        if (c->type == NB_COL_FLOAT64) {
-            format_double(v, 15, text);
-            break;
-        }
-        /* A float32 needs at most 9 digits; fewer often read back as the same float. */
-        for (int d = 1; d <= 9; d++) {
-            snprintf(text, sizeof text, "%.*g", d, v);
-            if (strtof(text, NULL) == f)
-                break;
-        }
-        if (!strpbrk(text, ".e"))
-            strcat(text, ".0");
-        break;
-    }
+    case NB_COL_FLOAT64:
+        return put_float(b, c, row, raw);
     case NB_COL_UTF8:
     case NB_COL_BINARY: {
         int32_t o[2];
@@ -248,6 +252,32 @@ static nb_status put_row(nbi_buf *b, const nb_table *t, int64_t row)
     return s == NB_OK ? nbi_buf_append(b, "}", 1) : s;
 }
 
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A row object cannot hold one key twice (JSON parsers keep one of them, or fail). */
+static nb_status check_unique_names(const nb_table *t)
+{
+    if (t->n_cols < 2)
+        return NB_OK;
+    const char **names = malloc(t->n_cols * sizeof *names);
+    if (!names)
+        return nbi_fail(NB_NO_MEMORY, "jsontable: out of memory");
+    for (size_t i = 0; i < t->n_cols; i++)
+        names[i] = t->cols[i].name;
+    qsort(names, t->n_cols, sizeof *names, compare_names);
+    const char *dup = NULL;
+    for (size_t i = 1; i < t->n_cols && !dup; i++)
+        if (strcmp(names[i - 1], names[i]) == 0)
+            dup = names[i];
+    free(names);
+    return dup ? nbi_fail(NB_INVALID_ARG, "jsontable: two columns are named '%.100s' (a JSON "
+                          "row object cannot hold a key twice)", dup)
+               : NB_OK;
+}
+
 nb_status nb_table_to_json(const nb_table *t, char **out, size_t *len)
 {
     if (!out)
@@ -255,8 +285,11 @@ nb_status nb_table_to_json(const nb_table *t, char **out, size_t *len)
     *out = NULL;
     if (!t)
         return nbi_fail(NB_INVALID_ARG, "jsontable: NULL table");
+    nb_status s = check_unique_names(t);
+    if (s != NB_OK)
+        return s;
     nbi_buf b = NBI_BUF_INIT;
-    nb_status s = nbi_buf_append(&b, "[", 1);
+    s = nbi_buf_append(&b, "[", 1);
     for (int64_t r = 0; s == NB_OK && r < t->rows; r++)
         s = put_row(&b, t, r);
     if (s == NB_OK)
@@ -310,6 +343,7 @@ typedef struct cell {
 
 typedef struct jcolumn {
     char *name;
+    size_t name_len;
     cell *cells; /* one per row read so far */
     size_t n, cap;
     kind first;       /* the first non-null kind, K_NULL while none */
@@ -321,10 +355,26 @@ typedef struct reader {
     const char *p, *end, *start;
     jcolumn *cols;
     size_t n_cols, cap_cols;
+    size_t *slots; /* hash index of cols by name: index + 1, 0 = empty */
+    size_t n_slots;
     nbi_buf strings; /* unescaped string values */
     nbi_buf key;     /* the key being read */
     int64_t row;
 } reader;
+
+/*
+ * Missing keys are nulls, so a column first seen late still holds a cell for
+ * every row: [{"a":1},{"b":1},...] would take rows * columns cells. A table
+ * with more cells than 8 per byte of text (plus 1 Mi) is refused.
+ */
+static nb_status check_density(const reader *r, size_t cols, int64_t rows)
+{
+    uint64_t limit = 8 * (uint64_t)(r->end - r->start) + (1u << 20);
+    if (cols == 0 || (uint64_t)rows <= limit / cols)
+        return NB_OK;
+    return nbi_fail(NB_BAD_PAYLOAD, "jsontable: %zu columns by %lld rows is too sparse for "
+                    "%zu bytes of JSON", cols, (long long)rows, (size_t)(r->end - r->start));
+}
 
 static nb_status syntax(reader *r, const char *what)
 {
@@ -436,35 +486,43 @@ static nb_status read_string(reader *r, nbi_buf *b)
     return s;
 }
 
-/* A number per JSON's grammar: int64, uint64 above INT64_MAX, else a double. */
+static const char *skip_digits(const char *q, const char *end)
+{
+    while (q < end && *q >= '0' && *q <= '9')
+        q++;
+    return q;
+}
+
+/* The end of the number at p per JSON's grammar, or NULL; *integral when no fraction or exponent. */
+static const char *number_end(const char *p, const char *end, bool *integral)
+{
+    const char *q = p < end && *p == '-' ? p + 1 : p, *digits = q;
+    q = skip_digits(q, end);
+    if (q == digits || (*digits == '0' && q - digits > 1))
+        return NULL;
+    *integral = true;
+    if (q < end && *q == '.') {
+        *integral = false;
+        const char *f = q + 1;
+        if ((q = skip_digits(f, end)) == f)
+            return NULL;
+    }
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        *integral = false;
+        const char *e = q + (q + 1 < end && (q[1] == '+' || q[1] == '-') ? 2 : 1);
+        if ((q = skip_digits(e, end)) == e)
+            return NULL;
+    }
+    return q;
+}
+
+/* A number: int64, uint64 above INT64_MAX, else a double. */
 static nb_status read_number(reader *r, cell *out)
 {
-    const char *q = r->p;
-    bool integral = true;
-    if (q < r->end && *q == '-')
-        q++;
-    const char *digits = q;
-    while (q < r->end && *q >= '0' && *q <= '9')
-        q++;
-    if (q == digits || (*digits == '0' && q - digits > 1))
+    bool integral;
+    const char *q = number_end(r->p, r->end, &integral);
+    if (!q)
         return syntax(r, "bad number");
-    if (q < r->end && *q == '.') {
-        integral = false;
-        const char *f = ++q;
-        while (q < r->end && *q >= '0' && *q <= '9')
-            q++;
-        if (q == f)
-            return syntax(r, "bad number");
-    }
-    if (q < r->end && (*q == 'e' || *q == 'E')) {
-        integral = false;
-        q += q + 1 < r->end && (q[1] == '+' || q[1] == '-') ? 2 : 1;
-        const char *e = q;
-        while (q < r->end && *q >= '0' && *q <= '9')
-            q++;
-        if (q == e)
-            return syntax(r, "bad number");
-    }
     char text[400];
     if ((size_t)(q - r->p) >= sizeof text)
         return syntax(r, "number too long");
@@ -514,8 +572,16 @@ static nb_status read_value(reader *r, const jcolumn *col, cell *out)
         *out = (cell){.k = K_STRING, .v.str = {off, r->strings.len - off}};
         return s;
     }
-    if (c == '-' || (c >= '0' && c <= '9'))
-        return read_number(r, out);
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        const char *at = r->p;
+        nb_status s = read_number(r, out);
+        /* 1e999 would read as infinity, which JSON cannot mean (and cannot write back). */
+        if (s == NB_OK && out->k == K_FLOAT && isinf(out->v.d))
+            return nbi_fail(NB_BAD_PAYLOAD, "jsontable: column '%.100s' row %lld: number "
+                            "%.*s is beyond the range of float64", col->name,
+                            (long long)r->row, (int)(r->p - at > 40 ? 40 : r->p - at), at);
+        return s;
+    }
     if (c == '{' || c == '[')
         return nbi_fail(NB_BAD_PAYLOAD, "jsontable: column '%.100s' row %lld: nested %s not "
                         "supported", col->name, (long long)r->row, c == '{' ? "object" : "array");
@@ -529,36 +595,90 @@ static nb_status read_value(reader *r, const jcolumn *col, cell *out)
     return syntax(r, "bad value");
 }
 
-/* The column named by r->key, created (with nulls for the rows before) when new. */
+static bool is_named(const jcolumn *c, const char *key, size_t klen)
+{
+    return c->name_len == klen && memcmp(c->name, key, klen) == 0;
+}
+
+/* FNV-1a: columns are found by hash, so a row of many keys is not quadratic. */
+static size_t hash_key(const char *key, size_t klen)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < klen; i++)
+        h = (h ^ (uint8_t)key[i]) * 1099511628211ull;
+    return (size_t)h;
+}
+
+/* The slot of key in r->slots (open addressing): its column index + 1, or 0 where it would go. */
+static size_t *slot_of(const reader *r, const char *key, size_t klen)
+{
+    size_t mask = r->n_slots - 1;
+    for (size_t i = hash_key(key, klen) & mask;; i = (i + 1) & mask)
+        if (r->slots[i] == 0 || is_named(&r->cols[r->slots[i] - 1], key, klen))
+            return &r->slots[i];
+}
+
+/* Doubles the slots (kept at most half full) and rehashes every column. */
+static nb_status grow_slots(reader *r)
+{
+    size_t n = r->n_slots ? r->n_slots * 2 : 64;
+    size_t *g = calloc(n, sizeof *g);
+    if (!g)
+        return nbi_fail(NB_NO_MEMORY, "jsontable: out of memory for %zu columns", r->n_cols);
+    free(r->slots);
+    r->slots = g;
+    r->n_slots = n;
+    for (size_t i = 0; i < r->n_cols; i++)
+        *slot_of(r, r->cols[i].name, r->cols[i].name_len) = i + 1;
+    return NB_OK;
+}
+
+/* A new column named key, with no cells yet. */
+static nb_status new_column(reader *r, const char *key, size_t klen, jcolumn **out)
+{
+    if (memchr(key, '\0', klen))
+        return nbi_fail(NB_BAD_PAYLOAD, "jsontable: row %lld: key with a NUL character",
+                        (long long)r->row);
+    nb_status s = check_density(r, r->n_cols + 1, r->row + 1);
+    if (s == NB_OK && 2 * (r->n_cols + 1) > r->n_slots)
+        s = grow_slots(r);
+    if (s == NB_OK && r->n_cols == r->cap_cols) {
+        size_t cap = r->cap_cols ? r->cap_cols * 2 : 8;
+        jcolumn *g = realloc(r->cols, cap * sizeof *g);
+        s = g ? NB_OK : nbi_fail(NB_NO_MEMORY, "jsontable: out of memory");
+        if (g) {
+            r->cols = g;
+            r->cap_cols = cap;
+        }
+    }
+    jcolumn *c = s == NB_OK ? &r->cols[r->n_cols] : NULL;
+    if (c) {
+        memset(c, 0, sizeof *c);
+        c->name_len = klen;
+        if (!(c->name = nbi_strdup(key)))
+            return nbi_fail(NB_NO_MEMORY, "jsontable: out of memory");
+        *slot_of(r, key, klen) = ++r->n_cols;
+        *out = c;
+    }
+    return s;
+}
+
+/* The column named by r->key (the hint-th key of its row), created when new. */
 static nb_status find_column(reader *r, size_t hint, jcolumn **out)
 {
     const char *key = (const char *)r->key.data;
     size_t klen = r->key.len;
-    for (size_t k = 0; k < r->n_cols; k++) {
-        jcolumn *c = &r->cols[(hint + k) % r->n_cols]; /* keys usually come in order */
-        if (strlen(c->name) == klen && memcmp(c->name, key, klen) == 0) {
-            *out = c;
-            return NB_OK;
-        }
+    /* Keys usually come in column order: try the hint-th column first. */
+    if (hint < r->n_cols && is_named(&r->cols[hint], key, klen)) {
+        *out = &r->cols[hint];
+        return NB_OK;
     }
-    if (memchr(key, '\0', klen))
-        return nbi_fail(NB_BAD_PAYLOAD, "jsontable: row %lld: key with a NUL character",
-                        (long long)r->row);
-    if (r->n_cols == r->cap_cols) {
-        size_t cap = r->cap_cols ? r->cap_cols * 2 : 8;
-        jcolumn *g = realloc(r->cols, cap * sizeof *g);
-        if (!g)
-            return nbi_fail(NB_NO_MEMORY, "jsontable: out of memory");
-        r->cols = g;
-        r->cap_cols = cap;
+    size_t *slot = r->n_slots ? slot_of(r, key, klen) : NULL;
+    if (slot && *slot) {
+        *out = &r->cols[*slot - 1];
+        return NB_OK;
     }
-    jcolumn *c = &r->cols[r->n_cols];
-    memset(c, 0, sizeof *c);
-    if (!(c->name = nbi_strdup(key)))
-        return nbi_fail(NB_NO_MEMORY, "jsontable: out of memory");
-    r->n_cols++;
-    *out = c;
-    return NB_OK;
+    return new_column(r, key, klen, out);
 }
 
 /* Fills the column with nulls up to (not including) row. */
@@ -645,6 +765,8 @@ static nb_status read_rows(reader *r)
         do {
             s = read_row(r);
             r->row++;
+            if (s == NB_OK)
+                s = check_density(r, r->n_cols, r->row);
         } while (s == NB_OK && eat(r, ','));
         if (s == NB_OK && !eat(r, ']'))
             return syntax(r, "expected ',' or ']'");
@@ -722,6 +844,7 @@ static void reader_free(reader *r)
         free(r->cols[i].cells);
     }
     free(r->cols);
+    free(r->slots);
     nbi_buf_free(&r->strings);
     nbi_buf_free(&r->key);
 }

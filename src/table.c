@@ -161,8 +161,6 @@ static nb_status append_values(nbi_column *c, int64_t rows, const uint8_t *value
     if (c->type == NB_COL_BOOL)
         return append_bits(&c->values, c->length, values, element_offset, rows);
     size_t width = nbi_column_type_width(c->type);
-    if ((uint64_t)rows > SIZE_MAX / 16)
-        return nbi_fail(NB_TOO_LARGE, "column '%s': %lld rows", c->name, (long long)rows);
     return nbi_buf_append(&c->values, values + (size_t)element_offset * width,
                           (size_t)rows * width);
 }
@@ -184,6 +182,10 @@ nb_status nbi_column_append(nbi_column *c, int64_t rows, int64_t null_count,
         return nbi_fail(NB_INVALID_ARG, "column '%s': negative length or offset", c->name);
     if (rows == 0)
         return NB_OK;
+    /* Bounds every later size computation (rows * 8, bit + rows + 7) far from overflow. */
+    if (rows > NBI_MAX_ROWS - c->length || element_offset > NBI_MAX_ROWS)
+        return nbi_fail(NB_TOO_LARGE, "column '%s': %lld rows at element %lld is more than a "
+                        "table can hold", c->name, (long long)rows, (long long)element_offset);
     /* Recounted whatever the producer said: a wrong count would mislead every reader. */
     (void)null_count;
     int64_t nulls = validity ? nbi_count_nulls(validity, validity_bit, rows) : 0;
@@ -236,6 +238,8 @@ static nb_status add_empty_column(nb_table *t, const char *name, nb_column_type 
         return nbi_fail(NB_INVALID_ARG, "column '%.100s': unknown time unit %d", name, (int)unit);
     if (!nbi_utf8_valid((const uint8_t *)name, strlen(name)))
         return nbi_fail(NB_INVALID_ARG, "column name is not valid UTF-8");
+    if (timezone && !nbi_utf8_valid((const uint8_t *)timezone, strlen(timezone)))
+        return nbi_fail(NB_INVALID_ARG, "column '%.100s': timezone is not valid UTF-8", name);
     if (t->n_cols == t->cap_cols) {
         size_t cap = t->cap_cols ? t->cap_cols * 2 : 8;
         nbi_column *grown = realloc(t->cols, cap * sizeof *grown);
@@ -296,6 +300,27 @@ void nb_table_destroy(nb_table *t)
     free(t);
 }
 
+/*
+ * The data length of a caller's utf8/binary column: its last offset, once the
+ * offsets are checked (here as well as in append, since the length comes from
+ * them). A bad offset is the caller's mistake (NB_INVALID_ARG), not a bad payload.
+ */
+static nb_status caller_data_len(const char *name, int64_t rows, const void *values,
+                                 const int32_t *offsets, size_t *len)
+{
+    char who[160];
+    snprintf(who, sizeof who, "column '%.100s'", name);
+    if (nbi_check_offsets(offsets, rows, SIZE_MAX, who) != NB_OK) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", nb_last_error());
+        return nbi_fail(NB_INVALID_ARG, "%s", msg);
+    }
+    *len = (size_t)offsets[rows];
+    if (!values && *len > (size_t)offsets[0])
+        return nbi_fail(NB_INVALID_ARG, "%s: values are NULL for %zu bytes", who, *len);
+    return NB_OK;
+}
+
 /* A whole column given by the caller: the checks, then one append. */
 static nb_status add_filled_column(nb_table *t, const char *name, nb_column_type type,
                                    nb_time_unit unit, const char *timezone, int64_t rows,
@@ -305,29 +330,19 @@ static nb_status add_filled_column(nb_table *t, const char *name, nb_column_type
     const char *n = nbi_or_empty(name);
     if (!t)
         return nbi_fail(NB_INVALID_ARG, "table: NULL table adding column '%.100s'", n);
-    if (rows < 0)
-        return nbi_fail(NB_INVALID_ARG, "column '%.100s': negative row count %lld", n,
-                        (long long)rows);
+    if (rows < 0 || rows > NBI_MAX_ROWS)
+        return nbi_fail(rows < 0 ? NB_INVALID_ARG : NB_TOO_LARGE,
+                        "column '%.100s': %lld rows is %s", n, (long long)rows,
+                        rows < 0 ? "negative" : "more than a table can hold");
     if (t->n_cols > 0 && rows != t->rows)
         return nbi_fail(NB_INVALID_ARG, "column '%.100s': %lld rows, the table has %lld", n,
                         (long long)rows, (long long)t->rows);
     size_t data_len = 0;
-    if (is_variable(type) && rows > 0) {
-        char who[160];
-        snprintf(who, sizeof who, "column '%.100s'", n);
-        /* Checked here as well as in append: data_len comes from the offsets themselves. */
-        nb_status s = nbi_check_offsets(offsets, rows, SIZE_MAX, who);
-        if (s != NB_OK) { /* the caller's mistake, not a bad payload */
-            char msg[256];
-            snprintf(msg, sizeof msg, "%s", nb_last_error());
-            return nbi_fail(NB_INVALID_ARG, "%s", msg);
-        }
-        data_len = (size_t)offsets[rows];
-        if (!values && data_len > (size_t)offsets[0])
-            return nbi_fail(NB_INVALID_ARG, "%s: values are NULL for %zu bytes", who, data_len);
-    }
+    nb_status s = is_variable(type) && rows > 0
+                      ? caller_data_len(n, rows, values, offsets, &data_len) : NB_OK;
     nbi_column *c = NULL;
-    nb_status s = add_empty_column(t, name, type, unit, timezone, true, &c);
+    if (s == NB_OK)
+        s = add_empty_column(t, name, type, unit, timezone, true, &c);
     if (s != NB_OK)
         return s;
     if (is_variable(type))

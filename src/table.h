@@ -10,6 +10,9 @@
 #include "buf.h"
 #include "internal.h"
 
+/* The most rows a column holds: rows * 16 and bit counts stay far from overflow. */
+#define NBI_MAX_ROWS ((int64_t)(SIZE_MAX / 16 < INT64_MAX / 16 ? SIZE_MAX / 16 : INT64_MAX / 16))
+
 /* One column: Arrow's buffers for it, rows = the table's row count. */
 typedef struct nbi_column {
     char *name;          /* UTF-8, may be empty, duplicates allowed (as in Arrow) */

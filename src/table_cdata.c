@@ -248,6 +248,8 @@ static nb_status check_parent(const struct ArrowSchema *s, const struct ArrowArr
     if (!s->format || strcmp(s->format, "+s") != 0)
         return nbi_fail(NB_INVALID_ARG, "import: format '%.32s' is not a struct array (\"+s\")",
                         s->format ? s->format : "(null)");
+    if (s->dictionary || a->dictionary)
+        return nbi_fail(NB_INVALID_ARG, "import: the struct array is dictionary-encoded");
     if (s->n_children != a->n_children || s->n_children < 0)
         return nbi_fail(NB_INVALID_ARG, "import: schema has %lld children, array %lld",
                         (long long)s->n_children, (long long)a->n_children);
@@ -285,6 +287,10 @@ static nb_status check_child(const struct ArrowSchema *cs, const struct ArrowArr
     if (ca->offset > INT64_MAX - ca->length)
         return nbi_fail(NB_INVALID_ARG, "import: column %lld '%.100s': offset %lld overflows",
                         (long long)i, name, (long long)ca->offset);
+    if (ca->null_count < -1 || (need > 0 && ca->null_count > 0 && !ca->buffers[0]))
+        return nbi_fail(NB_INVALID_ARG, "import: column %lld '%.100s': null_count %lld without "
+                        "a validity buffer (or below -1)", (long long)i, name,
+                        (long long)ca->null_count);
     if (need > 0 && !ca->buffers[1])
         return nbi_fail(NB_INVALID_ARG, "import: column %lld '%.100s': its %s buffer is NULL",
                         (long long)i, name, variable ? "offsets" : "values");

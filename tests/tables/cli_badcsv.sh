@@ -18,6 +18,12 @@ bad "line 2, column 1: text after a closing quote" 'a,b\n"x"y,1\n'
 bad "line 1, column 1: no header row" ''
 bad "line 1, column 2: carriage return not followed by a line feed" 'a,b\rc\n'
 bad "column 'a': row 0 is not valid UTF-8" 'a\n\xff\n'
+bad "line 2, column 2: carriage return not followed by a line feed" 'a,b\n1,2\r'
+bad "line 2, column 1: quote inside an unquoted field" '\xef\xbb\xbfa\nx"\n'
+run listen s --server nats://127.0.0.1:1 --csv
+[ "$RC" = 1 ] || fail "listen --csv without --save-dir: exit $RC"
+one_line "$T/run.err"
+has "$T/run.err" "--csv (save tables as CSV) needs --save-dir DIR"
 run send s --server nats://127.0.0.1:1 --csv "t=$T/missing.csv"
 [ "$RC" = 1 ] || fail "missing file: exit $RC"
 has "$T/run.err" "--csv: cannot read '$T/missing.csv': No such file or directory"

@@ -44,4 +44,18 @@ wait_exit "$L" 15
 has "$T/listen2.out" '"dataname":"linked","type":"table","transport":"link"'
 cmp "$D/$ID/tbl.arrows" "$T/saved2/$ID2/again.arrows" || fail "again.arrows differs"
 cmp "$D/$ID/tbl.arrows" "$T/saved2/$ID2/linked.arrows" || fail "linked.arrows differs"
+
+# type inference corners: a BOM, CRLF, no final line end; leading zeros stay text (ZIP codes),
+# "-0" and "+7" are int64, exponents float64, TRUE a bool, 20 digits a float64, 1e999 text;
+# a header-only file is a table of 0 rows
+printf '\xef\xbb\xbfzip,neg0,sci,flag,big,huge,lead\r\n02134,-0,1e3,true,99999999999999999999,1e999,0.5\r\n10001,+7,-2.5E-3,TRUE,1,2,0' >"$T/corners.csv"
+printf 'only,header\n' >"$T/header.csv"
+start_bg listen3 listen t.json3 --server "$URL" --json --count 1 --timeout 15
+L=$BG_PID
+wait_for "$T/listen3.err" "listening on t.json3"
+expect_rc 0 send t.json3 --server "$URL" --csv "corners=$T/corners.csv" --csv "empty=$T/header.csv"
+wait_exit "$L" 15
+[ "$RC" = 0 ] || fail "listen 3 exited $RC"
+has "$T/listen3.out" '"rows":2,"columns":[{"name":"zip","type":"utf8"},{"name":"neg0","type":"int64"},{"name":"sci","type":"float64"},{"name":"flag","type":"bool"},{"name":"big","type":"float64"},{"name":"huge","type":"utf8"},{"name":"lead","type":"float64"}]'
+has "$T/listen3.out" '"rows":0,"columns":[{"name":"only","type":"utf8"},{"name":"header","type":"utf8"}]'
 echo PASS

@@ -284,7 +284,54 @@ NBT_CASE(import_not_nullable)
     nb_table_destroy(t);
 }
 
+/* Bit-packed buffers sliced at offsets that are not multiples of 8: values and validity. */
+NBT_CASE(import_bit_offsets)
+{
+    static const uint8_t bits[3] = {0xa5, 0x3c, 0x0f}, valid[3] = {0xff, 0xfb, 0xff};
+    producer p;
+    make_producer(&p);
+    p.child_schema[0].format = "b";
+    p.buffers[0][0] = valid;
+    p.buffers[0][1] = bits;
+    p.child_array[0].null_count = -1;
+    p.child_array[0].offset = 5; /* the struct's rows 1..4 are bits 6..9 of the child */
+    p.child_array[0].length = 10;
+    p.child_array[1].length = 6;
+    p.array.offset = 1;
+    p.array.length = 5;
+    p.parent_buffers[0] = "\xfe"; /* the struct's own null is row 0, sliced off */
+    p.array.null_count = 1;
+    nb_table *t;
+    CHECK_OK(nb_table_import(&t, &p.schema, &p.array));
+    nb_column_view v;
+    CHECK_OK(nb_table_column(t, 0, &v));
+    /* bits 6..10 of a5 3c: 0 1 0 0 1; validity bit 10 (row 4) is the only zero */
+    CHECK(!nb_table_bool_at(&v, 0) && nb_table_bool_at(&v, 1) && !nb_table_bool_at(&v, 2));
+    CHECK(!nb_table_bool_at(&v, 3) && !nb_table_is_null(&v, 3) && nb_table_is_null(&v, 4));
+    CHECK(v.null_count == 1 && nb_table_rows(t) == 5);
+    nb_table_destroy(t);
+}
+
+/* Counts the spec forbids or that no buffer can hold are refused, never trusted. */
+NBT_CASE(import_bad_counts)
+{
+    HOSTILE((p.buffers[0][0] = NULL), "column 0 'i': null_count 2 without a validity buffer");
+    HOSTILE((p.child_array[0].null_count = -2), "null_count -2 without");
+    HOSTILE((p.schema.dictionary = &p.child_schema[0]), "the struct array is dictionary-encoded");
+    producer p;
+    make_producer(&p);
+    p.child_schema[0].format = "b";
+    p.buffers[0][0] = NULL;
+    p.child_array[0].null_count = 0;
+    p.array.length = p.child_array[0].length = p.child_array[1].length = INT64_MAX - 1;
+    nb_table *t;
+    CHECK_FAIL(nb_table_import(&t, &p.schema, &p.array), NB_TOO_LARGE,
+               "column 'i': 9223372036854775806 rows at element 0 is more than a table");
+    CHECK(t == NULL && p.schema.release == NULL && p.array.release == NULL);
+}
+
 static const nbt_case cases[] = {
+    NBT_ENTRY(import_bit_offsets), NBT_ENTRY(import_bad_counts),
     NBT_ENTRY(roundtrip_every_type), NBT_ENTRY(export_outlives_table), NBT_ENTRY(empty_tables),
     NBT_ENTRY(import_foreign),       NBT_ENTRY(import_offsets),        NBT_ENTRY(import_hostile),
     NBT_ENTRY(import_bad_values),    NBT_ENTRY(import_not_nullable), {0}};

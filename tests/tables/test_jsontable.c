@@ -216,6 +216,8 @@ NBT_CASE(bad_json)
         {"[{\"a\":NaN}]", "bad value"},
         {"[{\"a\":\"\xc3\"}]", "not valid UTF-8 at byte 7"},
         {"[{\"a\\u0000\":1}]", "key with a NUL character"},
+        {"[{\"a\":1},{\"a\":1e999}]", "column 'a' row 1: number 1e999 is beyond the range"},
+        {"[{\"b\":-1E+400}]", "column 'b' row 0: number -1E+400 is beyond the range"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         nb_table *t = (nb_table *)&i;
@@ -243,7 +245,100 @@ NBT_CASE(special_floats)
     nb_table_destroy(t);
 }
 
+/* The corners: exact extremes, -0.0, huge and tiny numbers, nesting, duplicates, sparsity. */
+NBT_CASE(edge_cases)
+{
+    const char *json = "[{\"z\":-0.0,\"big\":123456789012345678901234567890,\"tiny\":1e-999,"
+                       "\"neg0\":-0}]";
+    nb_table *t;
+    nb_column_view v;
+    CHECK_OK(nb_table_from_json(&t, json, strlen(json)));
+    CHECK_OK(nb_table_column(t, 0, &v));
+    CHECK(v.type == NB_COL_FLOAT64 && signbit(((const double *)v.values)[0]));
+    CHECK_OK(nb_table_column(t, 1, &v));
+    CHECK(v.type == NB_COL_FLOAT64 && ((const double *)v.values)[0] == 1.2345678901234568e29);
+    CHECK_OK(nb_table_column(t, 2, &v));
+    CHECK(v.type == NB_COL_FLOAT64 && ((const double *)v.values)[0] == 0.0);
+    CHECK_OK(nb_table_column(t, 3, &v));
+    CHECK(v.type == NB_COL_INT64 && ((const int64_t *)v.values)[0] == 0);
+    CHECK(json_is(t, "[{\"z\":-0.0,\"big\":1.2345678901234568e+29,\"tiny\":0.0,\"neg0\":0}]"));
+    nb_table_destroy(t);
+    /* deep nesting is refused at its first bracket, without recursion */
+    size_t depth = 100000;
+    char *deep = malloc(depth + 16);
+    CHECK(deep);
+    memcpy(deep, "[{\"a\":", 6);
+    memset(deep + 6, '[', depth);
+    CHECK_FAIL(nb_table_from_json(&t, deep, depth + 6), NB_BAD_PAYLOAD,
+               "column 'a' row 0: nested array not supported");
+    free(deep);
+    /* two columns of one name cannot be one JSON object */
+    int64_t one = 1;
+    CHECK_OK(nb_table_create(&t));
+    CHECK_OK(nb_table_add_column(t, "b", NB_COL_INT64, 1, &one, NULL, NULL));
+    CHECK_OK(nb_table_add_column(t, "a", NB_COL_INT64, 1, &one, NULL, NULL));
+    CHECK(json_is(t, "[{\"b\":1,\"a\":1}]"));
+    CHECK_OK(nb_table_add_column(t, "b", NB_COL_INT64, 1, &one, NULL, NULL));
+    char *out = (char *)&one;
+    CHECK_FAIL(nb_table_to_json(t, &out, NULL), NB_INVALID_ARG, "two columns are named 'b'");
+    CHECK(out == NULL);
+    nb_table_destroy(t);
+}
+
+/* A new key per row would need rows x keys cells: refused before it is allocated. */
+NBT_CASE(too_sparse)
+{
+    size_t rows = 200000;
+    char *json = malloc(rows * 24 + 2), *p = json;
+    CHECK(json);
+    *p++ = '[';
+    for (size_t i = 0; i < rows; i++)
+        p += sprintf(p, "%s{\"k%zu\":1}", i ? "," : "", i);
+    *p++ = ']';
+    nb_table *t;
+    CHECK_FAIL(nb_table_from_json(&t, json, (size_t)(p - json)), NB_BAD_PAYLOAD,
+               "is too sparse for");
+    CHECK(t == NULL);
+    /* a few late or rare keys are fine */
+    p = json;
+    *p++ = '[';
+    for (size_t i = 0; i < 1000; i++)
+        p += sprintf(p, "%s{\"a\":%zu%s}", i ? "," : "", i, i % 100 == 7 ? ",\"rare\":true" : "");
+    *p++ = ']';
+    CHECK_OK(nb_table_from_json(&t, json, (size_t)(p - json)));
+    CHECK(nb_table_rows(t) == 1000 && nb_table_column_count(t) == 2);
+    nb_table_destroy(t);
+    free(json);
+}
+
+/* Many keys, the second row in reverse order: every key finds its own column. */
+NBT_CASE(many_keys)
+{
+    size_t keys = 30000;
+    char *json = malloc(keys * 2 * 24 + 8), *p = json;
+    CHECK(json);
+    p += sprintf(p, "[{");
+    for (size_t i = 0; i < keys; i++)
+        p += sprintf(p, "%s\"k%zu\":%zu", i ? "," : "", i, i);
+    p += sprintf(p, "},{");
+    for (size_t i = keys; i-- > 0;)
+        p += sprintf(p, "\"k%zu\":%zu%s", i, i + 1, i ? "," : "");
+    p += sprintf(p, "}]");
+    nb_table *t;
+    CHECK_OK(nb_table_from_json(&t, json, (size_t)(p - json)));
+    free(json);
+    CHECK(nb_table_column_count(t) == keys && nb_table_rows(t) == 2);
+    size_t at;
+    nb_column_view v;
+    CHECK_OK(nb_table_find_column(t, "k12345", &at));
+    CHECK_OK(nb_table_column(t, at, &v));
+    CHECK(at == 12345 && ((const int64_t *)v.values)[0] == 12345 &&
+          ((const int64_t *)v.values)[1] == 12346 && v.null_count == 0);
+    nb_table_destroy(t);
+}
+
 static const nbt_case cases[] = {
+    NBT_ENTRY(edge_cases), NBT_ENTRY(too_sparse), NBT_ENTRY(many_keys),
     NBT_ENTRY(every_type_mapping), NBT_ENTRY(dates_and_times), NBT_ENTRY(empty_tables),
     NBT_ENTRY(inference),          NBT_ENTRY(roundtrip),       NBT_ENTRY(bad_json),
     NBT_ENTRY(special_floats),     {0}};

@@ -109,7 +109,7 @@ NBT_CASE(bad_columns)
     CHECK_FAIL(nb_table_add_column(t, "\xc3", NB_COL_INT32, 3, v32, NULL, NULL),
                NB_INVALID_ARG, "column name is not valid UTF-8");
     CHECK_FAIL(nb_table_add_column(t, "k", NB_COL_INT32, -1, v32, NULL, NULL), NB_INVALID_ARG,
-               "negative row count -1");
+               "-1 rows is negative");
     CHECK_FAIL(nb_table_add_column(NULL, "l", NB_COL_INT32, 3, v32, NULL, NULL),
                NB_INVALID_ARG, "NULL table adding column 'l'");
     /* binary may hold anything; invalid UTF-8 under a null is no value at all */
@@ -233,7 +233,29 @@ NBT_CASE(view_helpers_null_safe)
     nb_table_destroy(t);
 }
 
+/* Row counts no buffer can hold are refused before any buffer is read or sized. */
+NBT_CASE(huge_counts)
+{
+    nb_table *t;
+    CHECK_OK(nb_table_create(&t));
+    uint8_t one = 0xff;
+    int32_t off[2] = {0, 0};
+    CHECK_FAIL(nb_table_add_column(t, "b", NB_COL_BOOL, INT64_MAX, &one, NULL, &one),
+               NB_TOO_LARGE, "column 'b': 9223372036854775807 rows is more than a table");
+    CHECK_FAIL(nb_table_add_column(t, "l", NB_COL_INT64, INT64_MAX / 8, &one, NULL, NULL),
+               NB_TOO_LARGE, "rows is more than a table can hold");
+    CHECK_FAIL(nb_table_add_column(t, "s", NB_COL_UTF8, INT64_MAX - 1, "", off, NULL),
+               NB_TOO_LARGE, "column 's'");
+    int64_t ts = 0;
+    CHECK_FAIL(nb_table_add_timestamp_column(t, "t", NB_TIME_SECOND, "Europe/\xff", 1, &ts,
+                                             NULL),
+               NB_INVALID_ARG, "column 't': timezone is not valid UTF-8");
+    CHECK(nb_table_column_count(t) == 0);
+    nb_table_destroy(t);
+}
+
 static const nbt_case cases[] = {
+    NBT_ENTRY(huge_counts),
     NBT_ENTRY(every_type_with_nulls), NBT_ENTRY(type_names),      NBT_ENTRY(empty_tables),
     NBT_ENTRY(bad_columns),           NBT_ENTRY(offsets_rebased), NBT_ENTRY(append_batches),
     NBT_ENTRY(unicode_and_big_strings), NBT_ENTRY(view_helpers_null_safe), {0}};
