@@ -48,7 +48,12 @@ enum {
 };
 enum { NBI_RB_LENGTH = 0, NBI_RB_NODES = 1, NBI_RB_BUFFERS = 2, NBI_RB_COMPRESSION = 3 };
 /* DictionaryEncoding {id: long, indexType: Int, isOrdered: bool, dictionaryKind: short}. */
-enum { NBI_DICTENC_ID = 0, NBI_DICTENC_INDEX_TYPE = 1, NBI_DICTENC_ORDERED = 2, NBI_DICTENC_KIND = 3 };
+enum {
+    NBI_DICTENC_ID = 0,
+    NBI_DICTENC_INDEX_TYPE = 1,
+    NBI_DICTENC_ORDERED = 2,
+    NBI_DICTENC_KIND = 3
+};
 /* DictionaryBatch {id: long, data: RecordBatch, isDelta: bool}. */
 enum { NBI_DICTBATCH_ID = 0, NBI_DICTBATCH_DATA = 1, NBI_DICTBATCH_DELTA = 2 };
 enum { NBI_FOOTER_VERSION = 0, NBI_FOOTER_SCHEMA = 1, NBI_FOOTER_DICTS = 2, NBI_FOOTER_BATCHES = 3 };

@@ -2,7 +2,8 @@
  * test_ipc.c - Arrow IPC round trips C -> IPC -> C (nb_table_to_ipc,
  * nb_table_to_ipc_file, nb_table_from_ipc): every type with nulls, empty
  * tables, zero-row and many batches, unicode, over 1 MB of strings, legacy
- * and file framing, and the stream's layout (markers, 8-byte alignment, EOS).
+ * and file framing, and the stream's layout (markers, 8-byte alignment, EOS);
+ * and against apache-arrow 17 both ways, dictionary-encoded tables included.
  */
 #include "test.h"
 
@@ -446,6 +447,42 @@ NBT_CASE(read_apache_arrow)
     CHECK(read_matches("js_schema_only.arrows", "js_every_type.json", 0));
 }
 
+/* Dictionary-encoded columns by apache-arrow (js/write_dict.mjs): read as plain columns. */
+NBT_CASE(read_apache_arrow_dictionaries)
+{
+    CHECK(read_matches("js_dict_stream.arrows", "js_dict_stream.arrows.json", 12));
+    CHECK(read_matches("js_dict_file.arrow", "js_dict_file.arrow.json", 11));
+    CHECK(read_matches("js_dict_arrays.arrows", "js_dict_arrays.arrows.json", 8));
+}
+
+/* What a JS peer's tableFromJSON rows become in C: utf8 columns, nulls kept. */
+NBT_CASE(table_from_json_reaches_c)
+{
+    static const char *const names[] = {"js_dict_json.arrows", "js_dict_json.arrow"};
+    for (int f = 0; f < 2; f++) {
+        char path[1024], json[1100];
+        size_t len = 0, n = 0;
+        snprintf(json, sizeof json, "%s.json", names[f]);
+        CHECK(read_matches(names[f], json, 4));
+        snprintf(path, sizeof path, "%s/%s", NB_IPC_INTEROP_DIR, names[f]);
+        char *bytes = nbt_read_file(path, &len);
+        nb_table *t = NULL;
+        CHECK(bytes);
+        CHECK_OK(nb_table_from_ipc(&t, bytes, len));
+        nb_column_view name, city;
+        CHECK_OK(nb_table_column(t, 0, &name));
+        CHECK_OK(nb_table_column(t, 1, &city));
+        CHECK_STR(name.name, "name");
+        CHECK(name.type == NB_COL_UTF8 && city.type == NB_COL_UTF8 && name.null_count == 1);
+        const uint8_t *p = nb_table_bytes_at(&name, 2, &n);
+        CHECK(n == 3 && memcmp(p, "Ada", 3) == 0 && nb_table_is_null(&name, 3));
+        p = nb_table_bytes_at(&city, 2, &n);
+        CHECK(n == strlen("東京 😀") && memcmp(p, "東京 😀", n) == 0 && nb_table_is_null(&city, 1));
+        nb_table_destroy(t);
+        free(bytes);
+    }
+}
+
 static bool write_file(const char *name, const void *data, size_t len)
 {
     char path[1024];
@@ -496,6 +533,7 @@ static const nbt_case cases[] = {
     NBT_ENTRY(legacy_stream),        NBT_ENTRY(schema_only_and_no_eos),
     NBT_ENTRY(trailing_bytes_after_eos), NBT_ENTRY(stream_layout),
     NBT_ENTRY(bad_arguments),        NBT_ENTRY(read_apache_arrow),
-    NBT_ENTRY(write_for_apache_arrow), {0}};
+    NBT_ENTRY(write_for_apache_arrow), NBT_ENTRY(read_apache_arrow_dictionaries),
+    NBT_ENTRY(table_from_json_reaches_c), {0}};
 
 int main(int argc, char **argv) { return nbt_main(argc, argv, cases); }

@@ -61,16 +61,34 @@ function valueAt(A, d, name, i) {
   }
 }
 
+// Row i of a dictionary-encoded chunk d: its entry, described as its value type.
+function dictValueAt(A, d, name, i) {
+  const v = d.getValid(i) ? A.makeVector(d).get(i) : null;
+  if (v === null || v === undefined) return null;
+  switch (name) {
+    case 'bool': case 'utf8': return v;
+    case 'binary': return hex(v);
+    case 'float32': return floatBits(v, true);
+    case 'float64': return floatBits(v, false);
+    default: return String(v);
+  }
+}
+
+// A dictionary-encoded column is described as its value type: natsbridge reads
+// it as a plain column of that type.
 export function describe(A, table) {
   const columns = table.schema.fields.map((f, j) => {
-    const name = typeName(A, f.type);
+    const dict = A.DataType.isDictionary(f.type);
+    const type = dict ? f.type.dictionary : f.type;
+    const name = typeName(A, type);
     const col = { name: f.name, type: name, nullable: f.nullable, values: [] };
     if (name === 'timestamp') {
-      col.unit = UNITS[f.type.unit];
-      col.timezone = f.type.timezone || null;
+      col.unit = UNITS[type.unit];
+      col.timezone = type.timezone || null;
     }
     for (const d of table.getChildAt(j).data)
-      for (let i = 0; i < d.length; i++) col.values.push(valueAt(A, d, name, i));
+      for (let i = 0; i < d.length; i++)
+        col.values.push(dict ? dictValueAt(A, d, name, i) : valueAt(A, d, name, i));
     return col;
   });
   return { rows: table.numRows, columns };
