@@ -17,24 +17,7 @@
 
 #include "natsbridge.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+#include "bench_util.h"
 
 static void die(const char *what, nb_status s)
 {
@@ -92,22 +75,22 @@ static void measure(const nb_table *t, size_t batch_rows, int reps, double *enc,
         uint8_t *p = NULL;
         size_t len = 0;
         nb_table *back = NULL;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         nb_status s = nb_table_to_ipc(t, batch_rows, &p, &len);
-        double t1 = now_s();
+        double t1 = bench_now_s();
         if (s != NB_OK)
             die("encode", s);
         if ((s = nb_table_from_ipc(&back, p, len)) != NB_OK)
             die("decode", s);
-        double t2 = now_s();
+        double t2 = bench_now_s();
         e[r] = t1 - t0;
         d[r] = t2 - t1;
         *bytes = len;
         nb_table_destroy(back);
         free(p);
     }
-    *enc = median(e, reps);
-    *dec = median(d, reps);
+    *enc = bench_median(e, reps);
+    *dec = bench_median(d, reps);
 }
 
 /*
@@ -121,22 +104,22 @@ static double measure_memcpy(size_t bytes, int reps, double *warm)
     memset(src, 0x5a, bytes);
     memset(hot, 0, bytes);
     for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         uint8_t *dst = malloc(bytes);
         memcpy(dst, src, bytes);
         volatile uint8_t sink = dst[bytes / 2];
         (void)sink;
-        double t1 = now_s();
+        double t1 = bench_now_s();
         memcpy(hot, src, bytes);
         sink = hot[bytes / 3];
-        w[r] = now_s() - t1;
+        w[r] = bench_now_s() - t1;
         m[r] = t1 - t0;
         free(dst);
     }
     free(src);
     free(hot);
-    *warm = median(w, reps);
-    return median(m, reps);
+    *warm = bench_median(w, reps);
+    return bench_median(m, reps);
 }
 
 int main(int argc, char **argv)

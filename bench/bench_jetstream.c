@@ -29,6 +29,7 @@
 #include <natsbridge.h>
 
 #include "server.h"
+#include "bench_util.h"
 
 #define MAX_REPS 9
 #define IN_FLIGHT 256
@@ -38,25 +39,6 @@ static const char *url;
 static int n_sync = 5000, n_async = 50000, n_pull = 50000, reps = 3;
 static char text100[101];
 static int stream_no;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
 
 static void die(const char *what)
 {
@@ -104,36 +86,55 @@ static double nb_sync(nb_client *c)
 {
     char name[32], subject[32];
     new_stream(c, name, subject);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int i = 0; i < n_sync; i++) {
         nb_envelope *e = envelope();
         if (nb_client_js_publish(c, subject, e, NULL, NULL))
             die("js publish");
         nb_envelope_destroy(e);
     }
-    double rate = n_sync / (now_s() - t0);
+    double rate = n_sync / (bench_now_s() - t0);
     nb_js_stream_delete(c, name);
     return rate;
 }
 
+/* What a raw publish row sends: a fresh stream, one envelope's JSON text, a Nats-Msg-Id each. */
+typedef struct raw_run {
+    char name[32], subject[32];
+    char id[32]; /* po.MsgId points here: set it with raw_id before each publish */
+    char *json;
+    size_t len;
+    jsPubOptions po;
+} raw_run;
+
+static void raw_begin(nb_client *c, raw_run *r)
+{
+    new_stream(c, r->name, r->subject);
+    r->json = sample_json(r->subject, &r->len);
+    jsPubOptions_Init(&r->po);
+    r->po.MsgId = r->id;
+}
+
+static void raw_id(raw_run *r, int i) { snprintf(r->id, sizeof r->id, "raw-%d", i); }
+
+static void raw_end(nb_client *c, raw_run *r)
+{
+    free(r->json);
+    nb_js_stream_delete(c, r->name);
+}
+
 static double raw_sync(nb_client *c, jsCtx *js)
 {
-    char name[32], subject[32], id[32];
-    new_stream(c, name, subject);
-    size_t len;
-    char *json = sample_json(subject, &len);
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MsgId = id;
-    double t0 = now_s();
+    raw_run r;
+    raw_begin(c, &r);
+    double t0 = bench_now_s();
     for (int i = 0; i < n_sync; i++) {
-        snprintf(id, sizeof id, "raw-%d", i);
-        if (js_Publish(NULL, js, subject, json, (int)len, &po, NULL) != NATS_OK)
+        raw_id(&r, i);
+        if (js_Publish(NULL, js, r.subject, r.json, (int)r.len, &r.po, NULL) != NATS_OK)
             die("raw js_Publish");
     }
-    double rate = n_sync / (now_s() - t0);
-    free(json);
-    nb_js_stream_delete(c, name);
+    double rate = n_sync / (bench_now_s() - t0);
+    raw_end(c, &r);
     return rate;
 }
 
@@ -147,15 +148,18 @@ static void on_ack(nb_js_publisher *p, const char *msg_id, const char *subject, 
         fprintf(stderr, "bench_jetstream: async ack: %s\n", error);
 }
 
-static double nb_async(nb_client *c)
+static nb_js_publisher *new_publisher(nb_client *c)
 {
-    char name[32], subject[32];
-    new_stream(c, name, subject);
     nb_js_publisher *p = NULL;
     if (nb_js_publisher_create(&p, c, IN_FLIGHT, 10000, on_ack, NULL))
         die("publisher");
-    double t0 = now_s();
-    for (int i = 0; i < n_async; i++) {
+    return p;
+}
+
+/* Sends n envelopes through p and waits for every ack. */
+static void send_all(nb_js_publisher *p, const char *subject, int n)
+{
+    for (int i = 0; i < n; i++) {
         nb_envelope *e = envelope();
         if (nb_js_publisher_send(p, subject, e))
             die("publisher send");
@@ -163,7 +167,16 @@ static double nb_async(nb_client *c)
     }
     if (nb_js_publisher_wait(p, 60000))
         die("publisher wait");
-    double rate = n_async / (now_s() - t0);
+}
+
+static double nb_async(nb_client *c)
+{
+    char name[32], subject[32];
+    new_stream(c, name, subject);
+    nb_js_publisher *p = new_publisher(c);
+    double t0 = bench_now_s();
+    send_all(p, subject, n_async);
+    double rate = n_async / (bench_now_s() - t0);
     nb_js_publisher_destroy(p);
     nb_js_stream_delete(c, name);
     return rate;
@@ -171,33 +184,28 @@ static double nb_async(nb_client *c)
 
 static double raw_async(nb_client *c, natsConnection *nc)
 {
-    char name[32], subject[32], id[32];
-    new_stream(c, name, subject);
-    size_t len;
-    char *json = sample_json(subject, &len);
+    raw_run r;
+    raw_begin(c, &r);
     jsOptions o;
     jsOptions_Init(&o);
     o.PublishAsync.MaxPending = IN_FLIGHT;
     jsCtx *js = NULL;
     if (natsConnection_JetStream(&js, nc, &o) != NATS_OK)
         die("raw context");
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MsgId = id;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int i = 0; i < n_async; i++) {
-        snprintf(id, sizeof id, "raw-%d", i);
-        if (js_PublishAsync(js, subject, json, (int)len, &po) != NATS_OK)
+        raw_id(&r, i);
+        if (js_PublishAsync(js, r.subject, r.json, (int)r.len, &r.po) != NATS_OK)
             die("raw js_PublishAsync");
     }
-    jsPubOptions_Init(&po);
-    po.MaxWait = 60000;
-    if (js_PublishAsyncComplete(js, &po) != NATS_OK)
+    jsPubOptions done;
+    jsPubOptions_Init(&done);
+    done.MaxWait = 60000;
+    if (js_PublishAsyncComplete(js, &done) != NATS_OK)
         die("raw js_PublishAsyncComplete");
-    double rate = n_async / (now_s() - t0);
+    double rate = n_async / (bench_now_s() - t0);
     jsCtx_Destroy(js);
-    free(json);
-    nb_js_stream_delete(c, name);
+    raw_end(c, &r);
     return rate;
 }
 
@@ -207,17 +215,8 @@ static double raw_async(nb_client *c, natsConnection *nc)
 static void fill(nb_client *c, char *name, char *subject)
 {
     new_stream(c, name, subject);
-    nb_js_publisher *p = NULL;
-    if (nb_js_publisher_create(&p, c, IN_FLIGHT, 10000, on_ack, NULL))
-        die("publisher");
-    for (int i = 0; i < n_pull; i++) {
-        nb_envelope *e = envelope();
-        if (nb_js_publisher_send(p, subject, e))
-            die("fill");
-        nb_envelope_destroy(e);
-    }
-    if (nb_js_publisher_wait(p, 60000))
-        die("fill wait");
+    nb_js_publisher *p = new_publisher(c);
+    send_all(p, subject, n_pull);
     nb_js_publisher_destroy(p);
 }
 
@@ -252,14 +251,14 @@ static double nb_pull(nb_client *c)
     cfg.durable = "bench";
     cfg.batch = BATCH;
     nb_js_consumer *k = NULL;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if (nb_js_consumer_create(&k, c, &cfg, on_envelope, NULL, &cnt))
         die("consumer");
     pthread_mutex_lock(&cnt.mu);
     while (cnt.n < n_pull)
         pthread_cond_wait(&cnt.cv, &cnt.mu);
     pthread_mutex_unlock(&cnt.mu);
-    double rate = n_pull / (now_s() - t0);
+    double rate = n_pull / (bench_now_s() - t0);
     nb_js_consumer_destroy(k);
     nb_js_stream_delete(c, name);
     return rate;
@@ -273,7 +272,7 @@ static double raw_pull(nb_client *c, jsCtx *js)
     jsSubOptions_Init(&so);
     so.Stream = name;
     natsSubscription *sub = NULL;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if (js_PullSubscribe(&sub, js, subject, "rawbench", NULL, &so, NULL) != NATS_OK)
         die("raw js_PullSubscribe");
     for (int got = 0; got < n_pull;) {
@@ -286,7 +285,7 @@ static double raw_pull(nb_client *c, jsCtx *js)
         got += list.Count;
         natsMsgList_Destroy(&list);
     }
-    double rate = n_pull / (now_s() - t0);
+    double rate = n_pull / (bench_now_s() - t0);
     natsSubscription_Destroy(sub);
     nb_js_stream_delete(c, name);
     return rate;
@@ -317,7 +316,7 @@ static void parse_args(int argc, char **argv)
 
 static void row(const char *what, int n, double *nb, double *raw)
 {
-    double a = median(nb, reps), b = median(raw, reps);
+    double a = bench_median(nb, reps), b = bench_median(raw, reps);
     printf("%-22s %8d %14.0f %14.0f %8.2f\n", what, n, a, b, a / b);
 }
 

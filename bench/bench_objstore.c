@@ -12,19 +12,13 @@
  */
 #include "natsbridge.h"
 #include "server.h"
+#include "bench_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* A field of /proc/self/status in MiB ("VmHWM:" = peak RSS, "VmRSS:" = now). */
 static double status_mib(const char *field)
@@ -102,19 +96,19 @@ int main(int argc, char **argv)
     }
     printf("object: %ld MiB (%ld chunks of 128 KiB), file storage, loopback\n", mb, mb * 8);
     printf("peak RSS after connect: %.1f MiB\n", status_mib("VmHWM:"));
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if (nb_objstore_put_file(os, "big", src, NULL) != NB_OK) {
         rc = fail("put");
         goto out;
     }
-    double t1 = now_s();
+    double t1 = bench_now_s();
     printf("put: %.2f s, %.1f MB/s; peak RSS %.1f MiB\n", t1 - t0, mb * 1.048576 / (t1 - t0),
            status_mib("VmHWM:"));
     if (nb_objstore_get_file(os, "big", dst) != NB_OK) {
         rc = fail("get");
         goto out;
     }
-    double t2 = now_s();
+    double t2 = bench_now_s();
     printf("get: %.2f s, %.1f MB/s; peak RSS %.1f MiB\n", t2 - t1, mb * 1.048576 / (t2 - t1),
            status_mib("VmHWM:"));
     char a[65], b[65];

@@ -27,30 +27,18 @@
 #include <natsbridge.h>
 
 #include "server.h"
+#include "bench_util.h"
 
 typedef struct result {
     double per_s, p50_us, p99_us;
     bool ok;
 } result;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Rate over the measured requests and their latency percentiles (lat in seconds, sorted here). */
 static result summarize(double *lat, int n, double elapsed)
 {
     result r = {n / elapsed, 0, 0, true};
-    qsort(lat, (size_t)n, sizeof *lat, cmp_double);
+    bench_sort(lat, n);
     r.p50_us = lat[n / 2] * 1e6;
     int i99 = (int)(n * 0.99);
     r.p99_us = lat[i99 < n ? i99 : n - 1] * 1e6;
@@ -130,13 +118,13 @@ static result run_nb(const char *url, bool asap, int warmup, int count, double *
         s = nb_client_flush(resp, 5000);
     for (int i = 0; s == NB_OK && i < warmup; i++)
         s = nb_one(q, subject);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int i = 0; s == NB_OK && i < count; i++) {
-        double t = now_s();
+        double t = bench_now_s();
         s = nb_one(q, subject);
-        lat[i] = now_s() - t;
+        lat[i] = bench_now_s() - t;
     }
-    double elapsed = now_s() - t0;
+    double elapsed = bench_now_s() - t0;
     if (s == NB_OK)
         r = summarize(lat, count, elapsed);
     else
@@ -197,15 +185,15 @@ static result run_raw(const char *url, bool asap, int warmup, int count, double 
     double t0 = 0;
     for (int i = 0; s == NATS_OK && i < warmup + count; i++) {
         if (i == warmup)
-            t0 = now_s();
+            t0 = bench_now_s();
         natsMsg *m = NULL;
-        double t = now_s();
+        double t = bench_now_s();
         s = natsConnection_Request(&m, q, subject, json, len, 5000);
         if (i >= warmup)
-            lat[i - warmup] = now_s() - t;
+            lat[i - warmup] = bench_now_s() - t;
         natsMsg_Destroy(m);
     }
-    double elapsed = now_s() - t0;
+    double elapsed = bench_now_s() - t0;
     if (s == NATS_OK)
         r = summarize(lat, count, elapsed);
     else

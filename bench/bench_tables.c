@@ -17,24 +17,7 @@
 
 #include "natsbridge.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+#include "bench_util.h"
 
 static void check(const char *what, nb_status s)
 {
@@ -98,19 +81,19 @@ int main(int argc, char **argv)
     for (int r = 0; r < reps; r++) {
         char *json = NULL;
         nb_table *back = NULL;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         check("to_json", nb_table_to_json(t, &json, &json_len));
-        double t1 = now_s();
+        double t1 = bench_now_s();
         check("from_json", nb_table_from_json(&back, json, json_len));
-        double t2 = now_s();
+        double t2 = bench_now_s();
         nb_table_destroy(back);
         free(json);
         struct ArrowSchema schema;
         struct ArrowArray array;
-        double t3 = now_s();
+        double t3 = bench_now_s();
         check("export", nb_table_export(t, &schema, &array));
         check("import", nb_table_import(&back, &schema, &array));
-        double t4 = now_s();
+        double t4 = bench_now_s();
         nb_table_destroy(back);
         enc[r] = (double)json_len / 1e6 / (t1 - t0);
         dec[r] = (double)json_len / 1e6 / (t2 - t1);
@@ -119,9 +102,9 @@ int main(int argc, char **argv)
     printf("table: %lld rows (int64, float64, utf8 with nulls, bool), %.1f MB of buffers, "
            "%.1f MB as JSON; median of %d runs\n", (long long)rows, bytes / 1e6,
            json_len / 1e6, reps);
-    printf("jsontable encode      %8.1f MB/s of JSON\n", median(enc, reps));
-    printf("jsontable decode      %8.1f MB/s of JSON\n", median(dec, reps));
-    printf("C Data export+import  %8.1f MB/s of buffers (two copies)\n", median(cdata, reps));
+    printf("jsontable encode      %8.1f MB/s of JSON\n", bench_median(enc, reps));
+    printf("jsontable decode      %8.1f MB/s of JSON\n", bench_median(dec, reps));
+    printf("C Data export+import  %8.1f MB/s of buffers (two copies)\n", bench_median(cdata, reps));
     free(enc);
     free(dec);
     free(cdata);

@@ -29,6 +29,7 @@
 #include <natsbridge.h>
 
 #include "server.h"
+#include "bench_util.h"
 
 #define WINDOW_BYTES (256.0 * 1024 * 1024)
 #define MAX_REPS 21
@@ -55,13 +56,6 @@ typedef struct counter {
     pthread_mutex_t mu;
     pthread_cond_t cv;
 } counter;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void counter_init(counter *c, long target, size_t expect_size)
 {
@@ -93,9 +87,9 @@ static void counter_add(counter *c)
 /* Waits until received >= n or timeout_s passes; returns whether it got there. */
 static bool counter_wait(counter *c, long n, double timeout_s)
 {
-    double until = now_s() + timeout_s;
+    double until = bench_now_s() + timeout_s;
     pthread_mutex_lock(&c->mu);
-    while (atomic_load(&c->received) < n && now_s() < until) {
+    while (atomic_load(&c->received) < n && bench_now_s() < until) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 10 * 1000000L; /* re-check every 10 ms: wake-ups are batched */
@@ -196,14 +190,14 @@ static double run_nb(const conns *cn, const bench_case *bc, const uint8_t *data,
     nb_status s = nb_client_subscribe(subc, &sub, subject, NULL, on_envelope, on_error, &c);
     if (s == NB_OK)
         s = nb_client_flush(subc, 5000);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (long i = 0; s == NB_OK && i < bc->count; i++) {
         s = send_one(pub, subject, bc, data, i == 0 ? wire_bytes : NULL);
         window_wait(&c, i + 1, *wire_bytes);
     }
     if (s == NB_OK)
         s = nb_client_flush(pub, 30000);
-    *send_rate = s == NB_OK ? bc->count / (now_s() - t0) : -1;
+    *send_rate = s == NB_OK ? bc->count / (bench_now_s() - t0) : -1;
     if (s != NB_OK)
         fprintf(stderr, "natsbridge: %s: %s\n", nb_status_text(s), nb_last_error());
     else if (!counter_wait(&c, bc->count, 120.0))
@@ -211,7 +205,7 @@ static double run_nb(const conns *cn, const bench_case *bc, const uint8_t *data,
     else if (atomic_load(&c.bad) > 0)
         fprintf(stderr, "natsbridge: %ld envelopes were bad\n", atomic_load(&c.bad));
     else
-        rate = bc->count / (now_s() - t0);
+        rate = bc->count / (bench_now_s() - t0);
     nb_subscription_destroy(sub);
     counter_free(&c);
     return rate;
@@ -245,7 +239,7 @@ static double run_raw(const conns *cn, const bench_case *bc, const char *json, s
         s = natsSubscription_SetPendingLimits(sub, -1, -1);
     if (s == NATS_OK)
         s = natsConnection_Flush(subc);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (long i = 0; s == NATS_OK && i < bc->count; i++) {
         s = natsConnection_Publish(pub, subject, json, (int)len);
         window_wait(&c, i + 1, len);
@@ -257,7 +251,7 @@ static double run_raw(const conns *cn, const bench_case *bc, const char *json, s
     else if (!counter_wait(&c, bc->count, 120.0))
         fprintf(stderr, "raw nats.c: only %ld of %ld arrived\n", atomic_load(&c.received), bc->count);
     else
-        rate = bc->count / (now_s() - t0);
+        rate = bc->count / (bench_now_s() - t0);
     natsSubscription_Unsubscribe(sub);
     natsSubscription_Destroy(sub);
     counter_free(&c);
@@ -302,22 +296,15 @@ typedef struct stats {
     bool ok;
 } stats;
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static stats summarize(double *v, int n)
 {
     stats st = {0, 0, 0, true};
     for (int i = 0; i < n; i++)
         if (v[i] < 0)
             st.ok = false;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    st.median = bench_median(v, n); /* sorts v */
     st.min = v[0];
     st.max = v[n - 1];
-    st.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
     return st;
 }
 
@@ -439,7 +426,7 @@ int main(int argc, char **argv)
             return 1;
         url = srv.url;
     }
-    double t0 = now_s();
+    double t0 = bench_now_s();
     printf("bench_throughput: natsbridge %s, nats.c %s, server %s%s, %d repetitions\n",
            nb_version_string(), nats_GetVersion(), url, own ? " (started here)" : "", reps);
     printf("end to end: first send until the subscriber has decoded the last message;"
@@ -455,7 +442,7 @@ int main(int argc, char **argv)
     conns_close(&cn);
     printf("\nnb send/s = the publisher alone (until its flush returned); ratio = nb env/s /"
            " raw msg/s, raw nats.c publishing the same envelope text; total %.1f s\n",
-           now_s() - t0);
+           bench_now_s() - t0);
     if (own)
         nbt_server_stop(&srv);
     return ok ? 0 : 1;

@@ -69,45 +69,36 @@ static nb_status field_bytes(const nbi_fb_table *t, unsigned id, size_t size, co
     return NB_OK;
 }
 
-nb_status nbi_fb_bool(const nbi_fb_table *t, unsigned id, bool dflt, bool *out)
+/* Scalar field id of size bytes (1, 2, 4 or 8) as an unsigned value; dflt when absent. */
+static nb_status scalar(const nbi_fb_table *t, unsigned id, size_t size, uint64_t dflt,
+                        uint64_t *out)
 {
     const uint8_t *p;
-    nb_status s = field_bytes(t, id, 1, &p);
-    *out = p ? p[0] != 0 : dflt;
+    nb_status s = field_bytes(t, id, size, &p);
+    *out = dflt;
+    if (p) {
+        *out = 0;
+        for (size_t i = size; i-- > 0;) /* little-endian, byte by byte */
+            *out = *out << 8 | p[i];
+    }
     return s;
 }
 
-nb_status nbi_fb_u8(const nbi_fb_table *t, unsigned id, uint8_t dflt, uint8_t *out)
-{
-    const uint8_t *p;
-    nb_status s = field_bytes(t, id, 1, &p);
-    *out = p ? p[0] : dflt;
-    return s;
-}
+/* The typed accessors: the same read, converted through the unsigned type of their size. */
+#define NBI_FB_SCALAR_GETTER(name, type, utype)                                      \
+    nb_status name(const nbi_fb_table *t, unsigned id, type dflt, type *out)         \
+    {                                                                                \
+        uint64_t v;                                                                  \
+        nb_status s = scalar(t, id, sizeof(utype), (utype)dflt, &v);                 \
+        *out = (type)(utype)v;                                                       \
+        return s;                                                                    \
+    }
 
-nb_status nbi_fb_i16(const nbi_fb_table *t, unsigned id, int16_t dflt, int16_t *out)
-{
-    const uint8_t *p;
-    nb_status s = field_bytes(t, id, 2, &p);
-    *out = p ? (int16_t)nbi_le16(p) : dflt;
-    return s;
-}
-
-nb_status nbi_fb_i32(const nbi_fb_table *t, unsigned id, int32_t dflt, int32_t *out)
-{
-    const uint8_t *p;
-    nb_status s = field_bytes(t, id, 4, &p);
-    *out = p ? (int32_t)nbi_le32(p) : dflt;
-    return s;
-}
-
-nb_status nbi_fb_i64(const nbi_fb_table *t, unsigned id, int64_t dflt, int64_t *out)
-{
-    const uint8_t *p;
-    nb_status s = field_bytes(t, id, 8, &p);
-    *out = p ? (int64_t)nbi_le64(p) : dflt;
-    return s;
-}
+NBI_FB_SCALAR_GETTER(nbi_fb_bool, bool, uint8_t)
+NBI_FB_SCALAR_GETTER(nbi_fb_u8, uint8_t, uint8_t)
+NBI_FB_SCALAR_GETTER(nbi_fb_i16, int16_t, uint16_t)
+NBI_FB_SCALAR_GETTER(nbi_fb_i32, int32_t, uint32_t)
+NBI_FB_SCALAR_GETTER(nbi_fb_i64, int64_t, uint64_t)
 
 /* Follows the uoffset in field id: *target is where it points (0 when absent). */
 static nb_status follow(const nbi_fb_table *t, unsigned id, size_t *target)

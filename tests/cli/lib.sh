@@ -30,12 +30,13 @@ fail() {
     exit 1
 }
 
-# Starts nats-server on a free port (-p -1) and sets PORT and URL; a missing binary fails.
+# start_server [SERVER ARGS...]: nats-server on a free port (-p -1), with any extra arguments
+# (e.g. -js -sd DIR); sets PORT and URL. A missing binary fails.
 start_server() {
     local exe=${NB_TEST_NATS_SERVER:-nats-server}
     command -v "$exe" >/dev/null 2>&1 || fail "nats-server not found: install it or set NB_TEST_NATS_SERVER"
     mkdir -p "$T/nats"
-    "$exe" -a 127.0.0.1 -p -1 --ports_file_dir "$T/nats" >"$T/nats/server.log" 2>&1 &
+    "$exe" -a 127.0.0.1 -p -1 --ports_file_dir "$T/nats" "$@" >"$T/nats/server.log" 2>&1 &
     SERVER_PID=$!
     local ports="$T/nats/nats-server_$SERVER_PID.ports" i
     PORT=

@@ -13,30 +13,12 @@
 #include "server.h"
 #include "test.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
-#include <time.h>
 
 #define MSGS 10000
 #define STOP_AT (MSGS / 2)
 #define READY_MS 30000
-
-/* ---- small helpers ------------------------------------------------------ */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-        ;
-}
 
 /* ---- per-case state, freed by teardown even when a CHECK returns early --- */
 
@@ -63,23 +45,18 @@ static void teardown(void)
     memset(&K, 0, sizeof K);
 }
 
+static bool cluster_setup(void)
+{
+    memset(&K, 0, sizeof K);
+    int64_t t0 = nbt_now_ms();
+    if (nbt_cluster_start(&K.cluster, READY_MS) != 0)
+        return false;
+    fprintf(stderr, "note: cluster ready in %lld ms\n", (long long)(nbt_now_ms() - t0));
+    return true;
+}
+
 /* CLUSTER_CASE(name) { body }: a case with its own 3-node cluster. */
-#define CLUSTER_CASE(name)                                                        \
-    static void name##_body(void);                                                \
-    NBT_CASE(name)                                                                \
-    {                                                                             \
-        memset(&K, 0, sizeof K);                                                  \
-        int64_t t0_ = now_ms();                                                   \
-        if (nbt_cluster_start(&K.cluster, READY_MS) == 0) {                       \
-            fprintf(stderr, "note: cluster ready in %lld ms\n",                   \
-                    (long long)(now_ms() - t0_));                                 \
-            name##_body();                                                        \
-        } else {                                                                  \
-            nbt_failures++;                                                       \
-        }                                                                         \
-        teardown();                                                               \
-    }                                                                             \
-    static void name##_body(void)
+#define CLUSTER_CASE(name) NBT_CASE_WITH(name, cluster_setup(), teardown())
 
 /* Connection events of one client. */
 typedef struct events {
@@ -187,19 +164,14 @@ static int number_of(const nb_envelope *e)
 
 /* ---- several URLs, one server ------------------------------------------ */
 
+static bool single_setup(void)
+{
+    memset(&K, 0, sizeof K);
+    return nbt_server_start(&K.single, false, 0) == 0;
+}
+
 /* SERVER_CASE(name) { body }: a case with one nats-server (K.single). */
-#define SERVER_CASE(name)                                                         \
-    static void name##_body(void);                                                \
-    NBT_CASE(name)                                                                \
-    {                                                                             \
-        memset(&K, 0, sizeof K);                                                  \
-        if (nbt_server_start(&K.single, false, 0) == 0)                           \
-            name##_body();                                                        \
-        else                                                                      \
-            nbt_failures++;                                                       \
-        teardown();                                                               \
-    }                                                                             \
-    static void name##_body(void)
+#define SERVER_CASE(name) NBT_CASE_WITH(name, single_setup(), teardown())
 
 /* Sends "m<i>" from a and returns the number s received next, or -1. */
 static int roundtrip_number(nb_client *a, nb_subscription *s, int i)
@@ -313,7 +285,7 @@ static bool warm_up(nb_client *pub, const char *subject, tally *t)
         nb_envelope_destroy(e);
         if (s == NB_OK)
             nb_client_flush(pub, 1000);
-        sleep_ms(100);
+        nbt_sleep_ms(100);
         if (tally_read(t, &t->warmups) > 0)
             return true;
     }
@@ -325,13 +297,13 @@ static bool warm_up(nb_client *pub, const char *subject, tally *t)
 static void settle(tally *t)
 {
     size_t last = tally_read(t, &t->received);
-    int64_t changed = now_ms(), deadline = now_ms() + 20000;
-    while (last < MSGS && now_ms() - changed < 1000 && now_ms() < deadline) {
-        sleep_ms(50);
+    int64_t changed = nbt_now_ms(), deadline = nbt_now_ms() + 20000;
+    while (last < MSGS && nbt_now_ms() - changed < 1000 && nbt_now_ms() < deadline) {
+        nbt_sleep_ms(50);
         size_t n = tally_read(t, &t->received);
         if (n != last) {
             last = n;
-            changed = now_ms();
+            changed = nbt_now_ms();
         }
     }
 }
@@ -392,7 +364,7 @@ CLUSTER_CASE(core_node_stopped)
      * being sent when the subscriber is back on another node. */
     size_t at_stop = 0, send_errors = 0;
     stopper st = {0};
-    int64_t t0 = now_ms();
+    int64_t t0 = nbt_now_ms();
     for (int i = 0; i < MSGS; i++) {
         if (i == STOP_AT) {
             at_stop = tally_read(&core, &core.received);
@@ -404,12 +376,12 @@ CLUSTER_CASE(core_node_stopped)
         send_errors += nb_client_send(pc, "cluster.core", e) != NB_OK;
         nb_envelope_destroy(e);
         if (i % 5 == 4)
-            sleep_ms(1);
+            nbt_sleep_ms(1);
     }
     stopper_join(&st); /* before any CHECK can return: the thread uses K */
     nb_client_flush(pc, 5000);
     settle(&core);
-    int64_t elapsed = now_ms() - t0;
+    int64_t elapsed = nbt_now_ms() - t0;
 
     size_t received = tally_read(&core, &core.received);
     size_t after = received - at_stop, after_reconnect = tally_read(&core, &core.after_reconnect);
@@ -470,7 +442,7 @@ static int stream_leader(nb_client *c, const char *stream)
         jsStreamInfo_Destroy(si);
         jsCtx_Destroy(js);
         if (node < 0)
-            sleep_ms(100);
+            nbt_sleep_ms(100);
     }
     return node;
 }
@@ -482,7 +454,7 @@ static bool make_r3_stream(nb_client *c)
     nb_js_stream_config cfg = {.name = R3_STREAM, .subjects = subjects, .subject_count = 1,
                                .storage = NB_JS_FILE, .replicas = 3};
     nb_status s = NB_OK;
-    for (int64_t deadline = now_ms() + 20000; now_ms() < deadline; sleep_ms(250))
+    for (int64_t deadline = nbt_now_ms() + 20000; nbt_now_ms() < deadline; nbt_sleep_ms(250))
         if ((s = nb_js_stream_ensure(c, &cfg, NULL)) == NB_OK)
             return true;
     fprintf(stderr, "R3 stream: %s: %s\n", nb_status_text(s), nb_last_error());
@@ -514,14 +486,14 @@ static bool publish_r3(nb_client *c, int i, int64_t deadline)
     nb_js_publish_options po = {.timeout_ms = 2000, .retries = 5, .retry_delay_ms = 100};
     nb_js_ack ack;
     nb_status s = NB_TIMEOUT;
-    for (int call = 0; call < 8 && s != NB_OK && now_ms() < deadline; call++) {
+    for (int call = 0; call < 8 && s != NB_OK && nbt_now_ms() < deadline; call++) {
         memset(&ack, 0, sizeof ack);
         s = nb_client_js_publish(c, R3_SUBJECT, e, &po, &ack);
         if (s != NB_OK) {
             if (pub.failed_attempts++ < 10)
                 fprintf(stderr, "note: publish %s: %s: %s (again)\n", id, nb_status_text(s),
                         nb_last_error());
-            sleep_ms(250);
+            nbt_sleep_ms(250);
         }
     }
     nb_envelope_destroy(e);
@@ -591,10 +563,10 @@ static nb_js_consumer *read_all_r3(nb_client *c)
                                  .durable = "r3-reader", .batch = 256};
     nb_js_consumer *cons = NULL;
     nb_status s = NB_OK;
-    for (int64_t deadline = now_ms() + 15000; !cons && now_ms() < deadline;) {
+    for (int64_t deadline = nbt_now_ms() + 15000; !cons && nbt_now_ms() < deadline;) {
         s = nb_js_consumer_create(&cons, c, &cfg, read_r3, read_error, &reader);
         if (s != NB_OK)
-            sleep_ms(250);
+            nbt_sleep_ms(250);
     }
     if (!cons)
         fprintf(stderr, "consumer: %s: %s\n", nb_status_text(s), nb_last_error());
@@ -605,13 +577,13 @@ static nb_js_consumer *read_all_r3(nb_client *c)
 static void wait_read_all(void)
 {
     size_t last = reader_distinct();
-    int64_t changed = now_ms(), deadline = now_ms() + 30000;
-    while (last < MSGS && now_ms() - changed < 10000 && now_ms() < deadline) {
-        sleep_ms(50);
+    int64_t changed = nbt_now_ms(), deadline = nbt_now_ms() + 30000;
+    while (last < MSGS && nbt_now_ms() - changed < 10000 && nbt_now_ms() < deadline) {
+        nbt_sleep_ms(50);
         size_t n = reader_distinct();
         if (n != last) {
             last = n;
-            changed = now_ms();
+            changed = nbt_now_ms();
         }
     }
 }
@@ -653,24 +625,24 @@ static void r3_run(bool kill)
     stopper st = {.kill = kill};
     int published = 0;
     /* Bounded: the case must end well within CTest's 120 s, cleanup included. */
-    int64_t t0 = now_ms(), t_stop = 0, deadline = now_ms() + 50000;
+    int64_t t0 = nbt_now_ms(), t_stop = 0, deadline = nbt_now_ms() + 50000;
     for (; published < MSGS; published++) {
         if (published == STOP_AT) {
-            t_stop = now_ms();
+            t_stop = nbt_now_ms();
             stop_in_background(&st, victim);
         }
         if (!publish_r3(c, published, deadline))
             break;
     }
     stopper_join(&st);
-    int64_t t_pub = now_ms() - t0;
+    int64_t t_pub = nbt_now_ms() - t0;
     fprintf(stderr, "note: R3 publish: %d of %d acked in %lld ms (%lld ms after the stop), "
                     "%zu calls failed and were repeated, %zu acks said duplicate\n",
-            published, MSGS, (long long)t_pub, (long long)(now_ms() - t_stop), pub.failed_attempts,
+            published, MSGS, (long long)t_pub, (long long)(nbt_now_ms() - t_stop), pub.failed_attempts,
             pub.duplicates);
     CHECK(published == MSGS);
 
-    int64_t t1 = now_ms();
+    int64_t t1 = nbt_now_ms();
     nb_js_consumer *cons = read_all_r3(c);
     CHECK(cons);
     wait_read_all();
@@ -681,7 +653,7 @@ static void r3_run(bool kill)
     pthread_mutex_unlock(&reader.mu);
     fprintf(stderr, "note: R3 read with %s down: %zu of %d distinct in %lld ms, %zu redelivered, "
                     "%zu strangers, %zu consumer errors\n",
-            K.cluster.nodes[victim].name, distinct, MSGS, (long long)(now_ms() - t1), again,
+            K.cluster.nodes[victim].name, distinct, MSGS, (long long)(nbt_now_ms() - t1), again,
             strangers, reader.errors);
     CHECK(distinct == MSGS); /* none lost */
     CHECK(strangers == 0 && moved == 0);

@@ -46,91 +46,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifdef NB_FUZZ_REPLAY_MAIN
 #include <cjson/cJSON.h>
 #include <dirent.h>
-#include <sys/stat.h>
 
-static unsigned long runs;
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t n = 0, got;
-    char block[65536];
-    while ((got = fread(block, 1, sizeof block, f)) > 0) {
-        char *grown = realloc(buf, n + got + 1);
-        if (!grown) {
-            free(buf);
-            fclose(f);
-            return NULL;
-        }
-        buf = grown;
-        memcpy(buf + n, block, got);
-        n += got;
-    }
-    fclose(f);
-    if (!buf && !(buf = malloc(1)))
-        return NULL;
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-/* Feeds bytes through the target in an exact-size copy, so ASan sees overreads. */
-static void run(const char *bytes, size_t n)
-{
-    uint8_t *copy = malloc(n ? n : 1);
-    if (!copy)
-        abort();
-    memcpy(copy, bytes, n);
-    LLVMFuzzerTestOneInput(copy, n);
-    free(copy);
-    runs++;
-}
+#include "replay.h"
+#include "test.h"
 
 static int replay_file(const char *path)
 {
     size_t n = 0;
-    char *text = read_all(path, &n);
-    if (!text) {
-        fprintf(stderr, "cannot read %s\n", path);
+    char *text = nbf_read(path, &n);
+    if (!text)
         return 1;
-    }
-    run(text, n);
+    nbf_run(text, n);
     /* A vector file: its "envelope" string is the real input, plus every prefix of it. */
     cJSON *doc = cJSON_ParseWithLength(text, n);
     const cJSON *env = cJSON_GetObjectItem(doc, "envelope");
     if (cJSON_IsString(env)) {
         size_t m = strlen(env->valuestring);
         for (size_t k = 0; k <= m; k++)
-            run(env->valuestring, k);
+            nbf_run(env->valuestring, k);
     }
     cJSON_Delete(doc);
     free(text);
     return 0;
-}
-
-static int replay_dir(const char *path)
-{
-    DIR *dir = opendir(path);
-    if (!dir) {
-        fprintf(stderr, "cannot open %s\n", path);
-        return 1;
-    }
-    int rc = 0;
-    struct dirent *ent;
-    while ((ent = readdir(dir)) != NULL) {
-        if (ent->d_name[0] == '.')
-            continue;
-        char full[4096];
-        snprintf(full, sizeof full, "%s/%s", path, ent->d_name);
-        struct stat st;
-        if (stat(full, &st) == 0 && S_ISREG(st.st_mode))
-            rc |= replay_file(full);
-    }
-    closedir(dir);
-    return rc;
 }
 
 /* Writes the "envelope" of every vector file in vectors/ to out/<name> (fuzzer seeds). */
@@ -146,7 +83,7 @@ static int write_seeds(const char *out, const char *vectors)
         size_t n = 0;
         snprintf(in, sizeof in, "%s/%s", vectors, ent->d_name);
         snprintf(to, sizeof to, "%s/%s", out, ent->d_name);
-        char *text = ent->d_name[0] == '.' ? NULL : read_all(in, &n);
+        char *text = ent->d_name[0] == '.' ? NULL : nbt_read_file(in, &n);
         cJSON *doc = text ? cJSON_ParseWithLength(text, n) : NULL;
         const cJSON *env = cJSON_GetObjectItem(doc, "envelope");
         FILE *f = cJSON_IsString(env) ? fopen(to, "wb") : NULL;
@@ -165,17 +102,6 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--write-seeds") == 0)
         return write_seeds(argv[2], argv[3]);
-    int rc = 0;
-    for (int i = 1; i < argc; i++) {
-        struct stat st;
-        if (stat(argv[i], &st) != 0) {
-            fprintf(stderr, "cannot stat %s\n", argv[i]);
-            rc = 1;
-        } else {
-            rc |= S_ISDIR(st.st_mode) ? replay_dir(argv[i]) : replay_file(argv[i]);
-        }
-    }
-    fprintf(stderr, "%lu inputs replayed\n", runs);
-    return rc || runs == 0;
+    return nbf_replay_main(argc, argv, replay_file);
 }
 #endif

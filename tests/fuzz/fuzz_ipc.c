@@ -51,74 +51,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef NB_FUZZ_REPLAY_MAIN
-#include <dirent.h>
-#include <sys/stat.h>
-
-static unsigned long runs;
-
-static uint8_t *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    long n = -1;
-    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
-        buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (f)
-        fclose(f);
-    *len = buf ? (size_t)n : 0;
-    return buf;
-}
-
-/* Feeds bytes through the target in an exact-size copy, so ASan sees overreads. */
-static void run(const uint8_t *bytes, size_t n)
-{
-    uint8_t *copy = malloc(n ? n : 1);
-    if (!copy)
-        abort();
-    memcpy(copy, bytes, n);
-    LLVMFuzzerTestOneInput(copy, n);
-    free(copy);
-    runs++;
-}
+#include "replay.h"
 
 static int replay_file(const char *path)
 {
     size_t n = 0;
-    uint8_t *bytes = read_all(path, &n);
-    if (!bytes) {
-        fprintf(stderr, "cannot read %s\n", path);
+    char *bytes = nbf_read(path, &n);
+    if (!bytes)
         return 1;
-    }
     for (size_t k = 0; k <= n; k++) /* every prefix: truncations anywhere */
-        run(bytes, k);
+        nbf_run(bytes, k);
     free(bytes);
     return 0;
-}
-
-static int replay_dir(const char *path)
-{
-    DIR *dir = opendir(path);
-    if (!dir) {
-        fprintf(stderr, "cannot open %s\n", path);
-        return 1;
-    }
-    int rc = 0;
-    struct dirent *ent;
-    while ((ent = readdir(dir)) != NULL) {
-        char full[4096];
-        struct stat st;
-        if (ent->d_name[0] == '.')
-            continue;
-        snprintf(full, sizeof full, "%s/%s", path, ent->d_name);
-        if (stat(full, &st) == 0 && S_ISREG(st.st_mode))
-            rc |= replay_file(full);
-    }
-    closedir(dir);
-    return rc;
 }
 
 /* Writes t as a stream (file: as a file) to dir/name. */
@@ -159,17 +103,6 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
         return write_seeds(argv[2]);
-    int rc = 0;
-    for (int i = 1; i < argc; i++) {
-        struct stat st;
-        if (stat(argv[i], &st) != 0) {
-            fprintf(stderr, "cannot stat %s\n", argv[i]);
-            rc = 1;
-        } else {
-            rc |= S_ISDIR(st.st_mode) ? replay_dir(argv[i]) : replay_file(argv[i]);
-        }
-    }
-    fprintf(stderr, "%lu inputs replayed\n", runs);
-    return rc || runs == 0;
+    return nbf_replay_main(argc, argv, replay_file);
 }
 #endif

@@ -14,22 +14,11 @@
 /* Small helpers                                                            */
 /* ------------------------------------------------------------------------ */
 
-int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t now_ms(void) { return nbt_now_ms(); }
 
-void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-        ;
-}
+void sleep_ms(int64_t ms) { nbt_sleep_ms((long)ms); }
 
-/* An absolute CLOCK_REALTIME deadline for pthread_cond_timedwait. */
-static struct timespec deadline_in(int64_t ms)
+struct timespec deadline_in(int64_t ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

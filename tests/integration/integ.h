@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <nats/nats.h>
 
@@ -61,17 +62,7 @@
     } while (0)
 
 /* CASE(name, max_payload) { body }: a test case with its own nats-server. */
-#define CASE(name, max_payload)                                                   \
-    static void name##_body(void);                                                \
-    NBT_CASE(name)                                                                \
-    {                                                                             \
-        if (setup(max_payload))                                                   \
-            name##_body();                                                        \
-        else                                                                      \
-            nbt_failures++;                                                       \
-        teardown();                                                               \
-    }                                                                             \
-    static void name##_body(void)
+#define CASE(name, max_payload) NBT_CASE_WITH(name, setup(max_payload), teardown())
 
 /* ---- per-case state ------------------------------------------------------ */
 
@@ -201,6 +192,8 @@ bool names_number_above(const char *msg, unsigned long long floor);
 
 int64_t now_ms(void);
 void sleep_ms(int64_t ms);
+/* The absolute CLOCK_REALTIME time ms from now: a deadline for pthread_cond_timedwait. */
+struct timespec deadline_in(int64_t ms);
 /* Deterministic filler bytes (xorshift32), so failures are reproducible. */
 void fill_bytes(uint8_t *out, size_t n, uint32_t seed);
 /* malloc'd copy of s, or NULL. */

@@ -419,13 +419,18 @@ def reqrep_js_to_c(run):
     lines = run.wait_exit(run.background("requester", argv, cwd), 60).splitlines()
     req, rep = json.loads(lines[0]), json.loads(lines[1])
     run.wait_exit(resp, 15)
-    expect_eq("reply_to_msg_id", rep["reply_to_msg_id"], req["msg_id"])
-    expect_eq("correlation_id", rep["correlation_id"], "corr-js-c")
-    expect_eq("receiver_name", rep["receiver_name"], "js-requester")
-    expect_eq("receiver_id", rep["receiver_id"], req["sender_id"])
+    check_addressed_reply(rep, req, "corr-js-c", "js-requester")
     expect_eq("sender_name", rep["sender_name"], "c-echo")
-    expect_eq("send_to", rep["send_to"], req["reply_to"])
     check_payloads_only(rep, payloads, "js")
+
+
+def check_addressed_reply(rep, req, correlation_id, requester):
+    """A reply answers req: its msg_id, correlation id, back to its sender on its reply subject."""
+    expect_eq("reply_to_msg_id", rep["reply_to_msg_id"], req["msg_id"])
+    expect_eq("correlation_id", rep["correlation_id"], correlation_id)
+    expect_eq("receiver_name", rep["receiver_name"], requester)
+    expect_eq("receiver_id", rep["receiver_id"], req["sender_id"])
+    expect_eq("send_to", rep["send_to"], req["reply_to"])
 
 
 def check_payloads_only(got, payloads, receiver):
@@ -460,12 +465,8 @@ def reqrep_c_to_js(run):
     req = json.loads(run.wait_exit(resp, 15).strip().splitlines()[0])  # as the responder saw it
     expect_eq("request sender_name", req["sender_name"], "c-requester")
     check_payloads_only(req, payloads, "js")
-    expect_eq("reply_to_msg_id", rep["reply_to_msg_id"], req["msg_id"])
-    expect_eq("correlation_id", rep["correlation_id"], "corr-c-js")
-    expect_eq("receiver_name", rep["receiver_name"], "c-requester")
-    expect_eq("receiver_id", rep["receiver_id"], req["sender_id"])
+    check_addressed_reply(rep, req, "corr-c-js", "c-requester")
     expect_eq("msg_purpose", rep["msg_purpose"], "ACK")
-    expect_eq("send_to", rep["send_to"], req["reply_to"])
     check_payloads_only(rep, payloads, "c")
 
 
@@ -482,9 +483,7 @@ def reqrep_py_device(run, good):
     lines = run.wait_exit(run.background("device", argv, cwd), 60).splitlines()
     req, rep = json.loads(lines[0]), json.loads(lines[1])
     run.wait_exit(svc, 15)
-    expect_eq("reply_to_msg_id", rep["reply_to_msg_id"], req["msg_id"])
-    expect_eq("correlation_id", rep["correlation_id"], "corr-device")
-    expect_eq("receiver_name", rep["receiver_name"], "mpy-device-7")
+    check_addressed_reply(rep, req, "corr-device", "mpy-device-7")
     expect_eq("sender_name", rep["sender_name"], "c-config-service")
     expect_eq("msg_purpose", rep["msg_purpose"], "ACK" if good else "NACK")
     p = rep["payloads"][0]

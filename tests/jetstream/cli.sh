@@ -4,26 +4,6 @@
 # --from-seq / --new), and usage errors that name the flag, against a real nats-server -js.
 source "$(dirname "$0")/../cli/lib.sh" "$@"
 
-# Like lib.sh's start_server, with JetStream and a store directory of its own.
-start_js_server() {
-    local exe=${NB_TEST_NATS_SERVER:-nats-server} i
-    command -v "$exe" >/dev/null 2>&1 || fail "nats-server not found: install it or set NB_TEST_NATS_SERVER"
-    mkdir -p "$T/nats"
-    "$exe" -a 127.0.0.1 -p -1 --ports_file_dir "$T/nats" -js -sd "$T/nats/js" \
-        >"$T/nats/server.log" 2>&1 &
-    SERVER_PID=$!
-    local ports="$T/nats/nats-server_$SERVER_PID.ports"
-    PORT=
-    for i in $(seq 200); do
-        kill -0 "$SERVER_PID" 2>/dev/null || fail "nats-server exited at start"
-        [ -s "$ports" ] && PORT=$(grep -o 'nats://[^"]*' "$ports" | head -1 | sed 's/.*://')
-        [ -n "$PORT" ] && break
-        sleep 0.05
-    done
-    [ -n "$PORT" ] || fail "nats-server did not write $ports within 10 s"
-    URL="nats://127.0.0.1:$PORT"
-}
-
 # Usage errors need no server: exit 1, one line naming the flag.
 expect_rc 1 stream add ORDERS
 has "$T/run.err" "--subjects is required"
@@ -54,8 +34,18 @@ has "$T/run.err" "--from-time: 2999-01-01T00:00:00Z is after 2262"
 expect_rc 1 listen orders.new --jetstream --durable d --from-seq 0
 has "$T/run.err" "--from-seq: 0 is not between 1"
 one_line "$T/run.err"
+expect_rc 1 listen orders.new --jetstream --durable d --from-time 2026-02-31T00:00:00Z
+has "$T/run.err" "--from-time: '2026-02-31T00:00:00Z' is not an RFC 3339 time"
+expect_rc 1 listen orders.new --jetstream --durable d --ack-wait 2592001
+has "$T/run.err" "--ack-wait: 2592001 seconds is longer than 30 days"
+expect_rc 1 stream add "$(printf 'N%.0s' $(seq 300))" --subjects a
+has "$T/run.err" "longer than 255 bytes"
+expect_rc 1 stream add ORDERS --subjects 'orders.>,a b'
+has "$T/run.err" "--subjects: 'orders.>,a b' holds whitespace"
+one_line "$T/run.err"
 
-start_js_server
+# JetStream, with a store directory of its own.
+start_server -js -sd "$T/nats/js"
 
 # stream add: created, then checked; a difference is named.
 expect_rc 0 stream add ORDERS --subjects 'orders.>,audit' --server "$URL" --dupe-window 60

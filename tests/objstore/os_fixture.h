@@ -27,17 +27,7 @@ bool os_start(void);
 void os_stop(void);
 
 /* OS_CASE(name) { body }: a case with its own server, stopped even when a CHECK returns. */
-#define OS_CASE(name)                                                             \
-    static void name##_body(void);                                                \
-    NBT_CASE(name)                                                                \
-    {                                                                             \
-        if (os_start())                                                           \
-            name##_body();                                                        \
-        else                                                                      \
-            nbt_failures++;                                                       \
-        os_stop();                                                                \
-    }                                                                             \
-    static void name##_body(void)
+#define OS_CASE(name) NBT_CASE_WITH(name, os_start(), os_stop())
 
 /* E.dir/name into out. */
 void os_path(char out[512], const char *name);

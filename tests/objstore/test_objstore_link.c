@@ -102,6 +102,46 @@ static nb_envelope *send_receive(side *a, side *r, const char *subject, const ui
     return in;
 }
 
+/* One envelope (two_payloads) from a link-store sender to a receiver, and what came of it. */
+typedef struct trip {
+    side a, r;
+    uint8_t *big;     /* the BIG bytes sent */
+    bool ok;          /* sender and receiver were set up */
+    nb_status s;      /* the send, then the receive */
+    nb_envelope *in;  /* what the receiver got, or NULL */
+} trip;
+
+/* Sends on subject to a receiver whose options tweak adjusts (may be NULL); see trip_free. */
+static void trip_run(trip *t, const char *subject, void (*tweak)(nb_options *))
+{
+    memset(t, 0, sizeof *t);
+    t->s = NB_INTERNAL;
+    t->big = pattern(BIG);
+    t->ok = t->big && sender(&t->a) && receiver(&t->r, subject, tweak);
+    if (t->ok)
+        t->in = send_receive(&t->a, &t->r, subject, t->big, &t->s);
+}
+
+/* Frees what trip_run made; t->ok and t->s stay readable. */
+static void trip_free(trip *t)
+{
+    nb_envelope_destroy(t->in);
+    t->in = NULL;
+    side_free(&t->a);
+    side_free(&t->r);
+    free(t->big);
+    t->big = NULL;
+}
+
+/* Waits (at most 15 s) until *counter, bumped by a callback thread, is not 0. */
+static void wait_nonzero(int *counter)
+{
+    for (int i = 0; i < 1500 && __atomic_load_n(counter, __ATOMIC_SEQ_CST) == 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static bool is_store_link(const nb_payload *p)
 {
     const char *url = nb_payload_url(p);
@@ -112,23 +152,18 @@ static bool is_store_link(const nb_payload *p)
 
 OS_CASE(link_in_memory)
 {
-    side a, r;
-    uint8_t *big = pattern(BIG);
-    bool ok = big && sender(&a) && receiver(&r, "os.mem", NULL);
-    nb_status s = NB_INTERNAL;
-    nb_envelope *in = ok ? send_receive(&a, &r, "os.mem", big, &s) : NULL;
+    trip t;
+    trip_run(&t, "os.mem", NULL);
+    const nb_envelope *in = t.in;
     size_t len = 0;
     const uint8_t *data = in ? nb_payload_data(nb_envelope_payload(in, 0), &len) : NULL;
-    bool same = data && len == BIG && memcmp(data, big, BIG) == 0;
+    bool same = data && len == BIG && memcmp(data, t.big, BIG) == 0;
     bool link = in && is_store_link(nb_envelope_payload(in, 0));
     bool direct = in && nb_payload_transport(nb_envelope_payload(in, 1)) == NB_TRANSPORT_DIRECT &&
                   strcmp(nb_payload_text(nb_envelope_payload(in, 1)), "small") == 0;
-    nb_envelope_destroy(in);
-    side_free(&a);
-    side_free(&r);
-    free(big);
-    CHECK(ok);
-    CHECK_OK(s);
+    trip_free(&t);
+    CHECK(t.ok);
+    CHECK_OK(t.s);
     CHECK(link && same && direct);
 }
 
@@ -141,26 +176,21 @@ static void save_to_dir(nb_options *o)
 
 OS_CASE(link_download_dir)
 {
-    side a, r;
-    uint8_t *big = pattern(BIG);
-    bool ok = big && sender(&a) && receiver(&r, "os.dir", save_to_dir);
-    nb_status s = NB_INTERNAL;
-    nb_envelope *in = ok ? send_receive(&a, &r, "os.dir", big, &s) : NULL;
+    trip t;
+    trip_run(&t, "os.dir", save_to_dir);
+    const nb_envelope *in = t.in;
     const char *path = in ? nb_payload_path(nb_envelope_payload(in, 0)) : NULL;
     char want[512], hex[65] = "", got[65] = "";
     os_path(want, "saved/");
     bool under = path && strncmp(path, want, strlen(want)) == 0 && strstr(path, "/big.bin");
     if (path)
         os_sha_file(path, got);
-    if (big)
-        nbi_sha256_hex(big, BIG, hex);
+    if (t.big)
+        nbi_sha256_hex(t.big, BIG, hex);
     bool no_memory = in && nb_payload_data(nb_envelope_payload(in, 0), NULL) == NULL;
-    nb_envelope_destroy(in);
-    side_free(&a);
-    side_free(&r);
-    free(big);
-    CHECK(ok);
-    CHECK_OK(s);
+    trip_free(&t);
+    CHECK(t.ok);
+    CHECK_OK(t.s);
     CHECK(under && no_memory);
     CHECK_STR(got, hex);
 }
@@ -240,10 +270,8 @@ OS_CASE(link_async_subscription)
          nb_client_flush(r.c, 5000) == NB_OK;
     nb_envelope *e = ok ? two_payloads(big) : NULL;
     nb_status s = e ? nb_client_send(a.c, "os.async", e) : NB_INTERNAL;
-    for (int i = 0; s == NB_OK && i < 1500 && __atomic_load_n(&box.calls, __ATOMIC_SEQ_CST) == 0; i++) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    if (s == NB_OK)
+        wait_nonzero(&box.calls);
     nb_subscription_destroy(r.sub);
     r.sub = NULL;
     size_t len = 0;
@@ -263,20 +291,14 @@ static void no_fetch(nb_options *o) { nb_options_set_fetch_links(o, false); }
 
 OS_CASE(link_fetch_off)
 {
-    side a, r;
-    uint8_t *big = pattern(BIG);
-    bool ok = big && sender(&a) && receiver(&r, "os.off", no_fetch);
-    nb_status s = NB_INTERNAL;
-    nb_envelope *in = ok ? send_receive(&a, &r, "os.off", big, &s) : NULL;
-    const nb_payload *p = in ? nb_envelope_payload(in, 0) : NULL;
+    trip t;
+    trip_run(&t, "os.off", no_fetch);
+    const nb_payload *p = t.in ? nb_envelope_payload(t.in, 0) : NULL;
     bool kept = p && is_store_link(p) && nb_payload_data(p, NULL) == NULL &&
                 nb_payload_size(p) == BIG;
-    nb_envelope_destroy(in);
-    side_free(&a);
-    side_free(&r);
-    free(big);
-    CHECK(ok);
-    CHECK_OK(s);
+    trip_free(&t);
+    CHECK(t.ok);
+    CHECK_OK(t.s);
     CHECK(kept);
 }
 
@@ -374,19 +396,13 @@ static void small_cap(nb_options *o) { nb_options_set_max_download(o, 1000); }
 
 OS_CASE(link_max_download)
 {
-    side a, r;
-    uint8_t *big = pattern(BIG);
-    bool ok = big && sender(&a) && receiver(&r, "os.cap", small_cap);
-    nb_status s = NB_INTERNAL;
-    nb_envelope *in = ok ? send_receive(&a, &r, "os.cap", big, &s) : NULL;
+    trip t;
+    trip_run(&t, "os.cap", small_cap);
     char err[1024];
     snprintf(err, sizeof err, "%s", nb_last_error());
-    nb_envelope_destroy(in);
-    side_free(&a);
-    side_free(&r);
-    free(big);
-    CHECK(ok);
-    CHECK(s == NB_TOO_LARGE && strstr(err, "download cap of 1000"));
+    trip_free(&t);
+    CHECK(t.ok);
+    CHECK(t.s == NB_TOO_LARGE && strstr(err, "download cap of 1000"));
 }
 
 /* An envelope whose only payload is a link to url (size 3, no digest). */
@@ -539,10 +555,8 @@ OS_CASE(link_through_jetstream)
     nb_js_consumer_config cc = {.subject = "ev.>", .durable = "objstore-test"};
     if (s == NB_OK)
         s = nb_js_consumer_create(&cons, E.client, &cc, on_js_env, NULL, &box);
-    for (int i = 0; s == NB_OK && i < 1500 && __atomic_load_n(&box.seen, __ATOMIC_SEQ_CST) == 0; i++) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    if (s == NB_OK)
+        wait_nonzero(&box.seen);
     nb_js_consumer_destroy(cons);
     const nb_payload *p = box.env ? nb_envelope_payload(box.env, 0) : NULL;
     size_t len = 0;
