@@ -292,6 +292,25 @@ static nb_status payload_start(nb_payload **out, const char *dataname, nb_type t
     return NB_OK;
 }
 
+/*
+ * Gives p the malloc'd bytes (len of them, room for a NUL after) and checks
+ * them against p's type; *out = p, or p is destroyed and the check's error returned.
+ */
+static nb_status finish_in_memory(nb_payload **out, nb_payload *p, uint8_t *bytes, size_t len)
+{
+    nbi_payload_take_data(p, bytes, len);
+    p->size = len;
+    char who[128];
+    snprintf(who, sizeof who, "payload '%.100s'", nbi_or_empty(p->dataname));
+    nb_status s = nbi_payload_check_content(p, who);
+    if (s != NB_OK) {
+        nb_payload_destroy(p);
+        return s;
+    }
+    *out = p;
+    return NB_OK;
+}
+
 nb_status nb_payload_create(nb_payload **out, const char *dataname, nb_type type,
                             const void *data, size_t len)
 {
@@ -314,16 +333,7 @@ nb_status nb_payload_create(nb_payload **out, const char *dataname, nb_type type
     }
     if (len)
         memcpy(copy, data, len);
-    nbi_payload_take_data(p, copy, len);
-    p->size = len;
-    char who[128];
-    snprintf(who, sizeof who, "payload '%.100s'", dataname);
-    if ((s = nbi_payload_check_content(p, who)) != NB_OK) {
-        nb_payload_destroy(p);
-        return s;
-    }
-    *out = p;
-    return NB_OK;
+    return finish_in_memory(out, p, copy, len);
 }
 
 nb_status nb_payload_create_text(nb_payload **out, const char *dataname, const char *text)
@@ -513,16 +523,7 @@ static nb_status create_taken(nb_payload **out, const char *dataname, nb_type ty
         nb_payload_destroy(p);
         return s;
     }
-    nbi_payload_take_data(p, room, len);
-    p->size = len;
-    char who[128];
-    snprintf(who, sizeof who, "payload '%.100s'", dataname);
-    if ((s = nbi_payload_check_content(p, who)) != NB_OK) {
-        nb_payload_destroy(p);
-        return s;
-    }
-    *out = p;
-    return NB_OK;
+    return finish_in_memory(out, p, room, len);
 }
 
 nb_status nb_payload_create_table(nb_payload **out, const char *dataname, const nb_table *t,

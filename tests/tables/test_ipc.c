@@ -13,6 +13,7 @@
 #include "flatbuf.h"
 #include "ipc.h"
 #include "table.h"
+#include "table_describe.h"
 #include "table_fixture.h"
 
 /* Writes t with batch_rows, reads it back and compares; *back (may be NULL) keeps the copy. */
@@ -347,69 +348,6 @@ NBT_CASE(bad_arguments)
 #define NB_IPC_INTEROP_DIR "ipc_interop"
 #endif
 
-/* Row i of column v as ipc_common.mjs describes values (the same JSON on both sides). */
-static cJSON *describe_value(const nb_column_view *v, int64_t i)
-{
-    char text[64];
-    const uint8_t *p = (const uint8_t *)v->values;
-    size_t w = fx_width(v->type), n = 0;
-    if (nb_table_is_null(v, i))
-        return cJSON_CreateNull();
-    if (v->type == NB_COL_BOOL)
-        return cJSON_CreateBool(nb_table_bool_at(v, i));
-    if (v->type == NB_COL_UTF8 || v->type == NB_COL_BINARY) {
-        const uint8_t *b = nb_table_bytes_at(v, i, &n);
-        char *s = malloc(2 * n + 1);
-        if (v->type == NB_COL_UTF8)
-            memcpy(s, b, n), s[n] = '\0';
-        for (size_t k = 0; v->type == NB_COL_BINARY && k < n; k++)
-            snprintf(s + 2 * k, 3, "%02x", b[k]);
-        if (n == 0)
-            s[0] = '\0';
-        cJSON *j = cJSON_CreateString(s);
-        free(s);
-        return j;
-    }
-    uint64_t bits = 0;
-    memcpy(&bits, p + (size_t)i * w, w); /* little-endian host */
-    bool is_signed = v->type == NB_COL_DATE32 || v->type == NB_COL_TIMESTAMP ||
-                     (v->type >= NB_COL_INT8 && v->type <= NB_COL_INT64);
-    if (is_signed && w < 8 && (bits >> (8 * w - 1)) & 1)
-        bits |= ~(uint64_t)0 << (8 * w); /* sign-extend */
-    if (is_signed)
-        snprintf(text, sizeof text, "%" PRId64, (int64_t)bits);
-    else
-        snprintf(text, sizeof text, "%" PRIu64, bits);
-    return cJSON_CreateString(text);
-}
-
-static cJSON *describe_table(const nb_table *t)
-{
-    static const char *const units[] = {"s", "ms", "us", "ns"};
-    cJSON *root = cJSON_CreateObject(), *cols = cJSON_AddArrayToObject(root, "columns");
-    cJSON_AddNumberToObject(root, "rows", (double)nb_table_rows(t));
-    for (size_t c = 0; c < nb_table_column_count(t); c++) {
-        nb_column_view v;
-        nb_table_column(t, c, &v);
-        cJSON *col = cJSON_CreateObject(), *vals;
-        cJSON_AddStringToObject(col, "name", v.name);
-        cJSON_AddStringToObject(col, "type", nb_table_type_name(v.type));
-        cJSON_AddBoolToObject(col, "nullable", t->cols[c].nullable);
-        if (v.type == NB_COL_TIMESTAMP) {
-            cJSON_AddStringToObject(col, "unit", units[v.unit]);
-            if (v.timezone)
-                cJSON_AddStringToObject(col, "timezone", v.timezone);
-            else
-                cJSON_AddNullToObject(col, "timezone");
-        }
-        vals = cJSON_AddArrayToObject(col, "values");
-        for (int64_t i = 0; i < v.rows; i++)
-            cJSON_AddItemToArray(vals, describe_value(&v, i));
-        cJSON_AddItemToArray(cols, col);
-    }
-    return root;
-}
-
 /* Reads dir/name with natsbridge and compares it with dir/json_name. */
 static bool read_matches(const char *name, const char *json_name, int64_t rows)
 {
@@ -421,7 +359,7 @@ static bool read_matches(const char *name, const char *json_name, int64_t rows)
     char *json = nbt_read_file(path, &jlen);
     nb_table *t = NULL;
     nb_status s = bytes && json ? nb_table_from_ipc(&t, bytes, len) : NB_IO;
-    cJSON *want = json ? cJSON_Parse(json) : NULL, *got = t ? describe_table(t) : NULL;
+    cJSON *want = json ? cJSON_Parse(json) : NULL, *got = t ? fx_describe_table(t) : NULL;
     bool same = s == NB_OK && want && got && nb_table_rows(t) == rows &&
                 (rows == 0 || cJSON_Compare(cJSON_GetObjectItem(want, "columns"),
                                             cJSON_GetObjectItem(got, "columns"), true));
@@ -506,7 +444,7 @@ NBT_CASE(write_for_apache_arrow)
     CHECK_OK(nb_table_to_ipc(t, 7, &stream, &slen));
     CHECK_OK(nb_table_to_ipc_file(t, 16, &file, &flen));
     CHECK_OK(nb_table_to_ipc(empty, 0, &none, &nlen));
-    cJSON *d = describe_table(t), *e = describe_table(empty);
+    cJSON *d = fx_describe_table(t), *e = fx_describe_table(empty);
     char *json = cJSON_PrintUnformatted(d), *ejson = cJSON_PrintUnformatted(e);
     bool ok = write_file("c_every_type.arrows", stream, slen) &&
               write_file("c_every_type.arrow", file, flen) &&
