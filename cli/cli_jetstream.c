@@ -64,11 +64,25 @@ static int parse_rfc3339(const char *text, int64_t *out)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
+    struct tm asked = tm, back;
     time_t t = timegm(&tm);
-    if (t < 0)
+    /* timegm quietly turns February 31 into March 3: a date that does not come back is wrong. */
+    if (t < 0 || !gmtime_r(&t, &back) || back.tm_mday != asked.tm_mday ||
+        back.tm_mon != asked.tm_mon || back.tm_sec != asked.tm_sec)
         return -1;
     *out = ((int64_t)t - east) * 1000 + ms;
     return 0;
+}
+
+/* --ack-wait: seconds, at most the 30 days the library takes (nb_js_consumer_config). */
+static int store_ack_wait(const cli_flag *f, const char *v, int64_t *ms)
+{
+    int rc = cli_parse_seconds(f->name, v, ms);
+    if (rc == CLI_CONTINUE && *ms > 30LL * 24 * 3600 * 1000) {
+        cli_error("--%s: %s seconds is longer than 30 days", f->name, v);
+        rc = CLI_USAGE;
+    }
+    return rc;
 }
 
 /* A whole number between lo and hi for --NAME. */
@@ -123,7 +137,7 @@ int cli_store_jetstream_flag(cli_args *a, const cli_flag *f, const char *v)
     case F_BATCH: return store_bounded(f, v, 1, 10000, &a->batch);
     case F_MAX_DELIVER: return store_bounded(f, v, 1, 1000000, &a->max_deliver);
     case F_REPLICAS: return store_bounded(f, v, 1, 5, &a->replicas);
-    case F_ACK_WAIT: return cli_parse_seconds(f->name, v, &a->ack_wait_ms);
+    case F_ACK_WAIT: return store_ack_wait(f, v, &a->ack_wait_ms);
     case F_MAX_AGE: return cli_parse_seconds(f->name, v, &a->max_age_ms);
     case F_DUPE_WINDOW: return cli_parse_seconds(f->name, v, &a->dupe_window_ms);
     default:

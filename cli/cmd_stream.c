@@ -39,6 +39,10 @@ static const cli_flag rm_flags[] = {CLI_FLAGS_COMMON, CLI_FLAGS_END};
 /* Stream names become subject tokens and file names on the server. */
 static int check_name(const char *name)
 {
+    if (strlen(name) > 255) {
+        cli_error("NAME '%.40s...': longer than 255 bytes", name);
+        return CLI_USAGE;
+    }
     for (const unsigned char *p = (const unsigned char *)name; *p; p++)
         if (*p <= ' ' || *p == 0x7f || strchr(".*>/\\", *p)) {
             cli_error("NAME '%s': no '.', '*', '>', '/', '\\' or spaces allowed", name);
@@ -77,6 +81,11 @@ static int check_subjects(const char *text)
         cli_error("--subjects: an empty subject in '%s'", text);
         return CLI_USAGE;
     }
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        if (*p <= ' ' || *p == 0x7f) {
+            cli_error("--subjects: '%s' holds whitespace or a control character", text);
+            return CLI_USAGE;
+        }
     return CLI_CONTINUE;
 }
 

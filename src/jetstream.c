@@ -8,7 +8,10 @@
  *  - Sync publish retries reuse the built bytes, so a link payload is
  *    uploaded once and the stream's duplicate window keeps one copy.
  *  - Every async publish carries a MaxWait, so each one ends in exactly one
- *    ack callback (ack or timeout) and a publisher can always drain.
+ *    ack callback (ack or timeout) and a publisher can always drain; destroy
+ *    takes back from nats.c what is still pending and reports each itself.
+ *  - Durations are bounded (30 days) before they reach nats.c, which adds
+ *    them to its millisecond clock, or the server, which counts nanoseconds.
  */
 #include "backoff.h"
 #include "buf.h"
@@ -19,6 +22,7 @@
 #include <nats/nats.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,6 +66,14 @@ nb_status nbi_js_fail(natsStatus ns, jsErrCode jerr, const char *what)
                         "%s: no JetStream answered (not enabled on the server, or not ready yet)",
                         what);
     return nbi_from_nats(ns, what);
+}
+
+nb_status nbi_js_check_duration(const char *what, const char *name, int64_t ms)
+{
+    if (ms < 0 || ms > NBI_JS_MAX_DURATION_MS)
+        return nbi_fail(NB_INVALID_ARG, "%s: %s %lld ms is not between 0 and %lld (30 days)", what,
+                        name, (long long)ms, (long long)NBI_JS_MAX_DURATION_MS);
+    return NB_OK;
 }
 
 /* Keeps the recorded message but makes it the caller's mistake (the server refused the config). */
@@ -274,8 +286,9 @@ static nb_status copy_info(const jsStreamInfo *si, nb_js_stream_info **out)
     for (size_t i = 0; ok && i < n; i++, h->count++)
         ok = (h->subjects[i] = nbi_strdup(sc->Subjects[i])) != NULL;
     if (!ok) {
-        nb_js_stream_info_destroy(&h->pub);
-        return nbi_fail(NB_NO_MEMORY, "stream info: out of memory");
+        nb_js_stream_info_destroy(h ? &h->pub : NULL);
+        return sc ? nbi_fail(NB_NO_MEMORY, "stream info: out of memory")
+                  : nbi_fail(NB_NATS, "stream info: the server sent no config");
     }
     nb_js_stream_config *c = &h->pub.config;
     c->name = h->name;
@@ -365,7 +378,9 @@ static nb_status build_for_stream(nb_client *c, const char *subject, nb_envelope
         return s;
     int64_t max = nb_client_max_payload(c);
     size_t headers = header_bytes(e->msg_id, expect_stream);
-    if (max > 0 && (int64_t)(e->json_len + headers) > max)
+    if (max <= 0 || max > INT_MAX)
+        max = INT_MAX; /* nats.c counts message bytes in an int */
+    if (e->json_len > (size_t)max || (int64_t)(e->json_len + headers) > max)
         return nbi_fail(NB_TOO_LARGE,
                         "envelope for '%s' is %zu bytes (+%zu of headers), over the server's "
                         "max_payload of %lld bytes (lower the size threshold so payloads go by "
@@ -382,11 +397,14 @@ static nb_status check_publish_args(nb_client *c, const char *subject, const nb_
     nb_status s = nbi_check_token("JetStream publish", subject, true);
     if (s != NB_OK || !po)
         return s;
-    if (po->timeout_ms < 0 || po->retries < 0 || po->retry_delay_ms < 0)
-        return nbi_fail(NB_INVALID_ARG,
-                        "JetStream publish: timeout_ms %lld, retries %d and retry_delay_ms %lld "
-                        "must not be negative",
-                        (long long)po->timeout_ms, po->retries, (long long)po->retry_delay_ms);
+    if (po->retries < 0)
+        return nbi_fail(NB_INVALID_ARG, "JetStream publish on '%s': retries %d is negative",
+                        subject, po->retries);
+    char what[300];
+    snprintf(what, sizeof what, "JetStream publish on '%.200s'", subject);
+    if ((s = nbi_js_check_duration(what, "timeout_ms", po->timeout_ms)) != NB_OK ||
+        (s = nbi_js_check_duration(what, "retry_delay_ms", po->retry_delay_ms)) != NB_OK)
+        return s;
     if (po->expect_stream && *po->expect_stream)
         return nbi_js_check_name("JetStream publish: expect_stream", po->expect_stream);
     return NB_OK;
@@ -429,6 +447,8 @@ static nb_status publish_built(jsCtx *js, const char *subject, const nb_envelope
     o.MaxWait = po->timeout_ms > 0 ? po->timeout_ms : DEFAULT_WAIT_MS;
     o.ExpectStream = po->expect_stream && *po->expect_stream ? po->expect_stream : NULL;
     int64_t delay = po->retry_delay_ms > 0 ? po->retry_delay_ms : DEFAULT_RETRY_DELAY_MS;
+    if (delay > MAX_RETRY_DELAY_MS)
+        delay = MAX_RETRY_DELAY_MS;
     for (int attempt = 0;; attempt++) {
         jsPubAck *pa = NULL;
         jsErrCode jerr = 0;
@@ -468,6 +488,12 @@ nb_status nb_client_js_publish(nb_client *c, const char *subject, nb_envelope *e
 
 /* ---- asynchronous ------------------------------------------------------- */
 
+/*
+ * Every message counts in pending from just before js_PublishAsync until its
+ * on_ack call returned; nats.c removes a message from its own pending map
+ * before calling on_pub_ack (or hands it back through the pending list), so
+ * each one is reported once. destroy frees p only when pending is 0.
+ */
 struct nb_js_publisher {
     nb_client *client;
     jsCtx *js;
@@ -477,7 +503,28 @@ struct nb_js_publisher {
     pthread_mutex_t mu;
     pthread_cond_t cv;   /* signalled when pending drops */
     int64_t pending;     /* sent, no on_ack call yet */
+    bool doomed;         /* destroy was called from on_ack: the ack thread finishes it */
+    pthread_mutex_t cb_mu; /* held during on_ack: calls from nats.c's thread and from a
+                              destroy that abandons the rest never overlap */
 };
+
+/* The publisher whose on_ack runs on this thread, to notice destroy from inside it. */
+static _Thread_local nb_js_publisher *acking;
+
+static void call_on_ack(nb_js_publisher *p, natsMsg *msg, nb_status s, const char *error,
+                        const nb_js_ack *ack)
+{
+    const char *id = NULL;
+    if (natsMsgHeader_Get(msg, MSG_ID_HEADER, &id) != NATS_OK || !id)
+        id = "";
+    const char *subject = natsMsg_GetSubject(msg);
+    nb_js_publisher *outer = acking;
+    pthread_mutex_lock(&p->cb_mu);
+    acking = p;
+    p->on_ack(p, id, subject ? subject : "", s, error, ack, p->closure);
+    acking = outer;
+    pthread_mutex_unlock(&p->cb_mu);
+}
 
 static nb_status ack_error_status(const jsPubAckErr *pae)
 {
@@ -491,29 +538,33 @@ static nb_status ack_error_status(const jsPubAckErr *pae)
     return nbi_fail(pae->Err == NATS_ERR ? NB_NATS : nbi_from_nats(pae->Err, "ack"), "%s", text);
 }
 
-/* One call per published message, from nats.c's ack thread (or its timer). */
+static void free_publisher(nb_js_publisher *p);
+static void abandon_pending(nb_js_publisher *p);
+
+/* One call per published message, from nats.c's ack thread (timeouts come that way too). */
 static void on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
     (void)js;
     nb_js_publisher *p = closure;
-    const char *id = NULL;
-    if (natsMsgHeader_Get(msg, MSG_ID_HEADER, &id) != NATS_OK)
-        id = "";
-    const char *subject = natsMsg_GetSubject(msg);
     if (pa) {
         nb_js_ack ack;
         fill_ack(&ack, pa);
-        p->on_ack(p, id, subject ? subject : "", NB_OK, "", &ack, p->closure);
+        call_on_ack(p, msg, NB_OK, "", &ack);
     } else {
         nb_status s = pae ? ack_error_status(pae) : nbi_fail(NB_INTERNAL, "no ack and no error");
-        p->on_ack(p, id, subject ? subject : "", s, nb_last_error(), NULL, p->closure);
+        call_on_ack(p, msg, s, nb_last_error(), NULL);
     }
     natsMsg_Destroy(msg);
-    /* Last touch of p: once pending is 0, destroy may free it. */
+    /* Last touch of p unless doomed: once pending is 0, destroy may free it. */
     pthread_mutex_lock(&p->mu);
     p->pending--;
+    bool doomed = p->doomed;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
+    if (doomed) { /* this thread delivers the acks: none can come now, the rest are abandoned */
+        abandon_pending(p);
+        free_publisher(p);
+    }
 }
 
 nb_status nb_js_publisher_create(nb_js_publisher **out, nb_client *c, int max_pending,
@@ -524,18 +575,18 @@ nb_status nb_js_publisher_create(nb_js_publisher **out, nb_client *c, int max_pe
     *out = NULL;
     if (!c || !on_ack)
         return nbi_fail(NB_INVALID_ARG, "publisher: client and on_ack are required");
-    if (max_pending < 0 || ack_timeout_ms < 0)
-        return nbi_fail(NB_INVALID_ARG,
-                        "publisher: max_pending %d and ack_timeout_ms %lld must not be negative",
-                        max_pending, (long long)ack_timeout_ms);
-    nb_js_publisher *p = calloc(1, sizeof *p);
+    if (max_pending < 0)
+        return nbi_fail(NB_INVALID_ARG, "publisher: max_pending %d is negative", max_pending);
+    nb_status s = nbi_js_check_duration("publisher", "ack_timeout_ms", ack_timeout_ms);
+    nb_js_publisher *p = s == NB_OK ? calloc(1, sizeof *p) : NULL;
     if (!p)
-        return nbi_fail(NB_NO_MEMORY, "publisher: out of memory");
+        return s != NB_OK ? s : nbi_fail(NB_NO_MEMORY, "publisher: out of memory");
     p->client = c;
     p->ack_timeout_ms = ack_timeout_ms > 0 ? ack_timeout_ms : DEFAULT_WAIT_MS;
     p->on_ack = on_ack;
     p->closure = closure;
     pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->cb_mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     jsOptions o;
     jsOptions_Init(&o);
@@ -544,11 +595,9 @@ nb_status nb_js_publisher_create(nb_js_publisher **out, nb_client *c, int max_pe
     o.PublishAsync.AckHandlerClosure = p;
     /* A stalled send waits as long as one ack may take: by then one has ended. */
     o.PublishAsync.StallWait = p->ack_timeout_ms;
-    nb_status s = nbi_js_context(c, p->ack_timeout_ms, &o, &p->js);
+    s = nbi_js_context(c, p->ack_timeout_ms, &o, &p->js);
     if (s != NB_OK) {
-        pthread_cond_destroy(&p->cv);
-        pthread_mutex_destroy(&p->mu);
-        free(p);
+        free_publisher(p);
         return s;
     }
     *out = p;
@@ -581,7 +630,7 @@ nb_status nb_js_publisher_send(nb_js_publisher *p, const char *subject, nb_envel
     natsStatus ns = js_PublishAsync(p->js, subject, e->json, (int)e->json_len, &o);
     if (ns == NATS_OK)
         return NB_OK;
-    add_pending(p, -1);
+    add_pending(p, -1); /* not registered (or taken back) by nats.c: no ack call will come */
     char what[400];
     snprintf(what, sizeof what, "JetStream async publish on '%.200s' (msg_id %.40s)", subject,
              e->msg_id);
@@ -592,7 +641,7 @@ nb_status nb_js_publisher_send(nb_js_publisher *p, const char *subject, nb_envel
     return nbi_from_nats(ns, what);
 }
 
-/* Waits under p->mu until pending is 0 or the deadline (CLOCK_REALTIME) passes. */
+/* Waits until pending is 0, or (timeout_ms >= 0) the deadline passes; true when drained. */
 static bool wait_drained(nb_js_publisher *p, int64_t timeout_ms)
 {
     struct timespec until;
@@ -604,8 +653,10 @@ static bool wait_drained(nb_js_publisher *p, int64_t timeout_ms)
         until.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&p->mu);
-    while (p->pending > 0 && pthread_cond_timedwait(&p->cv, &p->mu, &until) == 0)
-        ;
+    int rc = 0;
+    while (p->pending > 0 && rc == 0)
+        rc = timeout_ms < 0 ? pthread_cond_wait(&p->cv, &p->mu)
+                            : pthread_cond_timedwait(&p->cv, &p->mu, &until);
     bool drained = p->pending <= 0;
     pthread_mutex_unlock(&p->mu);
     return drained;
@@ -615,6 +666,9 @@ nb_status nb_js_publisher_wait(nb_js_publisher *p, int64_t timeout_ms)
 {
     if (!p || timeout_ms < 0)
         return nbi_fail(NB_INVALID_ARG, "publisher wait: a publisher and a timeout >= 0 are required");
+    if (acking == p)
+        return nbi_fail(NB_INVALID_ARG, "publisher wait: not from its own on_ack (acks come on "
+                                        "that thread)");
     if (wait_drained(p, timeout_ms))
         return NB_OK;
     return nbi_fail(NB_TIMEOUT, "publisher wait: %lld acks still pending after %lld ms",
@@ -631,35 +685,44 @@ int64_t nb_js_publisher_pending(nb_js_publisher *p)
     return n;
 }
 
-/* Takes what nats.c still holds, so that no ack callback can come for it any more. */
+/* Takes what nats.c still holds, so that no ack callback can come for it; reports each. */
 static void abandon_pending(nb_js_publisher *p)
 {
     natsMsgList list = {NULL, 0};
     if (js_PublishAsyncGetPendingList(&list, p->js) != NATS_OK)
         return;
     for (int i = 0; i < list.Count; i++) {
-        const char *id = NULL;
-        if (natsMsgHeader_Get(list.Msgs[i], MSG_ID_HEADER, &id) != NATS_OK)
-            id = "";
-        const char *subject = natsMsg_GetSubject(list.Msgs[i]);
         nbi_fail(NB_TIMEOUT, "publisher destroyed before the ack came (may or may not be stored)");
-        p->on_ack(p, id, subject ? subject : "", NB_TIMEOUT, nb_last_error(), NULL, p->closure);
+        call_on_ack(p, list.Msgs[i], NB_TIMEOUT, nb_last_error(), NULL);
     }
     add_pending(p, -(int64_t)list.Count);
     natsMsgList_Destroy(&list);
+}
+
+static void free_publisher(nb_js_publisher *p)
+{
+    jsCtx_Destroy(p->js);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->cb_mu);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
 }
 
 void nb_js_publisher_destroy(nb_js_publisher *p)
 {
     if (!p)
         return;
+    if (acking == p) { /* from on_ack: acks come on this thread, so on_pub_ack finishes it */
+        pthread_mutex_lock(&p->mu);
+        p->doomed = true;
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
     /* Every message has a MaxWait, so acks or timeouts come within the ack timeout. */
     if (!wait_drained(p, p->ack_timeout_ms + 1000)) {
         abandon_pending(p);
-        wait_drained(p, 5000); /* a callback already running finishes */
+        /* What is left is on_ack calls running now: they end, and p must outlive them. */
+        wait_drained(p, -1);
     }
-    jsCtx_Destroy(p->js);
-    pthread_cond_destroy(&p->cv);
-    pthread_mutex_destroy(&p->mu);
-    free(p);
+    free_publisher(p);
 }

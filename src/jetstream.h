@@ -24,4 +24,27 @@ nb_status nbi_js_as_invalid_arg(void);
 /* A JetStream context on c's connection with wait_ms for API calls; o may be NULL. */
 nb_status nbi_js_context(nb_client *c, int64_t wait_ms, jsOptions *o, jsCtx **out);
 
+/*
+ * Longest duration natsbridge passes to nats.c or the server: nats.c adds
+ * timeouts to its clock in milliseconds and the server counts nanoseconds,
+ * so anything near INT64_MAX ms would overflow. 30 days is plenty.
+ */
+#define NBI_JS_MAX_DURATION_MS (30LL * 24 * 3600 * 1000)
+
+/* A duration argument: 0 (the default) to NBI_JS_MAX_DURATION_MS, or NB_INVALID_ARG naming it. */
+nb_status nbi_js_check_duration(const char *what, const char *name, int64_t ms);
+
+/* -- jsprogress.c: "in progress" for a fetched batch while it is worked through -- */
+
+typedef struct nbi_js_progress nbi_js_progress;
+
+/* Starts the thread that restarts the ack wait of unsettled messages every ack_wait_ms / 2. */
+nb_status nbi_js_progress_start(nbi_js_progress **out, int64_t ack_wait_ms);
+/* Watches batch (borrowed until the next call; NULL: none), all of it unsettled. */
+void nbi_js_progress_track(nbi_js_progress *p, natsMsgList *batch);
+/* Messages before index upto are settled: never touched again (call before acking one). */
+void nbi_js_progress_settle(nbi_js_progress *p, int upto);
+/* Stops and joins the thread, frees p. NULL is ignored. */
+void nbi_js_progress_stop(nbi_js_progress *p);
+
 #endif /* NB_JETSTREAM_H */

@@ -13,6 +13,12 @@
  *  - A durable that starts from a time is created with our own API request:
  *    nats.c 3.4.1 sends the start time with a fraction that is not
  *    zero-padded (see add_consumer_from_time).
+ *  - While a batch is worked through, jsprogress.c keeps its unsettled
+ *    messages "in progress", so a long download or callback is not
+ *    redelivered elsewhere; each message is settled there before its ack.
+ *  - After the callbacks start, only k->nc (retained by the subscription and
+ *    the JetStream context) is used, never the nb_client: a callback may
+ *    destroy the consumer and then the client.
  */
 #include "backoff.h"
 #include "jetstream.h"
@@ -39,8 +45,10 @@
 /* ======================================================================== */
 
 struct nb_js_consumer {
-    nb_client *client;
+    nb_client *client;     /* for decoding (nb_client_receive) and set-up only */
+    natsConnection *nc;    /* the client's connection, kept alive by js and sub */
     jsCtx *js;
+    nbi_js_progress *progress;
     natsSubscription *sub;
     char *stream;
     char *durable;
@@ -64,6 +72,7 @@ struct nb_js_consumer {
 
 static void free_consumer(nb_js_consumer *k)
 {
+    nbi_js_progress_stop(k->progress);
     /* Bound to a durable we did not let nats.c create: unsubscribing leaves it on the server. */
     if (k->sub) {
         natsSubscription_Unsubscribe(k->sub);
@@ -89,9 +98,8 @@ static void report(nb_js_consumer *k, nb_status s, const nb_js_delivery *d, nb_j
 {
     if (k->on_error)
         k->on_error(k, s, nb_last_error(), d, action, k->closure);
-    else
-        fprintf(stderr, "natsbridge: consumer '%s' on stream '%s': %s\n", k->durable, k->stream,
-                nb_last_error());
+    else /* every message names the durable and its stream */
+        fprintf(stderr, "natsbridge: %s\n", nb_last_error());
 }
 
 /* ---- checking and creating the durable ---------------------------------- */
@@ -108,14 +116,17 @@ static nb_status check_consumer_config(const nb_js_consumer_config *cfg)
     if (cfg->batch < 0 || cfg->batch > 100000)
         return nbi_fail(NB_INVALID_ARG, "consumer '%s': batch %d is not between 1 and 100000",
                         cfg->durable, cfg->batch);
-    if (cfg->ack_wait_ms < 0 || cfg->ack_wait_ms > INT64_MAX / NS_PER_MS || cfg->max_deliver < 0)
+    char what[300];
+    snprintf(what, sizeof what, "consumer '%s'", cfg->durable);
+    if ((s = nbi_js_check_duration(what, "ack_wait_ms", cfg->ack_wait_ms)) != NB_OK ||
+        (s = nbi_js_check_duration(what, "nak_delay_ms", cfg->nak_delay_ms)) != NB_OK ||
+        (s = nbi_js_check_duration(what, "max_nak_delay_ms", cfg->max_nak_delay_ms)) != NB_OK)
+        return s;
+    if (cfg->max_deliver < 0 || cfg->not_found_deliveries < 0)
         return nbi_fail(NB_INVALID_ARG,
-                        "consumer '%s': ack_wait_ms %lld and max_deliver %d must not be negative",
-                        cfg->durable, (long long)cfg->ack_wait_ms, cfg->max_deliver);
-    if (cfg->nak_delay_ms < 0 || cfg->max_nak_delay_ms < 0 || cfg->not_found_deliveries < 0)
-        return nbi_fail(NB_INVALID_ARG,
-                        "consumer '%s': nak delays and not_found_deliveries must not be negative",
-                        cfg->durable);
+                        "consumer '%s': max_deliver %d and not_found_deliveries %d must not be "
+                        "negative",
+                        cfg->durable, cfg->max_deliver, cfg->not_found_deliveries);
     if (cfg->start < NB_JS_START_ALL || cfg->start > NB_JS_START_NEW)
         return nbi_fail(NB_INVALID_ARG, "consumer '%s': start %d is not a known start",
                         cfg->durable, (int)cfg->start);
@@ -221,8 +232,11 @@ static nb_status consumer_answer(natsMsg *resp, const char *what)
 static nb_status add_consumer_from_time(nb_js_consumer *k, const jsConsumerConfig *cc,
                                         const char *what)
 {
-    char when[40], subject[600];
+    char when[40], subject[600], ack_wait[24], max_deliver[24];
     format_utc(cc->OptStartTime, when);
+    /* Integers as such: cJSON would print 1e+15, which the server cannot read as a duration. */
+    snprintf(ack_wait, sizeof ack_wait, "%lld", (long long)cc->AckWait);
+    snprintf(max_deliver, sizeof max_deliver, "%lld", (long long)cc->MaxDeliver);
     snprintf(subject, sizeof subject, "$JS.API.CONSUMER.DURABLE.CREATE.%s.%s", k->stream,
              cc->Durable);
     cJSON *req = cJSON_CreateObject();
@@ -233,8 +247,8 @@ static nb_status add_consumer_from_time(nb_js_consumer *k, const jsConsumerConfi
               cJSON_AddStringToObject(c, "deliver_policy", "by_start_time") &&
               cJSON_AddStringToObject(c, "opt_start_time", when) &&
               cJSON_AddStringToObject(c, "ack_policy", "explicit") &&
-              cJSON_AddNumberToObject(c, "ack_wait", (double)cc->AckWait) &&
-              cJSON_AddNumberToObject(c, "max_deliver", (double)cc->MaxDeliver) &&
+              cJSON_AddRawToObject(c, "ack_wait", ack_wait) &&
+              cJSON_AddRawToObject(c, "max_deliver", max_deliver) &&
               cJSON_AddStringToObject(c, "filter_subject", cc->FilterSubject) &&
               cJSON_AddStringToObject(c, "replay_policy", "instant");
     if (!ok && c && !cJSON_GetObjectItem(req, "config"))
@@ -244,8 +258,7 @@ static nb_status add_consumer_from_time(nb_js_consumer *k, const jsConsumerConfi
     if (!body)
         return nbi_fail(NB_NO_MEMORY, "%s: out of memory", what);
     natsMsg *resp = NULL;
-    natsStatus ns = natsConnection_RequestString(&resp, nbi_client_nats(k->client), subject, body,
-                                                 DEFAULT_WAIT_MS);
+    natsStatus ns = natsConnection_RequestString(&resp, k->nc, subject, body, DEFAULT_WAIT_MS);
     cJSON_free(body);
     nb_status s = ns == NATS_OK ? consumer_answer(resp, what) : nbi_js_fail(ns, 0, what);
     natsMsg_Destroy(resp);
@@ -260,16 +273,19 @@ static nb_status add_consumer(nb_js_consumer *k, const jsConsumerConfig *want, c
     jsErrCode jerr = 0;
     natsStatus ns = js_AddConsumer(&ai, k->js, k->stream, (jsConsumerConfig *)want, NULL, &jerr);
     jsConsumerInfo_Destroy(ai);
-    if (ns == NATS_ERR)
-        return nbi_js_as_invalid_arg();
-    return ns == NATS_OK ? NB_OK : nbi_js_fail(ns, jerr, what);
+    if (ns == NATS_OK)
+        return NB_OK;
+    nb_status s = nbi_js_fail(ns, jerr, what); /* records "what: the server's reason" */
+    /* The server refused the config (a filter outside the stream, ...): the caller's mistake. */
+    return ns == NATS_ERR ? nbi_js_as_invalid_arg() : s;
 }
 
 /* Applies a new ack wait and max deliver to an existing durable. */
 static nb_status update_consumer(nb_js_consumer *k, const jsConsumerConfig *have,
                                  const jsConsumerConfig *want, const char *what)
 {
-    /* nats-server 2.9 refuses any update of a durable that starts from a time. */
+    /* nats-server 2.9 refuses any update of a durable that starts from a time ("start time
+       can not be updated"), even with the very same start time sent correctly. */
     if (have->DeliverPolicy == js_DeliverByStartTime)
         return nbi_fail(NB_INVALID_ARG,
                         "%s starts from a time and cannot be updated: it has ack wait %lld ms and "
@@ -318,8 +334,13 @@ static nb_status take_stream_name(nb_js_consumer *k, natsMsg *resp, const char *
     cJSON *doc = cJSON_ParseWithLength(data ? data : "", (size_t)natsMsg_GetDataLength(resp));
     cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "streams"), 0);
     const char *name = cJSON_GetStringValue(first);
-    nb_status s = name ? nbi_js_check_name("consumer: stream", name)
-                       : nbi_fail(NB_INVALID_ARG, "consumer: no stream holds subject '%s'", subject);
+    const char *refusal = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(doc, "error"), "description"));
+    nb_status s = name      ? nbi_js_check_name("consumer: stream", name)
+                  : refusal ? nbi_fail(NB_NATS, "consumer: find the stream of '%s': %s", subject,
+                                       refusal)
+                            : nbi_fail(NB_INVALID_ARG, "consumer: no stream holds subject '%s'",
+                                       subject);
     if (s == NB_OK && !(k->stream = nbi_strdup(name)))
         s = nbi_fail(NB_NO_MEMORY, "consumer: out of memory");
     cJSON_Delete(doc);
@@ -340,8 +361,8 @@ static nb_status find_stream(nb_js_consumer *k, const char *subject)
     if (!body)
         return nbi_fail(NB_NO_MEMORY, "consumer: out of memory");
     natsMsg *resp = NULL;
-    natsStatus ns = natsConnection_RequestString(&resp, nbi_client_nats(k->client),
-                                                 "$JS.API.STREAM.NAMES", body, DEFAULT_WAIT_MS);
+    natsStatus ns = natsConnection_RequestString(&resp, k->nc, "$JS.API.STREAM.NAMES", body,
+                                                 DEFAULT_WAIT_MS);
     cJSON_free(body);
     nb_status s = ns == NATS_OK ? take_stream_name(k, resp, subject)
                                 : nbi_js_fail(ns, 0, "consumer: find the stream of the subject");
@@ -357,8 +378,11 @@ static nb_status bind_subscription(nb_js_consumer *k)
     so.Consumer = k->durable;
     jsErrCode jerr = 0;
     natsStatus ns = js_PullSubscribe(&k->sub, k->js, k->subject, k->durable, NULL, &so, &jerr);
-    if (ns == NATS_OK)
+    if (ns == NATS_OK) {
+        /* A batch is bounded by its count: large envelopes must not be dropped as "slow". */
+        natsSubscription_SetPendingLimits(k->sub, -1, -1);
         return NB_OK;
+    }
     char what[600];
     snprintf(what, sizeof what, "pull subscribe to durable '%.200s' on stream '%.200s'",
              k->durable, k->stream);
@@ -392,25 +416,6 @@ static int64_t nak_delay(const nb_js_consumer *k, uint64_t delivered)
     return delay < k->max_nak_delay_ms ? delay : k->max_nak_delay_ms;
 }
 
-/* "HTTP 4xx" other than 408 and 429 in the download error: the file is gone, not late. */
-static bool client_error(const char *message)
-{
-    for (const char *p = strstr(message, "HTTP 4"); p; p = strstr(p + 1, "HTTP 4")) {
-        int code = atoi(p + 5);
-        if (code >= 400 && code <= 499 && code != 408 && code != 429)
-            return true;
-    }
-    return false;
-}
-
-/* The link's bytes are not there (yet): HTTP 4xx, or an Object Store object not found. */
-static bool gone(nb_status s, const char *message)
-{
-    if (s == NB_HTTP)
-        return client_error(message);
-    return strstr(message, "object store:") && strstr(message, " not found");
-}
-
 /* What a decode failure means for the message: NB_JS_NAK (it may work later) or NB_JS_TERM. */
 static nb_js_action classify(const nb_js_consumer *k, nb_status s, const nb_js_delivery *d)
 {
@@ -422,22 +427,22 @@ static nb_js_action classify(const nb_js_consumer *k, nb_status s, const nb_js_d
     case NB_TOO_LARGE:
     case NB_INVALID_ARG:
         return NB_JS_TERM;
-    case NB_HTTP:
-    case NB_NATS: /* an Object Store link (objstore.c) names a missing object "not found" */
-        if (gone(s, nb_last_error()) && d->delivered >= (uint64_t)k->not_found_deliveries)
-            return NB_JS_TERM;
-        return NB_JS_NAK;
-    default: /* NB_IO, NB_CONNECTION, NB_TIMEOUT, ...: the file server may come back */
+    case NB_NOT_FOUND: /* HTTP 404/410, no such object: gone, or not there yet (a replica) */
+        return d->delivered >= (uint64_t)k->not_found_deliveries ? NB_JS_TERM : NB_JS_NAK;
+    default: /* NB_HTTP, NB_IO, NB_CONNECTION, NB_TIMEOUT, NB_NATS...: the server may come back */
         return NB_JS_NAK;
     }
 }
 
-/* A nak on the last allowed delivery would never come back: say so and terminate. */
-static nb_js_action final_action(const nb_js_consumer *k, nb_js_action a, const nb_js_delivery *d)
+/* A nak on the last allowed delivery would never come back: terminate it and say so. */
+static bool last_delivery(const nb_js_consumer *k, nb_js_action a, const nb_js_delivery *d)
 {
-    if (a == NB_JS_NAK && k->max_deliver > 0 && d->delivered >= (uint64_t)k->max_deliver)
-        return NB_JS_TERM;
-    return a;
+    return a == NB_JS_NAK && k->max_deliver > 0 && d->delivered >= (uint64_t)k->max_deliver;
+}
+
+static const char *action_name(nb_js_action a)
+{
+    return a == NB_JS_ACK ? "ack" : a == NB_JS_TERM ? "term" : "nak";
 }
 
 static natsStatus apply(nb_js_consumer *k, natsMsg *msg, nb_js_action a, const nb_js_delivery *d)
@@ -454,64 +459,89 @@ static natsStatus apply(nb_js_consumer *k, natsMsg *msg, nb_js_action a, const n
 static void report_decode_failure(nb_js_consumer *k, nb_status s, const nb_js_delivery *d,
                                   nb_js_action a, bool gave_up)
 {
+    char where[600];
+    snprintf(where, sizeof where,
+             "consumer '%.200s' on stream '%.200s': stream seq %llu (delivery %llu)", k->durable,
+             k->stream, (unsigned long long)d->stream_seq, (unsigned long long)d->delivered);
     if (a == NB_JS_TERM && gave_up)
-        nbi_fail_prefix(s, "stream seq %llu (delivery %llu): terminated, the last of max_deliver %d",
-                        (unsigned long long)d->stream_seq, (unsigned long long)d->delivered,
-                        k->max_deliver);
+        nbi_fail_prefix(s, "%s: terminated, the last of max_deliver %d", where, k->max_deliver);
     else if (a == NB_JS_TERM)
-        nbi_fail_prefix(s, "stream seq %llu (delivery %llu): terminated",
-                        (unsigned long long)d->stream_seq, (unsigned long long)d->delivered);
+        nbi_fail_prefix(s, "%s: terminated", where);
     else
-        nbi_fail_prefix(s, "stream seq %llu (delivery %llu): naked, back in %lld ms",
-                        (unsigned long long)d->stream_seq, (unsigned long long)d->delivered,
+        nbi_fail_prefix(s, "%s: naked, back in %lld ms", where,
                         (long long)nak_delay(k, d->delivered));
     report(k, s, d, a);
 }
 
-/*
- * Decodes, hands over, then acks as the callback said; a decode failure is
- * naked or terminated and reported. Returns false when the callback
- * destroyed the consumer: the loop then ends and frees k.
- */
-static bool handle(nb_js_consumer *k, natsMsg *msg)
+/* The callback's verdict; a nak on the last allowed delivery is a term, reported as such. */
+static nb_js_action hand_over(nb_js_consumer *k, nb_envelope *env, const nb_js_delivery *d)
 {
-    jsMsgMetaData *meta = NULL;
-    natsMsg_GetMetaData(&meta, msg);
-    nb_js_delivery d;
-    delivery_of(msg, meta, k, &d);
+    nb_js_action a = k->on_envelope(k, env, d, k->closure);
+    if (a != NB_JS_ACK && a != NB_JS_TERM && a != NB_JS_NAK_NOW)
+        a = NB_JS_NAK;
+    if (!last_delivery(k, a, d))
+        return a;
+    nbi_fail(NB_NATS,
+             "consumer '%s' on stream '%s': stream seq %llu (delivery %llu): the callback naked "
+             "the last of max_deliver %d: terminated, it will not come back",
+             k->durable, k->stream, (unsigned long long)d->stream_seq,
+             (unsigned long long)d->delivered, k->max_deliver);
+    report(k, NB_NATS, d, NB_JS_TERM);
+    return NB_JS_TERM;
+}
+
+/* Decodes: links are downloaded and verified; a failure is naked or terminated, and reported. */
+static nb_js_action decode_and_hand_over(nb_js_consumer *k, natsMsg *msg, const nb_js_delivery *d)
+{
     const char *data = natsMsg_GetData(msg);
     int len = natsMsg_GetDataLength(msg);
     nb_envelope *env = NULL;
     nb_status s = nb_client_receive(k->client, data ? data : "", len > 0 ? (size_t)len : 0, &env);
-    nb_js_action a;
-    if (s == NB_OK) {
-        a = k->on_envelope(k, env, &d, k->closure);
-        if (a != NB_JS_ACK && a != NB_JS_TERM && a != NB_JS_NAK_NOW)
-            a = NB_JS_NAK;
-    } else {
-        nb_js_action wanted = classify(k, s, &d);
-        a = final_action(k, wanted, &d);
-        report_decode_failure(k, s, &d, a, wanted != a);
-    }
+    if (s == NB_OK)
+        return hand_over(k, env, d);
+    nb_envelope_destroy(env);
+    nb_js_action wanted = classify(k, s, d);
+    nb_js_action a = last_delivery(k, wanted, d) ? NB_JS_TERM : wanted;
+    report_decode_failure(k, s, d, a, wanted != a);
+    return a;
+}
+
+/*
+ * Decodes, hands over, then acks as the callback said: message index i of
+ * the batch is settled with the keep-alive first. Returns false when a
+ * callback destroyed the consumer: the loop then ends and frees k.
+ */
+static bool handle(nb_js_consumer *k, natsMsgList *list, int i)
+{
+    natsMsg *msg = list->Msgs[i];
+    jsMsgMetaData *meta = NULL;
+    natsMsg_GetMetaData(&meta, msg);
+    nb_js_delivery d;
+    delivery_of(msg, meta, k, &d);
+    nb_js_action a = decode_and_hand_over(k, msg, &d);
     pthread_mutex_lock(&k->mu);
     bool destroyed = k->free_on_exit;
     pthread_mutex_unlock(&k->mu);
+    nbi_js_progress_settle(k->progress, i + 1);
     natsStatus ns = apply(k, msg, a, &d);
     if (ns != NATS_OK && !destroyed) {
         nb_status st = nbi_from_nats(ns, "ack");
-        nbi_fail_prefix(st, "stream seq %llu: the ack was not sent; it will be redelivered",
-                        (unsigned long long)d.stream_seq);
+        nbi_fail_prefix(st, "consumer '%.200s' on stream '%.200s': stream seq %llu: the %s was "
+                            "not sent; it will be redelivered",
+                        k->durable, k->stream, (unsigned long long)d.stream_seq, action_name(a));
         report(k, st, &d, NB_JS_NONE);
     }
     jsMsgMetaData_Destroy(meta);
     return !destroyed;
 }
 
-/* Fetched messages that will not be handled now come back at once. */
-static void nak_rest(natsMsgList *list, int from)
+/* Fetched messages that will not be handled now come back at once; the list is freed. */
+static void nak_rest_and_free(nb_js_consumer *k, natsMsgList *list, int from)
 {
+    nbi_js_progress_track(k->progress, NULL);
     for (int i = from; i < list->Count; i++)
         natsMsg_Nak(list->Msgs[i], NULL);
+    natsMsgList_Destroy(list);
 }
 
 /* ---- the pull loop ------------------------------------------------------- */
@@ -523,43 +553,56 @@ static void pause_unless_stopped(nb_js_consumer *k, int64_t ms)
         nbi_sleep_ms(ms - slept < 50 ? ms - slept : 50);
 }
 
+/* A failed fetch: reported once per episode (lost connection, server restart), then a pause. */
+static bool fetch_failed(nb_js_consumer *k, natsStatus ns, jsErrCode jerr, int *failures)
+{
+    if ((*failures)++ == 0) {
+        char what[600];
+        snprintf(what, sizeof what, "pull from durable '%.200s' on stream '%.200s'", k->durable,
+                 k->stream);
+        report(k, nbi_js_fail(ns, jerr, what), NULL, NB_JS_NONE);
+    }
+    int64_t pause = *failures < MAX_FETCH_BACKOFF_MS / 200 ? *failures * 200 : MAX_FETCH_BACKOFF_MS;
+    pause_unless_stopped(k, pause);
+    return !stopping(k);
+}
+
+/* Works through a fetched batch; false when the consumer must stop (the list is freed). */
+static bool work_through(nb_js_consumer *k, natsMsgList *list)
+{
+    nbi_js_progress_track(k->progress, list);
+    for (int i = 0; i < list->Count; i++) {
+        if (stopping(k)) {
+            nak_rest_and_free(k, list, i);
+            return false;
+        }
+        if (!handle(k, list, i)) {
+            nak_rest_and_free(k, list, i + 1);
+            return false;
+        }
+    }
+    nak_rest_and_free(k, list, list->Count);
+    return !stopping(k);
+}
+
 /* One fetch and its messages; false when the consumer must stop. */
 static bool pull_once(nb_js_consumer *k, int *failures)
 {
     natsMsgList list = {NULL, 0};
     jsErrCode jerr = 0;
+    int64_t started = nbi_now_ms();
     natsStatus ns = natsSubscription_Fetch(&list, k->sub, k->batch, FETCH_WAIT_MS, &jerr);
-    if (ns == NATS_TIMEOUT)
-        return !stopping(k);
-    if (ns != NATS_OK) {
-        /* Lost connection or a server restart: report once per episode, then keep trying. */
-        if ((*failures)++ == 0) {
-            char what[300];
-            snprintf(what, sizeof what, "pull from durable '%.200s'", k->durable);
-            report(k, nbi_js_fail(ns, jerr, what), NULL, NB_JS_NONE);
-        }
-        pause_unless_stopped(k, *failures * 200 < MAX_FETCH_BACKOFF_MS ? *failures * 200
-                                                                       : MAX_FETCH_BACKOFF_MS);
+    if (ns != NATS_OK && list.Count > 0) /* not expected from nats.c; never leak or strand them */
+        nak_rest_and_free(k, &list, 0);
+    if (ns == NATS_TIMEOUT) {
+        /* nats.c before 3.6.1 (#634) can time out at once, again and again: do not spin. */
+        pause_unless_stopped(k, FETCH_WAIT_MS - (nbi_now_ms() - started));
         return !stopping(k);
     }
+    if (ns != NATS_OK)
+        return fetch_failed(k, ns, jerr, failures);
     *failures = 0;
-    int64_t fetched_at = nbi_now_ms();
-    for (int i = 0; i < list.Count; i++) {
-        if (stopping(k)) {
-            nak_rest(&list, i);
-            break;
-        }
-        /* Waiting behind earlier ones used up ack wait: ask the server for more time. */
-        if (nbi_now_ms() - fetched_at > k->ack_wait_ms / 2)
-            natsMsg_InProgress(list.Msgs[i], NULL);
-        if (!handle(k, list.Msgs[i])) {
-            nak_rest(&list, i + 1);
-            natsMsgList_Destroy(&list);
-            return false;
-        }
-    }
-    natsMsgList_Destroy(&list);
-    return !stopping(k);
+    return work_through(k, &list);
 }
 
 static void *pull_loop(void *arg)
@@ -577,7 +620,7 @@ static void *pull_loop(void *arg)
     pthread_mutex_unlock(&k->mu);
     if (free_now) {
         /* Acks sent just before must leave before the subscription goes. */
-        natsConnection_FlushTimeout(nbi_client_nats(k->client), 1000);
+        natsConnection_FlushTimeout(k->nc, 1000);
         free_consumer(k);
     }
     return NULL;
@@ -623,6 +666,7 @@ nb_status nb_js_consumer_create(nb_js_consumer **out, nb_client *c,
         return nbi_fail(NB_NO_MEMORY, "consumer: out of memory");
     pthread_mutex_init(&k->mu, NULL);
     k->client = c;
+    k->nc = nbi_client_nats(c);
     k->on_envelope = on_envelope;
     k->on_error = on_error;
     k->closure = closure;
@@ -635,6 +679,8 @@ nb_status nb_js_consumer_create(nb_js_consumer **out, nb_client *c,
         s = ensure_durable(k, cfg);
     if (s == NB_OK)
         s = bind_subscription(k);
+    if (s == NB_OK)
+        s = nbi_js_progress_start(&k->progress, k->ack_wait_ms);
     if (s == NB_OK && pthread_create(&k->thread, NULL, pull_loop, k) != 0)
         s = nbi_fail(NB_NO_MEMORY, "consumer: cannot start its thread");
     if (s != NB_OK) {
@@ -660,7 +706,7 @@ void nb_js_consumer_destroy(nb_js_consumer *k)
     }
     pthread_join(k->thread, NULL);
     /* Acks and naks just sent must leave before the subscription goes. */
-    natsConnection_FlushTimeout(nbi_client_nats(k->client), 1000);
+    natsConnection_FlushTimeout(k->nc, 1000);
     free_consumer(k);
 }
 

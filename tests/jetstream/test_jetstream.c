@@ -49,17 +49,8 @@ static void js_teardown(void)
     teardown();
 }
 
-#define JCASE(name, max_payload)                                                  \
-    static void name##_body(void);                                                \
-    NBT_CASE(name)                                                                \
-    {                                                                             \
-        if (js_setup(max_payload))                                                \
-            name##_body();                                                        \
-        else                                                                      \
-            nbt_failures++;                                                       \
-        js_teardown();                                                            \
-    }                                                                             \
-    static void name##_body(void)
+/* JCASE(name, max_payload) { body }: a case with its own JetStream server. */
+#define JCASE(name, max_payload) NBT_CASE_WITH(name, js_setup(max_payload), js_teardown())
 
 /* ------------------------------------------------------------------------ */
 /* What consumer callbacks saw                                              */
@@ -82,6 +73,8 @@ typedef struct tally {
     size_t nseqs;
     /* What the callback answers. */
     bool nak_first;               /* NB_JS_NAK on a first delivery */
+    bool nak_all;                 /* NB_JS_NAK always */
+    int64_t slow_first_ms;        /* a first delivery takes this long to handle */
     int term_index;               /* NB_JS_TERM for "m<term_index>" (-1: none) */
     int destroy_at;               /* destroy the consumer at this total (0: never) */
     nb_js_consumer **self;        /* where that consumer is kept */
@@ -117,7 +110,7 @@ static nb_js_action on_js_envelope(nb_js_consumer *cons, nb_envelope *env,
     nb_js_action a = NB_JS_ACK;
     bool destroy = false;
     pthread_mutex_lock(&t->mu);
-    if (t->nak_first && d->delivered == 1)
+    if ((t->nak_first && d->delivered == 1) || t->nak_all)
         a = NB_JS_NAK;
     else if (i >= 0 && i == t->term_index)
         a = NB_JS_TERM;
@@ -135,9 +128,12 @@ static nb_js_action on_js_envelope(nb_js_consumer *cons, nb_envelope *env,
     destroy = t->destroy_at > 0 && t->total == (size_t)t->destroy_at && t->self;
     if (destroy)
         *t->self = NULL; /* under the lock: the test thread reads it after waiting on t */
+    int64_t slow = d->delivered == 1 ? t->slow_first_ms : 0;
     pthread_cond_broadcast(&t->cv);
     pthread_mutex_unlock(&t->mu);
     nb_envelope_destroy(env);
+    if (slow)
+        sleep_ms(slow);
     if (destroy) {
         nb_js_consumer_destroy(cons);
         return NB_JS_ACK; /* still applied: the consumer is freed after this callback */
@@ -170,23 +166,10 @@ static void on_js_error(nb_js_consumer *cons, nb_status s, const char *message,
     pthread_mutex_unlock(&t->mu);
 }
 
-static struct timespec deadline_after(int64_t ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 /* Waits until *field (a counter of t) >= n; false after ms. */
 static bool tally_wait(tally *t, const size_t *field, size_t n, int64_t ms)
 {
-    struct timespec dl = deadline_after(ms);
+    struct timespec dl = deadline_in(ms);
     pthread_mutex_lock(&t->mu);
     int rc = 0;
     while (*field < n && rc == 0)
@@ -621,6 +604,11 @@ JCASE(bad_arguments, 0)
     cc.stream = "NOPE";
     CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
                NB_INVALID_ARG, "no such stream");
+    /* The server refuses a filter outside the stream: its reason, naming durable and stream. */
+    cc.stream = "ARGS";
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
+               NB_INVALID_ARG, "durable 'D' on stream 'ARGS': ");
+    CHECK(strstr(nb_last_error(), "filter subject"));
     CHECK(k == NULL);
     CHECK_FAIL(nb_js_consumer_delete(c, "ARGS", "never"), NB_INVALID_ARG, "no such consumer");
     nb_js_consumer_destroy(NULL);
@@ -729,6 +717,27 @@ static void *publisher_main(void *arg)
     return NULL;
 }
 
+/* Resets *job and starts publisher_main for m0..m<count-1> on subject on thread *th. */
+static bool start_publisher(pub_job *job, pthread_t *th, nb_client *c, const char *subject,
+                            int count, int64_t pause_ms)
+{
+    memset(job, 0, sizeof *job);
+    job->client = c;
+    job->subject = subject;
+    job->count = count;
+    job->pause_ms = pause_ms;
+    return pthread_create(th, NULL, publisher_main, job) == 0;
+}
+
+/* A durable with batch 50 and a 1 s ack wait: lost acks come back as redeliveries soon. */
+static nb_js_consumer_config restart_cfg(const char *subject, const char *durable)
+{
+    nb_js_consumer_config cfg = consumer_cfg(subject, durable);
+    cfg.batch = 50;
+    cfg.ack_wait_ms = 1000;
+    return cfg;
+}
+
 static bool wait_published(pub_job *j, int n, int64_t ms)
 {
     for (int64_t t = 0; t < ms; t += 10) {
@@ -756,18 +765,11 @@ JCASE(at_least_once_consumer_restart, 0)
     nb_client *pc = new_client();
     nb_client *cc = new_client();
     CHECK(pc && cc && make_stream(pc, "ALO", "alo.>"));
-    nb_js_consumer_config cfg = consumer_cfg("alo.>", "survivor");
-    cfg.batch = 50;
-    cfg.ack_wait_ms = 1000;
+    nb_js_consumer_config cfg = restart_cfg("alo.>", "survivor");
     CHECK(consume(cc, 0, &cfg, &tallies[0]));
     static pub_job job;
-    memset(&job, 0, sizeof job);
-    job.client = pc;
-    job.subject = "alo.x";
-    job.count = N;
-    job.pause_ms = 1;
     pthread_t th;
-    CHECK(pthread_create(&th, NULL, publisher_main, &job) == 0);
+    CHECK(start_publisher(&job, &th, pc, "alo.x", N, 1));
     /* Midway: the consumer goes away while messages keep coming, then comes back. */
     bool midway = tally_wait(&tallies[0], &tallies[0].total, 300, 30000);
     stop_consumer(0);
@@ -800,18 +802,11 @@ JCASE(at_least_once_server_restart, 0)
     nb_client *pc = connect_with(sturdy_opts());
     nb_client *cc = connect_with(sturdy_opts());
     CHECK(pc && cc && make_stream(pc, "ALS", "als.>"));
-    nb_js_consumer_config cfg = consumer_cfg("als.>", "steadfast");
-    cfg.batch = 50;
-    cfg.ack_wait_ms = 1000;
+    nb_js_consumer_config cfg = restart_cfg("als.>", "steadfast");
     CHECK(consume(cc, 0, &cfg, &tallies[0]));
     static pub_job job;
-    memset(&job, 0, sizeof job);
-    job.client = pc;
-    job.subject = "als.x";
-    job.count = N;
-    job.pause_ms = 2;
     pthread_t th;
-    CHECK(pthread_create(&th, NULL, publisher_main, &job) == 0);
+    CHECK(start_publisher(&job, &th, pc, "als.x", N, 2));
     bool midway = wait_published(&job, 300, 30000);
     nbt_server_kill(&T.srv);
     int published_at_kill = atomic_load(&job.done);
@@ -899,17 +894,31 @@ static nb_envelope *link_envelope(const char *text, uint8_t *bytes, size_t n)
     return e;
 }
 
+/* Resets the tallies, starts the file server: a link_client with stream LINKS (links.>), or NULL. */
+static nb_client *links_setup(void)
+{
+    tally_reset();
+    nb_client *c = fs_start() ? link_client() : NULL;
+    return c && make_stream(c, "LINKS", "links.>") ? c : NULL;
+}
+
+/* Publishes "m0" with n bytes as payload "blob" on links.a: the envelope (tracked), or NULL. */
+static nb_envelope *publish_link(nb_client *c, uint8_t *bytes, size_t n)
+{
+    nb_envelope *e = link_envelope("m0", bytes, n);
+    REQUIRE(e);
+    REQUIRE_OK(nb_client_js_publish(c, "links.a", e, NULL, NULL));
+    return e;
+}
+
 JCASE(nak_during_fileserver_outage, 0)
 {
     static uint8_t bytes[20000];
     fill_bytes(bytes, sizeof bytes, 77);
-    tally_reset();
-    CHECK(fs_start());
-    nb_client *c = link_client();
-    CHECK(c && make_stream(c, "LINKS", "links.>"));
-    nb_envelope *e = link_envelope("m0", bytes, sizeof bytes);
+    nb_client *c = links_setup();
+    CHECK(c);
+    nb_envelope *e = publish_link(c, bytes, sizeof bytes);
     CHECK(e);
-    CHECK_OK(nb_client_js_publish(c, "links.a", e, NULL, NULL));
     CHECK(nb_payload_transport(nb_envelope_payload(e, 1)) == NB_TRANSPORT_LINK);
     int port = nb_fileserver_port(T.fs);
     nb_fileserver_stop(T.fs); /* the file stays on disk */
@@ -920,7 +929,7 @@ JCASE(nak_during_fileserver_outage, 0)
     /* Downloads fail: naked, and it comes back (twice at least) while the server is down. */
     CHECK(tally_wait(&tallies[0], &tallies[0].naks, 2, 10000));
     CHECK(tally_read(&tallies[0], &tallies[0].total) == 0);
-    CHECK(strstr(tallies[0].first_error, "stream seq 1 (delivery 1): naked"));
+    CHECK(strstr(tallies[0].first_error, "stream seq 1 (delivery 1): naked, back in 100 ms"));
     CHECK(fs_start_on(port));
     CHECK(tally_wait(&tallies[0], &tallies[0].distinct, 1, 10000));
     CHECK(tallies[0].delivered[0] >= 3);
@@ -930,13 +939,10 @@ JCASE(nak_during_fileserver_outage, 0)
 JCASE(max_deliver_gives_up, 0)
 {
     static uint8_t bytes[5000];
-    tally_reset();
-    CHECK(fs_start());
-    nb_client *c = link_client();
-    CHECK(c && make_stream(c, "LINKS", "links.>"));
-    nb_envelope *e = link_envelope("m0", bytes, sizeof bytes);
+    nb_client *c = links_setup();
+    CHECK(c);
+    nb_envelope *e = publish_link(c, bytes, sizeof bytes);
     CHECK(e);
-    CHECK_OK(nb_client_js_publish(c, "links.a", e, NULL, NULL));
     nb_fileserver_stop(T.fs); /* down for good */
     T.fs = NULL;
     /* The second delivery is the last one allowed: terminated, and said so, not naked again. */
@@ -984,15 +990,12 @@ JCASE(term_corrupted, 0)
 {
     static uint8_t bytes[20000];
     fill_bytes(bytes, sizeof bytes, 78);
-    tally_reset();
-    CHECK(fs_start());
-    nb_client *c = link_client();
-    CHECK(c && make_stream(c, "LINKS", "links.>"));
+    nb_client *c = links_setup();
+    CHECK(c);
     CHECK(raw_js_publish("links.raw", "{\"this is\": \"not an envelope\""));
     CHECK(raw_js_publish("links.raw", "{\"correlation_id\":\"x\",\"payloads\":7}"));
-    nb_envelope *e = link_envelope("m0", bytes, sizeof bytes);
+    nb_envelope *e = publish_link(c, bytes, sizeof bytes);
     CHECK(e);
-    CHECK_OK(nb_client_js_publish(c, "links.a", e, NULL, NULL));
     char data[400];
     CHECK(stored_file(".data", data, sizeof data));
     CHECK(corrupt(data, 10000));
@@ -1012,19 +1015,17 @@ JCASE(term_corrupted, 0)
               tallies[0].term_status[2] == NB_INTEGRITY;
     pthread_mutex_unlock(&tallies[0].mu);
     CHECK(ok);
-    CHECK(strstr(tallies[0].first_error, "stream seq 1 (delivery 1): terminated"));
+    CHECK(strstr(tallies[0].first_error,
+                 "consumer 'strict' on stream 'LINKS': stream seq 1 (delivery 1): terminated"));
 }
 
 JCASE(term_not_found, 0)
 {
     static uint8_t bytes[5000];
-    tally_reset();
-    CHECK(fs_start());
-    nb_client *c = link_client();
-    CHECK(c && make_stream(c, "LINKS", "links.>"));
-    nb_envelope *e = link_envelope("m0", bytes, sizeof bytes);
+    nb_client *c = links_setup();
+    CHECK(c);
+    nb_envelope *e = publish_link(c, bytes, sizeof bytes);
     CHECK(e);
-    CHECK_OK(nb_client_js_publish(c, "links.a", e, NULL, NULL));
     char data[400], side[400];
     CHECK(stored_file(".data", data, sizeof data));
     CHECK(stored_file(".json", side, sizeof side));
@@ -1036,7 +1037,7 @@ JCASE(term_not_found, 0)
     CHECK(tally_wait(&tallies[0], &tallies[0].terms, 1, 10000));
     pthread_mutex_lock(&tallies[0].mu);
     bool ok = tallies[0].naks == 2 && tallies[0].term_seq[0] == 1 &&
-              tallies[0].term_status[0] == NB_HTTP && tallies[0].total == 0;
+              tallies[0].term_status[0] == NB_NOT_FOUND && tallies[0].total == 0;
     pthread_mutex_unlock(&tallies[0].mu);
     CHECK(ok);
 }
@@ -1053,9 +1054,8 @@ JCASE(term_object_not_found, 0)
     CHECK_OK(nb_options_set_size_threshold(o, 1000));
     nb_client *c = connect_with(o);
     CHECK(c && make_stream(c, "LINKS", "links.>"));
-    nb_envelope *e = link_envelope("m0", bytes, sizeof bytes);
+    nb_envelope *e = publish_link(c, bytes, sizeof bytes);
     CHECK(e);
-    CHECK_OK(nb_client_js_publish(c, "links.a", e, NULL, NULL));
     CHECK(strncmp(nb_payload_url(nb_envelope_payload(e, 1)), "nats-os://LINKOS/", 17) == 0);
     CHECK_OK(nb_objstore_delete_bucket(c, "LINKOS"));
     nb_js_consumer_config cfg = consumer_cfg("links.>", "osseeker");
@@ -1064,7 +1064,7 @@ JCASE(term_object_not_found, 0)
     CHECK(tally_wait(&tallies[0], &tallies[0].terms, 1, 10000));
     pthread_mutex_lock(&tallies[0].mu);
     bool ok = tallies[0].naks == 1 && tallies[0].term_seq[0] == 1 &&
-              tallies[0].term_status[0] == NB_NATS && tallies[0].total == 0;
+              tallies[0].term_status[0] == NB_NOT_FOUND && tallies[0].total == 0;
     pthread_mutex_unlock(&tallies[0].mu);
     CHECK(ok);
     CHECK(strstr(tallies[0].last_error, "not found"));
@@ -1117,6 +1117,28 @@ JCASE(replay_starts, 0)
         CHECK(tallies[0].seen[i] == 1 && tallies[0].seqs[i] == (uint64_t)i + 1);
 }
 
+/* A durable's start time, ack wait and max deliver as the server has them, read with nats.c. */
+static bool raw_consumer_info(const char *stream, const char *durable, int64_t *start_ms,
+                              int64_t *ack_wait_ms, int64_t *max_deliver)
+{
+    jsCtx *js = NULL;
+    natsConnection *nc = NULL;
+    jsConsumerInfo *ci = NULL;
+    REQUIRE(natsConnection_ConnectTo(&nc, T.srv.url) == NATS_OK);
+    bool ok = natsConnection_JetStream(&js, nc, NULL) == NATS_OK &&
+              js_GetConsumerInfo(&ci, js, stream, durable, NULL, NULL) == NATS_OK;
+    if (ok) {
+        *start_ms = ci->Config->OptStartTime / 1000000;
+        *ack_wait_ms = ci->Config->AckWait / 1000000;
+        *max_deliver = ci->Config->MaxDeliver;
+    }
+    jsConsumerInfo_Destroy(ci);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    REQUIRE(ok);
+    return true;
+}
+
 JCASE(durable_conflicts, 0)
 {
     tally_reset();
@@ -1143,9 +1165,12 @@ JCASE(durable_conflicts, 0)
     stop_consumer(0);
     CHECK(consume(c, 0, &when, &tallies[0]));
     stop_consumer(0);
+    int64_t start_ms = 0, ack_wait_ms = 0, max_deliver = 0;
+    CHECK(raw_consumer_info("DUR", "when", &start_ms, &ack_wait_ms, &max_deliver));
+    CHECK(start_ms == when.start_time_ms && ack_wait_ms == 2000 && max_deliver == -1);
     when.ack_wait_ms = 9000;
     CHECK_FAIL(nb_js_consumer_create(&k, c, &when, on_js_envelope, on_js_error, &tallies[0]),
-               NB_INVALID_ARG, "starts from a time and cannot be updated");
+               NB_INVALID_ARG, "starts from a time and cannot be updated: it has ack wait 2000 ms");
     /* Ack wait and max deliver are updated on an existing durable. */
     other = consumer_cfg("dur.a", "one");
     other.ack_wait_ms = 7000;
@@ -1156,6 +1181,290 @@ JCASE(durable_conflicts, 0)
     CHECK_FAIL(nb_js_consumer_delete(c, "DUR", "one"), NB_INVALID_ARG, "no such consumer");
 }
 
+/* ------------------------------------------------------------------------ */
+/* Review cases: bounds, destroy from callbacks, in progress, last delivery  */
+/* ------------------------------------------------------------------------ */
+
+JCASE(duration_bounds, 0)
+{
+    /* Durations near INT64_MAX would overflow nats.c's clock (ms) or the server's ns. */
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "BOUNDS", "bounds.>"));
+    tally_reset();
+    nb_js_consumer *k = NULL;
+    nb_js_consumer_config cc = consumer_cfg("bounds.>", "D");
+    cc.nak_delay_ms = INT64_MAX;
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
+               NB_INVALID_ARG, "consumer 'D': nak_delay_ms 9223372036854775807 ms");
+    cc.nak_delay_ms = 0;
+    cc.max_nak_delay_ms = INT64_MAX / 1000;
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
+               NB_INVALID_ARG, "max_nak_delay_ms");
+    cc.max_nak_delay_ms = 0;
+    cc.ack_wait_ms = INT64_MAX / 1000000;
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
+               NB_INVALID_ARG, "ack_wait_ms");
+    CHECK(k == NULL);
+    nb_js_publisher *p = NULL;
+    CHECK_FAIL(nb_js_publisher_create(&p, c, 4, INT64_MAX, on_ack, NULL), NB_INVALID_ARG,
+               "ack_timeout_ms 9223372036854775807");
+    nb_js_publisher_destroy(p);
+    nb_js_publish_options po = {INT64_MAX, 0, 0, NULL};
+    CHECK_FAIL(nb_client_js_publish(c, "bounds.a", env_text("m", "x"), &po, NULL), NB_INVALID_ARG,
+               "JetStream publish on 'bounds.a': timeout_ms 9223372036854775807");
+    po.timeout_ms = 0;
+    po.retry_delay_ms = -1;
+    CHECK_FAIL(nb_client_js_publish(c, "bounds.a", env_text("m", "x"), &po, NULL), NB_INVALID_ARG,
+               "retry_delay_ms -1");
+    CHECK(stream_messages(c, "BOUNDS") == 0);
+    /* A long ack wait (20 days in ns is 1.728e15) reaches the server as an integer. */
+    nb_js_consumer_config when = consumer_cfg("bounds.>", "patient");
+    when.start = NB_JS_START_TIME;
+    when.start_time_ms = unix_ms();
+    when.ack_wait_ms = 20LL * 24 * 3600 * 1000;
+    CHECK(consume(c, 0, &when, &tallies[0]));
+    stop_consumer(0);
+    CHECK(consume(c, 0, &when, &tallies[0])); /* bound again: the same ack wait */
+}
+
+static nb_client *doomed_client;
+
+/* Destroys its consumer, then the client: nothing of the client may be used afterwards. */
+static nb_js_action destroy_all_cb(nb_js_consumer *cons, nb_envelope *env,
+                                   const nb_js_delivery *d, void *closure)
+{
+    (void)d;
+    tally *t = closure;
+    nb_envelope_destroy(env);
+    nb_js_consumer_destroy(cons);
+    nb_client_destroy(doomed_client);
+    pthread_mutex_lock(&t->mu);
+    t->total++;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    return NB_JS_ACK;
+}
+
+JCASE(destroy_client_in_callback, 0)
+{
+    tally_reset();
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "GONE", "gone.>"));
+    CHECK(publish_range(c, "gone.a", 0, 5));
+    nb_options *o = opts_new();
+    CHECK(o);
+    CHECK_OK(nb_client_connect(&doomed_client, o));
+    nb_js_consumer *k = NULL;
+    nb_js_consumer_config cfg = consumer_cfg("gone.>", "last-one");
+    cfg.batch = 5;
+    CHECK_OK(nb_js_consumer_create(&k, doomed_client, &cfg, destroy_all_cb, NULL, &tallies[0]));
+    CHECK(tally_wait(&tallies[0], &tallies[0].total, 1, 10000));
+    sleep_ms(1500); /* the consumer's thread ends on its own, using no freed client */
+    CHECK(tally_read(&tallies[0], &tallies[0].total) == 1);
+}
+
+JCASE(destroy_during_callback, 0)
+{
+    /* Destroyed from another thread while its callback runs: waits for it, applies its ack. */
+    tally_reset();
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "BUSY", "busy.>"));
+    CHECK(publish_range(c, "busy.a", 0, 3));
+    tallies[0].slow_first_ms = 1000;
+    nb_js_consumer_config cfg = consumer_cfg("busy.>", "busy");
+    cfg.batch = 3;
+    cfg.ack_wait_ms = 1000;
+    CHECK(consume(c, 0, &cfg, &tallies[0]));
+    CHECK(tally_wait(&tallies[0], &tallies[0].total, 1, 10000));
+    stop_consumer(0); /* m0's callback is still sleeping */
+    CHECK(tally_read(&tallies[0], &tallies[0].total) == 1);
+    /* m0 was acked; m1 and m2 were handed back at once: the next consumer gets just those. */
+    tallies[0].slow_first_ms = 0;
+    CHECK(consume(c, 0, &cfg, &tallies[1]));
+    CHECK(tally_wait(&tallies[1], &tallies[1].distinct, 2, 10000));
+    sleep_ms(1500); /* past the ack wait: m0 would be back by now had its ack been lost */
+    pthread_mutex_lock(&tallies[1].mu);
+    bool ok = tallies[1].total == 2 && tallies[1].seen[0] == 0 && tallies[1].seen[1] == 1 &&
+              tallies[1].seen[2] == 1;
+    pthread_mutex_unlock(&tallies[1].mu);
+    CHECK(ok);
+}
+
+JCASE(in_progress_while_handling, 0)
+{
+    /* Two consumers share a durable; handling takes 2.5 ack waits: no one else gets it. */
+    tally_reset();
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "SLOW", "slow.>"));
+    tallies[0].slow_first_ms = 2500;
+    nb_js_consumer_config cfg = consumer_cfg("slow.>", "shared");
+    cfg.ack_wait_ms = 1000;
+    cfg.batch = 2;
+    CHECK(consume(c, 0, &cfg, &tallies[0]));
+    CHECK(consume(c, 1, &cfg, &tallies[0]));
+    CHECK(publish_range(c, "slow.a", 0, 2)); /* m1 may wait behind m0 in one batch */
+    CHECK(tally_wait(&tallies[0], &tallies[0].distinct, 2, 10000));
+    sleep_ms(3500);
+    pthread_mutex_lock(&tallies[0].mu);
+    bool ok = tallies[0].total == 2 && tallies[0].dups == 0 && tallies[0].delivered[0] == 1 &&
+              tallies[0].delivered[1] == 1;
+    if (!ok)
+        fprintf(stderr, "in progress: total %zu, dups %zu, deliveries %llu %llu\n",
+                tallies[0].total, tallies[0].dups, (unsigned long long)tallies[0].delivered[0],
+                (unsigned long long)tallies[0].delivered[1]);
+    pthread_mutex_unlock(&tallies[0].mu);
+    CHECK(ok);
+}
+
+JCASE(callback_nak_last_delivery, 0)
+{
+    /* The callback naks every time: the last delivery max_deliver allows is a reported term. */
+    tally_reset();
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "LAST", "last.>"));
+    CHECK(publish_range(c, "last.a", 0, 1));
+    tallies[0].nak_all = true;
+    nb_js_consumer_config cfg = consumer_cfg("last.>", "giver-up");
+    cfg.max_deliver = 2;
+    CHECK(consume(c, 0, &cfg, &tallies[0]));
+    CHECK(tally_wait(&tallies[0], &tallies[0].terms, 1, 10000));
+    sleep_ms(500);
+    pthread_mutex_lock(&tallies[0].mu);
+    bool ok = tallies[0].total == 2 && tallies[0].terms == 1 && tallies[0].term_seq[0] == 1 &&
+              strstr(tallies[0].last_error, "stream seq 1 (delivery 2): the callback naked the "
+                                            "last of max_deliver 2") &&
+              strstr(tallies[0].last_error, "giver-up");
+    pthread_mutex_unlock(&tallies[0].mu);
+    CHECK(ok);
+}
+
+typedef struct ack_count {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool all_sent;
+    size_t calls, ok, abandoned;
+} ack_count;
+
+/* The first ack (once all are sent) destroys the publisher; every message still gets one call. */
+static void destroying_ack(nb_js_publisher *p, const char *msg_id, const char *subject,
+                           nb_status s, const char *error, const nb_js_ack *ack, void *closure)
+{
+    (void)msg_id;
+    (void)subject;
+    (void)error;
+    (void)ack;
+    ack_count *a = closure;
+    pthread_mutex_lock(&a->mu);
+    while (!a->all_sent)
+        pthread_cond_wait(&a->cv, &a->mu);
+    bool first = a->calls++ == 0;
+    a->ok += s == NB_OK;
+    a->abandoned += s == NB_TIMEOUT;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    if (first) {
+        CHECK_FAIL(nb_js_publisher_wait(p, 10), NB_INVALID_ARG, "not from its own on_ack");
+        nb_js_publisher_destroy(p);
+    }
+}
+
+JCASE(publisher_destroy_in_ack, 0)
+{
+    enum { N = 50 };
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "PDA", "pda.>"));
+    static ack_count a;
+    memset(&a, 0, sizeof a);
+    pthread_mutex_init(&a.mu, NULL);
+    pthread_cond_init(&a.cv, NULL);
+    nb_js_publisher *p = NULL;
+    CHECK_OK(nb_js_publisher_create(&p, c, N, 500, destroying_ack, &a));
+    for (int i = 0; i < N; i++) {
+        nb_envelope *e = numbered(i);
+        CHECK(e);
+        CHECK_OK(nb_js_publisher_send(p, "pda.x", e));
+        nb_envelope_destroy(e);
+    }
+    pthread_mutex_lock(&a.mu);
+    a.all_sent = true; /* acks held back until now: the first one destroys p */
+    pthread_cond_broadcast(&a.cv);
+    struct timespec dl = deadline_in(10000);
+    while (a.calls < N && pthread_cond_timedwait(&a.cv, &a.mu, &dl) == 0)
+        ;
+    pthread_mutex_unlock(&a.mu);
+    sleep_ms(1000); /* no call comes after the last one, and p is gone without a trace */
+    pthread_mutex_lock(&a.mu);
+    bool ok = a.calls == N && a.calls == a.ok + a.abandoned;
+    fprintf(stderr, "note: destroy in on_ack: %zu calls, %zu ok, %zu abandoned\n", a.calls, a.ok,
+            a.abandoned);
+    pthread_mutex_unlock(&a.mu);
+    CHECK(ok);
+}
+
+typedef struct slow_acks {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool all_sent;
+    size_t calls, ok, abandoned, inside, overlaps;
+} slow_acks;
+
+/* The first call takes 1.5 s, holding up nats.c's ack thread; calls must never overlap. */
+static void slow_ack(nb_js_publisher *p, const char *msg_id, const char *subject, nb_status s,
+                     const char *error, const nb_js_ack *ack, void *closure)
+{
+    (void)p;
+    (void)msg_id;
+    (void)subject;
+    (void)error;
+    (void)ack;
+    slow_acks *a = closure;
+    pthread_mutex_lock(&a->mu);
+    while (!a->all_sent) /* so that destroy gives up while the first call still runs */
+        pthread_cond_wait(&a->cv, &a->mu);
+    bool first = a->calls++ == 0;
+    a->overlaps += a->inside++ > 0;
+    a->ok += s == NB_OK;
+    a->abandoned += s == NB_TIMEOUT && strstr(error, "publisher destroyed before the ack came");
+    pthread_mutex_unlock(&a->mu);
+    if (first)
+        sleep_ms(1500);
+    pthread_mutex_lock(&a->mu);
+    a->inside--;
+    pthread_mutex_unlock(&a->mu);
+}
+
+JCASE(publisher_destroy_abandons, 0)
+{
+    /* Acks stuck behind a slow on_ack: destroy gives up on them; one call each, one at a time. */
+    enum { N = 20 };
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "PAB", "pab.>"));
+    static slow_acks a;
+    memset(&a, 0, sizeof a);
+    pthread_mutex_init(&a.mu, NULL);
+    pthread_cond_init(&a.cv, NULL);
+    nb_js_publisher *p = NULL;
+    CHECK_OK(nb_js_publisher_create(&p, c, N, 200, slow_ack, &a));
+    for (int i = 0; i < N; i++) {
+        nb_envelope *e = numbered(i);
+        CHECK(e);
+        CHECK_OK(nb_js_publisher_send(p, "pab.x", e));
+        nb_envelope_destroy(e);
+    }
+    pthread_mutex_lock(&a.mu);
+    a.all_sent = true;
+    pthread_cond_broadcast(&a.cv);
+    pthread_mutex_unlock(&a.mu);
+    nb_js_publisher_destroy(p); /* waits 1.2 s, then abandons what nats.c still holds */
+    pthread_mutex_lock(&a.mu);
+    bool ok = a.calls == N && a.overlaps == 0 && a.inside == 0 && a.ok + a.abandoned == N &&
+              a.abandoned > 0;
+    fprintf(stderr, "note: destroy with acks held up: %zu calls, %zu ok, %zu abandoned, "
+            "%zu overlaps\n", a.calls, a.ok, a.abandoned, a.overlaps);
+    pthread_mutex_unlock(&a.mu);
+    CHECK(ok);
+    CHECK(stream_messages(c, "PAB") == N); /* stored all the same: "may or may not be stored" */
+}
 
 /* ------------------------------------------------------------------------ */
 /* A consumer in a process of its own, to be killed (SIGKILL) midway         */
@@ -1252,13 +1561,8 @@ JCASE(at_least_once_consumer_killed, 0)
     char out[400];
     snprintf(out, sizeof out, "%s/processed.txt", dir);
     static pub_job job;
-    memset(&job, 0, sizeof job);
-    job.client = pc;
-    job.subject = "kill.x";
-    job.count = N;
-    job.pause_ms = 1;
     pthread_t th;
-    CHECK(pthread_create(&th, NULL, publisher_main, &job) == 0);
+    CHECK(start_publisher(&job, &th, pc, "kill.x", N, 1));
     pid_t a = spawn_consumer("kill.>", "phoenix", out);
     /* Midway, the consumer process dies without a chance to ack what it printed. */
     size_t lines = 0;
@@ -1309,6 +1613,13 @@ static const nbt_case cases[] = {
     NBT_ENTRY(term_object_not_found),
     NBT_ENTRY(replay_starts),
     NBT_ENTRY(durable_conflicts),
+    NBT_ENTRY(duration_bounds),
+    NBT_ENTRY(destroy_client_in_callback),
+    NBT_ENTRY(destroy_during_callback),
+    NBT_ENTRY(in_progress_while_handling),
+    NBT_ENTRY(callback_nak_last_delivery),
+    NBT_ENTRY(publisher_destroy_in_ack),
+    NBT_ENTRY(publisher_destroy_abandons),
     {0},
 };
 
