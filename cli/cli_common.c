@@ -332,6 +332,11 @@ int cli_parse(int argc, char **argv, const cli_flag *table, const char *usage, c
         cli_error("missing SUBJECT (see natsbridge %s --help)", cmd());
         rc = CLI_USAGE;
     }
+    /* tables: a bare --csv saves CSVs next to the payloads, so it needs their directory */
+    if (rc == CLI_CONTINUE && a->csv_out && !a->save_dir) {
+        cli_error("--csv (save tables as CSV) needs --save-dir DIR");
+        rc = CLI_USAGE;
+    }
     return rc;
 }
 

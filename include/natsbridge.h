@@ -566,10 +566,12 @@ typedef struct nb_table nb_table;
 
 /** An empty table (no columns, no rows). Caller frees with nb_table_destroy. */
 NB_EXTERN nb_status nb_table_create(nb_table **out);
+/** Frees t and its buffers; every nb_column_view of it becomes invalid. */
 NB_EXTERN void nb_table_destroy(nb_table *t);
 
 /**
- * Appends a column of rows values, copied once. The first column sets the
+ * Appends a nullable column of rows values; values, offsets and validity are
+ * borrowed (copied once). The first column sets the
  * table's row count; every later one must have the same. Layouts (Arrow's):
  *  - fixed-width types (int*, uint*, float*, date32): rows little-endian
  *    values in values; bool: rows bits, LSB first;
@@ -676,7 +678,9 @@ struct ArrowArray {
 /**
  * Exports t (borrowed) as a struct array (format "+s") whose children are the
  * columns. The exported buffers are copies: they stay valid after
- * nb_table_destroy until the consumer calls each release callback.
+ * nb_table_destroy. On NB_OK the caller owns both structures and calls each
+ * release once (the parent's release frees the children that were not moved
+ * out); on failure both are left released (release NULL).
  */
 NB_EXTERN nb_status nb_table_export(const nb_table *t, struct ArrowSchema *out_schema,
                                     struct ArrowArray *out_array);
@@ -687,7 +691,8 @@ NB_EXTERN nb_status nb_table_export(const nb_table *t, struct ArrowSchema *out_s
  * are released (release set to NULL), on failure too. Offsets (array and
  * children) are applied, null_count -1 is counted, ARROW_FLAG_NULLABLE is
  * kept. An unsupported format is an error naming it and its column; so is
- * a struct array with null rows (a table row cannot be null).
+ * a struct array with null rows (a table row cannot be null). Caller frees
+ * *out with nb_table_destroy.
  */
 NB_EXTERN nb_status nb_table_import(nb_table **out, struct ArrowSchema *schema,
                                     struct ArrowArray *array);
@@ -695,19 +700,25 @@ NB_EXTERN nb_status nb_table_import(nb_table **out, struct ArrowSchema *schema,
 /* -- JSON tables (jsontable.c) -- */
 
 /**
- * t as a JSON array of row objects, keys in column order (PROTOCOL.md
- * "Tables"): nulls as null, integers exact, floats shortest round-trip
- * (NaN and infinities as null), binary as base64, date32 as "YYYY-MM-DD",
- * timestamps as ISO-8601 strings. *out is malloc'd and NUL-terminated
- * (free with free()); *len may be NULL.
+ * t (borrowed) as a JSON array of row objects, keys in column order
+ * (PROTOCOL.md "Tables"): nulls as null, integers exact, floats shortest
+ * round-trip, -0.0 kept, NaN and infinities as null (JSON has no spelling
+ * for them, and JSON.stringify writes null too), binary as base64, date32 as
+ * "YYYY-MM-DD", timestamps as ISO-8601 strings. Two columns of one name are
+ * NB_INVALID_ARG naming it. *out is malloc'd and NUL-terminated (free with
+ * free()); *len may be NULL.
  */
 NB_EXTERN nb_status nb_table_to_json(const nb_table *t, char **out, size_t *len);
 /**
  * A table from a JSON array of row objects (len bytes, borrowed). Column
  * types are inferred: only integers → int64 (uint64 when one is above
- * INT64_MAX), any fraction or exponent → float64, booleans → bool, strings →
- * utf8; null or a missing key is a null; a column of nulls only is utf8.
- * Mixed kinds or nested values are NB_BAD_PAYLOAD naming the column and row.
+ * INT64_MAX; float64 when one is beyond UINT64_MAX, or negative with one
+ * above INT64_MAX), any fraction or exponent → float64, booleans → bool,
+ * strings → utf8; null or a missing key is a null; a column of nulls only
+ * is utf8. Mixed kinds, nested values, numbers beyond float64 (1e999) and
+ * duplicate keys in a row are NB_BAD_PAYLOAD naming the column and row; so
+ * is a table with more cells (rows x columns) than 8 per byte of text.
+ * Caller frees *out with nb_table_destroy.
  */
 NB_EXTERN nb_status nb_table_from_json(nb_table **out, const char *json, size_t len);
 /**
@@ -723,17 +734,22 @@ NB_EXTERN nb_status nb_table_value_text(const nb_table *t, size_t col, int64_t r
 
 /**
  * A "table" payload holding t (borrowed) as an Arrow IPC stream, in record
- * batches of batch_rows rows (0: one batch).
+ * batches of batch_rows rows (0: one batch). Caller frees *out with
+ * nb_payload_destroy.
  */
 NB_EXTERN nb_status nb_payload_create_table(nb_payload **out, const char *dataname,
                                             const nb_table *t, size_t batch_rows);
-/** A "jsontable" payload holding t (borrowed) as nb_table_to_json writes it. */
+/**
+ * A "jsontable" payload holding t (borrowed) as nb_table_to_json writes it.
+ * Caller frees *out with nb_payload_destroy.
+ */
 NB_EXTERN nb_status nb_payload_create_jsontable(nb_payload **out, const char *dataname,
                                                 const nb_table *t);
 /**
  * Decodes a table, arrowtable or jsontable payload (in memory or in its file)
- * into a new table (caller frees). Arrow IPC and JSON rows are told apart by
- * content, since the Python peer sends JSON as "table".
+ * into a new table (p borrowed; caller frees *out with nb_table_destroy).
+ * Arrow IPC and JSON rows are told apart by content, since the Python peer
+ * sends JSON as "table".
  */
 NB_EXTERN nb_status nb_payload_table(const nb_payload *p, nb_table **out);
 
@@ -835,12 +851,16 @@ typedef struct nb_js_ack {
     bool duplicate;    /**< true: the stream already had this msg_id; nothing new was stored */
 } nb_js_ack;
 
-/** How nb_client_js_publish waits and retries. Zero means the default. */
+/**
+ * How nb_client_js_publish waits and retries. Zero means the default; every
+ * duration in this section is at most 30 days (2592000000 ms), beyond which
+ * nats.c's clock or the server's nanoseconds would overflow.
+ */
 typedef struct nb_js_publish_options {
     int64_t timeout_ms;        /**< wait for each ack; 0 = 5000 */
     int retries;               /**< republish the same bytes and msg_id after a timeout,
                                     a lost connection or no JetStream answering; 0 = none */
-    int64_t retry_delay_ms;    /**< first back-off delay (doubling, capped at 5 s); 0 = 200 */
+    int64_t retry_delay_ms;    /**< first back-off delay (doubling; every delay capped at 5 s); 0 = 200 */
     const char *expect_stream; /**< fail unless this stream stores it; NULL = any */
 } nb_js_publish_options;
 
@@ -871,7 +891,8 @@ typedef void (*nb_js_ack_cb)(nb_js_publisher *p, const char *msg_id, const char 
  * An asynchronous publisher on c with at most max_pending messages awaiting
  * their ack (0 = 256); every message gets one on_ack call (required) after
  * at most ack_timeout_ms (0 = 5000). It may be used from several threads.
- * Destroy it before c.
+ * on_ack calls come one at a time (from a nats.c thread, or from destroy for
+ * the messages it gives up on). Destroy it before c.
  */
 NB_EXTERN nb_status nb_js_publisher_create(nb_js_publisher **out, nb_client *c, int max_pending,
                                            int64_t ack_timeout_ms, nb_js_ack_cb on_ack,
@@ -883,11 +904,19 @@ NB_EXTERN nb_status nb_js_publisher_create(nb_js_publisher **out, nb_client *c, 
  */
 NB_EXTERN nb_status nb_js_publisher_send(nb_js_publisher *p, const char *subject,
                                          nb_envelope *e);
-/** Waits until every message sent so far got its on_ack call; NB_TIMEOUT after timeout_ms. */
+/**
+ * Waits until every message sent so far got its on_ack call; NB_TIMEOUT after
+ * timeout_ms. NB_INVALID_ARG from inside on_ack (the acks come on that thread).
+ */
 NB_EXTERN nb_status nb_js_publisher_wait(nb_js_publisher *p, int64_t timeout_ms);
 /** Messages sent and not yet acknowledged. */
 NB_EXTERN int64_t nb_js_publisher_pending(nb_js_publisher *p);
-/** Waits up to the ack timeout for pending acks, then frees; no on_ack call comes afterwards. */
+/**
+ * Waits up to the ack timeout for pending acks, then gives each message still
+ * pending its on_ack call (NB_TIMEOUT, "publisher destroyed before the ack
+ * came") and frees; no on_ack call comes afterwards. From inside on_ack it
+ * does not wait: the pending ones get that call as soon as on_ack returns.
+ */
 NB_EXTERN void nb_js_publisher_destroy(nb_js_publisher *p);
 
 /* -- Durable pull consumers -- */
@@ -908,7 +937,10 @@ typedef struct nb_js_consumer_config {
     const char *subject;      /**< required: what to consume (wildcards allowed) */
     const char *durable;      /**< required: its name on the server, where it keeps its place */
     int batch;                /**< messages asked for per pull; 0 = 64 */
-    int64_t ack_wait_ms;      /**< redelivered when not acked within this; 0 = 30000 */
+    int64_t ack_wait_ms;      /**< redelivered when not acked within this; 0 = 30000.
+                                   While a fetched batch is worked through (downloads and
+                                   callbacks), its unacked messages are sent "in progress"
+                                   every ack_wait_ms / 2, so a long one is not redelivered */
     int max_deliver;          /**< deliveries of one message before giving up; 0 = no limit */
     nb_js_start start;
     uint64_t start_sequence;  /**< for NB_JS_START_SEQUENCE (>= 1) */
@@ -916,8 +948,9 @@ typedef struct nb_js_consumer_config {
     int64_t nak_delay_ms;     /**< redelivery delay after a transient failure, doubled per
                                    delivery; 0 = 1000 */
     int64_t max_nak_delay_ms; /**< cap of that delay; 0 = 60000 */
-    int not_found_deliveries; /**< a link answering HTTP 4xx (or an Object Store object not
-                                   found) is terminated at this delivery; 0 = 3 */
+    int not_found_deliveries; /**< a link that is not found (NB_NOT_FOUND: HTTP 404/410, or
+                                   no such Object Store object) is terminated at this
+                                   delivery; 0 = 3 */
 } nb_js_consumer_config;
 
 /** Where a delivered message stands; strings are views valid during the callback. */
@@ -944,15 +977,18 @@ typedef enum nb_js_action {
 /**
  * Called on the consumer's thread for every envelope (taken) once its links
  * are downloaded and verified; the message is acked, naked or terminated
- * as the return value says (any other value naks).
+ * as the return value says (any other value naks). A nak of the last
+ * delivery max_deliver allows is a term, reported to the error callback.
  */
 typedef nb_js_action (*nb_js_envelope_cb)(nb_js_consumer *cons, nb_envelope *env,
                                           const nb_js_delivery *d, void *closure);
 /**
  * Called on the consumer's thread when a message could not be decoded
- * (action NB_JS_NAK: it comes back; NB_JS_TERM: it will not) or when
- * pulling failed (d NULL, action NB_JS_NONE; pulling goes on). message is a
- * view valid during the call and names the stream sequence.
+ * (action NB_JS_NAK: it comes back; NB_JS_TERM: it will not), when the
+ * callback naked the last allowed delivery (NB_NATS, NB_JS_TERM), when an
+ * ack could not be sent (NB_JS_NONE) or when pulling failed (d NULL,
+ * NB_JS_NONE; pulling goes on). message is a view valid during the call and
+ * names the stream sequence.
  */
 typedef void (*nb_js_error_cb)(nb_js_consumer *cons, nb_status s, const char *message,
                                const nb_js_delivery *d, nb_js_action action, void *closure);
@@ -972,8 +1008,10 @@ NB_EXTERN nb_status nb_js_consumer_create(nb_js_consumer **out, nb_client *c,
 /**
  * Stops pulling and frees: waits for a running callback; fetched messages
  * not yet handed over are naked so they come back at once. The durable stays
- * on the server. May be called from the consumer's own callbacks. Before
- * nb_client_destroy.
+ * on the server. Before nb_client_destroy. May be called from the consumer's
+ * own callbacks: it then returns at once, the callback's verdict is still
+ * applied, and the consumer's thread frees it without using the client
+ * again, so the callback may destroy the client next.
  */
 NB_EXTERN void nb_js_consumer_destroy(nb_js_consumer *cons);
 /** Deletes the durable consumer from the stream. NB_INVALID_ARG when there is none. */
