@@ -71,7 +71,7 @@ typedef enum nb_status {
     NB_NOT_ALLOWED,      /**< refused by policy (origin allowlist, unsafe name) */
     NB_NATS,             /**< another error reported by nats.c */
     NB_INTERNAL,         /**< a bug in natsbridge; please report it */
-    NB_NOT_FOUND,        /**< a link's bytes are gone: HTTP 404/410, or no such object in the store */
+    NB_NOT_FOUND,        /**< not there: a link's bytes (HTTP 404/410, no such object), a stream, a consumer */
     NB_STATUS_COUNT
 } nb_status;
 
@@ -835,11 +835,11 @@ typedef struct nb_js_stream_info {
     int64_t consumers;          /**< consumers on the stream */
 } nb_js_stream_info;
 
-/** Reads the stream called name. NB_INVALID_ARG when there is none. Free *out with _destroy. */
+/** Reads the stream called name. NB_NOT_FOUND when there is none. Free *out with _destroy. */
 NB_EXTERN nb_status nb_js_stream_info_get(nb_client *c, const char *name,
                                           nb_js_stream_info **out);
 NB_EXTERN void nb_js_stream_info_destroy(nb_js_stream_info *info);
-/** Deletes the stream, its messages and its consumers. NB_INVALID_ARG when there is none. */
+/** Deletes the stream, its messages and its consumers. NB_NOT_FOUND when there is none. */
 NB_EXTERN nb_status nb_js_stream_delete(nb_client *c, const char *name);
 
 /* -- Publishing -- */
@@ -1014,7 +1014,7 @@ NB_EXTERN nb_status nb_js_consumer_create(nb_js_consumer **out, nb_client *c,
  * again, so the callback may destroy the client next.
  */
 NB_EXTERN void nb_js_consumer_destroy(nb_js_consumer *cons);
-/** Deletes the durable consumer from the stream. NB_INVALID_ARG when there is none. */
+/** Deletes the durable consumer from the stream. NB_NOT_FOUND when there is none. */
 NB_EXTERN nb_status nb_js_consumer_delete(nb_client *c, const char *stream, const char *durable);
 
 /* == end jetstream API == */

@@ -54,13 +54,13 @@ nb_status nbi_js_check_name(const char *what, const char *name)
     return NB_OK;
 }
 
-/* A nats.c JetStream failure: "no such stream/consumer" is the caller's wrong name. */
+/* A nats.c JetStream failure; a stream or consumer that is not there is NB_NOT_FOUND. */
 nb_status nbi_js_fail(natsStatus ns, jsErrCode jerr, const char *what)
 {
     if (jerr == JSStreamNotFoundErr)
-        return nbi_fail(NB_INVALID_ARG, "%s: no such stream", what);
+        return nbi_fail(NB_NOT_FOUND, "%s: no such stream", what);
     if (jerr == JSConsumerNotFoundErr)
-        return nbi_fail(NB_INVALID_ARG, "%s: no such consumer", what);
+        return nbi_fail(NB_NOT_FOUND, "%s: no such consumer", what);
     if (ns == NATS_NO_RESPONDERS)
         return nbi_fail(NB_NO_RESPONDERS,
                         "%s: no JetStream answered (not enabled on the server, or not ready yet)",
@@ -326,7 +326,7 @@ nb_status nb_js_stream_info_get(nb_client *c, const char *name, nb_js_stream_inf
     char what[320];
     snprintf(what, sizeof what, "stream '%.200s'", name);
     if (ns == NATS_NOT_FOUND)
-        s = nbi_fail(NB_INVALID_ARG, "%s: no such stream", what);
+        s = nbi_fail(NB_NOT_FOUND, "%s: no such stream", what);
     else
         s = ns == NATS_OK ? copy_info(si, out) : nbi_js_fail(ns, jerr, what);
     jsStreamInfo_Destroy(si);
@@ -349,7 +349,7 @@ nb_status nb_js_stream_delete(nb_client *c, const char *name)
     char what[320];
     snprintf(what, sizeof what, "delete stream '%.200s'", name);
     if (ns == NATS_NOT_FOUND)
-        s = nbi_fail(NB_INVALID_ARG, "%s: no such stream", what);
+        s = nbi_fail(NB_NOT_FOUND, "%s: no such stream", what);
     else
         s = ns == NATS_OK ? NB_OK : nbi_js_fail(ns, jerr, what);
     jsCtx_Destroy(js);

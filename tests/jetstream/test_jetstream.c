@@ -344,9 +344,9 @@ JCASE(streams, 0)
     CHECK_FAIL(nb_js_stream_ensure(c, &clash, NULL), NB_INVALID_ARG, "overlap");
 
     CHECK_OK(nb_js_stream_delete(c, "ORDERS"));
-    CHECK_FAIL(nb_js_stream_info_get(c, "ORDERS", &info), NB_INVALID_ARG, "no such stream");
+    CHECK_FAIL(nb_js_stream_info_get(c, "ORDERS", &info), NB_NOT_FOUND, "no such stream");
     CHECK(info == NULL);
-    CHECK_FAIL(nb_js_stream_delete(c, "ORDERS"), NB_INVALID_ARG, "no such stream");
+    CHECK_FAIL(nb_js_stream_delete(c, "ORDERS"), NB_NOT_FOUND, "no such stream");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -603,14 +603,14 @@ JCASE(bad_arguments, 0)
                NB_INVALID_ARG, "no stream holds subject 'nothing.here'");
     cc.stream = "NOPE";
     CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
-               NB_INVALID_ARG, "no such stream");
+               NB_NOT_FOUND, "no such stream");
     /* The server refuses a filter outside the stream: its reason, naming durable and stream. */
     cc.stream = "ARGS";
     CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
                NB_INVALID_ARG, "durable 'D' on stream 'ARGS': ");
     CHECK(strstr(nb_last_error(), "filter subject"));
     CHECK(k == NULL);
-    CHECK_FAIL(nb_js_consumer_delete(c, "ARGS", "never"), NB_INVALID_ARG, "no such consumer");
+    CHECK_FAIL(nb_js_consumer_delete(c, "ARGS", "never"), NB_NOT_FOUND, "no such consumer");
     nb_js_consumer_destroy(NULL);
 }
 
@@ -1178,7 +1178,7 @@ JCASE(durable_conflicts, 0)
     CHECK(consume(c, 0, &other, &tallies[0]));
     stop_consumer(0);
     CHECK_OK(nb_js_consumer_delete(c, "DUR", "one"));
-    CHECK_FAIL(nb_js_consumer_delete(c, "DUR", "one"), NB_INVALID_ARG, "no such consumer");
+    CHECK_FAIL(nb_js_consumer_delete(c, "DUR", "one"), NB_NOT_FOUND, "no such consumer");
 }
 
 /* ------------------------------------------------------------------------ */
