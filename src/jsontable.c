@@ -740,7 +740,7 @@ static nb_status read_row(reader *r)
             return syntax(r, "expected a key");
         r->key.len = 0;
         jcolumn *c = NULL;
-        cell v;
+        cell v = {0};
         if ((s = read_string(r, &r->key)) || (s = nbi_buf_append(&r->key, "", 0)) ||
             (s = find_column(r, i, &c)))
             return s;
