@@ -1,13 +1,19 @@
 #!/bin/sh
-# run_example.sh EXAMPLE EXPECTED...
+# run_example.sh [--jetstream] EXAMPLE EXPECTED...
 #
 # Runs one example program against a fresh nats-server on a free loopback
-# port and checks that its output contains every EXPECTED string.
+# port and checks that its output contains every EXPECTED string. With
+# --jetstream the server runs with JetStream, storing in its temp dir.
 # Like tests/fixture/server.c: `nats-server -a 127.0.0.1 -p -1
 # --ports_file_dir DIR`, then the URL is read from DIR/nats-server_<pid>.ports.
 # The server binary is $NB_TEST_NATS_SERVER, else nats-server on PATH.
 set -u
 
+jetstream=no
+if [ "${1:-}" = --jetstream ]; then
+    jetstream=yes
+    shift
+fi
 exe=$1
 shift
 server=${NB_TEST_NATS_SERVER:-nats-server}
@@ -34,7 +40,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-"$server" -a 127.0.0.1 -p -1 --ports_file_dir "$dir" >"$dir/server.log" 2>&1 &
+if [ $jetstream = yes ]; then
+    "$server" -a 127.0.0.1 -p -1 --ports_file_dir "$dir" -js -sd "$dir/js" >"$dir/server.log" 2>&1 &
+else
+    "$server" -a 127.0.0.1 -p -1 --ports_file_dir "$dir" >"$dir/server.log" 2>&1 &
+fi
 pid=$!
 
 # The ports file appears once the server listens; its write is not atomic,
