@@ -325,10 +325,7 @@ nb_status nb_js_stream_info_get(nb_client *c, const char *name, nb_js_stream_inf
     natsStatus ns = js_GetStreamInfo(&si, js, name, NULL, &jerr);
     char what[320];
     snprintf(what, sizeof what, "stream '%.200s'", name);
-    if (ns == NATS_NOT_FOUND)
-        s = nbi_fail(NB_NOT_FOUND, "%s: no such stream", what);
-    else
-        s = ns == NATS_OK ? copy_info(si, out) : nbi_js_fail(ns, jerr, what);
+    s = ns == NATS_OK ? copy_info(si, out) : nbi_js_fail(ns, jerr, what);
     jsStreamInfo_Destroy(si);
     jsCtx_Destroy(js);
     return s;
@@ -348,10 +345,7 @@ nb_status nb_js_stream_delete(nb_client *c, const char *name)
     natsStatus ns = js_DeleteStream(js, name, NULL, &jerr);
     char what[320];
     snprintf(what, sizeof what, "delete stream '%.200s'", name);
-    if (ns == NATS_NOT_FOUND)
-        s = nbi_fail(NB_NOT_FOUND, "%s: no such stream", what);
-    else
-        s = ns == NATS_OK ? NB_OK : nbi_js_fail(ns, jerr, what);
+    s = ns == NATS_OK ? NB_OK : nbi_js_fail(ns, jerr, what);
     jsCtx_Destroy(js);
     return s;
 }

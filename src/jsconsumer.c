@@ -726,10 +726,7 @@ nb_status nb_js_consumer_delete(nb_client *c, const char *stream, const char *du
     natsStatus ns = js_DeleteConsumer(js, stream, durable, NULL, &jerr);
     char what[600];
     snprintf(what, sizeof what, "delete durable '%.200s' on stream '%.200s'", durable, stream);
-    if (ns == NATS_NOT_FOUND)
-        s = nbi_fail(NB_NOT_FOUND, "%s: no such consumer", what);
-    else
-        s = ns == NATS_OK ? NB_OK : nbi_js_fail(ns, jerr, what);
+    s = ns == NATS_OK ? NB_OK : nbi_js_fail(ns, jerr, what);
     jsCtx_Destroy(js);
     return s;
 }

@@ -74,6 +74,8 @@ nb_status nbi_from_nats(natsStatus ns, const char *what)
         return nbi_fail(NB_SLOW_CONSUMER, "%s: slow consumer, messages dropped", what);
     case NATS_MAX_PAYLOAD:
         return nbi_fail(NB_TOO_LARGE, "%s: %s", what, text);
+    case NATS_NOT_FOUND:
+        return nbi_fail(NB_NOT_FOUND, "%s: not found", what);
     case NATS_NO_MEMORY:
         return nbi_fail(NB_NO_MEMORY, "%s: out of memory", what);
     case NATS_INVALID_ARG:
