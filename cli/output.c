@@ -53,12 +53,52 @@ static cJSON *column_json(const nb_table *t, size_t i)
     return NULL;
 }
 
-/* A table that cannot be read gets "table_error" instead: the message still prints. */
-static bool add_table_shape(cJSON *o, const nb_payload *p)
+/*
+ * A message's table payloads, each decoded at most once however many outputs
+ * want it (the --json shape or the printed rows, and the --csv file).
+ */
+typedef struct tables {
+    const nb_envelope *e;
+    nb_table **table; /* [i]: payload i decoded, NULL until asked for or when unreadable */
+    char **error;     /* [i]: why payload i is unreadable */
+} tables;
+
+static bool tables_init(tables *tb, const nb_envelope *e)
 {
-    nb_table *t = NULL;
-    if (nb_payload_table(p, &t) != NB_OK)
-        return cJSON_AddStringToObject(o, "table_error", nb_last_error()) != NULL;
+    size_t n = nb_envelope_payload_count(e);
+    tb->e = e;
+    tb->table = calloc(n ? n : 1, sizeof *tb->table);
+    tb->error = calloc(n ? n : 1, sizeof *tb->error);
+    return tb->table && tb->error;
+}
+
+static void tables_free(tables *tb)
+{
+    for (size_t i = 0; tb->table && tb->error && i < nb_envelope_payload_count(tb->e); i++) {
+        nb_table_destroy(tb->table[i]);
+        free(tb->error[i]);
+    }
+    free(tb->table);
+    free(tb->error);
+}
+
+/* Payload i as a table (a view until tables_free), or NULL with *error saying why. */
+static const nb_table *table_at(tables *tb, size_t i, const char **error)
+{
+    if (!tb->table[i] && !tb->error[i] &&
+        nb_payload_table(nb_envelope_payload(tb->e, i), &tb->table[i]) != NB_OK)
+        tb->error[i] = strdup(nb_last_error());
+    *error = tb->error[i] ? tb->error[i] : "out of memory";
+    return tb->table[i];
+}
+
+/* A table that cannot be read gets "table_error" instead: the message still prints. */
+static bool add_table_shape(cJSON *o, tables *tb, size_t index)
+{
+    const char *error;
+    const nb_table *t = table_at(tb, index, &error);
+    if (!t)
+        return cJSON_AddStringToObject(o, "table_error", error) != NULL;
     cJSON *cols = cJSON_CreateArray();
     bool ok = cols && cJSON_AddNumberToObject(o, "rows", (double)nb_table_rows(t));
     for (size_t i = 0; ok && i < nb_table_column_count(t); i++)
@@ -66,12 +106,12 @@ static bool add_table_shape(cJSON *o, const nb_payload *p)
     if (ok && cJSON_AddItemToObject(o, "columns", cols))
         cols = NULL;
     cJSON_Delete(cols);
-    nb_table_destroy(t);
     return ok && !cols;
 }
 
-static cJSON *payload_json(const nb_payload *p, const char *path)
+static cJSON *payload_json(tables *tb, size_t index, const char *path)
 {
+    const nb_payload *p = nb_envelope_payload(tb->e, index);
     char sha[65];
     cJSON *o = cJSON_CreateObject();
     bool ok = o && cJSON_AddStringToObject(o, "dataname", or_empty(nb_payload_dataname(p))) &&
@@ -86,7 +126,7 @@ static cJSON *payload_json(const nb_payload *p, const char *path)
         ok = cJSON_AddNullToObject(o, "sha256") != NULL;
     ok = ok && add_data(o, p);
     if (ok && is_table(p))
-        ok = add_table_shape(o, p);
+        ok = add_table_shape(o, tb, index);
     if (ok && path)
         ok = cJSON_AddStringToObject(o, "path", path) != NULL;
     if (!ok) {
@@ -119,20 +159,28 @@ static bool add_fields(cJSON *o, const nb_envelope *e)
     return cJSON_AddItemToObject(o, "metadata", copy);
 }
 
-char *cli_render_json(const nb_envelope *e, char *const *paths)
+static char *render_json(tables *tb, char *const *paths)
 {
+    const nb_envelope *e = tb->e;
     cJSON *o = cJSON_CreateObject();
     cJSON *list = cJSON_CreateArray();
     bool ok = o && list && add_fields(o, e);
     size_t n = nb_envelope_payload_count(e);
     for (size_t i = 0; ok && i < n; i++)
-        ok = cJSON_AddItemToArray(list, payload_json(nb_envelope_payload(e, i),
-                                                     paths ? paths[i] : NULL));
+        ok = cJSON_AddItemToArray(list, payload_json(tb, i, paths ? paths[i] : NULL));
     ok = ok && cJSON_AddItemToObject(o, "payloads", list);
     if (!ok)
         cJSON_Delete(list);
     char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
+    return text;
+}
+
+char *cli_render_json(const nb_envelope *e, char *const *paths)
+{
+    tables tb;
+    char *text = tables_init(&tb, e) ? render_json(&tb, paths) : NULL;
+    tables_free(&tb);
     return text;
 }
 
@@ -258,12 +306,13 @@ static void rename_streamed_tables(const nb_envelope *e, char **paths)
 }
 
 /* Writes DIR/<msg_id>/NAME.csv (NAME without ".arrows") from a table payload. */
-static void save_csv(const char *msgdir, const nb_payload *p, const char *name)
+static void save_csv(const char *msgdir, tables *tb, size_t index, const char *name)
 {
-    nb_table *t = NULL;
-    if (nb_payload_table(p, &t) != NB_OK) {
+    const char *error;
+    const nb_table *t = table_at(tb, index, &error);
+    if (!t) {
         char *q = cli_quote(name);
-        cli_error("payload %s: %s: no CSV saved", q ? q : "?", nb_last_error());
+        cli_error("payload %s: %s: no CSV saved", q ? q : "?", error);
         cJSON_free(q);
         return;
     }
@@ -282,16 +331,16 @@ static void save_csv(const char *msgdir, const nb_payload *p, const char *name)
     free(final);
     free(file);
     free(text);
-    nb_table_destroy(t);
 }
 
 /* Saves one payload; returns its path (malloc'd) or NULL after an error line. */
-static char *save_payload(const char *msgdir, const nb_payload *p, bool csv)
+static char *save_payload(const char *msgdir, tables *tb, size_t index, bool csv)
 {
+    const nb_payload *p = nb_envelope_payload(tb->e, index);
     const char *name = nb_payload_dataname(p);
     bool arrow = nb_payload_type(p) == NB_TYPE_TABLE;
     if (csv && is_table(p) && nb_is_safe_filename(name))
-        save_csv(msgdir, p, name);
+        save_csv(msgdir, tb, index, name);
     /* The library streamed a link payload there already (download_dir). */
     if (nb_payload_path(p))
         return arrow ? arrows_name(nb_payload_path(p)) : strdup(nb_payload_path(p));
@@ -315,8 +364,9 @@ static char *save_payload(const char *msgdir, const nb_payload *p, bool csv)
     return final;
 }
 
-static void save_payloads(const char *dir, const nb_envelope *e, char **paths, bool csv)
+static void save_payloads(const char *dir, tables *tb, char **paths, bool csv)
 {
+    const nb_envelope *e = tb->e;
     const char *id = nb_envelope_msg_id(e);
     if (!nb_is_safe_filename(id)) {
         char *q = cli_quote(id);
@@ -327,7 +377,7 @@ static void save_payloads(const char *dir, const nb_envelope *e, char **paths, b
     char *msgdir = join_path(dir, id);
     if (msgdir && make_message_dir(dir, msgdir) == 0)
         for (size_t i = 0; i < nb_envelope_payload_count(e); i++)
-            paths[i] = save_payload(msgdir, nb_envelope_payload(e, i), csv);
+            paths[i] = save_payload(msgdir, tb, i, csv);
     free(msgdir);
 }
 
@@ -344,9 +394,10 @@ static int finish_line(void)
     return CLI_OK;
 }
 
-static int print_json(const nb_envelope *e, char *const *paths)
+static int print_json(tables *tb, char *const *paths)
 {
-    char *line = cli_render_json(e, paths);
+    const nb_envelope *e = tb->e;
+    char *line = render_json(tb, paths);
     if (!line) {
         cli_error("out of memory rendering message %s", nb_envelope_msg_id(e));
         return CLI_RUNTIME;
@@ -375,21 +426,22 @@ static void print_payload_line(const nb_payload *p, const char *path)
 }
 
 /* A table payload's rows under its line, or why they cannot be shown. */
-static void print_table_rows(const nb_payload *p, int64_t max_rows)
+static void print_table_rows(tables *tb, size_t index, int64_t max_rows)
 {
-    nb_table *t = NULL;
-    if (nb_payload_table(p, &t) != NB_OK) {
-        char *q = cli_quote(nb_last_error());
+    const char *error;
+    const nb_table *t = table_at(tb, index, &error);
+    if (!t) {
+        char *q = cli_quote(error);
         printf("    (table not readable: %s)\n", q ? q : "?");
         cJSON_free(q);
         return;
     }
     cli_print_table(t, max_rows, "    ");
-    nb_table_destroy(t);
 }
 
-static int print_human(const nb_envelope *e, char *const *paths, int64_t max_rows)
+static int print_human(tables *tb, char *const *paths, int64_t max_rows)
 {
+    const nb_envelope *e = tb->e;
     size_t n = nb_envelope_payload_count(e);
     /* Every string here came off the network: quoted, so no escape sequence reaches the terminal. */
     char *id = cli_quote(nb_envelope_msg_id(e));
@@ -404,7 +456,7 @@ static int print_human(const nb_envelope *e, char *const *paths, int64_t max_row
         const nb_payload *p = nb_envelope_payload(e, i);
         print_payload_line(p, paths[i]);
         if (is_table(p))
-            print_table_rows(p, max_rows);
+            print_table_rows(tb, i, max_rows);
     }
     return finish_line();
 }
@@ -413,19 +465,23 @@ int cli_print_envelope(const cli_args *a, const nb_envelope *e)
 {
     size_t n = nb_envelope_payload_count(e);
     char **paths = calloc(n ? n : 1, sizeof *paths);
-    if (!paths) {
+    tables tb;
+    if (!tables_init(&tb, e) || !paths) {
+        tables_free(&tb);
+        free(paths);
         cli_error("out of memory");
         return CLI_RUNTIME;
     }
     if (a->save_dir)
-        save_payloads(a->save_dir, e, paths, a->csv_out);
+        save_payloads(a->save_dir, &tb, paths, a->csv_out);
     int64_t max_rows = a->has_rows ? (int64_t)(a->rows > INT64_MAX ? INT64_MAX : a->rows) : 10;
-    int rc = a->json ? print_json(e, paths) : print_human(e, paths, max_rows);
+    int rc = a->json ? print_json(&tb, paths) : print_human(&tb, paths, max_rows);
     if (a->save_dir)
         rename_streamed_tables(e, paths);
     for (size_t i = 0; i < n; i++)
         free(paths[i]);
     free(paths);
+    tables_free(&tb);
     return rc;
 }
 
