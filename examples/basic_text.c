@@ -10,25 +10,12 @@
  *     smartsend("/chat/room1", [("msg", "Hello ...", "text")])
  */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include <natsbridge.h>
 
-/* Every natsbridge call returns a status; on failure nb_last_error() says why. */
-#define TRY(call)                                                                 \
-    do {                                                                          \
-        nb_status s_ = (call);                                                    \
-        if (s_ != NB_OK) {                                                        \
-            fprintf(stderr, "%s failed: %s: %s\n", #call, nb_status_text(s_), nb_last_error()); \
-            goto done;                                                            \
-        }                                                                         \
-    } while (0)
-
-static const char *nats_url(void)
-{
-    const char *url = getenv("NATS_URL");
-    return url && *url ? url : NB_DEFAULT_NATS_URL;
-}
+/* TRY(call): on failure print the reason, from nb_last_error(), and goto done.
+ * nats_url(): $NATS_URL or the default. */
+#include "example.h"
 
 int main(void)
 {
@@ -40,7 +27,8 @@ int main(void)
     nb_payload *text = NULL;
     int rc = 1;
 
-    /* Options: where the server is and who we are; the rest keeps the peers' defaults. */
+    /* Options: where the server is and who we are; the rest keeps the peers' defaults.
+     * (The other examples take these steps in one call, example_connect().) */
     TRY(nb_options_create(&opts));
     TRY(nb_options_set_url(opts, nats_url()));
     TRY(nb_options_set_sender_name(opts, "basic-text-example"));

@@ -12,27 +12,13 @@
  */
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <time.h>
 
 #include <natsbridge.h>
 
-#define TRY(call)                                                                 \
-    do {                                                                          \
-        nb_status s_ = (call);                                                    \
-        if (s_ != NB_OK) {                                                        \
-            fprintf(stderr, "%s failed: %s: %s\n", #call, nb_status_text(s_), nb_last_error()); \
-            goto done;                                                            \
-        }                                                                         \
-    } while (0)
+#include "example.h" /* TRY, nats_url, example_connect */
 
 #define JOBS 3
-
-static const char *nats_url(void)
-{
-    const char *url = getenv("NATS_URL");
-    return url && *url ? url : NB_DEFAULT_NATS_URL;
-}
 
 /* Publishes one job and prints the stream's ack. */
 static nb_status publish(nb_client *c, nb_envelope *job)
@@ -81,7 +67,6 @@ int main(void)
     nb_js_stream_config stream = {.name = "JOBS", .subjects = subjects, .subject_count = 1};
     nb_js_consumer_config worker = {.subject = "jobs.>", .durable = "resizer",
                                     .nak_delay_ms = 200, .max_deliver = 5};
-    nb_options *opts = NULL;
     nb_client *client = NULL;
     nb_js_consumer *consumer = NULL;
     nb_envelope *job = NULL, *first = NULL;
@@ -90,9 +75,7 @@ int main(void)
     bool created = false, have_stream = false;
     int rc = 1;
 
-    TRY(nb_options_create(&opts));
-    TRY(nb_options_set_url(opts, nats_url()));
-    TRY(nb_client_connect(&client, opts));
+    TRY(example_connect(&client, NULL));
     TRY(nb_js_stream_ensure(client, &stream, &created));
     have_stream = true;
     printf("stream JOBS %s\n", created ? "created" : "exists");
@@ -132,6 +115,5 @@ done:
     nb_envelope_destroy(job);
     nb_envelope_destroy(first);
     nb_client_destroy(client);
-    nb_options_destroy(opts);
     return rc;
 }

@@ -9,25 +9,11 @@
  * (default nats://localhost:4222).
  */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include <cjson/cJSON.h>
 #include <natsbridge.h>
 
-#define TRY(call)                                                                 \
-    do {                                                                          \
-        nb_status s_ = (call);                                                    \
-        if (s_ != NB_OK) {                                                        \
-            fprintf(stderr, "%s failed: %s: %s\n", #call, nb_status_text(s_), nb_last_error()); \
-            goto done;                                                            \
-        }                                                                         \
-    } while (0)
-
-static const char *nats_url(void)
-{
-    const char *url = getenv("NATS_URL");
-    return url && *url ? url : NB_DEFAULT_NATS_URL;
-}
+#include "example.h" /* TRY, nats_url, example_connect */
 
 /* The sender's side: the configuration as a cJSON tree. */
 static cJSON *make_config(void)
@@ -60,7 +46,6 @@ static void print_config(const nb_payload *p)
 int main(void)
 {
     const char *subject = "/agent/v1/config";
-    nb_options *opts = NULL;
     nb_client *client = NULL;
     nb_subscription *sub = NULL;
     nb_envelope *msg = NULL, *got = NULL;
@@ -68,9 +53,7 @@ int main(void)
     cJSON *cfg = make_config();
     int rc = 1;
 
-    TRY(nb_options_create(&opts));
-    TRY(nb_options_set_url(opts, nats_url()));
-    TRY(nb_client_connect(&client, opts));
+    TRY(example_connect(&client, NULL));
     TRY(nb_client_subscribe_sync(client, &sub, subject, NULL));
 
     /* The tree is borrowed: serialized now, so it can be freed right after. */
@@ -96,6 +79,5 @@ done:
     nb_envelope_destroy(msg);
     nb_subscription_destroy(sub);
     nb_client_destroy(client);
-    nb_options_destroy(opts);
     return rc;
 }

@@ -8,30 +8,16 @@
  */
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <natsbridge.h>
 
-#define TRY(call)                                                                 \
-    do {                                                                          \
-        nb_status s_ = (call);                                                    \
-        if (s_ != NB_OK) {                                                        \
-            fprintf(stderr, "%s failed: %s: %s\n", #call, nb_status_text(s_), nb_last_error()); \
-            goto done;                                                            \
-        }                                                                         \
-    } while (0)
+#include "example.h" /* TRY, nats_url, example_connect */
 
 #define IMAGE_SIDE 32
 #define IMAGE_SIZE (8 + IMAGE_SIDE * IMAGE_SIDE * 3)
 
 static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-
-static const char *nats_url(void)
-{
-    const char *url = getenv("NATS_URL");
-    return url && *url ? url : NB_DEFAULT_NATS_URL;
-}
 
 /* A PNG-like byte array: the PNG signature, then a 32x32 RGB gradient. */
 static void make_image(uint8_t *img)
@@ -72,7 +58,6 @@ int main(void)
 {
     const char *subject = "/chat/room1/media";
     static uint8_t image[IMAGE_SIZE];
-    nb_options *opts = NULL;
     nb_client *client = NULL;
     nb_subscription *sub = NULL;
     nb_envelope *msg = NULL, *got = NULL;
@@ -80,9 +65,7 @@ int main(void)
     int rc = 1;
 
     make_image(image);
-    TRY(nb_options_create(&opts));
-    TRY(nb_options_set_url(opts, nats_url()));
-    TRY(nb_client_connect(&client, opts));
+    TRY(example_connect(&client, NULL));
     TRY(nb_client_subscribe_sync(client, &sub, subject, NULL));
 
     TRY(nb_envelope_create(&msg));
@@ -105,6 +88,5 @@ done:
     nb_envelope_destroy(msg);
     nb_subscription_destroy(sub);
     nb_client_destroy(client);
-    nb_options_destroy(opts);
     return rc;
 }

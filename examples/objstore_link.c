@@ -18,23 +18,10 @@
 
 #include <natsbridge.h>
 
-#define TRY(call)                                                                 \
-    do {                                                                          \
-        nb_status s_ = (call);                                                    \
-        if (s_ != NB_OK) {                                                        \
-            fprintf(stderr, "%s failed: %s: %s\n", #call, nb_status_text(s_), nb_last_error()); \
-            goto done;                                                            \
-        }                                                                         \
-    } while (0)
+#include "example.h" /* TRY, nats_url */
 
 #define BUCKET "EXAMPLES"
 #define SCAN_SIZE (3 * 1000 * 1000) /* 3 MB: over the threshold, so it goes by link */
-
-static const char *nats_url(void)
-{
-    const char *url = getenv("NATS_URL");
-    return url && *url ? url : NB_DEFAULT_NATS_URL;
-}
 
 /* Stand-in for a large file (a scan, a model, a video): reproducible bytes. */
 static uint8_t *make_scan(void)

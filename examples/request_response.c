@@ -10,40 +10,11 @@
  * where the server is (default nats://localhost:4222).
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <natsbridge.h>
 
-#define TRY(call)                                                                 \
-    do {                                                                          \
-        nb_status s_ = (call);                                                    \
-        if (s_ != NB_OK) {                                                        \
-            fprintf(stderr, "%s failed: %s: %s\n", #call, nb_status_text(s_), nb_last_error()); \
-            goto done;                                                            \
-        }                                                                         \
-    } while (0)
-
-static const char *nats_url(void)
-{
-    const char *url = getenv("NATS_URL");
-    return url && *url ? url : NB_DEFAULT_NATS_URL;
-}
-
-/* Connects a client named name to the server. */
-static nb_status connect_as(nb_client **out, const char *name)
-{
-    nb_options *opts = NULL;
-    nb_status s = nb_options_create(&opts);
-    if (s == NB_OK)
-        s = nb_options_set_url(opts, nats_url());
-    if (s == NB_OK)
-        s = nb_options_set_sender_name(opts, name);
-    if (s == NB_OK)
-        s = nb_client_connect(out, opts); /* the client keeps a copy of opts */
-    nb_options_destroy(opts);
-    return s;
-}
+#include "example.h" /* TRY, nats_url, example_connect */
 
 /* The responder: called from a natsbridge thread for every request. */
 static void on_request(nb_subscription *sub, nb_envelope *req, void *closure)
@@ -80,13 +51,13 @@ int main(void)
     int rc = 1;
 
     /* The responder: subscribe with a callback (errors go to stderr when on_error is NULL). */
-    TRY(connect_as(&responder, "agent-backend"));
+    TRY(example_connect(&responder, "agent-backend"));
     TRY(nb_client_subscribe(responder, &sub, subject, NULL, on_request, NULL, responder));
     /* Make sure the server knows the subscription before anyone asks. */
     TRY(nb_client_flush(responder, 2000));
 
     /* The requester: send and wait up to 5 s for the matching reply. */
-    TRY(connect_as(&requester, "agent-wine-web-frontend"));
+    TRY(example_connect(&requester, "agent-wine-web-frontend"));
     TRY(nb_envelope_create(&req));
     TRY(nb_payload_create_text(&question, "prompt", "Which wine goes with fish?"));
     TRY(nb_envelope_add_payload(req, &question));

@@ -15,22 +15,9 @@
 
 #include <natsbridge.h>
 
-#define TRY(call)                                                                 \
-    do {                                                                          \
-        nb_status s_ = (call);                                                    \
-        if (s_ != NB_OK) {                                                        \
-            fprintf(stderr, "%s failed: %s: %s\n", #call, nb_status_text(s_), nb_last_error()); \
-            goto done;                                                            \
-        }                                                                         \
-    } while (0)
+#include "example.h" /* TRY, nats_url, example_connect */
 
 #define ROWS 4
-
-static const char *nats_url(void)
-{
-    const char *url = getenv("NATS_URL");
-    return url && *url ? url : NB_DEFAULT_NATS_URL;
-}
 
 /* Four rows of wine orders in Arrow's layout: id, price, name (one unknown), when ordered. */
 static const int64_t ids[ROWS] = {101, 102, 103, 104};
@@ -97,7 +84,6 @@ static nb_status show_arrow_export(const nb_table *t)
 int main(void)
 {
     const char *subject = "/warehouse/orders";
-    nb_options *opts = NULL;
     nb_client *client = NULL;
     nb_subscription *sub = NULL;
     nb_envelope *msg = NULL, *got = NULL;
@@ -113,9 +99,7 @@ int main(void)
     TRY(nb_table_add_timestamp_column(table, "ordered", NB_TIME_MILLISECOND, "UTC", ROWS,
                                       ordered_ms, NULL));
 
-    TRY(nb_options_create(&opts));
-    TRY(nb_options_set_url(opts, nats_url()));
-    TRY(nb_client_connect(&client, opts));
+    TRY(example_connect(&client, NULL));
     TRY(nb_client_subscribe_sync(client, &sub, subject, NULL));
 
     /* The table is encoded once, as an Arrow IPC stream, into the payload. */
@@ -143,6 +127,5 @@ done:
     nb_envelope_destroy(msg);
     nb_subscription_destroy(sub);
     nb_client_destroy(client);
-    nb_options_destroy(opts);
     return rc;
 }
