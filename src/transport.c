@@ -217,19 +217,28 @@ static bool origin_allowed(const char *origin, const nb_options *o)
     return false;
 }
 
-static nb_status check_url(const nb_payload *p, const nb_options *o, who_t *who)
+static nb_status check_origin(const nb_payload *p, const nb_options *o, who_t *who)
 {
-    char origin[ORIGIN_MAX];
     /* nats-os:// links are fetched over the client's own NATS connection: no origin to allow. */
-    bool store = nbi_objstore_is_url(p->url);
-    if (!store && nbi_url_origin(p->url, origin, sizeof origin) != NB_OK)
+    if (nbi_objstore_is_url(p->url))
+        return NB_OK;
+    char origin[ORIGIN_MAX];
+    if (nbi_url_origin(p->url, origin, sizeof origin) != NB_OK)
         return nbi_fail(NB_NOT_ALLOWED, "%s: link URL '%.300s' is not an http(s) URL", name_of(who),
                         p->url);
-    if (!store && !origin_allowed(origin, o))
+    if (!origin_allowed(origin, o))
         return nbi_fail(NB_NOT_ALLOWED,
                         "%s: link URL '%.300s' is not from an allowed origin (the file server's "
                         "is %.200s; add others with an allowlist)",
                         name_of(who), p->url, o->fileserver_url ? o->fileserver_url : "unset");
+    return NB_OK;
+}
+
+static nb_status check_url(const nb_payload *p, const nb_options *o, who_t *who)
+{
+    nb_status s = check_origin(p, o, who);
+    if (s != NB_OK)
+        return s;
     if (o->max_download && p->size > o->max_download)
         return nbi_fail(NB_TOO_LARGE, "%s: size %llu is over the download cap of %llu bytes", name_of(who),
                         (unsigned long long)p->size, (unsigned long long)o->max_download);
