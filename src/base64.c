@@ -145,3 +145,17 @@ nb_status nbi_base64_decode(const char *in, size_t n, uint8_t *out, size_t *out_
     *out_len = o + (data > full ? data - full - 1 : 0);
     return NB_OK;
 }
+
+nb_status nbi_base64_append(nbi_buf *b, const uint8_t *data, size_t n)
+{
+    size_t chars = nbi_base64_encoded_len(n);
+    if (chars == SIZE_MAX)
+        return nbi_fail(NB_TOO_LARGE, "%zu bytes are too many to encode in base64", n);
+    nb_status s = nbi_buf_reserve(b, chars);
+    if (s != NB_OK)
+        return s;
+    nbi_base64_encode(data, n, (char *)b->data + b->len);
+    b->len += chars;
+    b->data[b->len] = '\0';
+    return NB_OK;
+}

@@ -124,22 +124,13 @@ static nb_status put_string_field(nbi_buf *b, const char *key, const char *value
     return s == NB_OK ? put_string(b, value, key, index) : s;
 }
 
-/* Base64 of n bytes written in place: no intermediate copy of the payload. */
+/* A JSON string holding the base64 of n bytes, written in place. */
 static nb_status put_base64(nbi_buf *b, const uint8_t *data, size_t n)
 {
-    size_t chars = nbi_base64_encoded_len(n);
-    if (chars == SIZE_MAX || chars > SIZE_MAX - 2)
-        return nbi_fail(NB_TOO_LARGE, "envelope: %zu bytes are too many to encode", n);
-    nb_status s = nbi_buf_reserve(b, chars + 2);
-    if (s != NB_OK)
-        return s;
-    char *w = (char *)b->data + b->len;
-    *w = '"';
-    nbi_base64_encode(data, n, w + 1);
-    w[chars + 1] = '"';
-    b->len += chars + 2;
-    b->data[b->len] = '\0';
-    return NB_OK;
+    nb_status s = nbi_buf_append(b, "\"", 1);
+    if (s == NB_OK)
+        s = nbi_base64_append(b, data, n);
+    return s == NB_OK ? nbi_buf_append(b, "\"", 1) : s;
 }
 
 /*

@@ -109,32 +109,13 @@ static void format_timestamp(int64_t v, nb_time_unit unit, bool zoned, char out[
         snprintf(out + n, (size_t)(64 - n), "Z");
 }
 
-static nb_status put_base64_raw(nbi_buf *b, const uint8_t *data, size_t n)
+/* A binary value as base64: bare (raw, for the text form) or as a JSON string. */
+static nb_status put_base64(nbi_buf *b, const uint8_t *data, size_t n, bool raw)
 {
-    size_t chars = nbi_base64_encoded_len(n);
-    nb_status s = chars == SIZE_MAX ? nbi_fail(NB_TOO_LARGE, "jsontable: binary value too large")
-                                    : nbi_buf_reserve(b, chars);
-    if (s != NB_OK)
-        return s;
-    nbi_base64_encode(data, n, (char *)b->data + b->len);
-    b->len += chars;
-    b->data[b->len] = '\0';
-    return NB_OK;
-}
-
-static nb_status put_base64(nbi_buf *b, const uint8_t *data, size_t n)
-{
-    size_t chars = nbi_base64_encoded_len(n);
-    nb_status s = chars == SIZE_MAX ? nbi_fail(NB_TOO_LARGE, "jsontable: binary value too large")
-                                    : nbi_buf_reserve(b, chars + 2);
-    if (s != NB_OK)
-        return s;
-    b->data[b->len++] = '"';
-    nbi_base64_encode(data, n, (char *)b->data + b->len);
-    b->len += chars;
-    b->data[b->len++] = '"';
-    b->data[b->len] = '\0';
-    return NB_OK;
+    nb_status s = raw ? NB_OK : nbi_buf_append(b, "\"", 1);
+    if (s == NB_OK)
+        s = nbi_base64_append(b, data, n);
+    return s == NB_OK && !raw ? nbi_buf_append(b, "\"", 1) : s;
 }
 
 /* Reads the fixed-width value at row as the widest integer of its kind. */
@@ -223,7 +204,7 @@ static nb_status put_value(nbi_buf *b, const nbi_column *c, int64_t row, bool ra
         size_t n = (size_t)(o[1] - o[0]);
         if (c->type == NB_COL_UTF8)
             return put_text(b, s, n, raw);
-        return raw ? put_base64_raw(b, s, n) : put_base64(b, s, n);
+        return put_base64(b, s, n, raw);
     }
     case NB_COL_DATE32:
         format_date(signed_at(c, row), text, sizeof text);
