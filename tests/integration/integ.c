@@ -3,10 +3,9 @@
  */
 #include "integ.h"
 
-#include <arpa/inet.h>
+#include "cluster.h" /* nbt_free_ports */
+
 #include <errno.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,20 +82,8 @@ char *dup_text(const char *s)
 /* A loopback TCP port nobody listens on (bound, then released). */
 int closed_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    socklen_t alen = sizeof a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &alen) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return 9; /* discard: closed on any test machine */
-    }
-    close(fd);
-    return ntohs(a.sin_port);
+    int port;
+    return nbt_free_ports(&port, 1) == 0 ? port : 9; /* 9, discard: closed on any test machine */
 }
 
 /* TCP sockets of this network namespace with port as local or remote port (any state). */
@@ -165,14 +152,9 @@ const char *first_text(const nb_envelope *e)
 static void answer(collector *c, const nb_envelope *req)
 {
     nb_envelope *rep = NULL;
-    nb_payload *p = NULL;
     char text[512];
     snprintf(text, sizeof text, "echo: %s", first_text(req));
-    nb_status s = nb_envelope_create(&rep);
-    if (s == NB_OK)
-        s = nb_payload_create_text(&p, "answer", text);
-    if (s == NB_OK)
-        s = nb_envelope_add_payload(rep, &p);
+    nb_status s = text_envelope(&rep, "answer", text);
     if (s == NB_OK)
         s = nb_client_reply(c->responder, req, rep);
     pthread_mutex_lock(&c->mu);
@@ -180,7 +162,6 @@ static void answer(collector *c, const nb_envelope *req)
     if (s != NB_OK)
         snprintf(c->reply_error, sizeof c->reply_error, "%s", nb_last_error());
     pthread_mutex_unlock(&c->mu);
-    nb_payload_destroy(p);
     nb_envelope_destroy(rep);
 }
 
@@ -600,23 +581,40 @@ bool raw_publish(const char *subject, const void *data, size_t len)
     return true;
 }
 
+nb_status text_envelope(nb_envelope **out, const char *name, const char *text)
+{
+    nb_envelope *e = NULL;
+    nb_payload *p = NULL;
+    nb_status s = nb_envelope_create(&e);
+    if (s == NB_OK)
+        s = nb_payload_create_text(&p, name, text);
+    if (s == NB_OK)
+        s = nb_envelope_add_payload(e, &p);
+    nb_payload_destroy(p);
+    if (s != NB_OK) {
+        nb_envelope_destroy(e);
+        e = NULL;
+    }
+    *out = e;
+    return s;
+}
+
+nb_status send_text(nb_client *a, const char *subject, const char *text)
+{
+    nb_envelope *e = NULL;
+    nb_status s = text_envelope(&e, "msg", text);
+    if (s == NB_OK)
+        s = nb_client_send(a, subject, e);
+    nb_envelope_destroy(e);
+    return s;
+}
+
 bool send_many(nb_client *a, const char *subject, int n)
 {
     for (int i = 0; i < n; i++) {
         char text[32];
         snprintf(text, sizeof text, "m%d", i);
-        nb_envelope *e = NULL;
-        nb_payload *p = NULL;
-        nb_status s = nb_envelope_create(&e);
-        if (s == NB_OK)
-            s = nb_payload_create_text(&p, "msg", text);
-        if (s == NB_OK)
-            s = nb_envelope_add_payload(e, &p);
-        if (s == NB_OK)
-            s = nb_client_send(a, subject, e);
-        nb_payload_destroy(p);
-        nb_envelope_destroy(e);
-        REQUIRE_OK(s);
+        REQUIRE_OK(send_text(a, subject, text));
     }
     REQUIRE_OK(nb_client_flush(a, 10000));
     return true;

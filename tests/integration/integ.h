@@ -170,6 +170,11 @@ bool pair(nb_client **a, nb_subscription **s, const char *subject);
 nb_envelope *send_and_next(nb_client *a, nb_subscription *s, const char *subject, nb_envelope *e);
 /* Sends e on subject from one connection and receives it on another. */
 nb_envelope *roundtrip(nb_envelope *e, const char *subject);
+/* A new envelope with one text payload, NOT tracked (the caller destroys it): usable from any
+ * thread. *out is NULL when the status is not NB_OK. */
+nb_status text_envelope(nb_envelope **out, const char *name, const char *text);
+/* Sends an untracked envelope with one text payload "msg" (usable from any thread). */
+nb_status send_text(nb_client *a, const char *subject, const char *text);
 /* Sends n text envelopes "m0", "m1", ... and flushes. */
 bool send_many(nb_client *a, const char *subject, int n);
 /* Publishes bytes with nats.c directly, bypassing natsbridge, and flushes. */

@@ -304,6 +304,28 @@ static nb_envelope *env_bytes(const char *name, uint8_t *buf, size_t n, uint32_t
     return env_with(bytes_payload(name, NB_TYPE_BINARY, buf, n));
 }
 
+/* Sends env_bytes(name, buf, n, seed) from a on subject: the sent envelope (tracked), or NULL. */
+static nb_envelope *send_bytes(nb_client *a, const char *subject, const char *name,
+                               uint8_t *buf, size_t n, uint32_t seed)
+{
+    nb_envelope *e = env_bytes(name, buf, n, seed);
+    REQUIRE(e);
+    REQUIRE_OK(nb_client_send(a, subject, e));
+    return e;
+}
+
+/* Receiver options (short back-off) saving downloads in case_dir()/sub, written to save. */
+static nb_options *saving_opts(char *save, size_t savesz, const char *sub)
+{
+    snprintf(save, savesz, "%s/%s", case_dir(), sub);
+    nb_options *o = recv_opts(2, 20, 50);
+    if (o && nb_options_set_download_dir(o, save) != NB_OK) {
+        fprintf(stderr, "saving_opts: %s\n", nb_last_error());
+        return NULL;
+    }
+    return o;
+}
+
 /* ------------------------------------------------------------------------ */
 /* End to end: what arrives                                                 */
 /* ------------------------------------------------------------------------ */
@@ -440,9 +462,8 @@ CASE(link_fan_out, 0)
     for (size_t i = 0; i < COUNT(s); i++)
         CHECK((s[i] = sub_with(recv_opts(2, 20, 50), "/link/fan")));
     CHECK(a);
-    nb_envelope *e = env_bytes("shared.bin", bytes, sizeof bytes, 21);
+    nb_envelope *e = send_bytes(a, "/link/fan", "shared.bin", bytes, sizeof bytes, 21);
     CHECK(e);
-    CHECK_OK(nb_client_send(a, "/link/fan", e));
     for (size_t i = 0; i < COUNT(s); i++) {
         nb_envelope *got = next_env(s[i], 5000);
         CHECK(got);
@@ -497,9 +518,8 @@ CASE(link_fileserver_restart, 0)
     nb_client *a = connect_with(link_opts(16, NULL, NULL));
     nb_subscription *s = sub_with(recv_opts(10, 50, 200), "/link/restart");
     CHECK(a && s);
-    nb_envelope *e = env_bytes("survivor.bin", bytes, sizeof bytes, 31);
+    nb_envelope *e = send_bytes(a, "/link/restart", "survivor.bin", bytes, sizeof bytes, 31);
     CHECK(e);
-    CHECK_OK(nb_client_send(a, "/link/restart", e));
     CHECK_OK(nb_client_flush(a, 5000));
     restart_job job = {nb_fileserver_port(T.fs), 300, NULL, NB_OK, ""};
     nb_fileserver_stop(T.fs); /* the files stay on disk */
@@ -534,9 +554,8 @@ CASE(link_fileserver_down, 0)
     nb_client *a = connect_with(link_opts(16, NULL, NULL));
     nb_subscription *s = sub_with(recv_opts(RETRIES, BASE_MS, MAX_MS), "/link/down");
     CHECK(a && s);
-    nb_envelope *e = env_bytes("lost.bin", bytes, sizeof bytes, 41);
+    nb_envelope *e = send_bytes(a, "/link/down", "lost.bin", bytes, sizeof bytes, 41);
     CHECK(e);
-    CHECK_OK(nb_client_send(a, "/link/down", e));
     CHECK_OK(nb_client_flush(a, 5000));
     nb_fileserver_stop(T.fs);
     T.fs = NULL;
@@ -572,9 +591,8 @@ CASE(link_not_found, 0)
     nb_subscription *s = sub_with(recv_opts(5, 1000, 1000), "/link/gone");
     CHECK(put && plik && s);
 
-    nb_envelope *e = env_bytes("gone.bin", bytes, sizeof bytes, 51);
+    nb_envelope *e = send_bytes(put, "/link/gone", "gone.bin", bytes, sizeof bytes, 51);
     CHECK(e);
-    CHECK_OK(nb_client_send(put, "/link/gone", e));
     CHECK(http_delete(sent_url(e, 0), NULL) == 204);
     int64_t t0 = now_ms();
     nb_envelope *got = NULL;
@@ -585,9 +603,8 @@ CASE(link_not_found, 0)
     CHECK(now_ms() - t0 < 1000);
     CHECK(http_delete(sent_url(e, 0), NULL) == 404); /* really gone */
 
-    e = env_bytes("gone2.bin", bytes, sizeof bytes, 52);
+    e = send_bytes(plik, "/link/gone", "gone2.bin", bytes, sizeof bytes, 52);
     CHECK(e);
-    CHECK_OK(nb_client_send(plik, "/link/gone", e));
     char data[400], side[400];
     CHECK(the_data_file(data, sizeof data));
     snprintf(side, sizeof side, "%.*s.json", (int)(strlen(data) - 5), data);
@@ -635,17 +652,14 @@ CASE(link_corrupted, 0)
     static uint8_t bytes[70000];
     char save[300];
     CHECK(fs_start(0, NULL));
-    snprintf(save, sizeof save, "%s/saved", case_dir());
-    nb_options *disk = recv_opts(2, 20, 50);
+    nb_options *disk = saving_opts(save, sizeof save, "saved");
     CHECK(disk);
-    CHECK_OK(nb_options_set_download_dir(disk, save));
     nb_client *a = connect_with(link_opts(16, NULL, NULL));
     nb_subscription *mem = sub_with(recv_opts(2, 20, 50), "/link/bad");
     nb_subscription *dsk = sub_with(disk, "/link/bad");
     CHECK(a && mem && dsk);
-    nb_envelope *e = env_bytes("tampered.bin", bytes, sizeof bytes, 61);
+    nb_envelope *e = send_bytes(a, "/link/bad", "tampered.bin", bytes, sizeof bytes, 61);
     CHECK(e);
-    CHECK_OK(nb_client_send(a, "/link/bad", e));
     char data[400];
     CHECK(the_data_file(data, sizeof data));
     CHECK(corrupt(data, 40000, 16));
@@ -665,17 +679,14 @@ CASE(link_truncated, 0)
     static uint8_t bytes[50000];
     char save[300];
     CHECK(fs_start(0, NULL));
-    snprintf(save, sizeof save, "%s/saved", case_dir());
-    nb_options *disk = recv_opts(2, 20, 50);
+    nb_options *disk = saving_opts(save, sizeof save, "saved");
     CHECK(disk);
-    CHECK_OK(nb_options_set_download_dir(disk, save));
     CHECK_OK(nb_options_set_download_deadline(disk, 3000));
     nb_client *a = connect_with(link_opts(16, NULL, NULL));
     nb_subscription *s = sub_with(disk, "/link/short");
     CHECK(a && s);
-    nb_envelope *e = env_bytes("short.bin", bytes, sizeof bytes, 71);
+    nb_envelope *e = send_bytes(a, "/link/short", "short.bin", bytes, sizeof bytes, 71);
     CHECK(e);
-    CHECK_OK(nb_client_send(a, "/link/short", e));
     cJSON *tree = cJSON_Parse(nb_envelope_json(e, NULL));
     cJSON *p0 = cJSON_GetArrayItem(cJSON_GetObjectItem(tree, "payloads"), 0);
     cJSON_SetNumberValue(cJSON_GetObjectItem(p0, "size"), sizeof bytes + 1);
@@ -723,9 +734,8 @@ CASE(link_origin_allowlist, 0)
     nb_subscription *sd = sub_with(deny, "/link/origin");
     nb_subscription *sa = sub_with(allow, "/link/origin");
     CHECK(a && sd && sa);
-    nb_envelope *e = env_bytes("far.bin", bytes, sizeof bytes, 81);
+    nb_envelope *e = send_bytes(a, "/link/origin", "far.bin", bytes, sizeof bytes, 81);
     CHECK(e);
-    CHECK_OK(nb_client_send(a, "/link/origin", e));
     nb_envelope *got = NULL;
     CHECK_FAIL(nb_subscription_next(sd, 5000, &got), NB_NOT_ALLOWED, sent_url(e, 0));
     CHECK(strstr(nb_last_error(), "allowed origin"));
@@ -759,9 +769,8 @@ CASE(link_max_download, 0)
     nb_subscription *su = sub_with(under, "/link/cap");
     nb_subscription *sa = sub_with(at, "/link/cap");
     CHECK(a && su && sa);
-    nb_envelope *e = env_bytes("capped.bin", bytes, sizeof bytes, 91);
+    nb_envelope *e = send_bytes(a, "/link/cap", "capped.bin", bytes, sizeof bytes, 91);
     CHECK(e);
-    CHECK_OK(nb_client_send(a, "/link/cap", e));
     nb_envelope *got = NULL;
     CHECK_FAIL(nb_subscription_next(su, 5000, &got), NB_TOO_LARGE, "29999");
     CHECK(strstr(nb_last_error(), "payloads[0] 'capped.bin'"));
@@ -876,25 +885,6 @@ CASE(link_bearer_token, 0)
 /* End to end: big files and progress                                       */
 /* ------------------------------------------------------------------------ */
 
-/* Two files hold the same bytes (compared in blocks). */
-static bool same_file(const char *a, const char *b)
-{
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    bool same = fa && fb;
-    static uint8_t ba[65536], bb[65536];
-    while (same) {
-        size_t na = fread(ba, 1, sizeof ba, fa), nb = fread(bb, 1, sizeof bb, fb);
-        same = na == nb && memcmp(ba, bb, na) == 0;
-        if (na == 0)
-            break;
-    }
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
-    return same;
-}
-
 CASE(link_stream_to_disk, 0)
 {
     /* 20 MB from a file, streamed up and streamed down into DIR/<msg_id>/<dataname>. */
@@ -902,8 +892,6 @@ CASE(link_stream_to_disk, 0)
     char src[300], save[300], want[700];
     CHECK(fs_start(0, NULL));
     snprintf(src, sizeof src, "%s/source.mp4", case_dir());
-    /* Two levels that do not exist yet: the download directory is made like mkdir -p. */
-    snprintf(save, sizeof save, "%s/saved/nested", case_dir());
     uint8_t *bytes = malloc(SIZE);
     CHECK(bytes);
     fill_bytes(bytes, SIZE, 131);
@@ -913,9 +901,9 @@ CASE(link_stream_to_disk, 0)
     free(bytes);
     CHECK(written);
     CHECK_OK(hs);
-    nb_options *ro = recv_opts(2, 20, 50);
+    /* Two levels that do not exist yet: the download directory is made like mkdir -p. */
+    nb_options *ro = saving_opts(save, sizeof save, "saved/nested");
     CHECK(ro);
-    CHECK_OK(nb_options_set_download_dir(ro, save));
     nb_client *a = connect_with(link_opts(1000000, NULL, NULL));
     nb_subscription *s = sub_with(ro, "/link/big");
     CHECK(a && s);
@@ -939,7 +927,7 @@ CASE(link_stream_to_disk, 0)
     CHECK(nb_payload_data(r, &len) == NULL);
     snprintf(want, sizeof want, "%s/%s/movie.mp4", save, nb_envelope_msg_id(e));
     CHECK_STR(nb_payload_path(r), want);
-    CHECK(same_file(src, want));
+    CHECK(nbt_same_files(src, want));
     char part[720];
     snprintf(part, sizeof part, "%s.part", want);
     CHECK(!file_exists(part));

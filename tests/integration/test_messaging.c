@@ -630,21 +630,10 @@ static void *sender(void *arg)
     for (int i = 0; i < 250; i++) {
         char text[32];
         snprintf(text, sizeof text, "%d:%d", a->id, i);
-        nb_envelope *e = NULL;
-        nb_payload *p = NULL;
-        nb_status s = nb_envelope_create(&e);
-        if (s == NB_OK)
-            s = nb_payload_create_text(&p, "msg", text);
-        if (s == NB_OK)
-            s = nb_envelope_add_payload(e, &p);
-        if (s == NB_OK)
-            s = nb_client_send(a->client, "/threads", e);
-        if (s != NB_OK) {
+        if (send_text(a->client, "/threads", text) != NB_OK) {
             fprintf(stderr, "sender %d: %s\n", a->id, nb_last_error());
             a->failures++;
         }
-        nb_payload_destroy(p);
-        nb_envelope_destroy(e);
     }
     return NULL;
 }

@@ -23,9 +23,12 @@
 static nb_js_consumer *consumers[8];
 static nb_js_publisher *publishers[4];
 
-/* setup() starts a core server; JetStream cases swap it for one with -js. */
+static void tally_reset(void);
+
+/* setup() starts a core server; JetStream cases swap it for one with -js. Tallies start empty. */
 static bool js_setup(long max_payload)
 {
+    tally_reset();
     if (!setup(0))
         return false;
     nbt_server_stop(&T.srv);
@@ -245,13 +248,7 @@ static nb_envelope *numbered(int i)
     char text[32];
     snprintf(text, sizeof text, "m%d", i);
     nb_envelope *e = NULL;
-    nb_payload *p = NULL;
-    if (nb_envelope_create(&e) != NB_OK || nb_payload_create_text(&p, "msg", text) != NB_OK ||
-        nb_envelope_add_payload(e, &p) != NB_OK) {
-        nb_payload_destroy(p);
-        nb_envelope_destroy(e);
-        return NULL;
-    }
+    text_envelope(&e, "msg", text);
     return e;
 }
 
@@ -567,7 +564,6 @@ JCASE(bad_arguments, 0)
     CHECK_FAIL(nb_js_publisher_wait(NULL, 10), NB_INVALID_ARG, "publisher wait");
     nb_js_publisher_destroy(NULL);
 
-    tally_reset();
     nb_js_consumer *k = NULL;
     nb_js_consumer_config cc = consumer_cfg("args.>", "D");
     CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, NULL, NULL, NULL), NB_INVALID_ARG,
@@ -620,7 +616,6 @@ JCASE(bad_arguments, 0)
 
 JCASE(consume_acks_after_callback, 0)
 {
-    tally_reset();
     nb_client *c = new_client();
     CHECK(c && make_stream(c, "WORK", "work.>"));
     CHECK(publish_range(c, "work.a", 0, 20));
@@ -645,7 +640,6 @@ JCASE(consume_acks_after_callback, 0)
 
 JCASE(callback_nak_and_term, 0)
 {
-    tally_reset();
     nb_client *c = new_client();
     CHECK(c && make_stream(c, "VERDICT", "v.>"));
     CHECK(publish_range(c, "v.a", 0, 5));
@@ -662,7 +656,6 @@ JCASE(callback_nak_and_term, 0)
 
 JCASE(destroy_in_callback, 0)
 {
-    tally_reset();
     nb_client *c = new_client();
     CHECK(c && make_stream(c, "SELF", "self.>"));
     CHECK(publish_range(c, "self.a", 0, 10));
@@ -761,7 +754,6 @@ static bool all_seen(tally *t, int n)
 JCASE(at_least_once_consumer_restart, 0)
 {
     enum { N = 1000 };
-    tally_reset();
     nb_client *pc = new_client();
     nb_client *cc = new_client();
     CHECK(pc && cc && make_stream(pc, "ALO", "alo.>"));
@@ -798,7 +790,6 @@ JCASE(at_least_once_consumer_restart, 0)
 JCASE(at_least_once_server_restart, 0)
 {
     enum { N = 1000 };
-    tally_reset();
     nb_client *pc = connect_with(sturdy_opts());
     nb_client *cc = connect_with(sturdy_opts());
     CHECK(pc && cc && make_stream(pc, "ALS", "als.>"));
@@ -894,10 +885,9 @@ static nb_envelope *link_envelope(const char *text, uint8_t *bytes, size_t n)
     return e;
 }
 
-/* Resets the tallies, starts the file server: a link_client with stream LINKS (links.>), or NULL. */
+/* Starts the file server: a link_client with stream LINKS (links.>), or NULL. */
 static nb_client *links_setup(void)
 {
-    tally_reset();
     nb_client *c = fs_start() ? link_client() : NULL;
     return c && make_stream(c, "LINKS", "links.>") ? c : NULL;
 }
@@ -1047,7 +1037,6 @@ JCASE(term_object_not_found, 0)
     /* An Object Store link whose bucket is gone: like a 404, naked, then terminated. */
     static uint8_t bytes[5000];
     fill_bytes(bytes, sizeof bytes, 79);
-    tally_reset();
     nb_options *o = opts_new();
     CHECK(o);
     CHECK_OK(nb_options_set_link_store(o, "nats-os://LINKOS"));
@@ -1076,7 +1065,6 @@ JCASE(term_object_not_found, 0)
 
 JCASE(replay_starts, 0)
 {
-    tally_reset();
     nb_client *c = new_client();
     CHECK(c && make_stream(c, "REPLAY", "rp.>"));
     CHECK(publish_range(c, "rp.a", 0, 5));
@@ -1141,7 +1129,6 @@ static bool raw_consumer_info(const char *stream, const char *durable, int64_t *
 
 JCASE(durable_conflicts, 0)
 {
-    tally_reset();
     nb_client *c = new_client();
     CHECK(c && make_stream(c, "DUR", "dur.>"));
     nb_js_consumer_config cfg = consumer_cfg("dur.a", "one");
@@ -1190,7 +1177,6 @@ JCASE(duration_bounds, 0)
     /* Durations near INT64_MAX would overflow nats.c's clock (ms) or the server's ns. */
     nb_client *c = new_client();
     CHECK(c && make_stream(c, "BOUNDS", "bounds.>"));
-    tally_reset();
     nb_js_consumer *k = NULL;
     nb_js_consumer_config cc = consumer_cfg("bounds.>", "D");
     cc.nak_delay_ms = INT64_MAX;
@@ -1247,7 +1233,6 @@ static nb_js_action destroy_all_cb(nb_js_consumer *cons, nb_envelope *env,
 
 JCASE(destroy_client_in_callback, 0)
 {
-    tally_reset();
     nb_client *c = new_client();
     CHECK(c && make_stream(c, "GONE", "gone.>"));
     CHECK(publish_range(c, "gone.a", 0, 5));
@@ -1266,7 +1251,6 @@ JCASE(destroy_client_in_callback, 0)
 JCASE(destroy_during_callback, 0)
 {
     /* Destroyed from another thread while its callback runs: waits for it, applies its ack. */
-    tally_reset();
     nb_client *c = new_client();
     CHECK(c && make_stream(c, "BUSY", "busy.>"));
     CHECK(publish_range(c, "busy.a", 0, 3));
@@ -1293,7 +1277,6 @@ JCASE(destroy_during_callback, 0)
 JCASE(in_progress_while_handling, 0)
 {
     /* Two consumers share a durable; handling takes 2.5 ack waits: no one else gets it. */
-    tally_reset();
     nb_client *c = new_client();
     CHECK(c && make_stream(c, "SLOW", "slow.>"));
     tallies[0].slow_first_ms = 2500;
@@ -1319,7 +1302,6 @@ JCASE(in_progress_while_handling, 0)
 JCASE(callback_nak_last_delivery, 0)
 {
     /* The callback naks every time: the last delivery max_deliver allows is a reported term. */
-    tally_reset();
     nb_client *c = new_client();
     CHECK(c && make_stream(c, "LAST", "last.>"));
     CHECK(publish_range(c, "last.a", 0, 1));
@@ -1338,12 +1320,52 @@ JCASE(callback_nak_last_delivery, 0)
     CHECK(ok);
 }
 
-typedef struct ack_count {
+/* What on_ack saw when its calls are held back until every message is sent. */
+typedef struct held_acks {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool all_sent;
     size_t calls, ok, abandoned;
-} ack_count;
+    size_t inside, overlaps; /* calls running now; calls begun while another ran */
+} held_acks;
+
+static void held_acks_init(held_acks *a)
+{
+    memset(a, 0, sizeof *a);
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+}
+
+/* Under a->mu: waits until the test has sent everything, then counts this call (true: the first). */
+static bool held_ack_enter(held_acks *a, nb_status s)
+{
+    while (!a->all_sent)
+        pthread_cond_wait(&a->cv, &a->mu);
+    a->ok += s == NB_OK;
+    return a->calls++ == 0;
+}
+
+/* Lets the held on_ack calls go. */
+static void held_acks_release(held_acks *a)
+{
+    pthread_mutex_lock(&a->mu);
+    a->all_sent = true;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* Sends "m0" .. "m<n-1>" through the async publisher p. */
+static bool send_numbered(nb_js_publisher *p, const char *subject, int n)
+{
+    for (int i = 0; i < n; i++) {
+        nb_envelope *e = numbered(i);
+        REQUIRE(e);
+        nb_status s = nb_js_publisher_send(p, subject, e);
+        nb_envelope_destroy(e);
+        REQUIRE_OK(s);
+    }
+    return true;
+}
 
 /* The first ack (once all are sent) destroys the publisher; every message still gets one call. */
 static void destroying_ack(nb_js_publisher *p, const char *msg_id, const char *subject,
@@ -1353,12 +1375,9 @@ static void destroying_ack(nb_js_publisher *p, const char *msg_id, const char *s
     (void)subject;
     (void)error;
     (void)ack;
-    ack_count *a = closure;
+    held_acks *a = closure;
     pthread_mutex_lock(&a->mu);
-    while (!a->all_sent)
-        pthread_cond_wait(&a->cv, &a->mu);
-    bool first = a->calls++ == 0;
-    a->ok += s == NB_OK;
+    bool first = held_ack_enter(a, s);
     a->abandoned += s == NB_TIMEOUT;
     pthread_cond_broadcast(&a->cv);
     pthread_mutex_unlock(&a->mu);
@@ -1373,21 +1392,13 @@ JCASE(publisher_destroy_in_ack, 0)
     enum { N = 50 };
     nb_client *c = new_client();
     CHECK(c && make_stream(c, "PDA", "pda.>"));
-    static ack_count a;
-    memset(&a, 0, sizeof a);
-    pthread_mutex_init(&a.mu, NULL);
-    pthread_cond_init(&a.cv, NULL);
+    static held_acks a;
+    held_acks_init(&a);
     nb_js_publisher *p = NULL;
     CHECK_OK(nb_js_publisher_create(&p, c, N, 500, destroying_ack, &a));
-    for (int i = 0; i < N; i++) {
-        nb_envelope *e = numbered(i);
-        CHECK(e);
-        CHECK_OK(nb_js_publisher_send(p, "pda.x", e));
-        nb_envelope_destroy(e);
-    }
+    CHECK(send_numbered(p, "pda.x", N));
+    held_acks_release(&a); /* acks held back until now: the first one destroys p */
     pthread_mutex_lock(&a.mu);
-    a.all_sent = true; /* acks held back until now: the first one destroys p */
-    pthread_cond_broadcast(&a.cv);
     struct timespec dl = deadline_in(10000);
     while (a.calls < N && pthread_cond_timedwait(&a.cv, &a.mu, &dl) == 0)
         ;
@@ -1401,13 +1412,6 @@ JCASE(publisher_destroy_in_ack, 0)
     CHECK(ok);
 }
 
-typedef struct slow_acks {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool all_sent;
-    size_t calls, ok, abandoned, inside, overlaps;
-} slow_acks;
-
 /* The first call takes 1.5 s, holding up nats.c's ack thread; calls must never overlap. */
 static void slow_ack(nb_js_publisher *p, const char *msg_id, const char *subject, nb_status s,
                      const char *error, const nb_js_ack *ack, void *closure)
@@ -1415,15 +1419,11 @@ static void slow_ack(nb_js_publisher *p, const char *msg_id, const char *subject
     (void)p;
     (void)msg_id;
     (void)subject;
-    (void)error;
     (void)ack;
-    slow_acks *a = closure;
+    held_acks *a = closure;
     pthread_mutex_lock(&a->mu);
-    while (!a->all_sent) /* so that destroy gives up while the first call still runs */
-        pthread_cond_wait(&a->cv, &a->mu);
-    bool first = a->calls++ == 0;
+    bool first = held_ack_enter(a, s); /* so that destroy gives up while the first call still runs */
     a->overlaps += a->inside++ > 0;
-    a->ok += s == NB_OK;
     a->abandoned += s == NB_TIMEOUT && strstr(error, "publisher destroyed before the ack came");
     pthread_mutex_unlock(&a->mu);
     if (first)
@@ -1439,22 +1439,12 @@ JCASE(publisher_destroy_abandons, 0)
     enum { N = 20 };
     nb_client *c = new_client();
     CHECK(c && make_stream(c, "PAB", "pab.>"));
-    static slow_acks a;
-    memset(&a, 0, sizeof a);
-    pthread_mutex_init(&a.mu, NULL);
-    pthread_cond_init(&a.cv, NULL);
+    static held_acks a;
+    held_acks_init(&a);
     nb_js_publisher *p = NULL;
     CHECK_OK(nb_js_publisher_create(&p, c, N, 200, slow_ack, &a));
-    for (int i = 0; i < N; i++) {
-        nb_envelope *e = numbered(i);
-        CHECK(e);
-        CHECK_OK(nb_js_publisher_send(p, "pab.x", e));
-        nb_envelope_destroy(e);
-    }
-    pthread_mutex_lock(&a.mu);
-    a.all_sent = true;
-    pthread_cond_broadcast(&a.cv);
-    pthread_mutex_unlock(&a.mu);
+    CHECK(send_numbered(p, "pab.x", N));
+    held_acks_release(&a);
     nb_js_publisher_destroy(p); /* waits 1.2 s, then abandons what nats.c still holds */
     pthread_mutex_lock(&a.mu);
     bool ok = a.calls == N && a.overlaps == 0 && a.inside == 0 && a.ok + a.abandoned == N &&

@@ -6,6 +6,7 @@
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "test.h"
+#include "cluster.h" /* nbt_free_ports */
 
 #include "backoff.h"
 #include "integrity.h"
@@ -69,22 +70,11 @@ static void run(void (*body)(void), int port, uint64_t max_size, const char *tok
     nftw(E.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* A free loopback port (nobody listens on it once this returns). */
+/* A free loopback port (nobody listens on it once this returns), or -1. */
 static int free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    socklen_t n = sizeof a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &n) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
+    int port;
+    return nbt_free_ports(&port, 1) == 0 ? port : -1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -125,25 +115,6 @@ static int write_file(const char *path, uint64_t n, uint64_t seed)
     if (f && fclose(f) != 0)
         rc = -1;
     return rc;
-}
-
-/* True when both files hold the same bytes (compared in 1 MiB blocks). */
-static bool same_files(const char *a, const char *b)
-{
-    static uint8_t ba[1 << 20], bb[1 << 20];
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    bool same = fa && fb;
-    while (same) {
-        size_t na = fread(ba, 1, sizeof ba, fa), nb = fread(bb, 1, sizeof bb, fb);
-        same = na == nb && memcmp(ba, bb, na) == 0;
-        if (na == 0)
-            break;
-    }
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
-    return same;
 }
 
 static bool exists(const char *path)
@@ -236,7 +207,7 @@ static bool download_file_equals(const char *url, const char *path, const char *
     char part[256];
     snprintf(part, sizeof part, "%s.part", path);
     return s == NB_OK && !data && (long long)len == file_size(want) && !exists(part) &&
-           same_files(path, want);
+           nbt_same_files(path, want);
 }
 
 /* ------------------------------------------------------------------------ */
