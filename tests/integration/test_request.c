@@ -60,14 +60,9 @@ typedef struct rq_arg {
 static bool one_request(nb_client *c, const char *text)
 {
     nb_envelope *req = NULL, *rep = NULL;
-    nb_payload *p = NULL;
     char want[96];
     snprintf(want, sizeof want, "echo: %s", text);
-    nb_status s = nb_envelope_create(&req);
-    if (s == NB_OK)
-        s = nb_payload_create_text(&p, "q", text);
-    if (s == NB_OK)
-        s = nb_envelope_add_payload(req, &p);
+    nb_status s = text_envelope(&req, "q", text);
     if (s == NB_OK)
         s = nb_client_request(c, "/svc/echo", req, 10000, &rep);
     bool ok = s == NB_OK && strcmp(nb_envelope_reply_to_msg_id(rep), nb_envelope_msg_id(req)) == 0 &&
@@ -75,7 +70,6 @@ static bool one_request(nb_client *c, const char *text)
     if (!ok)
         fprintf(stderr, "request \"%s\": %s: %s (reply \"%s\")\n", text, nb_status_text(s),
                 nb_last_error(), rep ? first_text(rep) : "none");
-    nb_payload_destroy(p);
     nb_envelope_destroy(req);
     nb_envelope_destroy(rep);
     return ok;
