@@ -66,7 +66,7 @@ enum { NBI_FOOTER_VERSION = 0, NBI_FOOTER_SCHEMA = 1, NBI_FOOTER_DICTS = 2, NBI_
 /* Arrow buffers per column of type t (validity first). */
 static inline size_t nbi_ipc_buffer_count(nb_column_type t)
 {
-    return t == NB_COL_UTF8 || t == NB_COL_BINARY ? 3 : 2;
+    return nbi_column_type_is_variable(t) ? 3 : 2;
 }
 
 #endif /* NB_IPC_H */

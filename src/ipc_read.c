@@ -242,6 +242,12 @@ static nb_status next_message(reader *r, message *m)
 /* Schema                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* Whether the n bytes of a flatbuffer string are text: valid UTF-8 without a NUL inside. */
+static bool is_text(const char *s, size_t n)
+{
+    return !memchr(s, '\0', n) && nbi_utf8_valid((const uint8_t *)s, n);
+}
+
 /* Column type from an Int table. */
 static nb_status int_type(const nbi_fb_table *ty, nb_column_type *out)
 {
@@ -299,7 +305,7 @@ static nb_status timestamp_type(const nbi_fb_table *ty, nb_time_unit *unit, cons
         return s;
     if (u < 0 || u > NB_TIME_NANOSECOND)
         return nbi_fail(NB_BAD_PAYLOAD, "type Timestamp has unknown unit %d", u);
-    if (*tz && (strlen(*tz) != n || !nbi_utf8_valid((const uint8_t *)*tz, n)))
+    if (*tz && !is_text(*tz, n))
         return nbi_fail(NB_BAD_PAYLOAD, "timestamp timezone is not valid UTF-8 text");
     *unit = (nb_time_unit)u;
     return NB_OK;
@@ -447,7 +453,7 @@ static nb_status add_field(reader *r, const nbi_fb_table *f, size_t i)
     nb_status s = nbi_fb_string(f, NBI_FIELD_NAME, &name, &n);
     if (s != NB_OK)
         return nbi_fail_prefix(s, "arrow: column %zu: name", i);
-    if (name && (strlen(name) != n || !nbi_utf8_valid((const uint8_t *)name, n)))
+    if (name && !is_text(name, n))
         return nbi_fail(NB_BAD_PAYLOAD, "arrow: column %zu: name is not valid UTF-8 text", i);
     name = name ? name : "";
     s = nbi_fb_bool(f, NBI_FIELD_NULLABLE, false, &nullable);
@@ -641,6 +647,19 @@ static nb_status parse_batch(const nbi_fb_table *rb, const message *m, const lay
     return s;
 }
 
+/* The dictionary of a column that has no dictionary batch yet (the column in *col), or NULL. */
+static const dictionary *missing_dictionary(const reader *r, size_t *col)
+{
+    for (size_t i = 0; i < r->t->n_cols; i++) {
+        const dictionary *d = r->cols[i].dict ? &r->dicts[r->cols[i].dict - 1] : NULL;
+        if (d && d->n_chunks == 0) {
+            *col = i;
+            return d;
+        }
+    }
+    return NULL;
+}
+
 /* Records what batch b sees of every dictionary; in a stream, a dictionary must come first. */
 static nb_status note_dictionaries(reader *r, batch *b)
 {
@@ -654,13 +673,12 @@ static nb_status note_dictionaries(reader *r, batch *b)
         refs[b->refs + d] = (dict_ref){r->dicts[d].current, r->dicts[d].n_chunks,
                                        r->dicts[d].length};
     r->n_refs += r->n_dicts;
-    for (size_t i = 0; !r->file && b->length > 0 && i < r->t->n_cols; i++) {
-        const dictionary *d = r->cols[i].dict ? &r->dicts[r->cols[i].dict - 1] : NULL;
-        if (d && d->n_chunks == 0)
-            return nbi_fail(NB_BAD_PAYLOAD,
-                            "column '%.100s': no dictionary batch with id %lld before it",
-                            r->t->cols[i].name, (long long)d->id);
-    }
+    size_t i = 0;
+    const dictionary *d = !r->file && b->length > 0 ? missing_dictionary(r, &i) : NULL;
+    if (d)
+        return nbi_fail(NB_BAD_PAYLOAD,
+                        "column '%.100s': no dictionary batch with id %lld before it",
+                        r->t->cols[i].name, (long long)d->id);
     return NB_OK;
 }
 
@@ -809,8 +827,6 @@ static uint64_t load_index(const uint8_t *p, size_t w, bool sign)
     return v;
 }
 
-static bool is_signed_index(nb_column_type t) { return t >= NB_COL_INT8 && t <= NB_COL_INT64; }
-
 /* The chunk of ref holding entry idx (0 <= idx < ref->length): the last starting by idx. */
 static const dict_chunk *chunk_of(const dictionary *d, const dict_ref *ref, int64_t idx)
 {
@@ -866,7 +882,8 @@ static nb_status check_indices(reader *r, const batch *b, size_t i, size_t k)
     const dictionary *d = &r->dicts[l->dict - 1];
     const dict_ref *ref = &r->refs[b->refs + l->dict - 1];
     size_t iw = nbi_column_type_width(l->stored), vw = nbi_column_type_width(d->value.type);
-    bool sign = is_signed_index(l->stored), variable = nbi_ipc_buffer_count(d->value.type) == 3;
+    bool sign = nbi_column_type_is_signed(l->stored);
+    bool variable = nbi_column_type_is_variable(d->value.type);
     uint64_t bytes = variable ? 0 : (uint64_t)b->length * (vw ? vw : 1);
     span sp[2];
     batch_spans(b, k, 2, sp);
@@ -913,12 +930,11 @@ static nb_status settle_file_dictionaries(reader *r)
         for (size_t d = 0; d < r->n_dicts; d++)
             r->refs[r->batches[bi].refs + d] = (dict_ref){0, r->dicts[d].n_chunks,
                                                           r->dicts[d].length};
-    for (size_t i = 0; r->t->rows > 0 && i < r->t->n_cols; i++) {
-        const dictionary *d = r->cols[i].dict ? &r->dicts[r->cols[i].dict - 1] : NULL;
-        if (d && d->n_chunks == 0)
-            return nbi_fail(NB_BAD_PAYLOAD, "arrow file: column '%.100s': no dictionary batch "
-                                            "with id %lld", r->t->cols[i].name, (long long)d->id);
-    }
+    size_t i = 0;
+    const dictionary *d = r->t->rows > 0 ? missing_dictionary(r, &i) : NULL;
+    if (d)
+        return nbi_fail(NB_BAD_PAYLOAD, "arrow file: column '%.100s': no dictionary batch "
+                                        "with id %lld", r->t->cols[i].name, (long long)d->id);
     return NB_OK;
 }
 
@@ -960,13 +976,18 @@ static nb_status reserve_columns(reader *r)
     return s;
 }
 
-/* Appends batch b's column c (buffers k on), copying offsets the body leaves unaligned. */
-static nb_status append_column(const batch *b, nbi_column *c, size_t k)
+/*
+ * Appends batch b's column c (field node i, buffers k on), copying offsets the
+ * body leaves unaligned. A bitmap pass 1 counted no nulls in is left out, so
+ * that append does not count them again.
+ */
+static nb_status append_column(const batch *b, size_t i, nbi_column *c, size_t k)
 {
     span sp[3] = {{NULL, 0}, {NULL, 0}, {NULL, 0}};
     size_t np = nbi_ipc_buffer_count(c->type);
     batch_spans(b, k, np, sp);
-    const uint8_t *validity = sp[0].len ? sp[0].p : NULL;
+    uint64_t nulls = nbi_le64(nbi_fb_vec_at(&b->nodes, i, NBI_IPC_STRUCT16) + 8);
+    const uint8_t *validity = nulls ? sp[0].p : NULL;
     if (np == 2)
         return nbi_column_append(c, b->length, -1, validity, 0, sp[1].p, 0, NULL, NULL, 0);
     if (b->length == 0)
@@ -1050,7 +1071,7 @@ static nb_status gather_column(const reader *r, const batch *b, nbi_column *c, s
     const dictionary *d = &r->dicts[l->dict - 1];
     const dict_ref *ref = &r->refs[b->refs + l->dict - 1];
     size_t iw = nbi_column_type_width(l->stored);
-    bool sign = is_signed_index(l->stored);
+    bool sign = nbi_column_type_is_signed(l->stored);
     size_t old_values = c->values.len, old_offsets = c->offsets.len, old_valid = c->validity.len;
     int64_t nulls = 0, rows = b->length;
     span sp[2];
@@ -1099,7 +1120,7 @@ static nb_status append_batches(reader *r)
         size_t k = 0;
         for (size_t i = 0; s == NB_OK && i < r->t->n_cols; i++) {
             nbi_column *c = &r->t->cols[i];
-            s = r->cols[i].dict ? gather_column(r, b, c, i, k) : append_column(b, c, k);
+            s = r->cols[i].dict ? gather_column(r, b, c, i, k) : append_column(b, i, c, k);
             k += nbi_ipc_buffer_count(r->cols[i].stored);
         }
         if (s != NB_OK)

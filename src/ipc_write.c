@@ -44,8 +44,6 @@ static uint8_t type_code(nb_column_type t)
     }
 }
 
-static bool is_signed(nb_column_type t) { return t >= NB_COL_INT8 && t <= NB_COL_INT64; }
-
 /* Writes the Type table of column c; returns its position. */
 static size_t build_type(nbi_fbb *b, const nbi_column *c)
 {
@@ -74,7 +72,7 @@ static size_t build_type(nbi_fbb *b, const nbi_column *c)
     }
     default: {
         nbi_fbb_field f[] = {NBI_FBB_SCALAR(0, 4, 8 * nbi_column_type_width(c->type)),
-                             NBI_FBB_SCALAR(1, 1, is_signed(c->type))};
+                             NBI_FBB_SCALAR(1, 1, nbi_column_type_is_signed(c->type))};
         return nbi_fbb_table(b, f, 2, NULL);
     }
     }
@@ -164,13 +162,6 @@ typedef struct part {
     int64_t n;        /* PART_BITS: bits; PART_OFFSETS: offsets (rows + 1) */
 } part;
 
-static int32_t load_i32(const uint8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 /* Rows of column c in [r0, r0 + n): its FieldNode and buffers (parts). */
 static int64_t plan_column(const nbi_column *c, int64_t r0, int64_t n, part *parts)
 {
@@ -181,11 +172,12 @@ static int64_t plan_column(const nbi_column *c, int64_t r0, int64_t n, part *par
     size_t w = nbi_column_type_width(c->type);
     if (c->type == NB_COL_BOOL) {
         parts[1] = (part){PART_BITS, c->values.data, (size_t)(n + 7) / 8, r0, n};
-    } else if (c->type == NB_COL_UTF8 || c->type == NB_COL_BINARY) {
+    } else if (nbi_column_type_is_variable(c->type)) {
         /* A column without rows may have no offsets yet: it writes the single 0. */
         static const uint8_t zero_offset[4];
         const uint8_t *offs = c->offsets.len ? c->offsets.data : zero_offset;
-        int32_t lo = load_i32(offs + 4 * r0), hi = load_i32(offs + 4 * (r0 + n));
+        int32_t lo = (int32_t)nbi_le32(offs + 4 * r0);
+        int32_t hi = (int32_t)nbi_le32(offs + 4 * (r0 + n));
         parts[1] = (part){PART_OFFSETS, offs, 4 * (size_t)(n + 1), r0, n + 1};
         parts[2] = (part){PART_BYTES, c->values.data, (size_t)(hi - lo), lo, 0};
     } else {
@@ -222,9 +214,9 @@ static void fill_part(uint8_t *dst, const part *p)
     } else if (p->kind == PART_OFFSETS) {
         /* A batch's offsets start at 0 in its own data buffer. */
         const uint8_t *src = p->src + 4 * p->first;
-        int32_t base = load_i32(src);
+        int32_t base = (int32_t)nbi_le32(src);
         for (int64_t i = 0; i < p->n; i++) {
-            int32_t v = load_i32(src + 4 * i) - base;
+            int32_t v = (int32_t)nbi_le32(src + 4 * i) - base;
             memcpy(dst + 4 * i, &v, 4);
         }
     } else {

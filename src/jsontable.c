@@ -50,12 +50,15 @@ static nb_status put_json_string(nbi_buf *b, const uint8_t *s, size_t n)
     return st == NB_OK ? nbi_buf_append(b, "\"", 1) : st;
 }
 
-/* The shortest %g form that reads back as the same double, always with a '.' or 'e'. */
-static void format_double(double v, int min_digits, char out[40])
+/*
+ * The shortest %g form that reads back as the same value, always with a '.'
+ * or 'e': v is a float64, or a float32 (single) that needs at most 9 digits.
+ */
+static void format_float(double v, bool single, char out[40])
 {
-    for (int digits = min_digits; digits <= 17; digits++) {
+    for (int digits = single ? 1 : 15; digits <= (single ? 9 : 17); digits++) {
         snprintf(out, 40, "%.*g", digits, v);
-        if (strtod(out, NULL) == v)
+        if (single ? strtof(out, NULL) == (float)v : strtod(out, NULL) == v)
             break;
     }
     if (!strpbrk(out, ".e"))
@@ -164,16 +167,7 @@ static nb_status put_float(nbi_buf *b, const nbi_column *c, int64_t row, bool ra
         return nbi_buf_append_str(b, isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf");
     if (!isfinite(v))
         return nbi_buf_append(b, "null", 4); /* JSON has no NaN or infinity */
-    if (c->type == NB_COL_FLOAT64)
-        format_double(v, 15, text);
-    else /* a float32 needs at most 9 digits; fewer often read back as the same float */
-        for (int d = 1; d <= 9; d++) {
-            snprintf(text, sizeof text, "%.*g", d, v);
-            if (strtof(text, NULL) == f)
-                break;
-        }
-    if (!strpbrk(text, ".e"))
-        strcat(text, ".0"); /* 2.0 stays a float when read back */
+    format_float(v, c->type == NB_COL_FLOAT32, text);
     return nbi_buf_append_str(b, text);
 }
 
@@ -383,9 +377,7 @@ static int hex4(const char *p)
 {
     int v = 0;
     for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = nbi_hex_digit(p[i]);
         if (d < 0)
             return -1;
         v = v * 16 + d;

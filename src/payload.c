@@ -509,10 +509,24 @@ nb_status nb_payload_sha256_hex(const nb_payload *p, char out[65])
 /* Table payloads (issue 4; the codecs are in ipc_*.c and jsontable.c)      */
 /* ------------------------------------------------------------------------ */
 
-/* A payload taking bytes malloc'd by a table encoder (realloc'd for the NUL). */
-static nb_status create_taken(nb_payload **out, const char *dataname, nb_type type,
-                              uint8_t *bytes, size_t len)
+/* The checks before a table is encoded: out, then the name (a bad one encodes nothing). */
+static nb_status table_payload_start(nb_payload **out, const char *dataname)
 {
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "payload: out is NULL");
+    *out = NULL;
+    return check_dataname(dataname);
+}
+
+/*
+ * A payload taking bytes malloc'd by a table encoder (realloc'd for the NUL);
+ * encoded is the encoder's status, its error named with the payload.
+ */
+static nb_status create_taken(nb_payload **out, const char *dataname, nb_type type,
+                              nb_status encoded, uint8_t *bytes, size_t len)
+{
+    if (encoded != NB_OK)
+        return nbi_fail_prefix(encoded, "payload '%.100s'", dataname);
     nb_payload *p = NULL;
     nb_status s = payload_start(&p, dataname, type);
     uint8_t *room = s == NB_OK ? realloc(bytes, len + 1) : NULL;
@@ -529,28 +543,24 @@ static nb_status create_taken(nb_payload **out, const char *dataname, nb_type ty
 nb_status nb_payload_create_table(nb_payload **out, const char *dataname, const nb_table *t,
                                   size_t batch_rows)
 {
-    if (!out)
-        return nbi_fail(NB_INVALID_ARG, "payload: out is NULL");
-    *out = NULL;
-    nb_status s = check_dataname(dataname);
+    nb_status s = table_payload_start(out, dataname);
+    if (s != NB_OK)
+        return s;
     uint8_t *bytes = NULL;
     size_t len = 0;
-    if (s == NB_OK && (s = nb_table_to_ipc(t, batch_rows, &bytes, &len)) != NB_OK)
-        return nbi_fail_prefix(s, "payload '%.100s'", dataname);
-    return s == NB_OK ? create_taken(out, dataname, NB_TYPE_TABLE, bytes, len) : s;
+    s = nb_table_to_ipc(t, batch_rows, &bytes, &len);
+    return create_taken(out, dataname, NB_TYPE_TABLE, s, bytes, len);
 }
 
 nb_status nb_payload_create_jsontable(nb_payload **out, const char *dataname, const nb_table *t)
 {
-    if (!out)
-        return nbi_fail(NB_INVALID_ARG, "payload: out is NULL");
-    *out = NULL;
-    nb_status s = check_dataname(dataname);
+    nb_status s = table_payload_start(out, dataname);
+    if (s != NB_OK)
+        return s;
     char *json = NULL;
     size_t len = 0;
-    if (s == NB_OK && (s = nb_table_to_json(t, &json, &len)) != NB_OK)
-        return nbi_fail_prefix(s, "payload '%.100s'", dataname);
-    return s == NB_OK ? create_taken(out, dataname, NB_TYPE_JSONTABLE, (uint8_t *)json, len) : s;
+    s = nb_table_to_json(t, &json, &len);
+    return create_taken(out, dataname, NB_TYPE_JSONTABLE, s, (uint8_t *)json, len);
 }
 
 /* The whole file at path, for a table payload downloaded into a directory. */

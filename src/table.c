@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "payload.h" /* nbi_utf8_check */
+#include "payload.h" /* nbi_utf8_valid */
 
 static const char *const type_names[] = {
     [NB_COL_BOOL] = "bool",       [NB_COL_INT8] = "int8",       [NB_COL_INT16] = "int16",
@@ -40,8 +40,6 @@ const char *nbi_column_type_name(nb_column_type t)
 }
 
 const char *nb_table_type_name(nb_column_type type) { return nbi_column_type_name(type); }
-
-static bool is_variable(nb_column_type t) { return t == NB_COL_UTF8 || t == NB_COL_BINARY; }
 
 /* ------------------------------------------------------------------------ */
 /* Bitmaps and offsets                                                      */
@@ -108,7 +106,7 @@ static nb_status append_bits(nbi_buf *b, int64_t at, const uint8_t *src, int64_t
 /* Appending                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* The bytes of the value at row, for utf8 checks. */
+/* Every non-null value of rows utf8 values is valid UTF-8. */
 static nb_status check_utf8_values(const nbi_column *c, int64_t rows, const uint8_t *validity,
                                    int64_t validity_bit, const int32_t *offsets,
                                    const uint8_t *data)
@@ -117,7 +115,7 @@ static nb_status check_utf8_values(const nbi_column *c, int64_t rows, const uint
         bool valid = !validity || ((validity[(validity_bit + i) >> 3] >>
                                     ((validity_bit + i) & 7)) & 1);
         size_t n = (size_t)(offsets[i + 1] - offsets[i]);
-        if (valid && n && nbi_utf8_check(data + offsets[i], n) < n)
+        if (valid && n && !nbi_utf8_valid(data + offsets[i], n))
             return nbi_fail(NB_BAD_PAYLOAD, "column '%s': row %lld is not valid UTF-8",
                             c->name, (long long)(c->length + i));
     }
@@ -193,7 +191,7 @@ nb_status nbi_column_append(nbi_column *c, int64_t rows, int64_t null_count,
         return nbi_fail(NB_BAD_PAYLOAD, "column '%s': %lld nulls in a non-nullable column",
                         c->name, (long long)nulls);
     size_t old_values = c->values.len, old_offsets = c->offsets.len, old_valid = c->validity.len;
-    nb_status s = is_variable(c->type)
+    nb_status s = nbi_column_type_is_variable(c->type)
                       ? append_variable(c, rows, nulls ? validity : NULL, validity_bit, offsets,
                                         data, data_len)
                       : append_values(c, rows, values, element_offset);
@@ -261,7 +259,7 @@ static nb_status add_empty_column(nb_table *t, const char *name, nb_column_type 
                       ? nbi_fail(NB_NO_MEMORY, "column '%.100s': out of memory", name)
                       : NB_OK;
     /* utf8/binary columns hold rows + 1 offsets, so one even when empty. */
-    if (s == NB_OK && is_variable(type))
+    if (s == NB_OK && nbi_column_type_is_variable(type))
         s = nbi_buf_append(&c->offsets, &zero, 4);
     if (s != NB_OK) {
         column_free(c);
@@ -338,14 +336,14 @@ static nb_status add_filled_column(nb_table *t, const char *name, nb_column_type
         return nbi_fail(NB_INVALID_ARG, "column '%.100s': %lld rows, the table has %lld", n,
                         (long long)rows, (long long)t->rows);
     size_t data_len = 0;
-    nb_status s = is_variable(type) && rows > 0
+    nb_status s = nbi_column_type_is_variable(type) && rows > 0
                       ? caller_data_len(n, rows, values, offsets, &data_len) : NB_OK;
     nbi_column *c = NULL;
     if (s == NB_OK)
         s = add_empty_column(t, name, type, unit, timezone, true, &c);
     if (s != NB_OK)
         return s;
-    if (is_variable(type))
+    if (nbi_column_type_is_variable(type))
         s = nbi_column_append(c, rows, -1, validity, 0, NULL, 0, offsets, values, data_len);
     else
         s = nbi_column_append(c, rows, -1, validity, 0, values, 0, NULL, NULL, 0);
@@ -404,7 +402,8 @@ nb_status nb_table_column(const nb_table *t, size_t i, nb_column_view *out)
     out->null_count = c->null_count;
     out->validity = c->null_count ? c->validity.data : NULL;
     out->values = c->values.data ? (const void *)c->values.data : (const void *)&empty;
-    out->offsets = is_variable(c->type) ? (const int32_t *)(const void *)c->offsets.data : NULL;
+    out->offsets = nbi_column_type_is_variable(c->type)
+                       ? (const int32_t *)(const void *)c->offsets.data : NULL;
     return NB_OK;
 }
 

@@ -35,8 +35,20 @@ struct nb_table {
 
 /* Bytes per value of a fixed-width type; 0 for bool (bits), utf8 and binary. */
 size_t nbi_column_type_width(nb_column_type t);
-/* Arrow's name of a type, as the CLI and errors print it ("int64", "timestamp[ms, UTC]"...). */
+/* Arrow's name of a type, as errors print it ("int64", "timestamp"...). */
 const char *nbi_column_type_name(nb_column_type t);
+
+/* Whether t is utf8 or binary: int32 offsets and a data buffer instead of fixed-width values. */
+static inline bool nbi_column_type_is_variable(nb_column_type t)
+{
+    return t == NB_COL_UTF8 || t == NB_COL_BINARY;
+}
+
+/* Whether t is a signed integer type (int8 to int64). */
+static inline bool nbi_column_type_is_signed(nb_column_type t)
+{
+    return t >= NB_COL_INT8 && t <= NB_COL_INT64;
+}
 
 /*
  * Adds an empty column to t (zero rows; only valid while t->rows == 0) and

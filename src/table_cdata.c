@@ -130,7 +130,7 @@ static nb_status export_child_array(const nbi_column *c, int64_t rows, struct Ar
     child_data *d = calloc(1, sizeof *d);
     if (!d)
         return nbi_fail(NB_NO_MEMORY, "export: out of memory");
-    bool variable = c->type == NB_COL_UTF8 || c->type == NB_COL_BINARY;
+    bool variable = nbi_column_type_is_variable(c->type);
     bool ok = true;
     if (c->null_count > 0)
         ok = (d->owned[0] = copy_bytes(&c->validity, c->validity.len)) != NULL;
@@ -269,7 +269,7 @@ static nb_status check_parent(const struct ArrowSchema *s, const struct ArrowArr
 static nb_status check_child(const struct ArrowSchema *cs, const struct ArrowArray *ca,
                              int64_t i, const char *name, nb_column_type type, int64_t need)
 {
-    bool variable = type == NB_COL_UTF8 || type == NB_COL_BINARY;
+    bool variable = nbi_column_type_is_variable(type);
     if (cs->dictionary || ca->dictionary)
         return nbi_fail(NB_INVALID_ARG, "import: column %lld '%.100s': dictionary-encoded "
                                         "columns are not supported", (long long)i, name);
@@ -321,7 +321,7 @@ static nb_status import_child(nb_table *t, const struct ArrowSchema *cs,
         return s;
     int64_t at = ca->offset + start;
     const uint8_t *valid = ca->null_count != 0 ? ca->buffers[0] : NULL;
-    if (type == NB_COL_UTF8 || type == NB_COL_BINARY) {
+    if (nbi_column_type_is_variable(type)) {
         const int32_t *off = (const int32_t *)ca->buffers[1] + at;
         /* The C interface gives no buffer sizes: the last offset bounds the data. */
         size_t data_len = ca->buffers[2] && off[rows] > 0 ? (size_t)off[rows] : 0;
