@@ -517,8 +517,7 @@ static int set_fields(const cli_args *a, nb_envelope *e)
     return CLI_CONTINUE;
 }
 
-/* Reads a whole file for --dict NAME=@FILE into *out (malloc'd, NUL-terminated); 0 or an errno. */
-static int read_file(const char *path, char **out, size_t *len)
+int cli_read_file(const char *path, char **out, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     size_t cap = 0, n = 0;
@@ -557,7 +556,7 @@ static int make_dict(const char *name, const char *value, nb_payload **p)
     char *owned = NULL;
     size_t len = strlen(value);
     if (value[0] == '@') {
-        int err = read_file(value + 1, &owned, &len);
+        int err = cli_read_file(value + 1, &owned, &len);
         if (err) {
             cli_error("--dict %s: cannot read '%s': %s", name, value + 1, strerror(err));
             return CLI_USAGE;

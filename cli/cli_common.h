@@ -186,6 +186,9 @@ int cli_js_listen(nb_client *c, const cli_args *a);
 int cli_parse(int argc, char **argv, const cli_flag *table, const char *usage, cli_args *a);
 void cli_args_free(cli_args *a);
 
+/* Reads a whole file into *out (malloc'd, NUL-terminated) and *len; 0 or an errno. */
+int cli_read_file(const char *path, char **out, size_t *len);
+
 /* Whole-string unsigned and seconds parsers; a bad value is a usage error naming flag. */
 int cli_parse_u64(const char *flag, const char *text, uint64_t *out);
 int cli_parse_seconds(const char *flag, const char *text, int64_t *ms);

@@ -281,48 +281,12 @@ static int build_table(const csv_reader *r, nb_table **out)
     return rc;
 }
 
-/* Reads the whole file (malloc'd); 0 or an errno. */
-static int slurp(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return errno;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    int err = buf ? 0 : ENOMEM;
-    while (!err) {
-        if (n == cap) {
-            char *g = cap < SIZE_MAX / 4 ? realloc(buf, cap * 2) : NULL;
-            if (!g) {
-                err = ENOMEM;
-                break;
-            }
-            buf = g;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            err = ferror(f) ? EIO : 0;
-            break;
-        }
-    }
-    fclose(f);
-    if (err) {
-        free(buf);
-        return err;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 int cli_csv_table(const char *path, nb_table **out)
 {
     char *bytes = NULL;
     size_t len = 0;
     *out = NULL;
-    int err = slurp(path, &bytes, &len);
+    int err = cli_read_file(path, &bytes, &len);
     if (err) {
         cli_error("--csv: cannot read '%s': %s", path, strerror(err));
         return CLI_USAGE;
