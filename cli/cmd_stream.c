@@ -51,22 +51,18 @@ static int check_name(const char *name)
     return CLI_CONTINUE;
 }
 
-/* Splits --subjects "a,b" into list (views into copy); CLI_CONTINUE or CLI_USAGE. */
-static int split_subjects(const char *text, char *copy, const char **list, size_t *n)
+/* Splits --subjects "a,b" into list (views into copy); check_subjects refused empty items. */
+static size_t split_subjects(const char *text, char *copy, const char **list)
 {
-    *n = 0;
+    size_t n = 0;
     strcpy(copy, text);
     for (char *tok = copy, *comma; tok; tok = comma ? comma + 1 : NULL) {
         comma = strchr(tok, ',');
         if (comma)
             *comma = '\0';
-        if (!*tok) {
-            cli_error("--subjects: an empty subject in '%s'", text);
-            return CLI_USAGE;
-        }
-        list[(*n)++] = tok;
+        list[n++] = tok;
     }
-    return CLI_CONTINUE;
+    return n;
 }
 
 /* Before connecting: --subjects is there and has no empty item. */
@@ -94,9 +90,9 @@ static int add(const cli_args *a, nb_client *c)
     size_t len = strlen(a->subjects);
     char *copy = malloc(len + 1);
     const char **list = calloc(len / 2 + 1, sizeof *list);
-    size_t n = 0;
-    int rc = copy && list ? split_subjects(a->subjects, copy, list, &n) : CLI_RUNTIME;
-    if (rc == CLI_CONTINUE) {
+    int rc = CLI_RUNTIME;
+    if (copy && list) {
+        size_t n = split_subjects(a->subjects, copy, list);
         nb_js_stream_config cfg = {a->subject, list, n,
                                    a->storage && strcmp(a->storage, "memory") == 0 ? NB_JS_MEMORY
                                                                                    : NB_JS_FILE,

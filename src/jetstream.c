@@ -21,6 +21,7 @@
 
 #include <nats/nats.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -66,6 +67,27 @@ nb_status nbi_js_fail(natsStatus ns, jsErrCode jerr, const char *what)
                         "%s: no JetStream answered (not enabled on the server, or not ready yet)",
                         what);
     return nbi_from_nats(ns, what);
+}
+
+nb_status nbi_js_failf(natsStatus ns, jsErrCode jerr, const char *fmt, ...)
+{
+    char what[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return nbi_js_fail(ns, jerr, what);
+}
+
+void nbi_js_deadline(clockid_t clock, int64_t ms, struct timespec *until)
+{
+    clock_gettime(clock, until);
+    until->tv_sec += (time_t)(ms / 1000);
+    until->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until->tv_nsec >= 1000000000L) {
+        until->tv_sec++;
+        until->tv_nsec -= 1000000000L;
+    }
 }
 
 nb_status nbi_js_check_duration(const char *what, const char *name, int64_t ms)
@@ -184,9 +206,9 @@ static nb_status compare_stream(const jsStreamConfig *have, const nb_js_stream_c
         nbi_buf_append_str(&diff, ")");
     }
     int64_t replicas = have->Replicas > 0 ? have->Replicas : 1;
-    if (replicas != (want->replicas > 0 ? want->replicas : 1))
-        append_number_diff(&diff, "replicas", (long long)replicas,
-                           want->replicas > 0 ? want->replicas : 1);
+    int want_replicas = want->replicas > 0 ? want->replicas : 1;
+    if (replicas != want_replicas)
+        append_number_diff(&diff, "replicas", (long long)replicas, want_replicas);
     if (have->MaxAge / NS_PER_MS != want->max_age_ms)
         append_number_diff(&diff, "max age ms", (long long)(have->MaxAge / NS_PER_MS),
                            (long long)want->max_age_ms);
@@ -218,9 +240,7 @@ static nb_status add_stream(jsCtx *js, const nb_js_stream_config *cfg)
     jsStreamInfo_Destroy(si);
     if (ns == NATS_OK)
         return NB_OK;
-    char what[320];
-    snprintf(what, sizeof what, "create stream '%.200s'", cfg->name);
-    nb_status s = nbi_js_fail(ns, jerr, what);
+    nb_status s = nbi_js_failf(ns, jerr, "create stream '%.200s'", cfg->name);
     /* The server's refusal (overlapping subjects, bad replicas) is about the caller's config. */
     return ns == NATS_ERR ? nbi_js_as_invalid_arg() : s;
 }
@@ -242,14 +262,12 @@ nb_status nb_js_stream_ensure(nb_client *c, const nb_js_stream_config *cfg, bool
     natsStatus ns = js_GetStreamInfo(&si, js, cfg->name, NULL, &jerr);
     if (ns == NATS_OK) {
         s = compare_stream(si->Config, cfg);
-    } else if (jerr == JSStreamNotFoundErr || ns == NATS_NOT_FOUND) {
+    } else if (nbi_js_missing(ns, jerr, JSStreamNotFoundErr)) {
         s = add_stream(js, cfg);
         if (s == NB_OK && created)
             *created = true;
     } else {
-        char what[320];
-        snprintf(what, sizeof what, "stream '%.200s'", cfg->name);
-        s = nbi_js_fail(ns, jerr, what);
+        s = nbi_js_failf(ns, jerr, "stream '%.200s'", cfg->name);
     }
     jsStreamInfo_Destroy(si);
     jsCtx_Destroy(js);
@@ -307,6 +325,13 @@ static nb_status copy_info(const jsStreamInfo *si, nb_js_stream_info **out)
     return NB_OK;
 }
 
+/* A JetStream context for an operation on the stream name, once the name is checked. */
+static nb_status named_context(nb_client *c, const char *what, const char *name, jsCtx **js)
+{
+    nb_status s = nbi_js_check_name(what, name);
+    return s == NB_OK ? nbi_js_context(c, DEFAULT_WAIT_MS, NULL, js) : s;
+}
+
 nb_status nb_js_stream_info_get(nb_client *c, const char *name, nb_js_stream_info **out)
 {
     if (!out)
@@ -314,18 +339,14 @@ nb_status nb_js_stream_info_get(nb_client *c, const char *name, nb_js_stream_inf
     *out = NULL;
     if (!c)
         return nbi_fail(NB_INVALID_ARG, "stream info: client is NULL");
-    nb_status s = nbi_js_check_name("stream info", name);
     jsCtx *js = NULL;
-    if (s == NB_OK)
-        s = nbi_js_context(c, DEFAULT_WAIT_MS, NULL, &js);
+    nb_status s = named_context(c, "stream info", name, &js);
     if (s != NB_OK)
         return s;
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     natsStatus ns = js_GetStreamInfo(&si, js, name, NULL, &jerr);
-    char what[320];
-    snprintf(what, sizeof what, "stream '%.200s'", name);
-    s = ns == NATS_OK ? copy_info(si, out) : nbi_js_fail(ns, jerr, what);
+    s = ns == NATS_OK ? copy_info(si, out) : nbi_js_failf(ns, jerr, "stream '%.200s'", name);
     jsStreamInfo_Destroy(si);
     jsCtx_Destroy(js);
     return s;
@@ -335,17 +356,13 @@ nb_status nb_js_stream_delete(nb_client *c, const char *name)
 {
     if (!c)
         return nbi_fail(NB_INVALID_ARG, "stream delete: client is NULL");
-    nb_status s = nbi_js_check_name("stream delete", name);
     jsCtx *js = NULL;
-    if (s == NB_OK)
-        s = nbi_js_context(c, DEFAULT_WAIT_MS, NULL, &js);
+    nb_status s = named_context(c, "stream delete", name, &js);
     if (s != NB_OK)
         return s;
     jsErrCode jerr = 0;
     natsStatus ns = js_DeleteStream(js, name, NULL, &jerr);
-    char what[320];
-    snprintf(what, sizeof what, "delete stream '%.200s'", name);
-    s = ns == NATS_OK ? NB_OK : nbi_js_fail(ns, jerr, what);
+    s = ns == NATS_OK ? NB_OK : nbi_js_failf(ns, jerr, "delete stream '%.200s'", name);
     jsCtx_Destroy(js);
     return s;
 }
@@ -456,7 +473,7 @@ static nb_status publish_built(jsCtx *js, const char *subject, const nb_envelope
         if (!worth_retrying(ns, jerr) || attempt >= po->retries)
             return publish_failed(ns, jerr, subject, e, attempt + 1);
         nbi_sleep_ms(delay);
-        delay = delay > MAX_RETRY_DELAY_MS / 2 ? MAX_RETRY_DELAY_MS : delay * 2;
+        delay = nbi_js_doubled(delay, MAX_RETRY_DELAY_MS);
     }
 }
 
@@ -639,13 +656,7 @@ nb_status nb_js_publisher_send(nb_js_publisher *p, const char *subject, nb_envel
 static bool wait_drained(nb_js_publisher *p, int64_t timeout_ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(timeout_ms / 1000);
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    nbi_js_deadline(CLOCK_REALTIME, timeout_ms, &until);
     pthread_mutex_lock(&p->mu);
     int rc = 0;
     while (p->pending > 0 && rc == 0)

@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #include <nats/nats.h>
+#include <time.h>
 
 #define DEFAULT_WAIT_MS 5000 /* JetStream API requests and acks */
 #define NS_PER_MS 1000000LL
@@ -15,8 +16,16 @@
 /* Stream and consumer names: not empty, <= 255 bytes, no '.', '*', '>', '/', '\\' or spaces. */
 nb_status nbi_js_check_name(const char *what, const char *name);
 
-/* A nats.c JetStream failure, naming what; a missing stream or consumer is NB_INVALID_ARG. */
+/* A nats.c JetStream failure, naming what; a missing stream or consumer is NB_NOT_FOUND. */
 nb_status nbi_js_fail(natsStatus ns, jsErrCode jerr, const char *what);
+/* nbi_js_fail with what formatted (only when there is a failure to name). */
+nb_status nbi_js_failf(natsStatus ns, jsErrCode jerr, const char *fmt, ...) NBI_PRINTF(3, 4);
+
+/* True when a JetStream call failed because the stream (code) or consumer is not there. */
+static inline bool nbi_js_missing(natsStatus ns, jsErrCode jerr, jsErrCode code)
+{
+    return ns == NATS_NOT_FOUND || jerr == code;
+}
 
 /* Keeps the recorded message but makes it NB_INVALID_ARG (the server refused a config). */
 nb_status nbi_js_as_invalid_arg(void);
@@ -33,6 +42,15 @@ nb_status nbi_js_context(nb_client *c, int64_t wait_ms, jsOptions *o, jsCtx **ou
 
 /* A duration argument: 0 (the default) to NBI_JS_MAX_DURATION_MS, or NB_INVALID_ARG naming it. */
 nb_status nbi_js_check_duration(const char *what, const char *name, int64_t ms);
+
+/* Next delay of a back-off without jitter (a nak names its delay): twice ms, at most cap. */
+static inline int64_t nbi_js_doubled(int64_t ms, int64_t cap)
+{
+    return ms > cap / 2 ? cap : ms * 2;
+}
+
+/* The absolute time ms from now on clock (for pthread_cond_timedwait). */
+void nbi_js_deadline(clockid_t clock, int64_t ms, struct timespec *until);
 
 /* -- jsprogress.c: "in progress" for a fetched batch while it is worked through -- */
 

@@ -94,6 +94,15 @@ static bool stopping(nb_js_consumer *k)
     return stop;
 }
 
+/* True once destroy was called from one of k's own callbacks: the pull loop frees k. */
+static bool freed_by_loop(nb_js_consumer *k)
+{
+    pthread_mutex_lock(&k->mu);
+    bool free_on_exit = k->free_on_exit;
+    pthread_mutex_unlock(&k->mu);
+    return free_on_exit;
+}
+
 static void report(nb_js_consumer *k, nb_status s, const nb_js_delivery *d, nb_js_action action)
 {
     if (k->on_error)
@@ -208,13 +217,22 @@ static void format_utc(int64_t ns, char out[40])
     snprintf(out + n, 40 - n, ".%09lldZ", (long long)(ns % 1000000000LL));
 }
 
-/* The server's answer to a consumer create request: NB_OK, or its error named. */
-static nb_status consumer_answer(natsMsg *resp, const char *what)
+/* A JetStream API answer as JSON (NULL when it is not), and its error description. */
+static cJSON *parse_answer(natsMsg *resp, const char **refusal)
 {
     const char *data = natsMsg_GetData(resp);
     cJSON *doc = cJSON_ParseWithLength(data ? data : "", (size_t)natsMsg_GetDataLength(resp));
+    *refusal = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(doc, "error"), "description"));
+    return doc;
+}
+
+/* The server's answer to a consumer create request: NB_OK, or its error named. */
+static nb_status consumer_answer(natsMsg *resp, const char *what)
+{
+    const char *text = NULL;
+    cJSON *doc = parse_answer(resp, &text);
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(doc, "error");
-    const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(err, "description"));
     nb_status s = NB_OK;
     if (!doc)
         s = nbi_fail(NB_NATS, "%s: the server's answer is not JSON", what);
@@ -318,7 +336,7 @@ static nb_status ensure_durable(nb_js_consumer *k, const nb_js_consumer_config *
         bool changed = ci->Config->AckWait != want.AckWait || ci->Config->MaxDeliver != want.MaxDeliver;
         if (s == NB_OK && changed)
             s = update_consumer(k, ci->Config, &want, what);
-    } else if (ns == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr) {
+    } else if (nbi_js_missing(ns, jerr, JSConsumerNotFoundErr)) {
         s = add_consumer(k, &want, what);
     } else {
         s = nbi_js_fail(ns, jerr, what);
@@ -330,12 +348,10 @@ static nb_status ensure_durable(nb_js_consumer *k, const nb_js_consumer_config *
 /* The first stream name in a $JS.API.STREAM.NAMES answer, copied into k->stream. */
 static nb_status take_stream_name(nb_js_consumer *k, natsMsg *resp, const char *subject)
 {
-    const char *data = natsMsg_GetData(resp);
-    cJSON *doc = cJSON_ParseWithLength(data ? data : "", (size_t)natsMsg_GetDataLength(resp));
+    const char *refusal = NULL;
+    cJSON *doc = parse_answer(resp, &refusal);
     cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "streams"), 0);
     const char *name = cJSON_GetStringValue(first);
-    const char *refusal = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(doc, "error"), "description"));
     nb_status s = name      ? nbi_js_check_name("consumer: stream", name)
                   : refusal ? nbi_fail(NB_NATS, "consumer: find the stream of '%s': %s", subject,
                                        refusal)
@@ -383,11 +399,9 @@ static nb_status bind_subscription(nb_js_consumer *k)
         natsSubscription_SetPendingLimits(k->sub, -1, -1);
         return NB_OK;
     }
-    char what[600];
-    snprintf(what, sizeof what, "pull subscribe to durable '%.200s' on stream '%.200s'",
-             k->durable, k->stream);
     k->sub = NULL;
-    return nbi_js_fail(ns, jerr, what);
+    return nbi_js_failf(ns, jerr, "pull subscribe to durable '%.200s' on stream '%.200s'",
+                        k->durable, k->stream);
 }
 
 /* ---- handling one message ----------------------------------------------- */
@@ -412,7 +426,7 @@ static int64_t nak_delay(const nb_js_consumer *k, uint64_t delivered)
 {
     int64_t delay = k->nak_delay_ms;
     for (uint64_t i = 1; i < delivered && delay < k->max_nak_delay_ms; i++)
-        delay = delay > k->max_nak_delay_ms / 2 ? k->max_nak_delay_ms : delay * 2;
+        delay = nbi_js_doubled(delay, k->max_nak_delay_ms);
     return delay < k->max_nak_delay_ms ? delay : k->max_nak_delay_ms;
 }
 
@@ -519,9 +533,7 @@ static bool handle(nb_js_consumer *k, natsMsgList *list, int i)
     nb_js_delivery d;
     delivery_of(msg, meta, k, &d);
     nb_js_action a = decode_and_hand_over(k, msg, &d);
-    pthread_mutex_lock(&k->mu);
-    bool destroyed = k->free_on_exit;
-    pthread_mutex_unlock(&k->mu);
+    bool destroyed = freed_by_loop(k);
     nbi_js_progress_settle(k->progress, i + 1);
     natsStatus ns = apply(k, msg, a, &d);
     if (ns != NATS_OK && !destroyed) {
@@ -556,12 +568,11 @@ static void pause_unless_stopped(nb_js_consumer *k, int64_t ms)
 /* A failed fetch: reported once per episode (lost connection, server restart), then a pause. */
 static bool fetch_failed(nb_js_consumer *k, natsStatus ns, jsErrCode jerr, int *failures)
 {
-    if ((*failures)++ == 0) {
-        char what[600];
-        snprintf(what, sizeof what, "pull from durable '%.200s' on stream '%.200s'", k->durable,
-                 k->stream);
-        report(k, nbi_js_fail(ns, jerr, what), NULL, NB_JS_NONE);
-    }
+    if ((*failures)++ == 0)
+        report(k,
+               nbi_js_failf(ns, jerr, "pull from durable '%.200s' on stream '%.200s'", k->durable,
+                            k->stream),
+               NULL, NB_JS_NONE);
     int64_t pause = *failures < MAX_FETCH_BACKOFF_MS / 200 ? *failures * 200 : MAX_FETCH_BACKOFF_MS;
     pause_unless_stopped(k, pause);
     return !stopping(k);
@@ -615,10 +626,7 @@ static void *pull_loop(void *arg)
     int failures = 0;
     while (pull_once(k, &failures))
         ;
-    pthread_mutex_lock(&k->mu);
-    bool free_now = k->free_on_exit;
-    pthread_mutex_unlock(&k->mu);
-    if (free_now) {
+    if (freed_by_loop(k)) {
         /* Acks sent just before must leave before the subscription goes. */
         natsConnection_FlushTimeout(k->nc, 1000);
         free_consumer(k);
@@ -724,9 +732,9 @@ nb_status nb_js_consumer_delete(nb_client *c, const char *stream, const char *du
         return s;
     jsErrCode jerr = 0;
     natsStatus ns = js_DeleteConsumer(js, stream, durable, NULL, &jerr);
-    char what[600];
-    snprintf(what, sizeof what, "delete durable '%.200s' on stream '%.200s'", durable, stream);
-    s = ns == NATS_OK ? NB_OK : nbi_js_fail(ns, jerr, what);
+    s = ns == NATS_OK ? NB_OK
+                      : nbi_js_failf(ns, jerr, "delete durable '%.200s' on stream '%.200s'",
+                                     durable, stream);
     jsCtx_Destroy(js);
     return s;
 }

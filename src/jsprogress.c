@@ -35,13 +35,7 @@ struct nbi_js_progress {
 static void wait_ms(nbi_js_progress *p, int64_t ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    nbi_js_deadline(CLOCK_MONOTONIC, ms, &until);
     pthread_cond_timedwait(&p->cv, &p->mu, &until);
 }
 

@@ -28,6 +28,7 @@
 #include "base64.h"
 #include "ids.h"
 #include "integrity.h"
+#include "jetstream.h"
 #include "messaging.h"
 #include "options.h"
 #include "payload.h"
@@ -50,7 +51,6 @@
 #define DIGEST_PREFIX "SHA-256="
 #define DIGEST_LEN (8 + 44)       /* prefix + padded base64 of 32 bytes */
 #define NUID_MAX 64
-#define NS_PER_MS 1000000LL
 
 struct nb_objstore {
     natsConnection *nc;
@@ -170,6 +170,17 @@ static void digest_from_hex(const char hex[NBI_SHA256_HEX_LEN + 1], char out[DIG
     to_url_alphabet(out + 8);
 }
 
+/* Ends *hash (set to NULL): hex gets the SHA-256, digest its ADR-20 text. */
+static nb_status finish_digest(nbi_sha256 **hash, char hex[NBI_SHA256_HEX_LEN + 1],
+                               char digest[DIGEST_LEN + 1])
+{
+    nb_status s = nbi_sha256_finish(*hash, hex);
+    *hash = NULL;
+    if (s == NB_OK)
+        digest_from_hex(hex, digest);
+    return s;
+}
+
 /*
  * Two digests are the same when their base64 text is, whatever the alphabet
  * or padding: some clients once wrote standard or unpadded base64
@@ -261,11 +272,12 @@ static nb_status check_stream(nb_objstore *os, bool *missing)
     jsErrCode jerr = 0;
     natsStatus ns = js_GetStreamInfo(&si, os->js, os->stream, NULL, &jerr);
     jsStreamInfo_Destroy(si);
+    bool gone = nbi_js_missing(ns, jerr, JSStreamNotFoundErr);
     if (missing)
-        *missing = ns != NATS_OK && (jerr == JSStreamNotFoundErr || ns == NATS_NOT_FOUND);
+        *missing = gone;
     if (ns == NATS_OK)
         return NB_OK;
-    if (jerr == JSStreamNotFoundErr || ns == NATS_NOT_FOUND)
+    if (gone)
         return bucket_not_found(os->bucket);
     return js_failed(ns, jerr, "object store: bucket '%.200s'", os->bucket);
 }
@@ -373,7 +385,7 @@ nb_status nb_objstore_delete_bucket(nb_client *c, const char *bucket)
     jsErrCode jerr = 0;
     natsStatus ns = js_DeleteStream(os->js, os->stream, NULL, &jerr);
     if (ns != NATS_OK)
-        s = jerr == JSStreamNotFoundErr || ns == NATS_NOT_FOUND
+        s = nbi_js_missing(ns, jerr, JSStreamNotFoundErr)
                 ? bucket_not_found(bucket)
                 : js_failed(ns, jerr, "object store: cannot delete bucket '%.200s'", bucket);
     nb_objstore_destroy(os);
@@ -844,15 +856,11 @@ static void abandon_put(put_state *ps)
     nbi_fail(NB_OK, "%s", saved); /* the cause is reported, not the purge's own error */
 }
 
-static nb_status finish_digest(put_state *ps, char hex[NBI_SHA256_HEX_LEN + 1])
+static nb_status finish_put_digest(put_state *ps, char hex[NBI_SHA256_HEX_LEN + 1])
 {
     char digest[DIGEST_LEN + 1];
-    nb_status s = nbi_sha256_finish(ps->hash, hex);
-    ps->hash = NULL;
-    if (s != NB_OK)
-        return s;
-    digest_from_hex(hex, digest);
-    return nbi_set_string(&ps->info.digest, digest);
+    nb_status s = finish_digest(&ps->hash, hex, digest);
+    return s == NB_OK ? nbi_set_string(&ps->info.digest, digest) : s;
 }
 
 /* Chunks, acks, digest, then the info that makes the new version live. */
@@ -868,7 +876,7 @@ static nb_status put_all(put_state *ps, nb_read_fn read, void *closure,
     if (s == NB_OK)
         s = await_acks(ps);
     if (s == NB_OK)
-        s = finish_digest(ps, hex);
+        s = finish_put_digest(ps, hex);
     /* The info goes last, once every chunk is stored: it never points at missing ones. */
     if (s == NB_OK)
         s = publish_info(ps->os, &ps->info, false);
@@ -1022,7 +1030,7 @@ typedef struct get_state {
     nbi_sha256 *hash;
     uint64_t bytes;
     uint32_t chunks;
-    bool drained; /* a chunk said nothing is pending after it */
+    bool drained; /* a batch's last chunk said nothing is pending after it */
     nb_write_fn write;
     void *closure;
 } get_state;
@@ -1067,11 +1075,6 @@ static nb_status take_chunk(get_state *gs, natsMsg *msg)
     if (n > gs->info->size - gs->bytes)
         return nbi_fail(NB_INTEGRITY, "received a corrupt object: more bytes than its size of %llu",
                         (unsigned long long)gs->info->size);
-    jsMsgMetaData *meta = NULL;
-    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
-        gs->drained = meta->NumPending == 0;
-        jsMsgMetaData_Destroy(meta);
-    }
     gs->bytes += n;
     gs->chunks++;
     nb_status s = n ? nbi_sha256_update(gs->hash, data, n) : NB_OK;
@@ -1101,6 +1104,12 @@ static nb_status fetch_batch(get_state *gs)
         natsMsg_Ack(list.Msgs[list.Count - 1], NULL);
     for (int i = 0; s == NB_OK && i < list.Count; i++)
         s = take_chunk(gs, list.Msgs[i]);
+    /* Only the batch's last chunk says whether any are left: its metadata is read once. */
+    jsMsgMetaData *meta = NULL;
+    if (s == NB_OK && natsMsg_GetMetaData(&meta, list.Msgs[list.Count - 1]) == NATS_OK) {
+        gs->drained = meta->NumPending == 0;
+        jsMsgMetaData_Destroy(meta);
+    }
     natsMsgList_Destroy(&list);
     return s;
 }
@@ -1111,11 +1120,9 @@ static nb_status check_whole(get_state *gs, char hex[NBI_SHA256_HEX_LEN + 1])
         return nbi_fail(NB_INTEGRITY, "received a corrupt object: %llu bytes, its info says %llu",
                         (unsigned long long)gs->bytes, (unsigned long long)gs->info->size);
     char digest[DIGEST_LEN + 1];
-    nb_status s = nbi_sha256_finish(gs->hash, hex);
-    gs->hash = NULL;
+    nb_status s = finish_digest(&gs->hash, hex, digest);
     if (s != NB_OK)
         return s;
-    digest_from_hex(hex, digest);
     /* A tombstone-like info without digest is accepted only when empty (nats.go does the same). */
     if (gs->info->digest && *gs->info->digest && !same_digest(gs->info->digest, digest))
         return nbi_fail(NB_INTEGRITY, "received a corrupt object, digests do not match: info "

@@ -212,12 +212,6 @@ nb_status nbi_objstore_upload(const nb_upload_request *req, const nb_options *o,
     return s;
 }
 
-static nb_status download_once(nb_objstore *os, const nb_download_request *req, const char *name,
-                               uint8_t **data, size_t *len)
-{
-    return nbi_objstore_get(os, name, req->max_bytes, req->path, data, len);
-}
-
 /* A lost connection or a silent server may pass; a missing or corrupt object will not. */
 static bool transient(nb_status s) { return s == NB_TIMEOUT || s == NB_CONNECTION; }
 
@@ -226,7 +220,7 @@ static nb_status download_retrying(nb_objstore *os, const nb_download_request *r
 {
     int64_t start = nbi_now_ms();
     for (int attempt = 0;; attempt++) {
-        nb_status s = download_once(os, req, name, data, len);
+        nb_status s = nbi_objstore_get(os, name, req->max_bytes, req->path, data, len);
         if (s == NB_OK || !transient(s) || attempt >= req->max_retries)
             return s;
         int64_t delay = nbi_backoff_delay_ms(attempt, req->base_delay_ms, req->max_delay_ms);
