@@ -75,3 +75,14 @@ void nbi_sleep_ms(int64_t ms)
     while (nanosleep(&left, &left) != 0 && errno == EINTR)
         ;
 }
+
+void nbi_deadline_after(clockid_t clock, int64_t ms, struct timespec *until)
+{
+    clock_gettime(clock, until);
+    until->tv_sec += (time_t)(ms / 1000);
+    until->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until->tv_nsec >= 1000000000L) {
+        until->tv_sec++;
+        until->tv_nsec -= 1000000000L;
+    }
+}

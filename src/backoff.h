@@ -7,6 +7,8 @@
 
 #include "internal.h"
 
+#include <time.h>
+
 /*
  * Delay before retry number attempt (0-based): a uniformly random value in
  * [0, min(max_ms, base_ms * 2^attempt)] ("full jitter").
@@ -18,5 +20,7 @@ int64_t nbi_now_ms(void);
 
 /* Sleeps ms milliseconds (resumes after signals). */
 void nbi_sleep_ms(int64_t ms);
+/* *until = now on clock (CLOCK_MONOTONIC or CLOCK_REALTIME) + ms, for timed condition waits. */
+void nbi_deadline_after(clockid_t clock, int64_t ms, struct timespec *until);
 
 #endif

@@ -12,6 +12,8 @@
  */
 #include "filestore.h"
 
+#include "backoff.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -508,17 +510,6 @@ nbi_upload_check nbi_filestore_check_upload(nbi_filestore *st, const char *id,
 /* The sweep thread, open and close                                         */
 /* ------------------------------------------------------------------------ */
 
-static void deadline_after(struct timespec *until, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, until);
-    until->tv_sec += (time_t)(ms / 1000);
-    until->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until->tv_nsec >= 1000000000L) {
-        until->tv_sec++;
-        until->tv_nsec -= 1000000000L;
-    }
-}
-
 static void *sweep_main(void *arg)
 {
     nbi_filestore *st = arg;
@@ -528,7 +519,7 @@ static void *sweep_main(void *arg)
     pthread_mutex_lock(&st->lock);
     while (!st->stopping) {
         struct timespec until;
-        deadline_after(&until, every);
+        nbi_deadline_after(CLOCK_MONOTONIC, every, &until);
         while (!st->stopping && pthread_cond_timedwait(&st->wake, &st->lock, &until) == 0)
             ;
         if (st->stopping)

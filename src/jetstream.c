@@ -79,17 +79,6 @@ nb_status nbi_js_failf(natsStatus ns, jsErrCode jerr, const char *fmt, ...)
     return nbi_js_fail(ns, jerr, what);
 }
 
-void nbi_js_deadline(clockid_t clock, int64_t ms, struct timespec *until)
-{
-    clock_gettime(clock, until);
-    until->tv_sec += (time_t)(ms / 1000);
-    until->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until->tv_nsec >= 1000000000L) {
-        until->tv_sec++;
-        until->tv_nsec -= 1000000000L;
-    }
-}
-
 nb_status nbi_js_check_duration(const char *what, const char *name, int64_t ms)
 {
     if (ms < 0 || ms > NBI_JS_MAX_DURATION_MS)
@@ -656,7 +645,7 @@ nb_status nb_js_publisher_send(nb_js_publisher *p, const char *subject, nb_envel
 static bool wait_drained(nb_js_publisher *p, int64_t timeout_ms)
 {
     struct timespec until;
-    nbi_js_deadline(CLOCK_REALTIME, timeout_ms, &until);
+    nbi_deadline_after(CLOCK_REALTIME, timeout_ms, &until);
     pthread_mutex_lock(&p->mu);
     int rc = 0;
     while (p->pending > 0 && rc == 0)

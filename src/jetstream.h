@@ -49,9 +49,6 @@ static inline int64_t nbi_js_doubled(int64_t ms, int64_t cap)
     return ms > cap / 2 ? cap : ms * 2;
 }
 
-/* The absolute time ms from now on clock (for pthread_cond_timedwait). */
-void nbi_js_deadline(clockid_t clock, int64_t ms, struct timespec *until);
-
 /* -- jsprogress.c: "in progress" for a fetched batch while it is worked through -- */
 
 typedef struct nbi_js_progress nbi_js_progress;

@@ -35,7 +35,7 @@ struct nbi_js_progress {
 static void wait_ms(nbi_js_progress *p, int64_t ms)
 {
     struct timespec until;
-    nbi_js_deadline(CLOCK_MONOTONIC, ms, &until);
+    nbi_deadline_after(CLOCK_MONOTONIC, ms, &until);
     pthread_cond_timedwait(&p->cv, &p->mu, &until);
 }
 

@@ -142,8 +142,7 @@ static void on_closed(natsConnection *nc, void *closure)
 static bool wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *flag, int seconds)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += seconds;
+    nbi_deadline_after(CLOCK_REALTIME, (int64_t)seconds * 1000, &until);
     pthread_mutex_lock(mu);
     while (!*flag && pthread_cond_timedwait(cv, mu, &until) == 0)
         ;
