@@ -534,7 +534,7 @@ static nb_status ack_error_status(const jsPubAckErr *pae)
     if (pae->Err == NATS_NO_RESPONDERS)
         return nbi_fail(NB_NO_RESPONDERS, "no stream holds this subject, or JetStream is not ready");
     if (pae->ErrCode == JSStreamNotFoundErr)
-        return nbi_fail(NB_INVALID_ARG, "%s", text);
+        return nbi_fail(NB_NOT_FOUND, "%s", text);
     return nbi_fail(pae->Err == NATS_ERR ? NB_NATS : nbi_from_nats(pae->Err, "ack"), "%s", text);
 }
 
