@@ -17,7 +17,7 @@ static const char listen_usage[] =
     "                             also gets \"rows\" and \"columns\")\n"
     "  --rows N                   table rows printed per table payload (default 10)\n"
     "  --csv                      with --save-dir, also save tables as NAME.csv\n"
-    "  --server URL               NATS server (default " NB_DEFAULT_NATS_URL ")\n"
+    NATS_CONNECT_HELP
     "  --fileserver URL           file server whose links may be downloaded\n"
     "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable)\n"
     DOWNLOAD_HELP

@@ -17,6 +17,7 @@
 #include "options.h"
 #include "redact.h"
 
+#include <ctype.h>
 #include <nats/nats.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -512,7 +513,7 @@ static void describe_auth(const nb_options *o, char *out, size_t n)
 {
     nbi_options_auth_methods(o, out, n);
     if (!*out && url_has_userinfo(o->url))
-        snprintf(out, n, "user/password or token from the URL");
+        snprintf(out, n, "user/password or token in the URL");
 }
 
 /*
@@ -533,8 +534,8 @@ static nb_status connect_failed(const nb_options *o, natsStatus ns, const char *
                 strstr(detail, "Authorization Violation") || strstr(detail, "Authentication Expired") ||
                 strstr(detail, "authorization violation");
     if (auth && *tried)
-        return nbi_fail(NB_CONNECTION, "%s %s: authentication failed: the server refused the %s "
-                        "credentials (%s)", what, where, tried, detail);
+        return nbi_fail(NB_CONNECTION, "%s %s: authentication failed: the server refused it "
+                        "(tried: %s; %s)", what, where, tried, detail);
     if (auth)
         return nbi_fail(NB_CONNECTION, "%s %s: authentication failed: the server requires "
                         "credentials and none were given (user/password, token, nkey or creds: "
@@ -542,9 +543,15 @@ static nb_status connect_failed(const nb_options *o, natsStatus ns, const char *
     if (ns == NATS_SECURE_CONNECTION_WANTED)
         return nbi_fail(NB_CONNECTION, "%s %s: TLS is required (a tls:// URL or a TLS option) but "
                         "the server does not offer TLS; nothing was sent in plain text", what, where);
-    bool tls = ns == NATS_SSL_ERROR || strstr(detail, "SSL") || strstr(detail, "certificate") ||
-               strstr(detail, "TLS");
-    if (tls && strstr(detail, "certificate verify failed"))
+    /* nats.c reports a failed verification as "SSL handshake error: 20:unable to get ...". */
+    const char *hs = strstr(detail, "SSL handshake error: ");
+    bool verify = strstr(detail, "certificate verify failed") ||
+                  (hs && isdigit((unsigned char)hs[strlen("SSL handshake error: ")]));
+    bool alert = strstr(detail, "alert") != NULL;
+    /* With TLS 1.3 a refused client certificate only shows as the server hanging up after the handshake. */
+    bool hung_up = wants_tls(o) && (strstr(detail, "Expected 'PONG', got ''") ||
+                                    strstr(detail, "SSL_write error") || strstr(detail, "SSL_read error"));
+    if (verify && !alert)
         return nbi_fail(NB_CONNECTION, "%s %s: TLS: the server's certificate failed verification%s "
                         "(%s)", what, where,
                         o->tls_ca_file ? ": it is not signed by the CA of --tlsca / "
@@ -552,13 +559,14 @@ static nb_status connect_failed(const nb_options *o, natsStatus ns, const char *
                                        : ": give the CA that signed it with --tlsca FILE / "
                                          "nb_options_set_tls_ca_file",
                         detail);
-    if (tls && (strstr(detail, "alert") || strstr(detail, "certificate")))
+    if (alert || hung_up)
         return nbi_fail(NB_CONNECTION, "%s %s: TLS: the server refused the client's certificate%s "
                         "(%s)", what, where,
-                        o->tls_cert_file ? "" : ": it requires one: give --tlscert and --tlskey / "
-                                                "nb_options_set_tls_client_cert",
-                        detail);
-    if (tls)
+                        o->tls_cert_file ? " (not signed by a CA the server trusts?)"
+                                         : ": it requires one: give --tlscert and --tlskey / "
+                                           "nb_options_set_tls_client_cert",
+                        hung_up ? "it closed the connection right after the TLS handshake" : detail);
+    if (ns == NATS_SSL_ERROR || strstr(detail, "SSL"))
         return nbi_fail(NB_CONNECTION, "%s %s: TLS failed (%s)", what, where, detail);
     if (ns == NATS_TIMEOUT)
         return nbi_fail(NB_TIMEOUT, "%s %s: timed out", what, where);
