@@ -47,8 +47,13 @@ has "$T/run.out" "\"broker_url\":\"tls://127.0.0.1:$PORT_tlscreds\""
 # wrong, unknown or incomplete contexts
 refused 'password|user' send sec.ctx.e --context badup --text a=b
 listen_refused 'password|user' sec.ctx.e --context badup
-refused 'nosuch' send sec.ctx.e --context nosuch --text a=b
-NATS_CONTEXT=nosuch refused 'nosuch' send sec.ctx.e --text a=b
+# an unknown context is a configuration mistake: a usage error (1) or a runtime one (2), named
+for how in flag env; do
+    if [ $how = flag ]; then srun send sec.ctx.e --context nosuch --text a=b; else
+        NATS_CONTEXT=nosuch srun send sec.ctx.e --text a=b; fi
+    [ "$RC" = 1 ] || [ "$RC" = 2 ] || fail "unknown context ($how): exit $RC, expected 1 or 2"
+    has "$T/run.err" nosuch
+done
 refused 'certificate|ca|tls' send sec.ctx.e --context prodnoca --text a=b
 
 # precedence: flag > environment > context, per setting
