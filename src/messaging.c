@@ -606,7 +606,8 @@ nb_status nb_client_connect(nb_client **out, const nb_options *opts)
         }
         if (s == NB_OK && c->opts->nats_configure &&
             (s = c->opts->nats_configure(no, c->opts->nats_configure_closure)) != NB_OK)
-            nbi_fail_prefix(s, "connect: the nats_configure callback failed");
+            nbi_fail(s, "connect: the nats_configure callback failed (%s): not connected",
+                     nb_status_text(s));
         if (s == NB_OK && (ns = natsConnection_Connect(&c->nc, no)) != NATS_OK)
             s = connect_failed(c->opts, ns, "connect to");
     }
