@@ -45,8 +45,9 @@ expect 0 send sec.ctx.d --text a=b --json
 has "$T/run.out" "\"broker_url\":\"tls://127.0.0.1:$PORT_tlscreds\""
 
 # wrong, unknown or incomplete contexts
-refused 'password|user' send sec.ctx.e --context badup --text a=b
+auth_refused 'password|user' send sec.ctx.e --context badup --text a=b
 listen_refused 'password|user' sec.ctx.e --context badup
+err_matches 'refus|reject|denied|not accepted'
 # an unknown context is a configuration mistake: a usage error (1) or a runtime one (2), named
 for how in flag env; do
     if [ $how = flag ]; then srun send sec.ctx.e --context nosuch --text a=b; else

@@ -7,37 +7,53 @@ start_methods userpass token nkey operator
 
 # user and password
 roundtrip userpass sec.up -s "$URL_userpass" --user alice --password "$PASSWORD"
-refused 'password|user' send sec.up -s "$URL_userpass" --user alice --password "$BAD_PASSWORD" --text a=b
+auth_refused 'password|user' send sec.up -s "$URL_userpass" --user alice --password "$BAD_PASSWORD" --text a=b
 refused 'authori[sz]ation|authenticat|refused' send sec.up -s "$URL_userpass" --text a=b
 listen_refused 'password|user' sec.up -s "$URL_userpass" --user alice --password "$BAD_PASSWORD"
+err_matches 'refus|reject|denied|not accepted'
 # userinfo in the URL still works, but never travels in broker_url or --json
 expect 0 send sec.up -s "nats://alice:$PASSWORD@127.0.0.1:$PORT_userpass" --text a=b --json
 has "$T/run.out" "\"broker_url\":\"nats://127.0.0.1:$PORT_userpass\""
-refused 'password|user' send sec.up -s "nats://alice:$BAD_PASSWORD@127.0.0.1:$PORT_userpass" --text a=b
+auth_refused 'password|user' send sec.up -s "nats://alice:$BAD_PASSWORD@127.0.0.1:$PORT_userpass" --text a=b
 
 # token (--token is the NATS token, as in natscli)
 roundtrip token sec.tok --server "$URL_token" --token "$TOKEN"
-refused 'token' send sec.tok --server "$URL_token" --token "$BAD_TOKEN" --text a=b
+auth_refused 'token' send sec.tok --server "$URL_token" --token "$BAD_TOKEN" --text a=b
 refused 'authori[sz]ation|authenticat|refused' send sec.tok --server "$URL_token" --text a=b
 listen_refused 'token' sec.tok --server "$URL_token" --token "$BAD_TOKEN"
+err_matches 'refus|reject|denied|not accepted'
 expect 0 send sec.tok -s "nats://$TOKEN@127.0.0.1:$PORT_token" --text a=b --json
 has "$T/run.out" "\"broker_url\":\"nats://127.0.0.1:$PORT_token\""
 
 # NKey user from a seed file
 roundtrip nkey sec.nk -s "$URL_nkey" --nkey "$M/nkey.seed"
-refused 'nkey' send sec.nk -s "$URL_nkey" --nkey "$M/nkey-other.seed" --text a=b
+auth_refused 'nkey' send sec.nk -s "$URL_nkey" --nkey "$M/nkey-other.seed" --text a=b
 refused 'authori[sz]ation|authenticat|refused' send sec.nk -s "$URL_nkey" --text a=b
 listen_refused 'nkey' sec.nk -s "$URL_nkey" --nkey "$M/nkey-other.seed"
+err_matches 'refus|reject|denied|not accepted'
 refused 'nkey' send sec.nk -s "$URL_nkey" --nkey "$M/no-such.seed" --text a=b
 has "$T/run.err" "$M/no-such.seed"
 
 # operator mode: a user JWT + seed in a .creds file
 roundtrip operator sec.op -s "$URL_operator" --creds "$M/user.creds"
-refused 'creds|credentials' send sec.op -s "$URL_operator" --creds "$M/stranger.creds" --text a=b
+auth_refused 'creds|credentials' send sec.op -s "$URL_operator" --creds "$M/stranger.creds" --text a=b
 refused 'authori[sz]ation|authenticat|refused' send sec.op -s "$URL_operator" --text a=b
 listen_refused 'creds|credentials' sec.op -s "$URL_operator" --creds "$M/stranger.creds"
+err_matches 'refus|reject|denied|not accepted'
 refused 'creds|credentials' send sec.op -s "$URL_operator" --creds "$M/no-such.creds" --text a=b
 has "$T/run.err" "$M/no-such.creds"
+
+# request and reply take the same connection flags
+start_bg rep reply sec.rr -s "$URL_operator" --creds "$M/user.creds" --echo --count 1 --timeout 10
+REP=$BG_PID
+wait_listening rep "$REP" sec.rr
+expect 0 request sec.rr -s "$URL_operator" --creds "$M/user.creds" --text q=ping --json
+has "$T/run.out" '"data":"ping"'
+wait_exit "$REP" 15
+[ "$RC" = 0 ] || fail "reply --creds exited $RC"
+auth_refused 'creds|credentials' request sec.rr -s "$URL_operator" --creds "$M/stranger.creds" --text q=x
+auth_refused 'creds|credentials' reply sec.rr -s "$URL_operator" --creds "$M/stranger.creds" --echo \
+    --count 1 --timeout 10
 
 # --connection-name: the server lists the connection under that name (monitoring /connz)
 start_bg named listen sec.named -s "$URL_operator" --creds "$M/user.creds" \

@@ -14,6 +14,11 @@ refused 'permissions violation' send forbidden.pub "${AUTH[@]}" --text a=b --jso
 has "$T/run.err" forbidden.pub
 listen_refused 'permission' forbidden.sub "${AUTH[@]}"
 has "$T/run.err" forbidden.sub
+# reply subscribes like listen: refused on a forbidden subject; request publishes like send
+refused 'permission' reply forbidden.rep "${AUTH[@]}" --echo --count 1 --timeout 10
+has "$T/run.err" forbidden.rep
+refused 'permission' request forbidden.req "${AUTH[@]}" --text q=x --timeout 5
+has "$T/run.err" forbidden.req
 # the same through the environment
 NATS_URL=$URL_perms NATS_USER=limited NATS_PASSWORD=$LIMITED_PASSWORD \
     refused 'permissions violation' send forbidden.env --text a=b

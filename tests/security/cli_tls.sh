@@ -9,9 +9,6 @@ start_methods plain tls mtls
 TLS_URL=tls://127.0.0.1:$PORT_tls
 MTLS_URL=tls://127.0.0.1:$PORT_mtls
 
-# err_matches REGEX: the last run's stderr also matches REGEX (case-insensitive).
-err_matches() { grep -qiE -- "$1" "$T/run.err" || fail "stderr does not match /$1/: $(head -c 500 "$T/run.err")"; }
-
 # server certificate from a private CA
 roundtrip tls-flag sec.tls.a -s "$TLS_URL" --tlsca "$M/ca.pem"
 NATS_CA=$M/ca.pem roundtrip tls-env sec.tls.b -s "$TLS_URL"

@@ -234,6 +234,16 @@ roundtrip() {
     check_secrets "$T/$tag.out" "$T/$tag.err"
 }
 
+# err_matches REGEX: the last run's stderr also matches REGEX (case-insensitive).
+err_matches() { grep -qiE -- "$1" "$T/run.err" || fail "stderr does not match /$1/: $(head -c 500 "$T/run.err")"; }
+
+# auth_refused METHOD ARGS...: refused, and the line names the method tried (regex METHOD)
+# and says that the server refused it.
+auth_refused() {
+    refused "$@"
+    err_matches 'refus|reject|denied|not accepted'
+}
+
 # listen_refused WHAT SUBJECT ARGS...: listen exits 2 (bounded), stderr matches WHAT.
 listen_refused() {
     local what=$1
