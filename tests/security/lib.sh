@@ -9,7 +9,7 @@
 #     stranger.creds, nkey.seed, nkey-other.seed, keys.env;
 #   - random passwords and a token: PASSWORD (user alice), LIMITED_PASSWORD (user limited),
 #     TOKEN, and the wrong ones the tests type (BAD_PASSWORD, BAD_TOKEN);
-#   - $M/secrets: every password, token, seed and private-key line, one a line.
+#   - $M/secrets: every password, token, seed, user JWT and private-key line, one a line.
 # start_methods NAME... starts a nats-server configured for each method on a free loopback port
 # and sets URL_NAME; every output of the test is checked for the secrets (srun, check_secrets).
 SEC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,8 +21,7 @@ M=$T/m
 unset NATS_URL NATS_USER NATS_PASSWORD NATS_TOKEN NATS_CREDS NATS_NKEY NATS_CERT NATS_KEY NATS_CA \
     NATS_CONTEXT NB_FILESERVER_TOKEN
 export HOME=$T/home XDG_CONFIG_HOME=$T/xdg
-OUTS=$T/outputs # every captured output, kept for the secret grep
-mkdir -p "$M" "$OUTS" "$HOME" "$XDG_CONFIG_HOME"
+mkdir -p "$M" "$HOME" "$XDG_CONFIG_HOME"
 
 # The failure report of cli/lib.sh plus the logs of this fixture's servers.
 fail() {
@@ -77,8 +76,9 @@ make_material() {
     {
         printf '%s\n' "$PASSWORD" "$LIMITED_PASSWORD" "$TOKEN" "$BAD_PASSWORD" "$BAD_TOKEN"
         cat "$M/seeds.txt"
+        sed -n '/BEGIN NATS USER JWT/{n;p}' "$M/user.creds" "$M/stranger.creds" # user JWTs
         grep -hv -- '-----' "$M"/*.key # the base64 lines of every private key
-    } >"$M/secrets"
+    } | grep -v '^$' >"$M/secrets" # an empty pattern would match every output
 }
 
 # ---- servers ----
@@ -158,9 +158,10 @@ read_ports() {
 # ---- runs and checks ----
 
 # check_secrets FILE...: fails when a file holds any secret (names the file and the line of
-# $M/secrets that matched, never the secret itself).
+# $M/secrets that matched, never the secret itself). One grep when nothing matches.
 check_secrets() {
     local f n
+    grep -qFf "$M/secrets" -- "$@" 2>/dev/null || return 0
     for f in "$@"; do
         [ -f "$f" ] || continue
         n=$(grep -nFxf <(grep -oFf "$M/secrets" "$f") "$M/secrets" | head -1 | cut -d: -f1)
@@ -168,13 +169,9 @@ check_secrets() {
     done
 }
 
-# srun ARGS...: run (cli/lib.sh: bounded, RC, $T/run.out/.err), keep the outputs and check them.
-SRUN_N=0
+# srun ARGS...: run (cli/lib.sh: bounded, RC, $T/run.out/.err), then the secret grep of both.
 srun() {
     run "$@"
-    SRUN_N=$((SRUN_N + 1))
-    cp "$T/run.out" "$OUTS/run$SRUN_N.out"
-    cp "$T/run.err" "$OUTS/run$SRUN_N.err"
     check_secrets "$T/run.out" "$T/run.err"
 }
 
@@ -230,7 +227,6 @@ roundtrip() {
     has "$T/$tag.out" "\"msg_id\":\"$id\""
     has "$T/$tag.out" "\"data\":\"hello $name\""
     grep -q '"broker_url":"[a-z]*://[^"@]*"' "$T/$tag.out" || fail "broker_url of $name carries userinfo or is missing"
-    cp "$T/$tag.out" "$T/$tag.err" "$OUTS/"
     check_secrets "$T/$tag.out" "$T/$tag.err"
 }
 
@@ -251,9 +247,10 @@ listen_refused() {
     refused "$what" listen "$@" --count 1 --timeout 10
 }
 
-# finish: the last secret grep over everything kept, then PASS.
+# finish: the last secret grep over every output file of the test (background runs included:
+# each has its own NAME.out/.err), then PASS.
 finish() {
-    check_secrets "$OUTS"/* "$T"/*.out "$T"/*.err
+    check_secrets "$T"/*.out "$T"/*.err
     echo PASS
 }
 
