@@ -25,7 +25,7 @@ void cli_context_free(cli_context *ctx)
                        &ctx->creds, &ctx->nkey, &ctx->cert, &ctx->key,      &ctx->ca};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
         if (*fields[i]) /* passwords and tokens are not left in freed memory */
-            memset(*fields[i], 0, strlen(*fields[i]));
+            explicit_bzero(*fields[i], strlen(*fields[i]));
         free(*fields[i]);
         *fields[i] = NULL;
     }
@@ -149,7 +149,7 @@ int cli_context_load(const char *name, cli_context *ctx)
         return CLI_USAGE;
     }
     int rc = parse_context(name, path, text, ctx);
-    memset(text, 0, len); /* it may hold a password */
+    explicit_bzero(text, len); /* it may hold a password */
     free(text);
     if (rc != CLI_CONTINUE)
         cli_context_free(ctx);

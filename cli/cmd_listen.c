@@ -25,8 +25,9 @@ static const char listen_usage[] =
     "  --quiet                    no informational messages on stderr\n"
     "  --help                     show this help\n"
     "Bad or dropped messages are reported on stderr and listening goes on.\n"
-    "Exit status: 0 done or interrupted, 1 usage error, 2 connection or runtime error,\n"
-    "3 timeout.\n";
+    "Exit status: 0 done or interrupted, 1 usage error, 2 connection or runtime error\n"
+    "(also a refused login, a TLS failure, or a subject the server does not let this user\n"
+    "subscribe to: permissions violation), 3 timeout.\n";
 
 static const cli_flag listen_flags[] = {
     CLI_FLAGS_COMMON,           {"json", F_JSON, false},        {"count", F_COUNT, true},

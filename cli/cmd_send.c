@@ -44,7 +44,8 @@ static const char send_usage[] =
     "  --json                     print the envelope exactly as published\n"
     "  --quiet                    do not print the msg_id\n"
     "  --help                     show this help\n"
-    "Exit status: 0 sent, 1 usage error, 2 connection or runtime error.\n";
+    "Exit status: 0 sent, 1 usage error, 2 connection or runtime error (also a refused\n"
+    "login, a TLS failure, or a publish the server refused: permissions violation).\n";
 
 static const char request_usage[] =
     "Usage: natsbridge request SUBJECT PAYLOAD... [OPTION]...\n"
