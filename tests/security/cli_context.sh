@@ -4,7 +4,7 @@
 # send and listen with no other flag, also to a TLS + .creds server (a production context);
 # flag > environment > context; a wrong or unknown context exits 2; no output holds a secret.
 source "$(dirname "$0")/lib.sh" "$@"
-start_methods userpass token nkey tlscreds
+start_methods userpass token nkey tlscreds mtls
 CTX=$XDG_CONFIG_HOME/nats/context
 mkdir -p "$CTX"
 
@@ -31,6 +31,7 @@ context tok url "$URL_token" token "$TOKEN"
 context nk url "$URL_nkey" nkey "$M/nkey.seed"
 context prod url "tls://127.0.0.1:$PORT_tlscreds" creds "$M/user.creds" ca "$M/ca.pem"
 context deadurl url nats://127.0.0.1:1 user alice password "$PASSWORD"
+context mtls url "tls://127.0.0.1:$PORT_mtls" ca "$M/ca.pem" cert "$M/client.pem" key "$M/client.key"
 context prodnoca url "tls://127.0.0.1:$PORT_tlscreds" creds "$M/user.creds"
 
 # the three ways to pick a context
@@ -41,6 +42,7 @@ roundtrip ctx-selected sec.ctx.c
 # a natscli context pointing at a TLS + creds server: no extra flag needed
 select_context prod
 roundtrip ctx-production sec.ctx.d
+roundtrip ctx-mtls sec.ctx.m --context mtls
 expect 0 send sec.ctx.d --text a=b --json
 has "$T/run.out" "\"broker_url\":\"tls://127.0.0.1:$PORT_tlscreds\""
 

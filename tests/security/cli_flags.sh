@@ -15,6 +15,12 @@ err_matches 'refus|reject|denied|not accepted'
 expect 0 send sec.up -s "nats://alice:$PASSWORD@127.0.0.1:$PORT_userpass" --text a=b --json
 has "$T/run.out" "\"broker_url\":\"nats://127.0.0.1:$PORT_userpass\""
 auth_refused 'password|user' send sec.up -s "nats://alice:$BAD_PASSWORD@127.0.0.1:$PORT_userpass" --text a=b
+# a server list: broker_url is the first URL without userinfo; an unreachable server is named
+# without the password
+expect 0 send sec.up -s "nats://alice:$PASSWORD@127.0.0.1:$PORT_userpass,nats://alice:$PASSWORD@127.0.0.1:1" \
+    --text a=b --json
+has "$T/run.out" "\"broker_url\":\"nats://127.0.0.1:$PORT_userpass\""
+refused '127\.0\.0\.1:1' send sec.up -s "nats://alice:$PASSWORD@127.0.0.1:1" --text a=b
 
 # token (--token is the NATS token, as in natscli)
 roundtrip token sec.tok --server "$URL_token" --token "$TOKEN"

@@ -57,7 +57,8 @@ static bool has_secret(const char *text)
         return true; /* fail closed */
     }
     bool hit = false;
-    for (char *line = strtok(all, "\n"); line && !hit; line = strtok(NULL, "\n"))
+    char *save = NULL; /* strtok_r: the event callback runs this on a nats.c thread */
+    for (char *line = strtok_r(all, "\n", &save); line && !hit; line = strtok_r(NULL, "\n", &save))
         hit = *line && strstr(text, line) != NULL;
     free(all);
     return hit;
@@ -222,6 +223,13 @@ WITH_OPTS(creds_file, env("SEC_URL_operator"))
 {
     CHECK_OK(nb_options_set_creds_file(o, mfile("user.creds")));
     CHECK(roundtrip(o, "sec.lib.op", env("SEC_URL_operator")));
+    /* A clone carries the credentials on its own (copied, not shared with o). */
+    nb_options *copy = NULL;
+    CHECK_OK(nb_options_clone(&copy, o));
+    CHECK_OK(nb_options_set_creds_file(o, NULL));
+    bool cloned_ok = roundtrip(copy, "sec.lib.clone", env("SEC_URL_operator"));
+    nb_options_destroy(copy);
+    CHECK(cloned_ok);
     CHECK_OK(nb_options_set_creds_file(o, mfile("stranger.creds")));
     CHECK(connect_fails(o, NB_CONNECTION, WORDS("creds", "refused")));
     CHECK_FAIL(nb_options_set_creds_file(o, mfile("no-such.creds")), NB_INVALID_ARG, "no-such.creds");
@@ -387,10 +395,23 @@ WITH_OPTS(connection_name, env("SEC_URL_userpass"))
     CHECK(named);
 }
 
+/* The event callback also hears of refusals (NB_EVENT_ERROR with NB_PERMISSION), secret-free. */
+static int permission_events, secret_events;
+static void on_event(nb_event ev, nb_status s, const char *detail, void *closure)
+{
+    (void)closure;
+    if (ev == NB_EVENT_ERROR && s == NB_PERMISSION)
+        __atomic_add_fetch(&permission_events, 1, __ATOMIC_SEQ_CST);
+    if (has_secret(detail))
+        __atomic_add_fetch(&secret_events, 1, __ATOMIC_SEQ_CST);
+}
+
 /* user "limited" may publish and subscribe only on allowed.> */
 WITH_OPTS(permission_violations, env("SEC_URL_perms"))
 {
+    permission_events = secret_events = 0;
     CHECK_OK(nb_options_set_user_password(o, "limited", env("SEC_LIMITED_PASSWORD")));
+    CHECK_OK(nb_options_set_event_cb(o, on_event, NULL));
     CHECK(roundtrip(o, "allowed.lib", env("SEC_URL_perms")));
     nb_client *c = NULL;
     CHECK_OK(nb_client_connect(&c, o));
@@ -442,6 +463,8 @@ WITH_OPTS(permission_violations, env("SEC_URL_perms"))
     CHECK(pub == NB_PERMISSION && pub_named);
     CHECK(one == NB_PERMISSION && one_named);
     CHECK(st == NB_PERMISSION && sub_named);
+    CHECK(__atomic_load_n(&permission_events, __ATOMIC_SEQ_CST) >= 2);
+    CHECK(__atomic_load_n(&secret_events, __ATOMIC_SEQ_CST) == 0);
 }
 
 static const nbt_case cases[] = {
