@@ -12,7 +12,7 @@ mkdir -p "$CTX"
 context() {
     local name=$1 k
     shift
-    local -A v=([url]= [user]= [password]= [token]= [creds]= [nkey]= [cert]= [key]= [ca]=)
+    local -A v=([url]="" [user]="" [password]="" [token]="" [creds]="" [nkey]="" [cert]="" [key]="" [ca]="")
     while [ $# -gt 1 ]; do v[$1]=$2; shift 2; done
     {
         printf '{\n  "description": "nbtest %s",\n' "$name"

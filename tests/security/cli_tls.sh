@@ -50,9 +50,9 @@ refused 'certificate|tls' send sec.mtls.c -s "$MTLS_URL" --tlsca "$M/ca.pem" \
 err_matches 'client|tlscert'
 listen_refused 'certificate|tls' sec.mtls.c -s "$MTLS_URL" --tlsca "$M/ca.pem"
 # a certificate without its key (or the reverse) is a mistake named on the command line
-for half in "--tlscert $M/client.pem" "--tlskey $M/client.key"; do
-    srun send sec.mtls.c -s "$MTLS_URL" --tlsca "$M/ca.pem" $half --text a=b
-    [ "$RC" = 1 ] || [ "$RC" = 2 ] || fail "$half alone: exit $RC, expected 1 or 2"
+for half in tlscert:client.pem tlskey:client.key; do
+    srun send sec.mtls.c -s "$MTLS_URL" --tlsca "$M/ca.pem" "--${half%%:*}" "$M/${half#*:}" --text a=b
+    [ "$RC" = 1 ] || [ "$RC" = 2 ] || fail "--${half%%:*} alone: exit $RC, expected 1 or 2"
     err_matches 'tlscert|tlskey|key|certificate'
 done
 # a key that is not the certificate's

@@ -138,8 +138,8 @@ start_methods() {
 
 # read_ports NAME PID: waits (bounded) for the server's ports file and sets its variables.
 read_ports() {
-    local name=$1 pid=$2 file=$T/srv-$1/nats-server_$2.ports i port= mon=
-    for i in $(seq 200); do # 10 s
+    local name=$1 pid=$2 file=$T/srv-$1/nats-server_$2.ports port='' mon=''
+    for _ in $(seq 200); do # 10 s
         kill -0 "$pid" 2>/dev/null || fail "nats-server ($name) exited at start"
         # Written once the server listens, maybe in more than one step: retry.
         if [ -s "$file" ]; then
@@ -198,8 +198,8 @@ refused() {
 # wait_listening NAME PID SUBJECT: until the background run NAME says it listens on SUBJECT
 # (bounded, 10 s); fails at once when it exits first.
 wait_listening() {
-    local i
-    for i in $(seq 200); do
+    local _
+    for _ in $(seq 200); do
         grep -qF -- "listening on $3" "$T/$1.err" 2>/dev/null && return 0
         kill -0 "$2" 2>/dev/null || { wait "$2"; fail "listen ($1) exited $? before listening"; }
         sleep 0.05
