@@ -267,7 +267,7 @@ static bool violation_matches(const char *text, const char *kind, const char *su
  * most).
  */
 static bool find_violation(nb_client *c, uint64_t since, const char *kind, const char *subject,
-                           char *text, size_t n, bool wait)
+                           char *text, size_t n, bool wait, uint64_t *upto)
 {
     const char *last = NULL;
     bool fresh = wait && natsConnection_GetLastError(c->nc, &last) == NATS_NOT_PERMITTED && last;
@@ -288,6 +288,8 @@ static bool find_violation(nb_client *c, uint64_t since, const char *kind, const
     for (uint64_t i = c->violations; i > since && i + VIOLATION_RING > c->violations && !found; i--)
         if ((found = violation_matches(c->ring[i % VIOLATION_RING].text, kind, subject)))
             snprintf(text, n, "%s", c->ring[i % VIOLATION_RING].text);
+    if (upto)
+        *upto = c->violations; /* what this search covered */
     pthread_mutex_unlock(&c->mu);
     return found;
 }
@@ -659,11 +661,13 @@ static nb_status flush_checked(nb_client *c, int64_t timeout_ms, const char *wha
     uint64_t since = c->flushed;
     pthread_mutex_unlock(&c->mu);
     char text[256];
-    if (s == NB_OK && find_violation(c, since, "Publish", NULL, text, sizeof text, true))
+    uint64_t upto = since;
+    if (s == NB_OK && find_violation(c, since, "Publish", NULL, text, sizeof text, true, &upto))
         s = permission_error(text, true);
+    /* Each refusal is reported by one flush; one arriving meanwhile waits for the next. */
     pthread_mutex_lock(&c->mu);
-    if (s == NB_OK || s == NB_PERMISSION)
-        c->flushed = c->violations;
+    if (upto > c->flushed)
+        c->flushed = upto;
     pthread_mutex_unlock(&c->mu);
     return s;
 }
@@ -846,7 +850,7 @@ static nb_status check_subscribed(nb_subscription *s)
     char what[300], text[256];
     snprintf(what, sizeof what, "subscribe to '%.200s': flush", s->subject);
     nb_status st = nbi_from_nats(natsConnection_FlushTimeout(c->nc, 5000), what);
-    if (st == NB_OK && find_violation(c, s->since, "Subscription", s->subject, text, sizeof text, true))
+    if (st == NB_OK && find_violation(c, s->since, "Subscription", s->subject, text, sizeof text, true, NULL))
         st = permission_error(text, false);
     return st;
 }
@@ -931,7 +935,7 @@ nb_status nb_subscription_next(nb_subscription *s, int64_t timeout_ms, nb_envelo
         return nbi_fail(NB_INVALID_ARG, "next: needs a subscription made by nb_client_subscribe_sync");
     /* A subscription the server refused later (after a reconnect, say) gets nothing: say so. */
     char text[256];
-    if (find_violation(s->client, s->since, "Subscription", s->subject, text, sizeof text, false))
+    if (find_violation(s->client, s->since, "Subscription", s->subject, text, sizeof text, false, NULL))
         return permission_error(text, false);
     /* Drops are reported before the next message, which stays queued meanwhile. */
     int64_t dropped = take_new_drops(s);
@@ -1078,7 +1082,7 @@ nb_status nb_client_request(nb_client *c, const char *subject, nb_envelope *req,
     if (s == NB_OK)
         s = flush_checked(c, timeout_ms, "request: flush");
     char text[256];
-    if (s == NB_OK && find_violation(c, sub->since, "Subscription", sub->subject, text, sizeof text, true))
+    if (s == NB_OK && find_violation(c, sub->since, "Subscription", sub->subject, text, sizeof text, true, NULL))
         s = permission_error(text, false);
     if (s == NB_OK)
         s = await_reply(sub, req->msg_id, deadline, reply);

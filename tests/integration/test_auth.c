@@ -183,6 +183,13 @@ NBT_CASE_WITH(refused_publish, start(USERS_CONF) == 0, stop())
     nb_options_destroy(o);
 }
 
+static void got_envelope(nb_subscription *s, nb_envelope *e, void *closure)
+{
+    (void)s;
+    (void)closure;
+    nb_envelope_destroy(e);
+}
+
 NBT_CASE_WITH(refused_subscribe, start(USERS_CONF) == 0, stop())
 {
     nb_options *o = opts_for(S.url);
@@ -195,6 +202,10 @@ NBT_CASE_WITH(refused_subscribe, start(USERS_CONF) == 0, stop())
                "subscribe to 'secret.a': permissions violation");
     CHECK(s == NULL);
     CHECK_FAIL(nb_client_subscribe_sync(c, &s, "secret.b", "workers"), NB_PERMISSION, "'secret.b'");
+    CHECK(s == NULL);
+    /* a callback subscription too */
+    CHECK_FAIL(nb_client_subscribe(c, &s, "secret.c", NULL, got_envelope, NULL, NULL), NB_PERMISSION,
+               "subscribe to 'secret.c': permissions violation");
     CHECK(s == NULL);
     /* an allowed subscription still works, and is not blamed for the refused ones */
     CHECK_OK(nb_client_subscribe_sync(c, &s, "open.a", NULL));
