@@ -71,4 +71,13 @@ has "$T/connz.json" '"name": "nbtest-conn"'
 expect 0 send sec.named -s "$URL_operator" --creds "$M/user.creds" --text a=b
 wait_exit "$NAMED" 15
 [ "$RC" = 0 ] || fail "listen --connection-name exited $RC"
+# every connecting command documents each source of the connection settings in --help
+for cmd in send listen request reply; do
+    expect 0 "$cmd" --help
+    for word in -s, --server --user --password --token --creds --nkey --tlscert --tlskey --tlsca \
+        --connection-name --context NATS_URL NATS_USER NATS_PASSWORD NATS_TOKEN NATS_CREDS \
+        NATS_NKEY NATS_CERT NATS_KEY NATS_CA NATS_CONTEXT context.txt XDG_CONFIG_HOME; do
+        has "$T/run.out" "$word"
+    done
+done
 finish
