@@ -35,7 +35,6 @@ struct nb_client {
     /* Permissions violations seen by on_async_error (under mu, signalled on closed_cv). */
     uint64_t violations;        /* how many so far; violation i is in ring[i % VIOLATION_RING] */
     struct {
-        uint64_t seq;           /* 1, 2, ...: its number */
         char text[256];         /* as the server sent it: Permissions Violation for ... "SUBJECT" */
     } ring[32];
     uint64_t flushed;           /* violations reported (or not about publishing) by the last flush */
@@ -235,7 +234,6 @@ static void record_violation(nb_client *c, const char *text)
 {
     pthread_mutex_lock(&c->mu);
     uint64_t seq = ++c->violations;
-    c->ring[seq % VIOLATION_RING].seq = seq;
     snprintf(c->ring[seq % VIOLATION_RING].text, sizeof c->ring[0].text, "%s", text);
     pthread_cond_broadcast(&c->closed_cv);
     pthread_mutex_unlock(&c->mu);

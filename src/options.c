@@ -537,7 +537,7 @@ static nb_status read_key_file(const char *what, const char *path, char **out)
         s = nbi_fail(NB_INVALID_ARG, "options: %s '%s': the file is empty", what, path);
     if (s != NB_OK) {
         if (buf)
-            nbi_wipe(buf, n < MAX_KEY_FILE ? n : MAX_KEY_FILE);
+            nbi_wipe(buf, n); /* n <= MAX_KEY_FILE + 1, the buffer's size */
         free(buf);
         return s;
     }
