@@ -163,8 +163,9 @@ static const cli_flag *take_flag(int argc, char **argv, int *i, const cli_flag *
                         : short_flag                  ? find_short(table, word[1])
                                                       : NULL;
     *value = NULL;
-    if (!f) {
-        cli_error("unknown flag '%s' (see natsbridge %s --help)", word, cmd());
+    if (!f) { /* without its "=VALUE": a mistyped --pasword=SECRET must not print the secret */
+        cli_error("unknown flag '%.*s' (see natsbridge %s --help)", (int)strcspn(word, "="), word,
+                  cmd());
         return NULL;
     }
     if (!f->has_value && eq) {

@@ -222,6 +222,8 @@ static void report_new_drops(nb_subscription *s)
         report_error(s, drops_error(s, n), nb_last_error());
 }
 
+static void describe_auth(const nb_options *o, char *out, size_t n);
+
 /* ---- permissions violations ------------------------------------------- */
 
 /*
@@ -334,7 +336,16 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus
     /* Our subscriptions' drops are reported on their next delivery (report_new_drops). */
     if (ours && err == NATS_SLOW_CONSUMER)
         return;
-    char msg[300];
+    char msg[600];
+    if (err == NATS_CONNECTION_AUTH_FAILED) { /* on a reconnect: credentials revoked or expired */
+        char text[256], tried[128];
+        nbi_nats_text(nats_GetLastError(NULL), text, sizeof text);
+        describe_auth(c->opts, tried, sizeof tried);
+        snprintf(msg, sizeof msg, "reconnect: authentication failed: the server refused it "
+                 "(tried: %s; %s)", *tried ? tried : "no credentials", text);
+        emit(c, NB_EVENT_ERROR, NB_CONNECTION, msg);
+        return;
+    }
     snprintf(msg, sizeof msg, "asynchronous error: %s", natsStatus_GetText(err));
     emit(c, NB_EVENT_ERROR, err == NATS_SLOW_CONSUMER ? NB_SLOW_CONSUMER : NB_NATS, msg);
 }

@@ -64,6 +64,9 @@ has "$T/run.err" "user/password or token in the URL"
 # one-letter flags: only the known ones
 expect_rc 1 send c.a --text a=b -x "$URL"
 has "$T/run.err" "unknown flag '-x'"
+# a mistyped secret flag is named without its value
+expect_rc 1 send c.a --text a=b "--pasword=$TOK"
+has "$T/run.err" "unknown flag '--pasword'"
 # --help documents every source and the precedence
 for cmd in send request listen reply stream; do
     expect_rc 0 "$cmd" --help
