@@ -66,7 +66,7 @@ start_bg named listen sec.named -s "$URL_operator" --creds "$M/user.creds" \
     --connection-name nbtest-conn --count 1 --timeout 10
 NAMED=$BG_PID
 wait_listening named "$NAMED" sec.named
-curl -s --max-time 5 "$MON_operator/connz" >"$T/connz.json" || fail "cannot read $MON_operator/connz"
+http_get "$MON_operator/connz" "$T/connz.json"
 has "$T/connz.json" '"name": "nbtest-conn"'
 expect 0 send sec.named -s "$URL_operator" --creds "$M/user.creds" --text a=b
 wait_exit "$NAMED" 15
@@ -74,7 +74,7 @@ wait_exit "$NAMED" 15
 # every connecting command documents each source of the connection settings in --help
 for cmd in send listen request reply; do
     expect 0 "$cmd" --help
-    for word in -s, --server --user --password --token --creds --nkey --tlscert --tlskey --tlsca \
+    for word in "-s," --server --user --password --token --creds --nkey --tlscert --tlskey --tlsca \
         --connection-name --context NATS_URL NATS_USER NATS_PASSWORD NATS_TOKEN NATS_CREDS \
         NATS_NKEY NATS_CERT NATS_KEY NATS_CA NATS_CONTEXT context.txt XDG_CONFIG_HOME; do
         has "$T/run.out" "$word"

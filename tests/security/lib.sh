@@ -155,6 +155,17 @@ read_ports() {
     printf -v "MON_$name" '%s' "$mon"
 }
 
+# http_get URL OUT: a GET of http://127.0.0.1:PORT/PATH into OUT with bash's /dev/tcp (no curl
+# needed), bounded by timeout.
+http_get() {
+    local rest=${1#http://} hostport path
+    hostport=${rest%%/*}
+    path=/${rest#*/}
+    # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
+    timeout 5 bash -c 'exec 3<>"/dev/tcp/${1%:*}/${1##*:}" && printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$2" "$1" >&3 && cat <&3' \
+        _ "$hostport" "$path" >"$2" || fail "GET $1 failed"
+}
+
 # ---- runs and checks ----
 
 # check_secrets FILE...: fails when a file holds any secret (names the file and the line of
