@@ -258,6 +258,20 @@ listen_refused() {
     refused "$what" listen "$@" --count 1 --timeout 10
 }
 
+# self_check: the secret grep must catch every kind of secret (a password, a seed, a user JWT,
+# a private-key line), or every "no secret" verdict above would be empty.
+self_check() {
+    local kind line
+    [ "$(wc -l <"$M/secrets")" -ge 20 ] || fail "the secrets list is too short"
+    for kind in "$PASSWORD" "$(head -1 "$M/seeds.txt")" \
+        "$(sed -n '/BEGIN NATS USER JWT/{n;p}' "$M/user.creds")" "$(sed -n 2p "$M/client.key")"; do
+        line="some output: $kind."
+        printf '%s\n' "$line" >"$M/probe"
+        (check_secrets "$M/probe") 2>/dev/null && fail "the secret grep missed a secret"
+    done
+    rm -f "$M/probe"
+}
+
 # finish: the last secret grep over every output file of the test (background runs included:
 # each has its own NAME.out/.err), then PASS.
 finish() {
@@ -266,3 +280,4 @@ finish() {
 }
 
 make_material
+self_check
