@@ -30,8 +30,10 @@ static const char *cmd(void) { return command_name ? command_name : "COMMAND"; }
 
 static void vreport(const char *fmt, va_list ap)
 {
-    char line[2048];
-    vsnprintf(line, sizeof line, fmt, ap);
+    char raw[2048], line[2048];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    /* No URL's user info (a password, a token) ever reaches stderr. */
+    nb_url_redact(raw, line, sizeof line);
     /* One line per error, whatever the message holds (names come from the network). */
     for (unsigned char *c = (unsigned char *)line; *c; c++)
         if (*c < 0x20 || *c == 0x7f)
@@ -133,19 +135,37 @@ static const cli_flag *find_flag(const cli_flag *t, const char *name, size_t len
     return NULL;
 }
 
+/* The row of a one-letter flag ("-s" is --server, as in natscli), or NULL. */
+static const cli_flag *find_short(const cli_flag *t, char c)
+{
+    static const struct {
+        char letter;
+        const char *name;
+    } short_flags[] = {{'s', "server"}};
+    for (size_t i = 0; i < sizeof short_flags / sizeof *short_flags; i++)
+        if (short_flags[i].letter == c)
+            return find_flag(t, short_flags[i].name, strlen(short_flags[i].name));
+    return NULL;
+}
+
 /* Splits the flag at argv[*i] from its value; NULL after an error line. */
 static const cli_flag *take_flag(int argc, char **argv, int *i, const cli_flag *table,
                                  const char **value)
 {
-    bool short_help = strcmp(argv[*i], "-h") == 0;
-    const char *name = short_help ? "help" : argv[*i] + 2;
+    const char *word = argv[*i];
+    bool short_help = strcmp(word, "-h") == 0;
+    /* "-s URL" and "-s=URL": one letter after a single dash (natscli's -s). */
+    bool short_flag = !short_help && word[1] != '-' && (word[2] == '\0' || word[2] == '=');
+    const char *name = short_help ? "help" : short_flag ? word + 1 : word + 2;
     const char *eq = strchr(name, '=');
     size_t len = eq ? (size_t)(eq - name) : strlen(name);
-    /* Single-dash words other than -h are not flags of ours. */
-    const cli_flag *f = short_help || argv[*i][1] == '-' ? find_flag(table, name, len) : NULL;
+    const cli_flag *f = short_help || word[1] == '-' ? find_flag(table, name, len)
+                        : short_flag                  ? find_short(table, word[1])
+                                                      : NULL;
     *value = NULL;
-    if (!f) {
-        cli_error("unknown flag '%s' (see natsbridge %s --help)", argv[*i], cmd());
+    if (!f) { /* without its "=VALUE": a mistyped --pasword=SECRET must not print the secret */
+        cli_error("unknown flag '%.*s' (see natsbridge %s --help)", (int)strcspn(word, "="), word,
+                  cmd());
         return NULL;
     }
     if (!f->has_value && eq) {
@@ -181,6 +201,17 @@ static const char **string_slot(cli_args *a, int id)
     case F_EXEC: return &a->exec;
     case F_TOKEN: return &a->token;
     case F_STORE: return &a->store;
+    /* connecting to a secured NATS (issue 10) */
+    case F_USER: return &a->user;
+    case F_PASSWORD: return &a->password;
+    case F_NATS_TOKEN: return &a->nats_token;
+    case F_CREDS: return &a->creds;
+    case F_NKEY: return &a->nkey;
+    case F_TLSCERT: return &a->tlscert;
+    case F_TLSKEY: return &a->tlskey;
+    case F_TLSCA: return &a->tlsca;
+    case F_CONNECTION_NAME: return &a->connection_name;
+    case F_CONTEXT: return &a->context;
     default: return NULL;
     }
 }
@@ -409,9 +440,6 @@ static nb_status apply_backoff(const cli_args *a, nb_options *o)
 static nb_status apply_options(const cli_args *a, nb_options *o, const char **what)
 {
     nb_status s = NB_OK;
-    *what = "--server";
-    if (a->server && (s = nb_options_set_url(o, a->server)))
-        return s;
     *what = "--fileserver";
     if (a->fileserver && (s = nb_options_set_fileserver_url(o, a->fileserver)))
         return s;
@@ -434,7 +462,7 @@ static nb_status apply_options(const cli_args *a, nb_options *o, const char **wh
     *what = "--retries, --base-delay and --max-delay";
     if (a->has_backoff && (s = apply_backoff(a, o)))
         return s;
-    *what = "--token";
+    *what = "--fileserver-token";
     if ((a->token || a->put) &&
         (s = nb_options_set_upload_handler(o, a->put ? nb_upload_put : nb_upload_plik,
                                            (void *)a->token)))
@@ -456,9 +484,16 @@ int cli_build_options(const cli_args *a, nb_options **out)
     nb_options *o = NULL;
     const char *what = "options";
     nb_status s = nb_options_create(&o);
-    if (!s)
-        s = apply_options(a, o, &what);
     *out = NULL;
+    if (s)
+        return cli_fail(CLI_RUNTIME, s, what);
+    /* The server, credentials and TLS first: flags, environment, natscli context. */
+    int rc = cli_apply_connection(a, o);
+    if (rc != CLI_CONTINUE) {
+        nb_options_destroy(o);
+        return rc;
+    }
+    s = apply_options(a, o, &what);
     if (s) {
         nb_options_destroy(o);
         return cli_fail(s == NB_NO_MEMORY ? CLI_RUNTIME : CLI_USAGE, s, what);
@@ -708,7 +743,7 @@ int64_t cli_now_ms(void)
 static bool is_fatal(nb_status s)
 {
     return s == NB_CONNECTION || s == NB_NATS || s == NB_INVALID_ARG || s == NB_NO_MEMORY ||
-           s == NB_INTERNAL;
+           s == NB_INTERNAL || s == NB_PERMISSION;
 }
 
 typedef struct loop_state {

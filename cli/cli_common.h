@@ -51,10 +51,17 @@ enum cli_flag_id {
     F_ACK_WAIT, F_MAX_DELIVER, F_SUBJECTS, F_STORAGE, F_REPLICAS, F_MAX_AGE, F_DUPE_WINDOW,
     /* Object Store */
     F_STORE,
+    /* connecting to a secured NATS (issue 10) */
+    F_USER, F_PASSWORD, F_NATS_TOKEN, F_CREDS, F_NKEY, F_TLSCERT, F_TLSKEY, F_TLSCA,
+    F_CONNECTION_NAME, F_CONTEXT,
     F_FLAG_ID_END
 };
 
-/* One flag a subcommand accepts: "--name VALUE", "--name=VALUE" or "--name". */
+/*
+ * One flag a subcommand accepts: "--name VALUE", "--name=VALUE" or "--name".
+ * A few have a one-letter form too ("-s URL" for --server, as natscli):
+ * see short_flags in cli_common.c.
+ */
 typedef struct cli_flag {
     const char *name; /* without the leading "--"; NULL ends a table */
     int id;           /* enum cli_flag_id */
@@ -63,14 +70,14 @@ typedef struct cli_flag {
 
 /* Table rows shared by several subcommands. */
 #define CLI_FLAGS_COMMON                                                                \
-    {"server", F_SERVER, true}, {"fileserver", F_FILESERVER, true},                     \
+    CLI_FLAGS_NATS, {"fileserver", F_FILESERVER, true},                                 \
         {"allow-origin", F_ALLOW_ORIGIN, true}, {"quiet", F_QUIET, false},              \
         {"max-download", F_MAX_DOWNLOAD, true}, {"retries", F_RETRIES, true},           \
         {"base-delay", F_BASE_DELAY, true}, {"max-delay", F_MAX_DELAY, true},           \
         {"help", F_HELP, false}
 #define CLI_FLAGS_SENDER                                                                \
     {"threshold", F_THRESHOLD, true}, {"sender-name", F_SENDER_NAME, true},             \
-        {"token", F_TOKEN, true}, {"put", F_PUT, false}, {"sha256", F_SHA256, false}
+        {"fileserver-token", F_TOKEN, true}, {"put", F_PUT, false}, {"sha256", F_SHA256, false}
 #define CLI_FLAGS_PAYLOAD                                                               \
     {"text", F_TEXT, true}, {"dict", F_DICT, true}, {"file", F_FILE, true},             \
         {"link", F_LINK, true}, {"correlation-id", F_CORRELATION_ID, true},             \
@@ -79,6 +86,36 @@ typedef struct cli_flag {
         {"reply-to-msg-id", F_REPLY_TO_MSG_ID, true}, {"metadata", F_METADATA, true},   \
         {"csv", F_CSV, true}
 #define CLI_FLAGS_END {NULL, 0, false}
+
+/* Connecting to a secured NATS (issue 10): natscli's flags, in every NATS command. */
+#define CLI_FLAGS_NATS                                                                  \
+    {"server", F_SERVER, true}, {"user", F_USER, true},                                 \
+        {"password", F_PASSWORD, true}, {"token", F_NATS_TOKEN, true},                  \
+        {"creds", F_CREDS, true}, {"nkey", F_NKEY, true}, {"tlscert", F_TLSCERT, true}, \
+        {"tlskey", F_TLSKEY, true}, {"tlsca", F_TLSCA, true},                           \
+        {"connection-name", F_CONNECTION_NAME, true}, {"context", F_CONTEXT, true}
+
+/* --help text of CLI_FLAGS_NATS: every source and the precedence. */
+#define NATS_CONNECT_HELP                                                                  \
+    "NATS connection (natscli-compatible; a flag beats the environment, which beats the\n" \
+    "natscli context, which beats the default):\n"                                        \
+    "  -s, --server URL           NATS server(s), comma-separated; nats:// or tls://\n"   \
+    "                             (tls:// never falls back to plain text) [NATS_URL]\n"   \
+    "                             (default " NB_DEFAULT_NATS_URL ")\n"                    \
+    "  --user USER --password PW  user and password [NATS_USER, NATS_PASSWORD]\n"         \
+    "  --token TOKEN              NATS authentication token [NATS_TOKEN]\n"               \
+    "  --creds FILE               user JWT and NKey seed (.creds, as nsc writes) [NATS_CREDS]\n" \
+    "  --nkey FILE                NKey user seed file (SU...) [NATS_NKEY]\n"               \
+    "  --tlscert FILE --tlskey FILE  client certificate and key for mutual TLS\n"         \
+    "                             [NATS_CERT, NATS_KEY]\n"                                \
+    "  --tlsca FILE               CA that signed the server's certificate [NATS_CA]\n"    \
+    "  --connection-name NAME     name shown in the server's monitoring\n"              \
+    "  --context NAME             natscli context to read [NATS_CONTEXT]; default: the one\n" \
+    "                             selected in $XDG_CONFIG_HOME/nats/context.txt (read from\n" \
+    "                             $XDG_CONFIG_HOME/nats/context/NAME.json, XDG_CONFIG_HOME\n" \
+    "                             defaulting to ~/.config); honours url, user, password,\n" \
+    "                             token, creds, nkey, cert, key, ca\n"                      \
+    "  Secrets never appear in messages, errors or --json (URLs lose their user info).\n"
 
 /* --help text of the download flags in CLI_FLAGS_COMMON. */
 #define DOWNLOAD_HELP                                                                      \
@@ -137,6 +174,10 @@ typedef struct cli_args {
 
     /* Object Store */
     const char *store; /* --store nats-os://BUCKET: link payloads go into that bucket */
+
+    /* connecting to a secured NATS (issue 10); NULL: from the environment or a context */
+    const char *user, *password, *nats_token, *creds, *nkey, *tlscert, *tlskey, *tlsca;
+    const char *connection_name, *context;
 } cli_args;
 
 /* The JetStream flags of send and listen, and their --help lines. */
@@ -194,6 +235,27 @@ int cli_parse_u64(const char *flag, const char *text, uint64_t *out);
 int cli_parse_seconds(const char *flag, const char *text, int64_t *ms);
 
 /* ---- building ------------------------------------------------------------ */
+
+/*
+ * Connecting to a secured NATS (cli_connect.c): the server URL, credentials
+ * and TLS files from the flags, else the NATS_* environment, else the natscli
+ * context, applied to o. CLI_CONTINUE, or an exit code after an error line
+ * (1 for a bad context or URL, 2 for credential or certificate files).
+ */
+int cli_apply_connection(const cli_args *a, nb_options *o);
+
+/* A natscli context's fields (cli_connect.c); every field malloc'd or NULL. */
+typedef struct cli_context {
+    char *name;
+    char *url, *user, *password, *token, *creds, *nkey, *cert, *key, *ca;
+} cli_context;
+/*
+ * Loads natscli context name (NULL: the one selected in context.txt, if any)
+ * into ctx. CLI_CONTINUE (ctx->name stays NULL when no context is selected),
+ * or CLI_USAGE after an error line. Free with cli_context_free.
+ */
+int cli_context_load(const char *name, cli_context *ctx);
+void cli_context_free(cli_context *ctx);
 
 /* Options from the connection flags (and download_dir = --save-dir). Exit code. */
 int cli_build_options(const cli_args *a, nb_options **out);

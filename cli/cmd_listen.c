@@ -17,7 +17,7 @@ static const char listen_usage[] =
     "                             also gets \"rows\" and \"columns\")\n"
     "  --rows N                   table rows printed per table payload (default 10)\n"
     "  --csv                      with --save-dir, also save tables as NAME.csv\n"
-    "  --server URL               NATS server (default " NB_DEFAULT_NATS_URL ")\n"
+    NATS_CONNECT_HELP
     "  --fileserver URL           file server whose links may be downloaded\n"
     "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable)\n"
     DOWNLOAD_HELP
@@ -25,8 +25,9 @@ static const char listen_usage[] =
     "  --quiet                    no informational messages on stderr\n"
     "  --help                     show this help\n"
     "Bad or dropped messages are reported on stderr and listening goes on.\n"
-    "Exit status: 0 done or interrupted, 1 usage error, 2 connection or runtime error,\n"
-    "3 timeout.\n";
+    "Exit status: 0 done or interrupted, 1 usage error, 2 connection or runtime error\n"
+    "(also a refused login, a TLS failure, or a subject the server does not let this user\n"
+    "subscribe to: permissions violation), 3 timeout.\n";
 
 static const cli_flag listen_flags[] = {
     CLI_FLAGS_COMMON,           {"json", F_JSON, false},        {"count", F_COUNT, true},

@@ -32,12 +32,12 @@ static const char reply_usage[] =
     "  --count N                  stop after answering N requests\n"
     "  --timeout SECONDS          overall time limit (exit 3); default: until interrupted\n"
     "  --queue GROUP              join queue group GROUP (share requests with others)\n"
-    "  --server URL               NATS server (default " NB_DEFAULT_NATS_URL ")\n"
+    NATS_CONNECT_HELP
     "  --fileserver URL           file server for link payloads\n"
     "  --threshold BYTES          payloads this large or larger go by link\n"
     "  --sender-name NAME         sender_name of the replies\n"
     "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable)\n"
-    "  --token TOKEN              bearer token for uploads to the file server\n"
+    "  --fileserver-token TOKEN   bearer token for uploads to the file server\n"
     "  --put                      upload by HTTP PUT instead of the Plik API\n"
     "  --sha256                   direct payloads carry metadata.sha256 too\n"
     DOWNLOAD_HELP

@@ -23,14 +23,14 @@
     "  --correlation-id ID  --purpose P  --sender-name N  --receiver-name N\n"             \
     "  --receiver-id ID  --reply-to SUBJECT  --reply-to-msg-id ID\n"                       \
     "  --metadata JSON            envelope metadata (a JSON object)\n"                     \
-    "Connection:\n"                                                                        \
-    "  --server URL               NATS server (default " NB_DEFAULT_NATS_URL ")\n"         \
+    NATS_CONNECT_HELP                                                                      \
+    "Links:\n"                                                                             \
     "  --fileserver URL           file server for link payloads (default "                 \
     NB_DEFAULT_FILESERVER_URL ")\n"                                                        \
     "  --threshold BYTES          payloads this large or larger go by link (default "      \
     "1000000)\n"                                                                           \
     "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable)\n"        \
-    "  --token TOKEN              bearer token for uploads to the file server\n"          \
+    "  --fileserver-token TOKEN   bearer token for uploads to the file server\n"          \
     "  --put                      upload by HTTP PUT instead of the Plik API\n"           \
     "  --sha256                   direct payloads carry metadata.sha256 too\n"            \
     "  --store nats-os://BUCKET   put link payloads into that JetStream Object Store\n"    \
@@ -44,7 +44,8 @@ static const char send_usage[] =
     "  --json                     print the envelope exactly as published\n"
     "  --quiet                    do not print the msg_id\n"
     "  --help                     show this help\n"
-    "Exit status: 0 sent, 1 usage error, 2 connection or runtime error.\n";
+    "Exit status: 0 sent, 1 usage error, 2 connection or runtime error (also a refused\n"
+    "login, a TLS failure, or a publish the server refused: permissions violation).\n";
 
 static const char request_usage[] =
     "Usage: natsbridge request SUBJECT PAYLOAD... [OPTION]...\n"
@@ -74,6 +75,9 @@ static int publish(const cli_args *a, nb_client *c, nb_envelope *e)
     if (a->jetstream)
         return cli_js_publish(a, c, e);
     nb_status s = nb_client_send(c, a->subject, e);
+    /* The flush makes a refused publish (permissions violation) an error, not a lost message. */
+    if (!s)
+        s = nb_client_flush(c, 5000);
     if (s)
         return cli_fail(CLI_RUNTIME, s, NULL);
     if (a->json) {

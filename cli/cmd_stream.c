@@ -23,7 +23,7 @@ static const char stream_usage[] =
     "info: the settings and state; --json prints one JSON object.\n"
     "rm: deletes the stream with its messages and consumers.\n"
     "Common:\n"
-    "  --server URL               NATS server (default " NB_DEFAULT_NATS_URL ")\n"
+    NATS_CONNECT_HELP
     "  --quiet                    print nothing on success (add, rm)\n"
     "  --help                     show this help\n"
     "Exit status: 0 done, 1 usage error, 2 connection or runtime error (also when the\n"

@@ -29,7 +29,11 @@ static void usage(void)
     printf("\nRun `natsbridge COMMAND --help` for the flags of a command.\n"
            "  --help      show this help\n"
            "  --version   show the version\n"
-           "Exit status: 0 success, 1 usage error, 2 connection or runtime error, 3 timeout.\n");
+           "NATS commands connect as natscli does: -s/--server, --user, --password, --token,\n"
+           "--creds, --nkey, --tlscert, --tlskey, --tlsca, --context; else the NATS_*\n"
+           "environment; else the selected natscli context (see `natsbridge send --help`).\n"
+           "Exit status: 0 success, 1 usage error, 2 connection, authentication, TLS,\n"
+           "permission or runtime error, 3 timeout.\n");
 }
 
 static int dispatch(const char *name, int argc, char **argv)

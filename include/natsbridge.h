@@ -72,6 +72,7 @@ typedef enum nb_status {
     NB_NATS,             /**< another error reported by nats.c */
     NB_INTERNAL,         /**< a bug in natsbridge; please report it */
     NB_NOT_FOUND,        /**< not there: a link's bytes (HTTP 404/410, no such object), a stream, a consumer */
+    NB_PERMISSION,       /**< the NATS server refused a publish or subscribe (permissions violation) */
     NB_STATUS_COUNT
 } nb_status;
 
@@ -1132,6 +1133,66 @@ NB_EXTERN nb_status nb_objstore_delete(nb_objstore *os, const char *name);
 NB_EXTERN nb_status nb_options_set_link_store(nb_options *o, const char *url);
 
 /* == end object store API == */
+
+/* ------------------------------------------------------------------------ */
+/* Connecting to a secured NATS (issue 10)                                  */
+/* ------------------------------------------------------------------------ */
+/*
+ * Every setter copies its arguments and checks them at once; a file that
+ * cannot be read is NB_INVALID_ARG naming the option and the path, never
+ * the secret inside. Secrets (password, token, seed, JWT) are wiped from
+ * memory when the options are destroyed and are never written into an
+ * envelope, an error message or a log line: broker_url and every printed URL
+ * lose their userinfo ("nats://user:pass@host" becomes "nats://host").
+ * NULL or "" clears a setting.
+ */
+
+/** User and password for the NATS server (as natsOptions_SetUserInfo). */
+NB_EXTERN nb_status nb_options_set_user_password(nb_options *o, const char *user,
+                                                 const char *password);
+/** Authentication token for the NATS server. */
+NB_EXTERN nb_status nb_options_set_token(nb_options *o, const char *token);
+/** NKey authentication: path of the user's seed file ("SU..."); the public key is derived from it. */
+NB_EXTERN nb_status nb_options_set_nkey_seed_file(nb_options *o, const char *path);
+/** Decentralized auth: a natscli/nsc .creds file holding the user JWT and NKey seed. */
+NB_EXTERN nb_status nb_options_set_creds_file(nb_options *o, const char *path);
+/** Decentralized auth from memory: the user JWT and the NKey seed ("SU...") as text. */
+NB_EXTERN nb_status nb_options_set_creds(nb_options *o, const char *jwt, const char *seed);
+/** PEM file of the CA(s) that signed the server's certificate; implies TLS. */
+NB_EXTERN nb_status nb_options_set_tls_ca_file(nb_options *o, const char *path);
+/** Client certificate chain and its private key (PEM files) for mutual TLS; implies TLS. */
+NB_EXTERN nb_status nb_options_set_tls_client_cert(nb_options *o, const char *cert_path,
+                                                   const char *key_path);
+/** Host name the server's certificate must carry (default: none checked beyond the CA). */
+NB_EXTERN nb_status nb_options_set_tls_hostname(nb_options *o, const char *name);
+/**
+ * Require TLS: the connection fails rather than falling back to plain text.
+ * Also implied by any tls:// URL in the server list and by a CA or client
+ * certificate.
+ */
+NB_EXTERN nb_status nb_options_set_tls_required(nb_options *o, bool required);
+/** Connection name the server shows in its monitoring (natsOptions_SetName). */
+NB_EXTERN nb_status nb_options_set_connection_name(nb_options *o, const char *name);
+
+/**
+ * Escape hatch for every other nats.c option: fn receives the natsOptions *
+ * (as void *, so that callers need not include nats.h) after natsbridge
+ * applied its own settings and just before connecting. A status other than
+ * NB_OK stops the connect with that status.
+ */
+typedef nb_status (*nb_nats_configure_fn)(void *nats_options, void *closure);
+NB_EXTERN nb_status nb_options_set_nats_configure(nb_options *o, nb_nats_configure_fn fn,
+                                                  void *closure);
+
+/**
+ * Copies url (one URL or a comma-separated list, scheme optional) into out
+ * without userinfo: "nats://u:p@h:4222,tok@h2" gives "nats://h:4222,h2". Any
+ * other text is copied with the userinfo of every "scheme://" URL in it
+ * removed. Always NUL-terminates (cut to outsz - 1); returns out.
+ */
+NB_EXTERN char *nb_url_redact(const char *url, char *out, size_t outsz);
+
+/* == end secured NATS API == */
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libnats-dev libcjson-dev libcurl4-openssl-dev libmicrohttpd-dev libssl-dev uuid-dev
   nats-server
+  openssl # the security tests make their CA and certificates with the openssl CLI
 )
 # Node.js runs the JavaScript interop peer and the apache-arrow checks; a machine
 # that already has node (and npm) keeps its own.

@@ -4,6 +4,7 @@
  * The JSON wire text is codec.c's business.
  */
 #include "envelope.h"
+#include "redact.h"
 
 #include "ids.h"
 #include "options.h"
@@ -198,10 +199,12 @@ nb_status nbi_envelope_fill_defaults(nb_envelope *e, const char *subject, const 
      * a cluster's list (options url "nats://a,nats://b") the first is named, as
      * peers read one URL here.
      */
-    char first[1024];
+    char first[1024], shown[1024];
     snprintf(first, sizeof first, "%.*s", (int)strcspn(url, ","), url);
+    /* Every peer and stream reads it: never the user, password or token of the URL. */
+    nbi_redact(first, shown, sizeof shown, true);
     if (s == NB_OK)
-        s = fill(&e->broker_url, first, true);
+        s = fill(&e->broker_url, shown, true);
     for (size_t i = 0; s == NB_OK && i < e->count; i++)
         s = fill_uuid(&e->payloads[i]->id);
     return s;

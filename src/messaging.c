@@ -15,7 +15,9 @@
 #include "ids.h"
 #include "messaging.h"
 #include "options.h"
+#include "redact.h"
 
+#include <ctype.h>
 #include <nats/nats.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -30,7 +32,14 @@ struct nb_client {
     nb_subscription *subs;  /* async subscriptions, for slow-consumer reports */
     pthread_cond_t closed_cv; /* signalled by on_closed (under mu) */
     bool closed;              /* nats.c called on_closed: no more callbacks use c */
+    /* Permissions violations seen by on_async_error (under mu, signalled on closed_cv). */
+    uint64_t violations;        /* how many so far; violation i is in ring[i % VIOLATION_RING] */
+    struct {
+        char text[256];         /* as the server sent it: Permissions Violation for ... "SUBJECT" */
+    } ring[32];
+    uint64_t flushed;           /* violations reported (or not about publishing) by the last flush */
 };
+#define VIOLATION_RING 32
 
 struct nb_subscription {
     nb_client *client;
@@ -47,6 +56,7 @@ struct nb_subscription {
     bool free_on_complete;  /* destroyed from inside its own callback */
     bool in_callback;
     pthread_t callback_thread;
+    uint64_t since;         /* client->violations when it was made: older ones are not about it */
     nb_subscription *next;  /* in client->subs */
 };
 
@@ -54,8 +64,11 @@ struct nb_subscription {
 
 nb_status nbi_from_nats(natsStatus ns, const char *what)
 {
-    const char *detail = nats_GetLastError(NULL);
-    const char *text = detail && *detail ? detail : natsStatus_GetText(ns);
+    /* Without nats.c's "(conn.c:2088): " locations and without URL userinfo. */
+    char text[512];
+    nbi_nats_text(nats_GetLastError(NULL), text, sizeof text);
+    if (!*text)
+        snprintf(text, sizeof text, "%s", natsStatus_GetText(ns));
     switch (ns) {
     case NATS_OK:
         return NB_OK;
@@ -76,6 +89,8 @@ nb_status nbi_from_nats(natsStatus ns, const char *what)
         return nbi_fail(NB_TOO_LARGE, "%s: %s", what, text);
     case NATS_NOT_FOUND:
         return nbi_fail(NB_NOT_FOUND, "%s: not found", what);
+    case NATS_NOT_PERMITTED:
+        return nbi_fail(NB_PERMISSION, "%s: %s", what, text);
     case NATS_NO_MEMORY:
         return nbi_fail(NB_NO_MEMORY, "%s: out of memory", what);
     case NATS_INVALID_ARG:
@@ -207,11 +222,112 @@ static void report_new_drops(nb_subscription *s)
         report_error(s, drops_error(s, n), nb_last_error());
 }
 
+static void describe_auth(const nb_options *o, char *out, size_t n);
+
+/* ---- permissions violations ------------------------------------------- */
+
+/*
+ * nats.c reports a refused publish or subscribe only asynchronously
+ * (-ERR 'Permissions Violation for Publish to "x"'): on_async_error keeps
+ * them in a small ring, and the calls that flush (nb_client_flush,
+ * subscribe) look there for one that names their subject.
+ */
+static void record_violation(nb_client *c, const char *text)
+{
+    pthread_mutex_lock(&c->mu);
+    uint64_t seq = ++c->violations;
+    snprintf(c->ring[seq % VIOLATION_RING].text, sizeof c->ring[0].text, "%s", text);
+    pthread_cond_broadcast(&c->closed_cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* The subject of a violation text ("... to \"SUBJECT\" ..."), into out; "" when none. */
+static void violation_subject(const char *text, char *out, size_t n)
+{
+    const char *q = strchr(text, '"');
+    const char *e = q ? strchr(q + 1, '"') : NULL;
+    snprintf(out, n, "%.*s", e ? (int)(e - q - 1) : 0, e ? q + 1 : "");
+}
+
+/* Whether text is about kind ("Publish" or "Subscription") on subject (NULL: any subject). */
+static bool violation_matches(const char *text, const char *kind, const char *subject)
+{
+    char pattern[300];
+    snprintf(pattern, sizeof pattern, "%s to \"%.200s%s", kind, subject ? subject : "",
+             subject ? "\"" : "");
+    return strstr(text, pattern) != NULL;
+}
+
+/*
+ * After a flush: the newest violation after `since` about kind on subject,
+ * into text; false when there is none. The read loop records a violation
+ * (natsConnection_GetLastError) before it handles the flush's PONG, but
+ * on_async_error may run a moment later: when the connection's last error
+ * is a violation on_async_error has not seen yet, it is waited for (1 s at
+ * most).
+ */
+static bool find_violation(nb_client *c, uint64_t since, const char *kind, const char *subject,
+                           char *text, size_t n, bool wait, uint64_t *upto)
+{
+    const char *last = NULL;
+    bool fresh = wait && natsConnection_GetLastError(c->nc, &last) == NATS_NOT_PERMITTED && last;
+    char newest[256] = "";
+    if (fresh)
+        snprintf(newest, sizeof newest, "%s", last);
+    struct timespec until;
+    nbi_deadline_after(CLOCK_REALTIME, 1000, &until);
+    pthread_mutex_lock(&c->mu);
+    /* Not recorded yet when no recorded text is the connection's last one. */
+    for (bool seen = !fresh; !seen;) {
+        for (uint64_t i = c->violations; i > 0 && i + VIOLATION_RING > c->violations && !seen; i--)
+            seen = strcmp(c->ring[i % VIOLATION_RING].text, newest) == 0;
+        if (!seen && pthread_cond_timedwait(&c->closed_cv, &c->mu, &until) != 0)
+            break;
+    }
+    bool found = false;
+    for (uint64_t i = c->violations; i > since && i + VIOLATION_RING > c->violations && !found; i--)
+        if ((found = violation_matches(c->ring[i % VIOLATION_RING].text, kind, subject)))
+            snprintf(text, n, "%s", c->ring[i % VIOLATION_RING].text);
+    if (upto)
+        *upto = c->violations; /* what this search covered */
+    pthread_mutex_unlock(&c->mu);
+    return found;
+}
+
+static uint64_t violations_now(nb_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    uint64_t n = c->violations;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+/* The error of a refused publish or subscribe, naming the subject. */
+static nb_status permission_error(const char *text, bool publish)
+{
+    char subject[256];
+    violation_subject(text, subject, sizeof subject);
+    return nbi_fail(NB_PERMISSION,
+                    "%s '%.200s': permissions violation: the NATS server does not allow this "
+                    "user to %s it (%s)",
+                    publish ? "publish on" : "subscribe to", subject,
+                    publish ? "publish on" : "subscribe to", text);
+}
+
 static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err,
                            void *closure)
 {
     (void)nc;
     nb_client *c = closure;
+    if (err == NATS_NOT_PERMITTED) {
+        /* nats.c set this thread's last error to the server's text for this call. */
+        char text[256];
+        nbi_nats_text(nats_GetLastError(NULL), text, sizeof text);
+        record_violation(c, text);
+        permission_error(text, strstr(text, "Publish") != NULL);
+        emit(c, NB_EVENT_ERROR, NB_PERMISSION, nb_last_error());
+        return;
+    }
     bool ours = false;
     pthread_mutex_lock(&c->mu);
     for (nb_subscription *s = c->subs; s && sub; s = s->next)
@@ -220,7 +336,16 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus
     /* Our subscriptions' drops are reported on their next delivery (report_new_drops). */
     if (ours && err == NATS_SLOW_CONSUMER)
         return;
-    char msg[300];
+    char msg[600];
+    if (err == NATS_CONNECTION_AUTH_FAILED) { /* on a reconnect: credentials revoked or expired */
+        char text[256], tried[128];
+        nbi_nats_text(nats_GetLastError(NULL), text, sizeof text);
+        describe_auth(c->opts, tried, sizeof tried);
+        snprintf(msg, sizeof msg, "reconnect: authentication failed: the server refused it "
+                 "(tried: %s; %s)", *tried ? tried : "no credentials", text);
+        emit(c, NB_EVENT_ERROR, NB_CONNECTION, msg);
+        return;
+    }
     snprintf(msg, sizeof msg, "asynchronous error: %s", natsStatus_GetText(err));
     emit(c, NB_EVENT_ERROR, err == NATS_SLOW_CONSUMER ? NB_SLOW_CONSUMER : NB_NATS, msg);
 }
@@ -256,9 +381,82 @@ static natsStatus set_servers(natsOptions *no, const char *url)
     return ns;
 }
 
+/* ---- authentication and TLS (issue 10) ---------------------------------- */
+
+/* nats.c asks for the JWT at every (re)connect; it frees the copy. */
+static natsStatus creds_jwt(char **jwt, char **err, void *closure)
+{
+    const nb_options *o = closure;
+    (void)err;
+    *jwt = nbi_strdup(o->creds_jwt);
+    return *jwt ? NATS_OK : NATS_NO_MEMORY;
+}
+
+/* Signs the server's nonce with the seed given in memory. */
+static natsStatus creds_sign(char **err, unsigned char **sig, int *len, const char *nonce,
+                             void *closure)
+{
+    const nb_options *o = closure;
+    (void)err;
+    return nats_Sign(o->creds_seed, nonce, sig, len);
+}
+
+static bool any_tls_url(const char *url)
+{
+    for (const char *p = url; p; p = strchr(p, ',')) {
+        p += *p == ',';
+        if (strncmp(p, "tls://", 6) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Whether the connection must be TLS: asked for, a tls:// URL, a CA or a client certificate. */
+static bool wants_tls(const nb_options *o)
+{
+    return o->tls_required || any_tls_url(o->url) || o->tls_ca_file || o->tls_cert_file;
+}
+
+static natsStatus apply_auth(natsOptions *no, const nb_options *o)
+{
+    natsStatus ns = NATS_OK;
+    if (o->user)
+        ns = natsOptions_SetUserInfo(no, o->user, o->password);
+    if (ns == NATS_OK && o->token)
+        ns = natsOptions_SetToken(no, o->token);
+    if (ns == NATS_OK && o->nkey_seed_file)
+        ns = natsOptions_SetNKeyFromSeed(no, o->nkey_public, o->nkey_seed_file);
+    if (ns == NATS_OK && o->creds_file)
+        ns = natsOptions_SetUserCredentialsFromFiles(no, o->creds_file, NULL);
+    if (ns == NATS_OK && o->creds_jwt)
+        ns = natsOptions_SetUserCredentialsCallbacks(no, creds_jwt, (void *)o, creds_sign, (void *)o);
+    if (ns == NATS_OK && o->connection_name)
+        ns = natsOptions_SetName(no, o->connection_name);
+    return ns;
+}
+
+/* Secure: never falls back to plain text (nats.c 3.4.1 ignores the tls:// scheme itself). */
+static natsStatus apply_tls(natsOptions *no, const nb_options *o)
+{
+    natsStatus ns = NATS_OK;
+    if (wants_tls(o))
+        ns = natsOptions_SetSecure(no, true);
+    if (ns == NATS_OK && o->tls_ca_file)
+        ns = natsOptions_LoadCATrustedCertificates(no, o->tls_ca_file);
+    if (ns == NATS_OK && o->tls_cert_file)
+        ns = natsOptions_LoadCertificatesChain(no, o->tls_cert_file, o->tls_key_file);
+    if (ns == NATS_OK && o->tls_hostname)
+        ns = natsOptions_SetExpectedHostname(no, o->tls_hostname);
+    return ns;
+}
+
 static natsStatus apply_options(natsOptions *no, const nb_options *o, nb_client *c)
 {
     natsStatus ns = set_servers(no, o->url);
+    if (ns == NATS_OK)
+        ns = apply_auth(no, o);
+    if (ns == NATS_OK)
+        ns = apply_tls(no, o);
     if (ns == NATS_OK && o->connect_timeout_ms > 0)
         ns = natsOptions_SetTimeout(no, o->connect_timeout_ms);
     if (ns == NATS_OK)
@@ -307,6 +505,86 @@ static nb_status client_options(nb_client *c, const nb_options *opts)
     return s;
 }
 
+/* Whether an item of the server list carries user info ("nats://u:p@h", "tok@h"). */
+static bool url_has_userinfo(const char *url)
+{
+    for (const char *p = url; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        const char *auth = strstr(p, "://");
+        size_t item = strcspn(p, ",");
+        auth = auth && auth < p + item ? auth + 3 : p;
+        size_t n = strcspn(auth, "/?#,");
+        if (memchr(auth, '@', n))
+            return true;
+    }
+    return false;
+}
+
+/* Names what was tried: "user/password", "token and nkey", ... */
+static void describe_auth(const nb_options *o, char *out, size_t n)
+{
+    nbi_options_auth_methods(o, out, n);
+    if (!*out && url_has_userinfo(o->url))
+        snprintf(out, n, "user/password or token in the URL");
+}
+
+/*
+ * A failed connect as a person can act on it: which server (without user
+ * info), and for authentication and TLS failures what was tried and what
+ * to change. nats.c's own text follows in parentheses, without its source
+ * locations.
+ */
+static nb_status connect_failed(const nb_options *o, natsStatus ns, const char *what)
+{
+    char detail[512], tried[128], where[600];
+    nbi_nats_text(nats_GetLastError(NULL), detail, sizeof detail);
+    if (!*detail)
+        snprintf(detail, sizeof detail, "%s", natsStatus_GetText(ns));
+    nbi_redact(o->url, where, sizeof where, true);
+    describe_auth(o, tried, sizeof tried);
+    bool auth = ns == NATS_CONNECTION_AUTH_FAILED || ns == NATS_NOT_PERMITTED ||
+                strstr(detail, "Authorization Violation") || strstr(detail, "Authentication Expired") ||
+                strstr(detail, "authorization violation");
+    if (auth && *tried)
+        return nbi_fail(NB_CONNECTION, "%s %s: authentication failed: the server refused it "
+                        "(tried: %s; %s)", what, where, tried, detail);
+    if (auth)
+        return nbi_fail(NB_CONNECTION, "%s %s: authentication failed: the server requires "
+                        "credentials and none were given (user/password, token, nkey or creds: "
+                        "--user/--password, --token, --nkey, --creds) (%s)", what, where, detail);
+    if (ns == NATS_SECURE_CONNECTION_WANTED)
+        return nbi_fail(NB_CONNECTION, "%s %s: TLS is required (a tls:// URL or a TLS option) but "
+                        "the server does not offer TLS; nothing was sent in plain text", what, where);
+    /* nats.c reports a failed verification as "SSL handshake error: 20:unable to get ...". */
+    const char *hs = strstr(detail, "SSL handshake error: ");
+    bool verify = strstr(detail, "certificate verify failed") ||
+                  (hs && isdigit((unsigned char)hs[strlen("SSL handshake error: ")]));
+    bool alert = strstr(detail, "alert") != NULL;
+    /* With TLS 1.3 a refused client certificate only shows as the server hanging up after the handshake. */
+    bool hung_up = wants_tls(o) && (strstr(detail, "Expected 'PONG', got ''") ||
+                                    strstr(detail, "SSL_write error") || strstr(detail, "SSL_read error"));
+    if (verify && !alert)
+        return nbi_fail(NB_CONNECTION, "%s %s: TLS: the server's certificate failed verification%s "
+                        "(%s)", what, where,
+                        o->tls_ca_file ? ": it is not signed by the CA of --tlsca / "
+                                         "nb_options_set_tls_ca_file, or names another host"
+                                       : ": give the CA that signed it with --tlsca FILE / "
+                                         "nb_options_set_tls_ca_file",
+                        detail);
+    if (alert || hung_up)
+        return nbi_fail(NB_CONNECTION, "%s %s: TLS: the server refused the client's certificate%s "
+                        "(%s)", what, where,
+                        o->tls_cert_file ? " (not signed by a CA the server trusts?)"
+                                         : ": it requires one: give --tlscert and --tlskey / "
+                                           "nb_options_set_tls_client_cert",
+                        hung_up ? "it closed the connection right after the TLS handshake" : detail);
+    if (ns == NATS_SSL_ERROR || strstr(detail, "SSL"))
+        return nbi_fail(NB_CONNECTION, "%s %s: TLS failed (%s)", what, where, detail);
+    if (ns == NATS_TIMEOUT)
+        return nbi_fail(NB_TIMEOUT, "%s %s: timed out", what, where);
+    nb_status st = nbi_from_nats(ns, what); /* only its status: the message is made here */
+    return nbi_fail(st == NB_OK ? NB_CONNECTION : st, "%s %s: %s", what, where, detail);
+}
+
 nb_status nb_client_connect(nb_client **out, const nb_options *opts)
 {
     if (!out)
@@ -318,18 +596,31 @@ nb_status nb_client_connect(nb_client **out, const nb_options *opts)
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->closed_cv, NULL);
     nb_status s = client_options(c, opts);
+    /* nats.c would let the last of them win silently. */
+    if (s == NB_OK && c->opts->nkey_seed_file && (c->opts->creds_file || c->opts->creds_jwt))
+        s = nbi_fail(NB_INVALID_ARG, "connect: an NKey seed file and user credentials (creds) "
+                     "exclude each other: give one of them");
+    if (s == NB_OK && c->opts->creds_file && c->opts->creds_jwt)
+        s = nbi_fail(NB_INVALID_ARG, "connect: user credentials were given both as a file and "
+                     "from memory: give one of them");
     natsOptions *no = NULL;
     if (s == NB_OK) {
         natsStatus ns = natsOptions_Create(&no);
         if (ns == NATS_OK)
             ns = apply_options(no, c->opts, c);
-        if (ns == NATS_OK)
-            ns = natsConnection_Connect(&c->nc, no);
-        if (ns != NATS_OK) {
-            char what[600];
-            snprintf(what, sizeof what, "connect to %.500s", c->opts->url);
-            s = nbi_from_nats(ns, what);
+        if (ns != NATS_OK) { /* a CA, certificate or key nats.c (OpenSSL) cannot load */
+            char detail[512];
+            nbi_nats_text(nats_GetLastError(NULL), detail, sizeof detail);
+            s = nbi_fail(ns == NATS_NO_MEMORY ? NB_NO_MEMORY : NB_INVALID_ARG,
+                         "connect: the connection options were refused: %s",
+                         *detail ? detail : natsStatus_GetText(ns));
         }
+        if (s == NB_OK && c->opts->nats_configure &&
+            (s = c->opts->nats_configure(no, c->opts->nats_configure_closure)) != NB_OK)
+            nbi_fail(s, "connect: the nats_configure callback failed (%s): not connected",
+                     nb_status_text(s));
+        if (s == NB_OK && (ns = natsConnection_Connect(&c->nc, no)) != NATS_OK)
+            s = connect_failed(c->opts, ns, "connect to");
     }
     natsOptions_Destroy(no);
     if (s != NB_OK) {
@@ -368,11 +659,33 @@ const nb_options *nb_client_options(const nb_client *c) { return c ? c->opts : N
 
 natsConnection *nbi_client_nats(const nb_client *c) { return c ? c->nc : NULL; }
 
+/*
+ * Flushes, then reports a publish the server refused since the last flush
+ * (subject and "permissions violation"): a dropped message is an error.
+ */
+static nb_status flush_checked(nb_client *c, int64_t timeout_ms, const char *what)
+{
+    nb_status s = nbi_from_nats(natsConnection_FlushTimeout(c->nc, timeout_ms), what);
+    pthread_mutex_lock(&c->mu);
+    uint64_t since = c->flushed;
+    pthread_mutex_unlock(&c->mu);
+    char text[256];
+    uint64_t upto = since;
+    if (s == NB_OK && find_violation(c, since, "Publish", NULL, text, sizeof text, true, &upto))
+        s = permission_error(text, true);
+    /* Each refusal is reported by one flush; one arriving meanwhile waits for the next. */
+    pthread_mutex_lock(&c->mu);
+    if (upto > c->flushed)
+        c->flushed = upto;
+    pthread_mutex_unlock(&c->mu);
+    return s;
+}
+
 nb_status nb_client_flush(nb_client *c, int64_t timeout_ms)
 {
     if (!c)
         return nbi_fail(NB_INVALID_ARG, "flush: client is NULL");
-    return nbi_from_nats(natsConnection_FlushTimeout(c->nc, timeout_ms), "flush");
+    return flush_checked(c, timeout_ms, "flush");
 }
 
 /* ---- send -------------------------------------------------------------- */
@@ -536,6 +849,21 @@ static nb_status subscribe_failed(nb_subscription *s, natsStatus ns)
     return st;
 }
 
+/*
+ * The server answers a refused SUB only with an asynchronous -ERR: a flush
+ * makes it arrive now, so that subscribing to a forbidden subject fails here.
+ */
+static nb_status check_subscribed(nb_subscription *s)
+{
+    nb_client *c = s->client;
+    char what[300], text[256];
+    snprintf(what, sizeof what, "subscribe to '%.200s': flush", s->subject);
+    nb_status st = nbi_from_nats(natsConnection_FlushTimeout(c->nc, 5000), what);
+    if (st == NB_OK && find_violation(c, s->since, "Subscription", s->subject, text, sizeof text, true, NULL))
+        st = permission_error(text, false);
+    return st;
+}
+
 nb_status nb_client_subscribe(nb_client *c, nb_subscription **out, const char *subject,
                               const char *queue, nb_envelope_cb on_envelope,
                               nb_error_cb on_error, void *closure)
@@ -551,6 +879,7 @@ nb_status nb_client_subscribe(nb_client *c, nb_subscription **out, const char *s
     s->on_envelope = on_envelope;
     s->on_error = on_error;
     s->closure = closure;
+    s->since = violations_now(c);
     /* Registered before the first message can arrive, so no drop goes unreported. */
     pthread_mutex_lock(&c->mu);
     s->next = c->subs;
@@ -567,18 +896,24 @@ nb_status nb_client_subscribe(nb_client *c, nb_subscription **out, const char *s
         unlink_subscription(c, s);
         return subscribe_failed(s, ns);
     }
+    if ((st = check_subscribed(s)) != NB_OK) {
+        nb_subscription_destroy(s); /* the usual path: nats.c may still complete it */
+        return st;
+    }
     *out = s;
     return NB_OK;
 }
 
-nb_status nb_client_subscribe_sync(nb_client *c, nb_subscription **out, const char *subject,
-                                   const char *queue)
+/* check: flush and fail on a refused subscription (request's inbox skips it: its own flush follows). */
+static nb_status subscribe_sync(nb_client *c, nb_subscription **out, const char *subject,
+                                const char *queue, bool check)
 {
     nb_subscription *s;
     nb_status st = begin_subscription(c, out, subject, queue, &s);
     if (st != NB_OK)
         return st;
     s->sync = true;
+    s->since = violations_now(c);
     natsStatus ns = queue && *queue
                         ? natsConnection_QueueSubscribeSync(&s->sub, c->nc, subject, queue)
                         : natsConnection_SubscribeSync(&s->sub, c->nc, subject);
@@ -586,8 +921,18 @@ nb_status nb_client_subscribe_sync(nb_client *c, nb_subscription **out, const ch
         ns = set_limits(s);
     if (ns != NATS_OK)
         return subscribe_failed(s, ns);
+    if (check && (st = check_subscribed(s)) != NB_OK) {
+        nb_subscription_destroy(s);
+        return st;
+    }
     *out = s;
     return NB_OK;
+}
+
+nb_status nb_client_subscribe_sync(nb_client *c, nb_subscription **out, const char *subject,
+                                   const char *queue)
+{
+    return subscribe_sync(c, out, subject, queue, true);
 }
 
 nb_status nb_subscription_next(nb_subscription *s, int64_t timeout_ms, nb_envelope **out)
@@ -597,6 +942,10 @@ nb_status nb_subscription_next(nb_subscription *s, int64_t timeout_ms, nb_envelo
     *out = NULL;
     if (!s || !s->sync)
         return nbi_fail(NB_INVALID_ARG, "next: needs a subscription made by nb_client_subscribe_sync");
+    /* A subscription the server refused later (after a reconnect, say) gets nothing: say so. */
+    char text[256];
+    if (find_violation(s->client, s->since, "Subscription", s->subject, text, sizeof text, false, NULL))
+        return permission_error(text, false);
     /* Drops are reported before the next message, which stays queued meanwhile. */
     int64_t dropped = take_new_drops(s);
     if (dropped > 0)
@@ -698,7 +1047,7 @@ static nb_status await_reply(nb_subscription *inbox, const char *msg_id, int64_t
         nb_status s = nb_subscription_next(inbox, left, &env);
         if (s == NB_TIMEOUT)
             return nbi_fail(NB_TIMEOUT, "request: no reply to msg_id %s in time", msg_id);
-        if (s == NB_NO_RESPONDERS || s == NB_CONNECTION || s == NB_NATS)
+        if (s == NB_NO_RESPONDERS || s == NB_CONNECTION || s == NB_NATS || s == NB_PERMISSION)
             return s;
         if (s != NB_OK) /* a bad envelope on our inbox is not the reply: keep waiting */
             continue;
@@ -734,13 +1083,16 @@ nb_status nb_client_request(nb_client *c, const char *subject, nb_envelope *req,
             return s;
     }
     nb_subscription *sub = NULL;
-    s = nb_client_subscribe_sync(c, &sub, req->reply_to, NULL);
+    s = subscribe_sync(c, &sub, req->reply_to, NULL, false);
     /* The NATS reply subject is set too, so the server reports "no responders". */
     if (s == NB_OK)
         s = publish(c, subject, req->reply_to, req);
     /* Flush now: a plain publish would wait up to 1 ms for nats.c's flusher. */
     if (s == NB_OK)
-        s = nbi_from_nats(natsConnection_FlushTimeout(c->nc, timeout_ms), "request: flush");
+        s = flush_checked(c, timeout_ms, "request: flush");
+    char text[256];
+    if (s == NB_OK && find_violation(c, sub->since, "Subscription", sub->subject, text, sizeof text, true, NULL))
+        s = permission_error(text, false);
     if (s == NB_OK)
         s = await_reply(sub, req->msg_id, deadline, reply);
     if (s == NB_NO_RESPONDERS)
@@ -780,6 +1132,6 @@ nb_status nb_client_reply(nb_client *c, const nb_envelope *request, nb_envelope 
         s = publish(c, request->reply_to, NULL, reply);
     /* The requester is waiting: do not leave the reply to the 1 ms flusher. */
     if (s == NB_OK && !c->opts->send_asap)
-        s = nbi_from_nats(natsConnection_FlushTimeout(c->nc, 5000), "reply: flush");
+        s = flush_checked(c, 5000, "reply: flush");
     return s;
 }

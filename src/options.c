@@ -4,7 +4,10 @@
 #include "options.h"
 
 #include "buf.h"
+#include "nkey.h"
+#include "redact.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,13 @@
 #define DEFAULT_PENDING_MSGS 65536
 /* 256 envelopes of 1 MB: nats.c's 64 MiB would hold only ~64 of them. */
 #define DEFAULT_PENDING_BYTES (256LL * 1024 * 1024)
+
+/* The strings of the secured-connection block (issue 10), for destroy and clone. */
+#define CONNECTION_STRINGS(o)                                                                  \
+    {&(o)->user, &(o)->password, &(o)->token, &(o)->nkey_seed_file, &(o)->nkey_public,       \
+     &(o)->creds_file, &(o)->creds_jwt, &(o)->creds_seed, &(o)->tls_ca_file,                 \
+     &(o)->tls_cert_file, &(o)->tls_key_file, &(o)->tls_hostname, &(o)->connection_name}
+#define N_CONNECTION_STRINGS 13
 
 static void set_defaults(nb_options *o)
 {
@@ -81,7 +91,23 @@ void nb_options_destroy(nb_options *o)
     for (size_t i = 0; i < o->allowed_origin_count; i++)
         free(o->allowed_origins[i]);
     free(o->allowed_origins);
+    char **conn[N_CONNECTION_STRINGS] = CONNECTION_STRINGS(o);
+    for (size_t i = 0; i < N_CONNECTION_STRINGS; i++)
+        nbi_free_secret(*conn[i]); /* passwords, tokens, seeds: not left in freed memory */
     free(o);
+}
+
+/* Right after *o = *src: gives o its own copies of the secured-connection strings; false when out of memory. */
+static bool clone_connection(nb_options *o)
+{
+    char **dst[N_CONNECTION_STRINGS] = CONNECTION_STRINGS(o);
+    bool ok = true;
+    for (size_t i = 0; i < N_CONNECTION_STRINGS; i++) {
+        const char *from = *dst[i]; /* still src's pointer after *o = *src */
+        *dst[i] = nbi_strdup(from);
+        ok = ok && (!from || *dst[i]);
+    }
+    return ok;
 }
 
 nb_status nb_options_clone(nb_options **out, const nb_options *src)
@@ -105,6 +131,7 @@ nb_status nb_options_clone(nb_options **out, const nb_options *src)
     bool ok = (!src->url || o->url) && (!src->fileserver_url || o->fileserver_url) &&
               (!src->sender_name || o->sender_name) && (!src->sender_id || o->sender_id) &&
               (!src->download_dir || o->download_dir) && (!src->link_store || o->link_store);
+    ok = clone_connection(o) && ok;
     for (size_t i = 0; ok && i < src->allowed_origin_count; i++)
         ok = nb_options_add_allowed_origin(o, src->allowed_origins[i]) == NB_OK;
     if (!ok) {
@@ -141,12 +168,18 @@ static bool has_scheme(const char *url, const char *const *schemes)
     return false;
 }
 
-/* Checks one server of the url list (the n bytes at s); index counts from 1, 0 for a lone URL. */
+/*
+ * Checks one server of the url list (the n bytes at s); index counts from 1,
+ * 0 for a lone URL. Messages show the list and the server without userinfo.
+ */
 static nb_status check_server(const char *list, const char *s, size_t n, size_t index)
 {
-    static const char *const schemes[] = {"nats://", "tls://", "ws://", "wss://", NULL};
-    char one[1024];
+    static const char *const schemes[] = {"nats://", "tls://", NULL};
+    static const char *const websocket[] = {"ws://", "wss://", NULL};
+    char one[1024], shown_one[1024], shown[1024];
     snprintf(one, sizeof one, "%.*s", (int)(n < sizeof one ? n : sizeof one - 1), s);
+    nbi_redact(one, shown_one, sizeof shown_one, true);
+    nbi_redact(list, shown, sizeof shown, true);
     char where[64] = "";
     if (index > 0)
         snprintf(where, sizeof where, "server %zu of the list: ", index);
@@ -154,14 +187,28 @@ static nb_status check_server(const char *list, const char *s, size_t n, size_t 
         return nbi_fail(NB_INVALID_ARG, "options: url must not be empty");
     if (n == 0)
         return nbi_fail(NB_INVALID_ARG, "options: url '%.400s': %sempty (no URL at that comma)",
-                        list, where);
+                        shown, where);
     if (strcspn(one, " \t\r\n") != strlen(one))
         return nbi_fail(NB_INVALID_ARG, "options: url '%.400s': %s'%.400s' holds whitespace",
-                        list, where, one);
+                        shown, where, shown_one);
+    if (has_scheme(one, websocket))
+        return nbi_fail(NB_INVALID_ARG,
+                        "options: url '%.400s': %s'%.400s': WebSocket URLs are not supported: "
+                        "nats.c 3.4.1 has no WebSocket transport (use nats:// or tls://)",
+                        shown, where, shown_one);
     if (strstr(one, "://") && !has_scheme(one, schemes))
         return nbi_fail(NB_INVALID_ARG,
-                        "options: url '%.400s': %s'%.400s': scheme must be nats, tls, ws or wss",
-                        list, where, one);
+                        "options: url '%.400s': %s'%.400s': scheme must be nats or tls",
+                        shown, where, shown_one);
+    /* An '@' past the host would make the user info ambiguous, and half of it printable. */
+    const char *auth = strstr(one, "://") ? strstr(one, "://") + 3 : one;
+    const char *end = auth + strcspn(auth, "/?#");
+    if (*end && strchr(end, '@'))
+        return nbi_fail(NB_INVALID_ARG,
+                        "options: url: %sthe user info holds '/', '?' or '#': give the credentials "
+                        "with nb_options_set_user_password or nb_options_set_token "
+                        "(--user/--password, --token) instead",
+                        where);
     return NB_OK;
 }
 
@@ -451,4 +498,292 @@ nb_status nb_options_set_download_handler(nb_options *o, nb_download_fn fn, void
     o->download = fn;
     o->download_ctx = ctx;
     return NB_OK;
+}
+
+/* ======================================================================== */
+/* Connecting to a secured NATS (issue 10)                                  */
+/* ======================================================================== */
+
+/* Files of key material are small; a bigger one is surely the wrong file. */
+#define MAX_KEY_FILE (1024 * 1024)
+
+/*
+ * Reads the file an option names (NUL-terminated, malloc'd into *out; free
+ * with nbi_free_secret): a typo fails at the setter, not at connect. Errors
+ * name the option and the path, never the content.
+ */
+static nb_status read_key_file(const char *what, const char *path, char **out)
+{
+    *out = NULL;
+    if (!path || !*path)
+        return nbi_fail(NB_INVALID_ARG, "options: %s: the path is empty", what);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nbi_fail(NB_INVALID_ARG, "options: %s '%s': cannot read it: %s", what, path,
+                        strerror(errno));
+    char *buf = malloc(MAX_KEY_FILE + 1);
+    size_t n = buf ? fread(buf, 1, MAX_KEY_FILE + 1, f) : 0;
+    int err = ferror(f) ? errno : 0;
+    fclose(f);
+    nb_status s = NB_OK;
+    if (!buf)
+        s = nbi_fail(NB_NO_MEMORY, "options: %s: out of memory", what);
+    else if (err)
+        s = nbi_fail(NB_INVALID_ARG, "options: %s '%s': cannot read it: %s", what, path,
+                     strerror(err));
+    else if (n > MAX_KEY_FILE)
+        s = nbi_fail(NB_INVALID_ARG, "options: %s '%s': larger than 1 MiB, not a key file", what, path);
+    else if (n == 0)
+        s = nbi_fail(NB_INVALID_ARG, "options: %s '%s': the file is empty", what, path);
+    if (s != NB_OK) {
+        if (buf)
+            nbi_wipe(buf, n); /* n <= MAX_KEY_FILE + 1, the buffer's size */
+        free(buf);
+        return s;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    return NB_OK;
+}
+
+/* Replaces a secret string: the old value is wiped. */
+static nb_status set_secret(char **field, const char *v)
+{
+    char *copy = NULL;
+    if (v && *v && !(copy = nbi_strdup(v)))
+        return nbi_fail(NB_NO_MEMORY, "options: out of memory");
+    nbi_free_secret(*field);
+    *field = copy;
+    return NB_OK;
+}
+
+/* Replaces a plain string; NULL or "" clears it. */
+static nb_status set_optional(char **field, const char *v)
+{
+    return nbi_set_string(field, v && *v ? v : NULL);
+}
+
+nb_status nb_options_set_user_password(nb_options *o, const char *user, const char *password)
+{
+    nb_status s = check(o, "user_password");
+    if (s != NB_OK)
+        return s;
+    if ((!user || !*user) && password && *password)
+        return nbi_fail(NB_INVALID_ARG, "options: user_password: a password needs a user name");
+    char *copy = NULL;
+    if (user && *user && !(copy = nbi_strdup(user)))
+        return nbi_fail(NB_NO_MEMORY, "options: out of memory");
+    s = set_secret(&o->password, password);
+    if (s != NB_OK) {
+        free(copy);
+        return s;
+    }
+    free(o->user);
+    o->user = copy;
+    return NB_OK;
+}
+
+nb_status nb_options_set_token(nb_options *o, const char *token)
+{
+    nb_status s = check(o, "token");
+    return s == NB_OK ? set_secret(&o->token, token) : s;
+}
+
+nb_status nb_options_set_nkey_seed_file(nb_options *o, const char *path)
+{
+    nb_status s = check(o, "nkey_seed_file");
+    if (s != NB_OK)
+        return s;
+    if (!path || !*path) { /* clears */
+        set_optional(&o->nkey_seed_file, NULL);
+        return set_optional(&o->nkey_public, NULL);
+    }
+    char *text = NULL;
+    char pub[NBI_NKEY_PUBLIC_LEN + 1];
+    char what[600];
+    snprintf(what, sizeof what, "options: nkey seed file '%.500s'", path);
+    s = read_key_file("nkey seed file", path, &text);
+    if (s == NB_OK) {
+        const char *seed = nbi_nkey_find_user_seed(text);
+        s = seed ? nbi_nkey_user_public(seed, pub, what)
+                 : nbi_fail(NB_INVALID_ARG, "%s: no user seed in it (a word of %d characters "
+                            "starting with SU)", what, NBI_NKEY_SEED_LEN);
+    }
+    nbi_free_secret(text);
+    if (s == NB_OK)
+        s = set_optional(&o->nkey_public, pub);
+    if (s == NB_OK)
+        s = set_optional(&o->nkey_seed_file, path);
+    return s;
+}
+
+/* The text between "-----BEGIN <kind>" ... and the next "------END" line of a .creds file. */
+static bool creds_block(const char *text, const char *begin, const char **start, size_t *len)
+{
+    const char *b = strstr(text, begin);
+    if (!b || !(b = strchr(b, '\n')))
+        return false;
+    while (*b == '\n' || *b == '\r' || *b == ' ')
+        b++;
+    const char *e = strstr(b, "---");
+    if (!e)
+        return false;
+    size_t n = (size_t)(e - b);
+    while (n > 0 && (b[n - 1] == '\n' || b[n - 1] == '\r' || b[n - 1] == ' '))
+        n--;
+    *start = b;
+    *len = n;
+    return n > 0;
+}
+
+/* A JWT is three base64url parts joined by dots. */
+static bool looks_like_jwt(const char *p, size_t n)
+{
+    size_t dots = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '.')
+            dots++;
+        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                   c == '-' || c == '_' || c == '='))
+            return false;
+    }
+    return dots == 2;
+}
+
+nb_status nb_options_set_creds_file(nb_options *o, const char *path)
+{
+    nb_status s = check(o, "creds_file");
+    if (s != NB_OK)
+        return s;
+    if (!path || !*path)
+        return set_optional(&o->creds_file, NULL);
+    char *text = NULL;
+    char what[600];
+    snprintf(what, sizeof what, "options: creds file '%.500s'", path);
+    s = read_key_file("creds file", path, &text);
+    const char *jwt = NULL;
+    size_t jwt_len = 0;
+    char pub[NBI_NKEY_PUBLIC_LEN + 1];
+    if (s == NB_OK && (!creds_block(text, "-----BEGIN NATS USER JWT", &jwt, &jwt_len) ||
+                       !looks_like_jwt(jwt, jwt_len)))
+        s = nbi_fail(NB_INVALID_ARG, "%s: no user JWT in it (expected a \"-----BEGIN NATS USER "
+                     "JWT-----\" block as nsc and natscli write)", what);
+    if (s == NB_OK) {
+        const char *seed = nbi_nkey_find_user_seed(text);
+        s = seed ? nbi_nkey_user_public(seed, pub, what)
+                 : nbi_fail(NB_INVALID_ARG, "%s: no user NKey seed in it (expected a "
+                            "\"-----BEGIN USER NKEY SEED-----\" block)", what);
+    }
+    nbi_free_secret(text);
+    return s == NB_OK ? set_optional(&o->creds_file, path) : s;
+}
+
+nb_status nb_options_set_creds(nb_options *o, const char *jwt, const char *seed)
+{
+    nb_status s = check(o, "creds");
+    if (s != NB_OK)
+        return s;
+    if ((!jwt || !*jwt) && (!seed || !*seed)) {
+        set_secret(&o->creds_jwt, NULL);
+        return set_secret(&o->creds_seed, NULL);
+    }
+    if (!jwt || !looks_like_jwt(jwt, strlen(jwt)))
+        return nbi_fail(NB_INVALID_ARG, "options: creds: the user JWT is not a JWT "
+                        "(three base64url parts joined by dots)");
+    char pub[NBI_NKEY_PUBLIC_LEN + 1];
+    const char *at = seed ? nbi_nkey_find_user_seed(seed) : NULL;
+    s = at ? nbi_nkey_user_public(at, pub, "options: creds")
+           : nbi_fail(NB_INVALID_ARG, "options: creds: the seed is not a user NKey seed (SU...)");
+    /* Only the seed itself is kept: nats_Sign takes nothing around it. */
+    char only[NBI_NKEY_SEED_LEN + 1] = "";
+    if (s == NB_OK)
+        memcpy(only, at, NBI_NKEY_SEED_LEN);
+    if (s == NB_OK)
+        s = set_secret(&o->creds_jwt, jwt);
+    if (s == NB_OK)
+        s = set_secret(&o->creds_seed, only);
+    nbi_wipe(only, sizeof only);
+    return s;
+}
+
+nb_status nb_options_set_tls_ca_file(nb_options *o, const char *path)
+{
+    nb_status s = check(o, "tls_ca_file");
+    char *text = NULL;
+    if (s == NB_OK && path && *path)
+        s = read_key_file("tls ca file", path, &text);
+    nbi_free_secret(text);
+    return s == NB_OK ? set_optional(&o->tls_ca_file, path) : s;
+}
+
+nb_status nb_options_set_tls_client_cert(nb_options *o, const char *cert_path, const char *key_path)
+{
+    nb_status s = check(o, "tls_client_cert");
+    if (s != NB_OK)
+        return s;
+    bool cert = cert_path && *cert_path, key = key_path && *key_path;
+    if (cert != key)
+        return nbi_fail(NB_INVALID_ARG, "options: tls client certificate: give both the "
+                        "certificate and its key (got only the %s)", cert ? "certificate" : "key");
+    char *text = NULL;
+    if (cert)
+        s = read_key_file("tls client certificate", cert_path, &text);
+    nbi_free_secret(text);
+    text = NULL;
+    if (s == NB_OK && key)
+        s = read_key_file("tls client key", key_path, &text);
+    nbi_free_secret(text);
+    if (s == NB_OK)
+        s = set_optional(&o->tls_cert_file, cert_path);
+    if (s == NB_OK)
+        s = set_optional(&o->tls_key_file, key_path);
+    return s;
+}
+
+nb_status nb_options_set_tls_hostname(nb_options *o, const char *name)
+{
+    nb_status s = check(o, "tls_hostname");
+    return s == NB_OK ? set_optional(&o->tls_hostname, name) : s;
+}
+
+nb_status nb_options_set_tls_required(nb_options *o, bool required)
+{
+    nb_status s = check(o, "tls_required");
+    if (s == NB_OK)
+        o->tls_required = required;
+    return s;
+}
+
+nb_status nb_options_set_connection_name(nb_options *o, const char *name)
+{
+    nb_status s = check(o, "connection_name");
+    return s == NB_OK ? set_optional(&o->connection_name, name) : s;
+}
+
+nb_status nb_options_set_nats_configure(nb_options *o, nb_nats_configure_fn fn, void *closure)
+{
+    nb_status s = check(o, "nats_configure");
+    if (s == NB_OK) {
+        o->nats_configure = fn;
+        o->nats_configure_closure = closure;
+    }
+    return s;
+}
+
+void nbi_options_auth_methods(const nb_options *o, char *out, size_t outsz)
+{
+    const char *names[4];
+    size_t n = 0;
+    if (o->user)
+        names[n++] = "user/password";
+    if (o->token)
+        names[n++] = "token";
+    if (o->nkey_seed_file)
+        names[n++] = "nkey";
+    if (o->creds_file || o->creds_jwt)
+        names[n++] = "creds";
+    snprintf(out, outsz, "%s%s%s%s%s%s%s", n > 0 ? names[0] : "", n > 1 ? (n > 2 ? ", " : " and ") : "",
+             n > 1 ? names[1] : "", n > 2 ? (n > 3 ? ", " : " and ") : "", n > 2 ? names[2] : "",
+             n > 3 ? " and " : "", n > 3 ? names[3] : "");
 }

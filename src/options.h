@@ -47,7 +47,23 @@ struct nb_options {
     /* Object Store (objstore.c) */
     char *link_store;         /* "nats-os://BUCKET": link payloads go there; NULL: file server */
     const nb_client *client;  /* set by nb_client_connect in its own copy; never cloned */
+
+    /* Connecting to a secured NATS (issue 10). Secrets are wiped on destroy. */
+    char *user, *password;    /* password is secret */
+    char *token;              /* secret */
+    char *nkey_seed_file;     /* path; the seed is read by nats.c when signing */
+    char *nkey_public;        /* "U...", derived from the seed file when set */
+    char *creds_file;         /* path of a .creds file (JWT + seed) */
+    char *creds_jwt, *creds_seed; /* from memory; both secret */
+    char *tls_ca_file, *tls_cert_file, *tls_key_file, *tls_hostname;
+    bool tls_required;
+    char *connection_name;
+    nb_nats_configure_fn nats_configure;
+    void *nats_configure_closure;
 };
+
+/* The authentication methods set in o, for messages: "user/password", "token and nkey", or "". */
+void nbi_options_auth_methods(const nb_options *o, char *out, size_t outsz);
 
 /* The defaults, for callers that pass NULL options. */
 const nb_options *nbi_options_default(void);

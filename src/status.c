@@ -2,6 +2,7 @@
  * status.c - status texts and the thread-local last error message.
  */
 #include "internal.h"
+#include "redact.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ static const char *const status_texts[] = {
     [NB_NATS] = "NATS error",
     [NB_INTERNAL] = "internal error",
     [NB_NOT_FOUND] = "not found",
+    [NB_PERMISSION] = "permissions violation",
 };
 _Static_assert(sizeof(status_texts) / sizeof(status_texts[0]) == NB_STATUS_COUNT,
                "every nb_status needs a text");
@@ -42,23 +44,33 @@ const char *nb_status_text(nb_status s)
 
 const char *nb_last_error(void) { return last_error; }
 
+/*
+ * Every error message loses the userinfo of the URLs it quotes: callers may
+ * print a URL as the user gave it, and a password must never reach a log.
+ */
 nb_status nbi_fail(nb_status s, const char *fmt, ...)
 {
+    char raw[NBI_ERROR_SIZE];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    nb_url_redact(raw, last_error, sizeof last_error);
+    nbi_wipe(raw, sizeof raw);
     return s;
 }
 
 nb_status nbi_fail_prefix(nb_status s, const char *fmt, ...)
 {
+    char raw[NBI_ERROR_SIZE];
     char prefix[NBI_ERROR_SIZE];
     char old[NBI_ERROR_SIZE];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    nb_url_redact(raw, prefix, sizeof prefix);
+    nbi_wipe(raw, sizeof raw);
     memcpy(old, last_error, sizeof old);
     /* Cut explicitly: the joined text may exceed the buffer by design. */
     size_t n = strnlen(prefix, sizeof last_error - 1);

@@ -49,7 +49,7 @@ wait_exit "$L" 10
 [ "$RC" = 3 ] || fail "listen exited $RC, expected the timeout"
 has "$T/deny.err" "natsbridge listen: bad message skipped: "
 [ -s "$T/deny.out" ] && fail "a refused link was printed"
-# a file server that wants a bearer token: --token with Plik and with --put
+# a file server that wants a bearer token: --fileserver-token with Plik and with --put
 "$NB" fileserver --listen 127.0.0.1:0 --dir "$T/files2" --token s3cret --quiet >"$T/fs2.out" 2>"$T/fs2.err" &
 FS2=$!
 BG_PIDS+=($FS2)
@@ -64,7 +64,7 @@ for mode in plik put; do
         --retries 2 --base-delay 10 --max-delay 50
     L=$BG_PID
     wait_for "$T/tok$mode.err" "listening on t.tok"
-    expect_rc 0 send t.tok --server "$URL" --fileserver "$F2" --token s3cret $extra --sha256 \
+    expect_rc 0 send t.tok --server "$URL" --fileserver "$F2" --fileserver-token s3cret $extra --sha256 \
         --text small=hi --link small --text direct=yes
     wait_exit "$L" 15
     [ "$RC" = 0 ] || fail "listen ($mode) exited $RC"

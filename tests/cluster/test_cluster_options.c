@@ -55,8 +55,8 @@ NBT_CASE(single_url_unchanged)
 {
     nb_options *o = new_options();
     CHECK(o);
-    static const char *const good[] = {"nats://127.0.0.1:4222", "tls://h:4443", "ws://h:80",
-                                       "wss://h:443", "localhost:4222",
+    /* ws:// and wss:// are refused (issue 10: nats.c 3.4.1 has no WebSocket transport). */
+    static const char *const good[] = {"nats://127.0.0.1:4222", "tls://h:4443", "localhost:4222",
                                        "nats://user:pw@h:4222"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
         CHECK(set_and_expect(o, good[i], good[i]));
@@ -71,7 +71,7 @@ NBT_CASE(list_accepted)
     CHECK(set_and_expect(o, "nats://127.0.0.1:4222,nats://127.0.0.1:4223",
                          "nats://127.0.0.1:4222,nats://127.0.0.1:4223"));
     /* Spaces around the commas (as typed on a command line) are dropped. */
-    CHECK(set_and_expect(o, " nats://a:1 , tls://b:2,\twss://c:3 ", "nats://a:1,tls://b:2,wss://c:3"));
+    CHECK(set_and_expect(o, " nats://a:1 , tls://b:2,\ttls://c:3 ", "nats://a:1,tls://b:2,tls://c:3"));
     CHECK(set_and_expect(o, "a:1,b:2", "a:1,b:2"));
 
     /* Clones carry the list. */
@@ -89,7 +89,7 @@ NBT_CASE(bad_scheme_named)
     CHECK_OK(nb_options_set_url(o, "nats://keep:1"));
     static const refusal bad[] = {
         {"nats://a:1,http://b:2",
-         "server 2 of the list: 'http://b:2': scheme must be nats, tls, ws or wss"},
+         "server 2 of the list: 'http://b:2': scheme must be nats or tls"},
         {"ftp://a:1,nats://b:2", "server 1 of the list: 'ftp://a:1'"},
         {"nats://a:1,nats://b:2,https://c:3", "server 3 of the list: 'https://c:3'"},
         /* A lone URL is named without a position. */
