@@ -4,7 +4,7 @@
  *
  * Built two ways (tests/fuzz/CMakeLists.txt):
  *  - fuzz_ipc (clang, NB_BUILD_FUZZ=ON): the libFuzzer binary, seeded with
- *    tests/fuzz/corpus_ipc (streams, files and legacy streams written by
+ *    tests/fuzz/corpus/ipc (streams, files and legacy streams written by
  *    natsbridge and by apache-arrow 17).
  *  - fuzz_ipc_replay (always, with NB_FUZZ_REPLAY_MAIN): runs every file named
  *    on the command line, or every file of a folder, and every prefix of
