@@ -3,6 +3,8 @@
 # gcc and runs every CTest, builds a gcc Release (optimizer warnings), then runs
 # every CTest again with clang under AddressSanitizer and
 # UndefinedBehaviorSanitizer. NB_TEST_SANITIZE=0 skips the second pass.
+# Then every libFuzzer target runs for NB_TEST_FUZZ_SECONDS (default 30) each
+# (scripts/fuzz.sh; about 6 minutes with its build on 2 cores); NB_TEST_FUZZ=0 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,5 +30,9 @@ if [ "${NB_TEST_SANITIZE:-1}" != 0 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   run_suite asan -DCMAKE_C_COMPILER=clang -DNB_SANITIZE=ON
+fi
+if [ "${NB_TEST_FUZZ:-1}" != 0 ]; then
+  echo "== natsbridge tests: fuzzing (scripts/fuzz.sh, ${NB_TEST_FUZZ_SECONDS:-30}s per target)"
+  NB_FUZZ_BUILD=build-test-fuzz NB_FUZZ_JOBS="$jobs" bash scripts/fuzz.sh "${NB_TEST_FUZZ_SECONDS:-30}"
 fi
 echo "natsbridge: all test suites passed"

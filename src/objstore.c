@@ -1325,3 +1325,19 @@ nb_status nb_objstore_delete(nb_objstore *os, const char *name)
     nb_object_info_clear(&info);
     return s;
 }
+
+/* For the fuzz target (objstore.h): parse_info on a meta message made of json. */
+nb_status nbi_objstore_parse_info(const char *json, size_t len, nb_object_info *info,
+                                  bool *deleted, char **link_bucket, char **link_name)
+{
+    natsMsg *msg = NULL;
+    obj_link link = {false, NULL, NULL};
+    *link_bucket = *link_name = NULL;
+    if (len > INT32_MAX || natsMsg_Create(&msg, "$O.fuzz.M.x", NULL, json, (int)len) != NATS_OK)
+        return nbi_fail(NB_NO_MEMORY, "object info: cannot make a message of %zu bytes", len);
+    nb_status s = parse_info(msg, info, deleted, &link);
+    natsMsg_Destroy(msg);
+    *link_bucket = link.bucket;
+    *link_name = link.name;
+    return s;
+}

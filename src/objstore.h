@@ -57,4 +57,21 @@ nb_status nbi_objstore_upload(const nb_upload_request *req, const nb_options *o,
 nb_status nbi_objstore_download(const nb_download_request *req, uint8_t **data, size_t *len,
                                 void *ctx);
 
+/* ---- parsers reached by the fuzz targets (tests/fuzz/fuzz_objstore.c) ---- */
+
+/*
+ * nats-os://BUCKET[/NAME] split into a checked bucket and a percent-decoded,
+ * checked name (malloc'd; NULL on failure). want_name: a name must be there
+ * (and name is non-NULL), else it must not.
+ */
+nb_status nbi_objstore_parse_url(const char *url, bool want_name, char **bucket, char **name);
+/*
+ * An object's meta message JSON (len bytes) read into info (freed by
+ * nb_object_info_clear, also on failure); *deleted for a tombstone; a link
+ * object's target in *link_bucket and *link_name (malloc'd, NULL when none).
+ * nats.c must be open (nats_Open): the JSON is read from a natsMsg.
+ */
+nb_status nbi_objstore_parse_info(const char *json, size_t len, nb_object_info *info,
+                                  bool *deleted, char **link_bucket, char **link_name);
+
 #endif

@@ -1,6 +1,7 @@
 /*
  * fuzz_codec.c - libFuzzer target for the envelope decoder (nbi_codec_decode),
- * the decoder of every byte that arrives from NATS.
+ * the decoder of every byte that arrives from NATS, and for the tables of the
+ * direct table payloads it accepts (nb_payload_table, as `listen` prints them).
  *
  * Built two ways (tests/fuzz/CMakeLists.txt):
  *  - fuzz_codec (clang, NB_BUILD_FUZZ=ON): the libFuzzer binary; seed it with
@@ -20,6 +21,25 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/*
+ * The tables of the envelope's direct table and jsontable payloads, decoded as
+ * `natsbridge listen` does to print them (the path of issue 11's over-read).
+ */
+static void decode_tables(const nb_envelope *e)
+{
+    for (size_t i = 0; i < nb_envelope_payload_count(e); i++) {
+        const nb_payload *p = nb_envelope_payload(e, i);
+        size_t n = 0;
+        nb_type type = nb_payload_type(p);
+        if ((type != NB_TYPE_TABLE && type != NB_TYPE_JSONTABLE) || !nb_payload_data(p, &n))
+            continue; /* links were not fetched: no bytes (nor a file) to read */
+        nb_table *t = NULL;
+        if (nb_payload_table(p, &t) != NB_OK && (t != NULL || nb_last_error()[0] == '\0'))
+            abort(); /* a failure leaves *out NULL and says why */
+        nb_table_destroy(t);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     nb_envelope *e = NULL;
@@ -36,6 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memcmp(again->json, e->json, e->json_len) != 0)
             abort();
         nb_envelope_destroy(again);
+        decode_tables(e);
     } else if (e != NULL || nb_last_error()[0] == '\0') {
         abort(); /* a failure must leave *out NULL and say why */
     }

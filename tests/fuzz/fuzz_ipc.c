@@ -4,8 +4,8 @@
  *
  * Built two ways (tests/fuzz/CMakeLists.txt):
  *  - fuzz_ipc (clang, NB_BUILD_FUZZ=ON): the libFuzzer binary, seeded with
- *    tests/fuzz/corpus_ipc (streams, files and legacy streams written by
- *    natsbridge and by apache-arrow 17).
+ *    tests/fuzz/corpus/ipc (streams, files and legacy streams written by
+ *    natsbridge and by apache-arrow 17, and the crash reproducers).
  *  - fuzz_ipc_replay (always, with NB_FUZZ_REPLAY_MAIN): runs every file named
  *    on the command line, or every file of a folder, and every prefix of
  *    each, through the same entry point. It is the CTest fuzz_ipc.replay.
@@ -53,18 +53,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifdef NB_FUZZ_REPLAY_MAIN
 #include "replay.h"
 
-static int replay_file(const char *path)
-{
-    size_t n = 0;
-    char *bytes = nbf_read(path, &n);
-    if (!bytes)
-        return 1;
-    for (size_t k = 0; k <= n; k++) /* every prefix: truncations anywhere */
-        nbf_run(bytes, k);
-    free(bytes);
-    return 0;
-}
-
 /* Writes t as a stream (file: as a file) to dir/name. */
 static int write_seed(const char *dir, const char *name, const nb_table *t, bool file)
 {
@@ -103,6 +91,6 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
         return write_seeds(argv[2]);
-    return nbf_replay_main(argc, argv, replay_file);
+    return nbf_replay_main(argc, argv, nbf_replay_prefixes);
 }
 #endif

@@ -31,6 +31,18 @@ char *nbf_read(const char *path, size_t *len)
     return bytes;
 }
 
+int nbf_replay_prefixes(const char *path)
+{
+    size_t n = 0;
+    char *bytes = nbf_read(path, &n);
+    if (!bytes)
+        return 1;
+    for (size_t k = 0; k <= n; k++)
+        nbf_run(bytes, k);
+    free(bytes);
+    return 0;
+}
+
 static int replay_dir(const char *path, int (*replay_file)(const char *path))
 {
     DIR *dir = opendir(path);

@@ -19,6 +19,9 @@ char *nbf_read(const char *path, size_t *len);
 /* Feeds n bytes through the target in an exact-size copy, so ASan sees overreads; counts it. */
 void nbf_run(const void *bytes, size_t n);
 
+/* Runs the file at path and every prefix of it through the target; 1 when unreadable. */
+int nbf_replay_prefixes(const char *path);
+
 /*
  * Replays every argument argv[1..argc): a file through replay_file, a folder
  * through replay_file for each regular file in it (dot files skipped).
