@@ -4,10 +4,13 @@
 #include "ids.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 #include <uuid/uuid.h>
 
 /*
@@ -18,21 +21,64 @@
 static _Thread_local uint8_t pool[4096];
 static _Thread_local size_t pool_left;
 
+/*
+ * fork() copies the pool: parent and child would hand out the same UUIDs
+ * (msg_ids that JetStream then drops as duplicates, colliding upload paths).
+ * A child handler bumps a generation; a pool filled under an older one is
+ * thrown away before its next use. Only the forking thread survives in the
+ * child, and its check below sees the new generation on its next UUID.
+ */
+static atomic_uint fork_generation;
+static _Thread_local unsigned pool_generation;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void after_fork_in_child(void)
+{
+    atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
+}
+
+static void register_atfork(void)
+{
+    /* Failing to register (ENOMEM only) leaves the pid check below as the guard. */
+    (void)pthread_atfork(NULL, NULL, after_fork_in_child);
+}
+
+/* Also catches a child made by a raw clone() that skips the atfork handlers. */
+static _Thread_local pid_t pool_pid;
+
+static bool pool_is_stale(void)
+{
+    unsigned gen = atomic_load_explicit(&fork_generation, memory_order_relaxed);
+    return gen != pool_generation || pool_pid != getpid();
+}
+
+static bool refill(void)
+{
+    pthread_once(&atfork_once, register_atfork);
+    size_t got = 0;
+    while (got < sizeof pool) {
+        ssize_t n = getrandom(pool + got, sizeof pool - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got < sizeof pool)
+        return false;
+    pool_left = sizeof pool;
+    pool_generation = atomic_load_explicit(&fork_generation, memory_order_relaxed);
+    pool_pid = getpid();
+    return true;
+}
+
 static void random16(uint8_t out[16])
 {
-    if (pool_left < 16) {
-        size_t got = 0;
-        while (got < sizeof pool) {
-            ssize_t n = getrandom(pool + got, sizeof pool - got, 0);
-            if (n <= 0)
-                break;
-            got += (size_t)n;
-        }
-        if (got < sizeof pool) { /* no getrandom: libuuid has its own sources */
-            uuid_generate_random(out);
-            return;
-        }
-        pool_left = sizeof pool;
+    if (pool_left >= 16 && pool_is_stale()) {
+        memset(pool, 0, sizeof pool); /* the parent's bytes are not ours to use */
+        pool_left = 0;
+    }
+    if (pool_left < 16 && !refill()) { /* no getrandom: libuuid has its own sources */
+        uuid_generate_random(out);
+        return;
     }
     memcpy(out, pool + sizeof pool - pool_left, 16);
     memset(pool + sizeof pool - pool_left, 0, 16); /* a UUID is never handed out twice */
