@@ -1133,6 +1133,34 @@ NB_EXTERN nb_status nb_options_set_link_store(nb_options *o, const char *url);
 
 /* == end object store API == */
 
+/* == receive limits (issue 11) == */
+
+/*
+ * What one received envelope may hold. Every limit is checked before the
+ * memory it guards is spent (the wire text before parsing, counts before
+ * per-payload state, the links' total before any download) and an envelope
+ * over one is refused with an error naming the limit, its value, the setter
+ * and the CLI flag. docs/SECURITY.md, "Limits", lists the defaults.
+ */
+#define NB_DEFAULT_MAX_PAYLOADS 256
+#define NB_DEFAULT_MAX_LINK_BYTES (1024ULL * 1024 * 1024) /* 1 GiB */
+#define NB_DEFAULT_MAX_DATANAME 1024
+#define NB_DEFAULT_MAX_METADATA_DEPTH 64
+#define NB_DEFAULT_MAX_ENVELOPE_BYTES (64u * 1024 * 1024) /* NATS's largest max_payload */
+
+/** Payloads one envelope may carry (>= 1; default 256). */
+NB_EXTERN nb_status nb_options_set_max_payloads(nb_options *o, size_t count);
+/** Sum of the announced sizes of an envelope's link payloads, checked before any download (>= 1). */
+NB_EXTERN nb_status nb_options_set_max_link_bytes(nb_options *o, uint64_t bytes);
+/** Longest dataname in bytes (>= 1; default 1024). */
+NB_EXTERN nb_status nb_options_set_max_dataname(nb_options *o, size_t bytes);
+/** Deepest nesting of a metadata object: {} is 1, {"a":{}} is 2 (>= 1; default 64). */
+NB_EXTERN nb_status nb_options_set_max_metadata_depth(nb_options *o, int depth);
+/** Largest envelope wire text the decoder accepts, in bytes (>= 1; default 64 MiB). */
+NB_EXTERN nb_status nb_options_set_max_envelope_bytes(nb_options *o, size_t bytes);
+
+/* == end receive limits == */
+
 #ifdef __cplusplus
 }
 #endif

@@ -47,6 +47,13 @@ struct nb_options {
     /* Object Store (objstore.c) */
     char *link_store;         /* "nats-os://BUCKET": link payloads go there; NULL: file server */
     const nb_client *client;  /* set by nb_client_connect in its own copy; never cloned */
+
+    /* receive limits (issue 11): codec.c and transport.c check them */
+    size_t max_payloads;
+    uint64_t max_link_bytes;
+    size_t max_dataname;
+    int max_metadata_depth;
+    size_t max_envelope_bytes;
 };
 
 /* The defaults, for callers that pass NULL options. */

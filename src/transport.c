@@ -379,20 +379,71 @@ static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, 
     return s == NB_OK ? nbi_payload_check_content(p, name_of(who)) : s;
 }
 
+/* FNV-1a: the distinct-name check below hashes every dataname once. */
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
 /*
  * Payloads saved into DIR/<msg_id>/<dataname> need distinct names: a second
- * payload of the same name would overwrite the first, verified one.
+ * payload of the same name would overwrite the first, verified one. An open
+ * addressing set of payload indices keeps this O(n) (the count is bounded by
+ * max_payloads, and the table is at most half full).
  */
 static nb_status check_distinct_names(const nb_envelope *e)
 {
-    for (size_t i = 1; i < e->count; i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(e->payloads[i]->dataname, e->payloads[j]->dataname) == 0)
-                return nbi_fail(NB_NOT_ALLOWED,
-                                "payloads[%zu] '%.200s': the same dataname as payloads[%zu]; "
-                                "both cannot be saved into one directory",
-                                i, e->payloads[i]->dataname, j);
-    return NB_OK;
+    size_t cap = 16;
+    while (cap < e->count * 2)
+        cap *= 2;
+    size_t *slot = malloc(cap * sizeof *slot); /* payload index + 1; 0 is empty */
+    if (!slot)
+        return nbi_fail(NB_NO_MEMORY, "envelope: out of memory checking %zu datanames", e->count);
+    memset(slot, 0, cap * sizeof *slot);
+    nb_status s = NB_OK;
+    for (size_t i = 0; s == NB_OK && i < e->count; i++) {
+        const char *name = e->payloads[i]->dataname;
+        size_t at = (size_t)name_hash(name) & (cap - 1);
+        for (; slot[at]; at = (at + 1) & (cap - 1)) {
+            size_t j = slot[at] - 1;
+            if (strcmp(e->payloads[j]->dataname, name) == 0) {
+                s = nbi_fail(NB_NOT_ALLOWED,
+                             "payloads[%zu] '%.200s': the same dataname as payloads[%zu]; "
+                             "both cannot be saved into one directory",
+                             i, name, j);
+                break;
+            }
+        }
+        slot[at] = i + 1;
+    }
+    free(slot);
+    return s;
+}
+
+/*
+ * Before any download starts: the sizes the links announce, added up, must
+ * stay under max_link_bytes (each download is capped at its announced size).
+ */
+static nb_status check_link_total(const nb_envelope *e, const nb_options *o)
+{
+    uint64_t total = 0;
+    size_t links = 0;
+    for (size_t i = 0; i < e->count; i++) {
+        const nb_payload *p = e->payloads[i];
+        if (p->transport != NB_TRANSPORT_LINK)
+            continue;
+        links++;
+        total = p->size > UINT64_MAX - total ? UINT64_MAX : total + p->size;
+    }
+    if (total <= o->max_link_bytes)
+        return NB_OK;
+    return nbi_fail(NB_TOO_LARGE,
+                    "envelope: %zu link payloads announce %llu bytes in total, over the limit of "
+                    "%llu (nb_options_set_max_link_bytes, --max-link-bytes)",
+                    links, (unsigned long long)total, (unsigned long long)o->max_link_bytes);
 }
 
 /*
@@ -422,8 +473,10 @@ static void remove_saved_files(nb_envelope *e, const nb_options *o)
 
 nb_status nbi_transport_resolve(nb_envelope *e, const nb_options *o)
 {
-    if (o->download_dir && o->fetch_links) {
-        nb_status s = check_distinct_names(e);
+    if (o->fetch_links) {
+        nb_status s = check_link_total(e, o);
+        if (s == NB_OK && o->download_dir)
+            s = check_distinct_names(e);
         if (s != NB_OK)
             return s;
     }
@@ -453,9 +506,10 @@ nb_status nb_envelope_parse(nb_envelope **out, const char *json, size_t len,
     if (!json)
         return nbi_fail(NB_INVALID_ARG, "envelope_parse: json is NULL");
     nb_envelope *e = NULL;
-    nb_status s = nbi_codec_decode(&e, json, len);
+    const nb_options *o = opts ? opts : nbi_options_default();
+    nb_status s = nbi_codec_decode_limited(&e, json, len, o);
     if (s == NB_OK)
-        s = nbi_transport_resolve(e, opts ? opts : nbi_options_default());
+        s = nbi_transport_resolve(e, o);
     if (s != NB_OK) {
         nb_envelope_destroy(e);
         return s;
