@@ -53,6 +53,7 @@ static const char request_usage[] =
     "Reply:\n"
     "  --timeout SECONDS          how long to wait for the reply (default 5)\n"
     "  --save-dir DIR             save the reply's payloads to DIR/<msg_id>/<dataname>\n"
+    LIMITS_HELP
     "  --json                     print the reply as one JSON line\n"
     "  --quiet                    no informational messages on stderr\n"
     "  --help                     show this help\n"
@@ -67,7 +68,8 @@ static const cli_flag request_flags[] = {CLI_FLAGS_COMMON,         CLI_FLAGS_SEN
                                          CLI_FLAGS_PAYLOAD,        {"json", F_JSON, false},
                                          {"timeout", F_TIMEOUT, true},
                                          {"save-dir", F_SAVE_DIR, true},
-                                         {"store", F_STORE, true}, CLI_FLAGS_END};
+                                         {"store", F_STORE, true}, CLI_FLAGS_LIMITS,
+                                         CLI_FLAGS_END};
 
 static int publish(const cli_args *a, nb_client *c, nb_envelope *e)
 {
