@@ -15,6 +15,7 @@
 
 #include "codec.h"
 #include "fileclient.h"
+#include "ids.h"
 #include "integrity.h"
 #include "objstore.h"
 #include "options.h"
@@ -257,7 +258,7 @@ static nb_status make_dir(const char *path)
         if (*slash != '/' && !end)
             continue;
         *slash = '\0';
-        if (mkdir(copy, 0755) != 0 && errno != EEXIST)
+        if (mkdir(copy, 0700) != 0 && errno != EEXIST) /* private: payloads are the peer's data */
             s = nbi_fail(NB_IO, "cannot create directory '%s': %s", copy, strerror(errno));
         if (end)
             break;
@@ -265,17 +266,6 @@ static nb_status make_dir(const char *path)
     }
     free(copy);
     return s;
-}
-
-/* DIR/<msg_id> must be a directory of its own, not a link planted to redirect the writes. */
-static nb_status make_message_dir(const char *path)
-{
-    struct stat st;
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-        return nbi_fail(NB_IO, "cannot create directory '%s': %s", path, strerror(errno));
-    if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-        return nbi_fail(NB_NOT_ALLOWED, "'%s' is not a directory (a symbolic link?)", path);
-    return NB_OK;
 }
 
 /* DIR/<msg_id>/<dataname>, both names checked before they touch the file system. */
@@ -291,7 +281,7 @@ static nb_status download_path(const nb_envelope *e, const nb_payload *p, const 
     nb_status s = make_dir(o->download_dir);
     snprintf(path, n, "%s/%s", o->download_dir, e->msg_id);
     if (s == NB_OK)
-        s = make_message_dir(path);
+        s = nbi_make_private_dir(path); /* DIR/<msg_id>: 0700, ours, no planted link */
     snprintf(path, n, "%s/%s/%s", o->download_dir, e->msg_id, p->dataname);
     if (s != NB_OK) {
         free(path);
@@ -341,18 +331,59 @@ static nb_status verify_file(nb_payload *p, who_t *who)
     return s;
 }
 
+/*
+ * A download into DIR/<msg_id> goes to a name of its own (".nb-<uuid>.dl",
+ * unguessable, so nothing can be planted there) and is renamed onto
+ * <dataname> only once verified: a message that fails (a msg_id reused with a
+ * bad checksum) never touches the files an earlier message saved.
+ */
+static nb_status temp_path(const char *final, char **out)
+{
+    const char *slash = strrchr(final, '/');
+    size_t dir = slash ? (size_t)(slash - final) : 0;
+    char id[NBI_UUID_LEN + 1];
+    nbi_uuid4(id);
+    size_t n = dir + NBI_UUID_LEN + 16;
+    if (!(*out = malloc(n)))
+        return nbi_fail(NB_NO_MEMORY, "out of memory");
+    snprintf(*out, n, "%.*s/.nb-%s.dl", (int)dir, final, id);
+    return NB_OK;
+}
+
+/* The verified download at p->path (the temp name) becomes final; made_file says if it is new. */
+static nb_status keep_file(nb_payload *p, char *final, who_t *who)
+{
+    struct stat st;
+    bool existed = lstat(final, &st) == 0;
+    if (rename(p->path, final) != 0) {
+        nb_status s = nbi_fail(NB_IO, "%s: cannot rename '%s' to '%s': %s", name_of(who), p->path,
+                               final, strerror(errno));
+        unlink(p->path);
+        free(final);
+        return s;
+    }
+    free(p->path);
+    p->path = final;
+    p->made_file = !existed;
+    return NB_OK;
+}
+
 static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, who_t *who)
 {
-    char *path = NULL;
+    char *path = NULL, *tmp = NULL;
     nb_status s = check_url(p, o, who);
     if (s == NB_OK && o->download_dir)
         s = download_path(e, p, o, who, &path);
-    if (s != NB_OK)
+    if (s == NB_OK && path)
+        s = temp_path(path, &tmp);
+    if (s != NB_OK) {
+        free(path);
         return s;
+    }
     /* Capped at the envelope's size (0 would mean "no cap": cap an empty payload at 1). */
     uint64_t cap = p->size ? p->size : 1;
     nb_download_request req = {p->url, o->max_retries, o->base_delay_ms, o->max_delay_ms,
-                               o->download_deadline_ms, e->correlation_id, cap, path,
+                               o->download_deadline_ms, e->correlation_id, cap, tmp,
                                p->dataname, o->progress, o->progress_closure};
     nb_download_fn fn = o->download ? o->download : nb_download_http;
     void *ctx = o->download_ctx;
@@ -366,13 +397,19 @@ static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, 
     if (s != NB_OK) {
         free(data);
         free(path);
+        free(tmp);
         return nbi_fail_prefix(s, "%s", name_of(who));
     }
     if (path) {
         free(data);
         free(p->path);
-        p->path = path;
-        return verify_file(p, who);
+        p->path = tmp;
+        s = verify_file(p, who); /* removes the temp file when it fails */
+        if (s != NB_OK) {
+            free(path);
+            return s;
+        }
+        return keep_file(p, path, who);
     }
     nbi_payload_take_data(p, data, len);
     s = verify(p, len, who);
@@ -447,15 +484,18 @@ static nb_status check_link_total(const nb_envelope *e, const nb_options *o)
 }
 
 /*
- * A message that fails is not handed over at all: the link payloads already
+ * A message that fails is not handed over at all: the link payloads it
  * streamed into DIR/<msg_id> are removed, then the directory if it is empty.
+ * Only files this message created go: one that replaced a file of an earlier
+ * message with the same msg_id holds verified bytes and stays.
  */
 static void remove_saved_files(nb_envelope *e, const nb_options *o)
 {
     for (size_t i = 0; i < e->count; i++) {
         nb_payload *p = e->payloads[i];
         if (p->transport == NB_TRANSPORT_LINK && p->path) {
-            unlink(p->path);
+            if (p->made_file)
+                unlink(p->path);
             free(p->path);
             p->path = NULL;
         }
