@@ -44,7 +44,8 @@ static const char send_usage[] =
     "  --json                     print the envelope exactly as published\n"
     "  --quiet                    do not print the msg_id\n"
     "  --help                     show this help\n"
-    "Exit status: 0 sent, 1 usage error, 2 connection or runtime error.\n";
+    "Exit status: 0 sent (the server has it), 1 usage error, 2 connection or runtime\n"
+    "error (also when the server did not confirm the message).\n";
 
 static const char request_usage[] =
     "Usage: natsbridge request SUBJECT PAYLOAD... [OPTION]...\n"
@@ -78,6 +79,9 @@ static int publish(const cli_args *a, nb_client *c, nb_envelope *e)
     nb_status s = nb_client_send(c, a->subject, e);
     if (s)
         return cli_fail(CLI_RUNTIME, s, NULL);
+    /* Publisher loss (issue 11): exit 0 only once the server has the message. */
+    if ((s = nb_client_confirm(c, 5000)))
+        return cli_fail(CLI_RUNTIME, s, "the message may not have reached the server");
     if (a->json) {
         size_t len = 0;
         const char *json = nb_envelope_json(e, &len);

@@ -1161,6 +1161,19 @@ NB_EXTERN nb_status nb_options_set_max_envelope_bytes(nb_options *o, size_t byte
 
 /* == end receive limits == */
 
+/* == publisher loss (issue 11) == */
+
+/**
+ * Confirms that every envelope published on c since the last confirmation
+ * reached the server (a flush: the server has read them). NB_CONNECTION when
+ * it cannot (not answered in timeout_ms) or when the connection was lost in
+ * between, naming how many envelopes may be lost; that loss is reported once.
+ * The disconnect and close events name the same count (docs/DELIVERY.md).
+ */
+NB_EXTERN nb_status nb_client_confirm(nb_client *c, int64_t timeout_ms);
+
+/* == end publisher loss == */
+
 #ifdef __cplusplus
 }
 #endif
