@@ -295,6 +295,8 @@ static int store_flag(cli_args *a, const cli_flag *f, const char *v)
     default:
         if (CLI_IS_JETSTREAM_FLAG(f->id))
             return cli_store_jetstream_flag(a, f, v);
+        if (CLI_IS_LIMIT_FLAG(f->id)) /* receive limits */
+            return cli_store_limit_flag(a, f, v);
         return store_number(a, f, v);
     }
     return CLI_CONTINUE;
@@ -472,6 +474,8 @@ static nb_status apply_options(const cli_args *a, nb_options *o, const char **wh
         return s;
     *what = "--store";
     if (a->store && (s = nb_options_set_link_store(o, a->store)))
+        return s;
+    if ((s = cli_apply_limits(a, o, what))) /* receive limits */
         return s;
     *what = "options";
     if (!a->quiet && isatty(STDERR_FILENO) && (s = nb_options_set_progress_cb(o, on_progress, NULL)))

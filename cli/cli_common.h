@@ -54,6 +54,8 @@ enum cli_flag_id {
     /* connecting to a secured NATS (issue 10) */
     F_USER, F_PASSWORD, F_NATS_TOKEN, F_CREDS, F_NKEY, F_TLSCERT, F_TLSKEY, F_TLSCA,
     F_CONNECTION_NAME, F_CONTEXT,
+    /* receive limits */
+    F_MAX_PAYLOADS, F_MAX_LINK_BYTES, F_MAX_DATANAME, F_MAX_METADATA_DEPTH, F_MAX_ENVELOPE_BYTES,
     F_FLAG_ID_END
 };
 
@@ -178,6 +180,8 @@ typedef struct cli_args {
     /* connecting to a secured NATS (issue 10); NULL: from the environment or a context */
     const char *user, *password, *nats_token, *creds, *nkey, *tlscert, *tlskey, *tlsca;
     const char *connection_name, *context;
+    /* receive limits (cli_limits.c): 0 keeps the library's default */
+    uint64_t max_payloads, max_link_bytes, max_dataname, max_metadata_depth, max_envelope_bytes;
 } cli_args;
 
 /* The JetStream flags of send and listen, and their --help lines. */
@@ -214,6 +218,28 @@ int cli_js_check(const cli_args *a, bool listen);
 int cli_js_publish(const cli_args *a, nb_client *c, nb_envelope *e);
 /* listen --jetstream: a durable pull consumer printing as listen does. Exit code. */
 int cli_js_listen(nb_client *c, const cli_args *a);
+
+/* ---- receive limits (cli_limits.c) ---------------------------------------- */
+
+/* The limit flags of listen, reply and request, and their --help lines. */
+#define CLI_FLAGS_LIMITS                                                                \
+    {"max-payloads", F_MAX_PAYLOADS, true}, {"max-link-bytes", F_MAX_LINK_BYTES, true}, \
+        {"max-dataname", F_MAX_DATANAME, true},                                         \
+        {"max-metadata-depth", F_MAX_METADATA_DEPTH, true},                             \
+        {"max-envelope-bytes", F_MAX_ENVELOPE_BYTES, true}
+#define LIMITS_HELP                                                                        \
+    "Receive limits (a message over one is refused, naming it):\n"                         \
+    "  --max-payloads N           payloads per message (default 256)\n"                    \
+    "  --max-link-bytes BYTES     link payload bytes per message, added up before any\n"   \
+    "                             download (default 1073741824)\n"                         \
+    "  --max-dataname BYTES       longest dataname (default 1024)\n"                       \
+    "  --max-metadata-depth N     deepest metadata nesting (default 64)\n"                 \
+    "  --max-envelope-bytes BYTES largest message text accepted (default 67108864)\n"
+#define CLI_IS_LIMIT_FLAG(id) ((id) >= F_MAX_PAYLOADS && (id) <= F_MAX_ENVELOPE_BYTES)
+/* Stores one limit flag (a whole number >= 1): CLI_CONTINUE or CLI_USAGE. */
+int cli_store_limit_flag(cli_args *a, const cli_flag *f, const char *v);
+/* Sets the limits given on o; on failure *what names the flag. */
+nb_status cli_apply_limits(const cli_args *a, nb_options *o, const char **what);
 
 /* What cli_parse returns besides an exit code: carry on with the command. */
 #define CLI_CONTINUE (-1)

@@ -22,6 +22,7 @@ static const char listen_usage[] =
     "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable)\n"
     DOWNLOAD_HELP
     JS_LISTEN_HELP
+    LIMITS_HELP
     "  --quiet                    no informational messages on stderr\n"
     "  --help                     show this help\n"
     "Bad or dropped messages are reported on stderr and listening goes on.\n"
@@ -33,7 +34,7 @@ static const cli_flag listen_flags[] = {
     CLI_FLAGS_COMMON,           {"json", F_JSON, false},        {"count", F_COUNT, true},
     {"timeout", F_TIMEOUT, true}, {"queue", F_QUEUE, true}, {"save-dir", F_SAVE_DIR, true},
     {"rows", F_ROWS, true},       {"csv", F_CSV, false},
-    CLI_FLAGS_JS_LISTEN, CLI_FLAGS_END};
+    CLI_FLAGS_JS_LISTEN, CLI_FLAGS_LIMITS, CLI_FLAGS_END};
 
 static int print_one(nb_client *c, nb_envelope *env, const cli_args *a, void *ctx)
 {

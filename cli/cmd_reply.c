@@ -41,6 +41,7 @@ static const char reply_usage[] =
     "  --put                      upload by HTTP PUT instead of the Plik API\n"
     "  --sha256                   direct payloads carry metadata.sha256 too\n"
     DOWNLOAD_HELP
+    LIMITS_HELP
     "  --quiet                    no informational messages on stderr\n"
     "  --help                     show this help\n"
     "Messages without reply_to are reported and not answered.\n"
@@ -50,7 +51,7 @@ static const char reply_usage[] =
 static const cli_flag reply_flags[] = {
     CLI_FLAGS_COMMON,           CLI_FLAGS_SENDER,         {"echo", F_ECHO, false},
     {"exec", F_EXEC, true},     {"count", F_COUNT, true}, {"timeout", F_TIMEOUT, true},
-    {"queue", F_QUEUE, true},   CLI_FLAGS_END};
+    {"queue", F_QUEUE, true},   CLI_FLAGS_LIMITS,         CLI_FLAGS_END};
 
 /* ---- --echo -------------------------------------------------------------- */
 

@@ -44,8 +44,9 @@ static const char send_usage[] =
     "  --json                     print the envelope exactly as published\n"
     "  --quiet                    do not print the msg_id\n"
     "  --help                     show this help\n"
-    "Exit status: 0 sent, 1 usage error, 2 connection or runtime error (also a refused\n"
-    "login, a TLS failure, or a publish the server refused: permissions violation).\n";
+    "Exit status: 0 sent (the server has it), 1 usage error, 2 connection or runtime\n"
+    "error (also a refused login, a TLS failure, a publish the server refused: permissions\n"
+    "violation, or a message the server did not confirm).\n";
 
 static const char request_usage[] =
     "Usage: natsbridge request SUBJECT PAYLOAD... [OPTION]...\n"
@@ -54,6 +55,7 @@ static const char request_usage[] =
     "Reply:\n"
     "  --timeout SECONDS          how long to wait for the reply (default 5)\n"
     "  --save-dir DIR             save the reply's payloads to DIR/<msg_id>/<dataname>\n"
+    LIMITS_HELP
     "  --json                     print the reply as one JSON line\n"
     "  --quiet                    no informational messages on stderr\n"
     "  --help                     show this help\n"
@@ -68,18 +70,21 @@ static const cli_flag request_flags[] = {CLI_FLAGS_COMMON,         CLI_FLAGS_SEN
                                          CLI_FLAGS_PAYLOAD,        {"json", F_JSON, false},
                                          {"timeout", F_TIMEOUT, true},
                                          {"save-dir", F_SAVE_DIR, true},
-                                         {"store", F_STORE, true}, CLI_FLAGS_END};
+                                         {"store", F_STORE, true}, CLI_FLAGS_LIMITS,
+                                         CLI_FLAGS_END};
 
 static int publish(const cli_args *a, nb_client *c, nb_envelope *e)
 {
     if (a->jetstream)
         return cli_js_publish(a, c, e);
     nb_status s = nb_client_send(c, a->subject, e);
-    /* The flush makes a refused publish (permissions violation) an error, not a lost message. */
-    if (!s)
-        s = nb_client_flush(c, 5000);
     if (s)
         return cli_fail(CLI_RUNTIME, s, NULL);
+    /* Exit 0 only once the server has the message: the confirmation's flush also
+     * makes a refused publish (permissions violation) an error, not a lost message. */
+    if ((s = nb_client_confirm(c, 5000)))
+        return cli_fail(CLI_RUNTIME, s,
+                        s == NB_PERMISSION ? NULL : "the message may not have reached the server");
     if (a->json) {
         size_t len = 0;
         const char *json = nb_envelope_json(e, &len);

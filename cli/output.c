@@ -208,25 +208,33 @@ static int make_dirs(const char *dir)
     for (char *c = p ? p + 1 : NULL; c && *c && rc == 0; c++)
         if (*c == '/') {
             *c = '\0';
-            rc = mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
+            rc = mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
             *c = '/';
         }
     if (rc == 0)
-        rc = mkdir(dir, 0777) != 0 && errno != EEXIST ? -1 : 0;
+        rc = mkdir(dir, 0700) != 0 && errno != EEXIST ? -1 : 0;
     free(p);
     return rc;
 }
 
-/* The per-message directory must be a real directory, not a planted symlink. */
+/*
+ * The per-message directory must be a real directory (not a planted symlink)
+ * of ours that no one else may write to: payloads are private (0700 / 0600).
+ */
 static int make_message_dir(const char *dir, const char *msgdir)
 {
     struct stat st;
-    if (make_dirs(dir) != 0 || (mkdir(msgdir, 0777) != 0 && errno != EEXIST)) {
+    if (make_dirs(dir) != 0 || (mkdir(msgdir, 0700) != 0 && errno != EEXIST)) {
         cli_error("cannot create '%s': %s", msgdir, strerror(errno));
         return -1;
     }
     if (lstat(msgdir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         cli_error("'%s' is not a directory: payloads not saved", msgdir);
+        return -1;
+    }
+    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        cli_error("'%s' belongs to another user or others may write to it: payloads not saved",
+                  msgdir);
         return -1;
     }
     return 0;
@@ -246,16 +254,18 @@ static int write_all(int fd, const uint8_t *data, size_t len)
     return 0;
 }
 
-/* Writes a fresh temporary file (O_EXCL, so nothing is followed) and renames it into place. */
+/*
+ * Writes a fresh temporary file (mkstemp: O_EXCL, so nothing is followed) and
+ * renames it into place. Mode 0600 by fchmod, not by the process-wide umask,
+ * which other threads share.
+ */
 static int write_file(const char *msgdir, const char *final, const uint8_t *data, size_t len)
 {
     char *tmp = join_path(msgdir, ".natsbridge-XXXXXX");
     int fd = tmp ? mkstemp(tmp) : -1;
     int rc = fd >= 0 ? write_all(fd, data, len) : -1;
-    mode_t mask = umask(0);
-    umask(mask);
     if (rc == 0)
-        rc = fchmod(fd, 0666 & ~mask);
+        rc = fchmod(fd, 0600);
     if (fd >= 0 && close(fd) != 0)
         rc = -1;
     if (rc == 0)

@@ -1193,6 +1193,47 @@ NB_EXTERN nb_status nb_options_set_nats_configure(nb_options *o, nb_nats_configu
 NB_EXTERN char *nb_url_redact(const char *url, char *out, size_t outsz);
 
 /* == end secured NATS API == */
+/* == receive limits (issue 11) == */
+
+/*
+ * What one received envelope may hold. Every limit is checked before the
+ * memory it guards is spent (the wire text before parsing, counts before
+ * per-payload state, the links' total before any download) and an envelope
+ * over one is refused with an error naming the limit, its value, the setter
+ * and the CLI flag. docs/SECURITY.md, "Limits", lists the defaults.
+ */
+#define NB_DEFAULT_MAX_PAYLOADS 256
+#define NB_DEFAULT_MAX_LINK_BYTES (1024ULL * 1024 * 1024) /* 1 GiB */
+#define NB_DEFAULT_MAX_DATANAME 1024
+#define NB_DEFAULT_MAX_METADATA_DEPTH 64
+#define NB_DEFAULT_MAX_ENVELOPE_BYTES (64u * 1024 * 1024) /* NATS's largest max_payload */
+
+/** Payloads one envelope may carry (>= 1; default 256). */
+NB_EXTERN nb_status nb_options_set_max_payloads(nb_options *o, size_t count);
+/** Sum of the announced sizes of an envelope's link payloads, checked before any download (>= 1). */
+NB_EXTERN nb_status nb_options_set_max_link_bytes(nb_options *o, uint64_t bytes);
+/** Longest dataname in bytes (>= 1; default 1024). */
+NB_EXTERN nb_status nb_options_set_max_dataname(nb_options *o, size_t bytes);
+/** Deepest nesting of a metadata object: {} is 1, {"a":{}} is 2 (>= 1; default 64). */
+NB_EXTERN nb_status nb_options_set_max_metadata_depth(nb_options *o, int depth);
+/** Largest envelope wire text the decoder accepts, in bytes (>= 1; default 64 MiB). */
+NB_EXTERN nb_status nb_options_set_max_envelope_bytes(nb_options *o, size_t bytes);
+
+/* == end receive limits == */
+
+/* == publisher loss (issue 11) == */
+
+/**
+ * Confirms that every envelope published on c since the last confirmation
+ * reached the server (a flush: the server has read them). NB_CONNECTION when
+ * it cannot (not answered in timeout_ms) or when the connection was lost in
+ * between, naming how many envelopes may be lost; that loss is reported once.
+ * The disconnect and close events name the same count (docs/DELIVERY.md).
+ * Like nb_client_flush, NB_PERMISSION when the server refused a publish.
+ */
+NB_EXTERN nb_status nb_client_confirm(nb_client *c, int64_t timeout_ms);
+
+/* == end publisher loss == */
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@
 
 #include "base64.h"
 #include "buf.h"
+#include "options.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -350,8 +351,36 @@ static void take_object(cJSON **dst, cJSON *parent, cJSON *v)
     *dst = v;
 }
 
+/*
+ * True when v nests deeper than left levels of objects and arrays ({} is
+ * one). The recursion stops at the limit, and cJSON's parser already bounds
+ * any tree at 1000 levels.
+ */
+static bool nests_deeper(const cJSON *v, int left)
+{
+    if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
+        return false;
+    if (left <= 0)
+        return true;
+    for (const cJSON *c = v->child; c; c = c->next)
+        if (nests_deeper(c, left - 1))
+            return true;
+    return false;
+}
+
+/* where names the metadata in the error ("metadata", "payloads[3].metadata"). */
+static nb_status check_depth(const cJSON *m, const nb_options *o, const char *where)
+{
+    if (!m || !nests_deeper(m, o->max_metadata_depth))
+        return NB_OK;
+    return nbi_fail(NB_TOO_LARGE,
+                    "envelope: %s nests deeper than the limit of %d levels "
+                    "(nb_options_set_max_metadata_depth, --max-metadata-depth)",
+                    where, o->max_metadata_depth);
+}
+
 /* metadata, or the first peers' `note` when metadata is absent (a non-object note is wrapped). */
-static nb_status read_envelope_metadata(nb_envelope *e, cJSON *root)
+static nb_status read_metadata_or_note(nb_envelope *e, cJSON *root)
 {
     cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "metadata");
     if (m && !cJSON_IsNull(m)) {
@@ -373,6 +402,12 @@ static nb_status read_envelope_metadata(nb_envelope *e, cJSON *root)
         return nbi_fail(NB_NO_MEMORY, "envelope: out of memory reading 'note'");
     }
     return NB_OK;
+}
+
+static nb_status read_envelope_metadata(nb_envelope *e, cJSON *root, const nb_options *o)
+{
+    nb_status s = read_metadata_or_note(e, root);
+    return s == NB_OK ? check_depth(e->metadata, o, "metadata") : s;
 }
 
 /* Size fields are JSON integers 0..2^53 (the exact range of a double). */
@@ -432,15 +467,20 @@ static nb_status read_transport(nb_payload *p, const cJSON *obj, const char *whe
     return s;
 }
 
-static nb_status read_payload_metadata(nb_payload *p, cJSON *obj, const char *where)
+static nb_status read_payload_metadata(nb_payload *p, cJSON *obj, const char *where, size_t i,
+                                       const nb_options *o)
 {
     cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
     if (!m || cJSON_IsNull(m))
         return NB_OK;
     if (!cJSON_IsObject(m))
         return nbi_fail(NB_BAD_ENVELOPE, "%s: field 'metadata' must be a JSON object", where);
-    take_object(&p->metadata, obj, m);
-    return NB_OK;
+    char name[64];
+    snprintf(name, sizeof name, "payloads[%zu].metadata", i);
+    nb_status s = check_depth(m, o, name);
+    if (s == NB_OK)
+        take_object(&p->metadata, obj, m);
+    return s;
 }
 
 /* Copies n bytes (plus the NUL) as the payload's bytes. */
@@ -547,7 +587,20 @@ static nb_status read_payload_data(nb_payload *p, const cJSON *obj, const char *
     return NB_OK;
 }
 
-static nb_status decode_payload(nb_envelope *e, cJSON *obj, size_t i)
+/* Checked on the parsed string, before the payload copies it. */
+static nb_status check_dataname(const cJSON *obj, const char *where, const nb_options *o)
+{
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "dataname"));
+    size_t n = name ? strlen(name) : 0;
+    if (n <= o->max_dataname)
+        return NB_OK;
+    return nbi_fail(NB_TOO_LARGE,
+                    "%s: dataname is %zu bytes, over the limit of %zu "
+                    "(nb_options_set_max_dataname, --max-dataname)",
+                    where, n, o->max_dataname);
+}
+
+static nb_status decode_payload(nb_envelope *e, cJSON *obj, size_t i, const nb_options *o)
 {
     static const char *const id_keys[] = {"id", NULL};
     static const char *const name_keys[] = {"dataname", NULL};
@@ -555,8 +608,11 @@ static nb_status decode_payload(nb_envelope *e, cJSON *obj, size_t i)
     snprintf(where, sizeof where, "envelope: payloads[%zu]", i);
     if (!cJSON_IsObject(obj))
         return nbi_fail(NB_BAD_ENVELOPE, "%s must be a JSON object", where);
+    nb_status s = check_dataname(obj, where, o);
+    if (s != NB_OK)
+        return s;
     nb_payload *p;
-    nb_status s = nbi_payload_new(&p);
+    s = nbi_payload_new(&p);
     if (s == NB_OK)
         s = read_string(obj, id_keys, where, false, &p->id);
     if (s == NB_OK)
@@ -566,7 +622,7 @@ static nb_status decode_payload(nb_envelope *e, cJSON *obj, size_t i)
     if (s == NB_OK)
         s = read_transport(p, obj, where);
     if (s == NB_OK)
-        s = read_payload_metadata(p, obj, where);
+        s = read_payload_metadata(p, obj, where, i, o);
     if (s == NB_OK)
         s = read_payload_data(p, obj, where, i);
     if (s == NB_OK)
@@ -575,14 +631,28 @@ static nb_status decode_payload(nb_envelope *e, cJSON *obj, size_t i)
     return s;
 }
 
-static nb_status read_envelope(nb_envelope *e, cJSON *root)
+/* Counted before any payload is decoded: a count over the limit costs no per-payload state. */
+static nb_status check_payload_count(const cJSON *list, const nb_options *o)
+{
+    size_t n = 0;
+    for (const cJSON *c = list->child; c; c = c->next)
+        n++;
+    if (n <= o->max_payloads)
+        return NB_OK;
+    return nbi_fail(NB_TOO_LARGE,
+                    "envelope: %zu payloads exceed the limit of %zu "
+                    "(nb_options_set_max_payloads, --max-payloads)",
+                    n, o->max_payloads);
+}
+
+static nb_status read_envelope(nb_envelope *e, cJSON *root, const nb_options *o)
 {
     nb_status s = NB_OK;
     for (size_t i = 0; s == NB_OK && i < FIELD_COUNT; i++)
         s = read_string(root, envelope_fields[i].keys, "envelope", envelope_fields[i].required,
                         field_at(e, i));
     if (s == NB_OK)
-        s = read_envelope_metadata(e, root);
+        s = read_envelope_metadata(e, root, o);
     if (s != NB_OK)
         return s;
     cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "payloads");
@@ -590,11 +660,13 @@ static nb_status read_envelope(nb_envelope *e, cJSON *root)
         return nbi_fail(NB_BAD_ENVELOPE, "envelope: missing field 'payloads'");
     if (!cJSON_IsArray(list))
         return nbi_fail(NB_BAD_ENVELOPE, "envelope: field 'payloads' must be an array");
+    if ((s = check_payload_count(list, o)) != NB_OK)
+        return s;
     size_t i = 0;
     cJSON *item;
     cJSON_ArrayForEach(item, list)
     {
-        if ((s = decode_payload(e, item, i++)) != NB_OK)
+        if ((s = decode_payload(e, item, i++, o)) != NB_OK)
             return s;
     }
     return NB_OK;
@@ -640,13 +712,37 @@ static nb_status copy_text(nb_envelope *e, const char *json, size_t len)
     return NB_OK;
 }
 
+/* Before the text is copied or parsed: the parse tree costs several times the text. */
+static nb_status check_text_size(const char *json, size_t len, const nb_options *o)
+{
+    while (len > 0 && json[len - 1] == '\0')
+        len--;
+    if (len <= o->max_envelope_bytes)
+        return NB_OK;
+    return nbi_fail(NB_TOO_LARGE,
+                    "envelope: %zu bytes exceed the limit of %zu "
+                    "(nb_options_set_max_envelope_bytes, --max-envelope-bytes)",
+                    len, o->max_envelope_bytes);
+}
+
 nb_status nbi_codec_decode(nb_envelope **out, const char *json, size_t len)
+{
+    return nbi_codec_decode_limited(out, json, len, NULL);
+}
+
+nb_status nbi_codec_decode_limited(nb_envelope **out, const char *json, size_t len,
+                                   const nb_options *o)
 {
     if (!out)
         return nbi_fail(NB_INVALID_ARG, "envelope: out is NULL");
     *out = NULL;
     if (!json && len)
         return nbi_fail(NB_INVALID_ARG, "envelope: NULL text with length %zu", len);
+    if (!o)
+        o = nbi_options_default();
+    nb_status ls = check_text_size(json ? json : "", len, o);
+    if (ls != NB_OK)
+        return ls;
     nb_envelope *e;
     cJSON *root = NULL;
     nb_status s = nb_envelope_create(&e);
@@ -655,7 +751,7 @@ nb_status nbi_codec_decode(nb_envelope **out, const char *json, size_t len)
     if (s == NB_OK)
         s = parse_text(e, &root);
     if (s == NB_OK)
-        s = read_envelope(e, root);
+        s = read_envelope(e, root, o);
     cJSON_Delete(root);
     if (s != NB_OK) {
         nb_envelope_destroy(e);

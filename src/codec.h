@@ -23,4 +23,12 @@ nb_status nbi_codec_encode(nb_envelope *e);
  */
 nb_status nbi_codec_decode(nb_envelope **out, const char *json, size_t len);
 
+/*
+ * nbi_codec_decode under o's receive limits (NULL: the defaults, which
+ * nbi_codec_decode uses too): envelope size, payload count, dataname length
+ * and metadata depth, each checked before the memory it guards is spent.
+ */
+nb_status nbi_codec_decode_limited(nb_envelope **out, const char *json, size_t len,
+                                   const nb_options *o);
+
 #endif

@@ -13,6 +13,7 @@
 #include "backoff.h"
 #include "buf.h"
 #include "ids.h"
+#include "payload.h" /* nbi_create_private_file: .part files (issue 11 item 12) */
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -672,6 +673,7 @@ typedef struct sink {
     nbi_buf mem;
     FILE *file;
     const char *part;
+    bool part_made;        /* this download created the .part file (so may remove it) */
     uint64_t got;
     uint64_t max;          /* 0: no cap */
     curl_off_t announced;  /* Content-Length, -1 when unknown */
@@ -820,10 +822,19 @@ static void download_once(CURL *c, const nb_download_request *req, int64_t deadl
     k->fail = NB_OK;
     err[0] = '\0';
     /* A retry starts the file over: simpler than Range, and always right. */
-    if (k->part && !(k->file = fopen(k->part, "wb"))) {
+    if (k->part && k->part_made)
+        remove(k->part); /* our own, from the last attempt */
+    /* New, 0600, never through a planted symbolic link (issue 11 item 12). */
+    nb_status made = k->part ? nbi_create_private_file(k->part, &k->file) : NB_OK;
+    if (made == NB_IO) {
         outcome_set(o, NB_IO, false, "open %s: %s", k->part, strerror(errno));
         return;
     }
+    if (made != NB_OK) {
+        outcome_set(o, made, false, "%s", nb_last_error());
+        return;
+    }
+    k->part_made = k->part_made || k->part != NULL;
     if (deadline) {
         int64_t left = deadline - nbi_now_ms();
         left = left < 1 ? 1 : left > INT32_MAX ? INT32_MAX : left; /* long may be 32-bit */
@@ -939,7 +950,7 @@ nb_status nb_download_http(const nb_download_request *req, uint8_t **data, size_
         s = download_loop(k.curl, req, &k, err);
     if (s == NB_OK)
         s = download_finish(req, &k, data, len);
-    if (part && s != NB_OK)
+    if (part && k.part_made && s != NB_OK) /* never what someone else put there */
         remove(part);
     curl_easy_cleanup(k.curl);
     nbi_buf_free(&k.mem);

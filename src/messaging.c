@@ -18,8 +18,10 @@
 #include "redact.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <nats/nats.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,13 @@ struct nb_client {
         char text[256];         /* as the server sent it: Permissions Violation for ... "SUBJECT" */
     } ring[32];
     uint64_t flushed;           /* violations reported (or not about publishing) by the last flush */
+
+    /* publisher loss (issue 11): what nb_client_confirm has vouched for */
+    atomic_uint_fast64_t published;   /* core publishes nats.c accepted */
+    atomic_uint_fast64_t disconnects; /* connections lost so far */
+    uint64_t confirmed_published;     /* (under mu) published at the last confirmation */
+    uint64_t confirmed_disconnects;   /* (under mu) disconnects at the last confirmation */
+    atomic_bool destroying;           /* nb_client_destroy closes: its CLOSED is no loss */
 };
 #define VIOLATION_RING 32
 
@@ -126,10 +135,34 @@ static void emit(nb_client *c, nb_event ev, nb_status s, const char *detail)
         c->opts->event_cb(ev, s, detail, c->opts->event_closure);
 }
 
+/* Envelopes published since the last confirmation (nb_client_confirm): what a loss may cover. */
+static uint64_t unconfirmed(nb_client *c)
+{
+    uint64_t pub = atomic_load(&c->published);
+    pthread_mutex_lock(&c->mu);
+    uint64_t since = pub - c->confirmed_published;
+    pthread_mutex_unlock(&c->mu);
+    return since;
+}
+
+/*
+ * What the socket held when the connection dropped is gone, and nats.c cannot
+ * tell how much of it the server read: the event says how many envelopes are
+ * at stake, so that the loss is never silent.
+ */
 static void on_disconnected(natsConnection *nc, void *closure)
 {
+    nb_client *c = closure;
     (void)nc;
-    emit(closure, NB_EVENT_DISCONNECTED, NB_CONNECTION, "disconnected from the NATS server");
+    atomic_fetch_add(&c->disconnects, 1);
+    uint64_t since = unconfirmed(c);
+    char detail[300] = "disconnected from the NATS server";
+    if (since > 0)
+        snprintf(detail, sizeof detail,
+                 "disconnected from the NATS server: up to %" PRIu64 " envelope%s published since "
+                 "the last confirmation (nb_client_confirm) may not have reached it",
+                 since, since == 1 ? "" : "s");
+    emit(c, NB_EVENT_DISCONNECTED, NB_CONNECTION, detail);
 }
 
 static void on_reconnected(natsConnection *nc, void *closure)
@@ -142,7 +175,15 @@ static void on_closed(natsConnection *nc, void *closure)
 {
     nb_client *c = closure;
     (void)nc;
-    emit(c, NB_EVENT_CLOSED, NB_CONNECTION, "connection closed");
+    /* Closed by nats.c (reconnecting gave up): what it still buffered is dropped. */
+    uint64_t since = atomic_load(&c->destroying) ? 0 : unconfirmed(c);
+    char detail[300] = "connection closed";
+    if (since > 0)
+        snprintf(detail, sizeof detail,
+                 "connection closed: up to %" PRIu64 " envelope%s published since the last "
+                 "confirmation (nb_client_confirm) may not have reached the server",
+                 since, since == 1 ? "" : "s");
+    emit(c, NB_EVENT_CLOSED, NB_CONNECTION, detail);
     pthread_mutex_lock(&c->mu);
     c->closed = true;
     pthread_cond_broadcast(&c->closed_cv);
@@ -637,7 +678,18 @@ void nb_client_destroy(nb_client *c)
         return;
     stop_subscriptions(c);
     if (c->nc) {
-        natsConnection_FlushTimeout(c->nc, 1000); /* what was sent is not lost on close */
+        /* What was sent is not lost on close; if it may be, the event callback hears of it. */
+        if (unconfirmed(c) > 0) {
+            char kept[1024]; /* the caller's last error outlives the destroy (nb_smartsend) */
+            snprintf(kept, sizeof kept, "%s", nb_last_error());
+            nb_status st = nb_client_confirm(c, 1000);
+            if (st != NB_OK)
+                emit(c, NB_EVENT_ERROR, st, nb_last_error());
+            nbi_fail(NB_OK, "%s", kept);
+        } else {
+            natsConnection_FlushTimeout(c->nc, 1000); /* replies, subscriptions: as before */
+        }
+        atomic_store(&c->destroying, true);
         natsConnection_Close(c->nc);
         wait_closed(c);
         natsConnection_Destroy(c->nc);
@@ -660,20 +712,21 @@ const nb_options *nb_client_options(const nb_client *c) { return c ? c->opts : N
 natsConnection *nbi_client_nats(const nb_client *c) { return c ? c->nc : NULL; }
 
 /*
- * Flushes, then reports a publish the server refused since the last flush
- * (subject and "permissions violation"): a dropped message is an error.
+ * After a flush that succeeded: a publish the server refused since the
+ * previous such check (subject and "permissions violation"), so that a
+ * dropped message is an error. Each refusal is reported once; one arriving
+ * meanwhile waits for the next check.
  */
-static nb_status flush_checked(nb_client *c, int64_t timeout_ms, const char *what)
+static nb_status refused_publish(nb_client *c)
 {
-    nb_status s = nbi_from_nats(natsConnection_FlushTimeout(c->nc, timeout_ms), what);
     pthread_mutex_lock(&c->mu);
     uint64_t since = c->flushed;
     pthread_mutex_unlock(&c->mu);
     char text[256];
     uint64_t upto = since;
-    if (s == NB_OK && find_violation(c, since, "Publish", NULL, text, sizeof text, true, &upto))
+    nb_status s = NB_OK;
+    if (find_violation(c, since, "Publish", NULL, text, sizeof text, true, &upto))
         s = permission_error(text, true);
-    /* Each refusal is reported by one flush; one arriving meanwhile waits for the next. */
     pthread_mutex_lock(&c->mu);
     if (upto > c->flushed)
         c->flushed = upto;
@@ -681,11 +734,59 @@ static nb_status flush_checked(nb_client *c, int64_t timeout_ms, const char *wha
     return s;
 }
 
+/* Flushes, then reports a refused publish (refused_publish). */
+static nb_status flush_checked(nb_client *c, int64_t timeout_ms, const char *what)
+{
+    nb_status s = nbi_from_nats(natsConnection_FlushTimeout(c->nc, timeout_ms), what);
+    return s == NB_OK ? refused_publish(c) : s;
+}
+
 nb_status nb_client_flush(nb_client *c, int64_t timeout_ms)
 {
     if (!c)
         return nbi_fail(NB_INVALID_ARG, "flush: client is NULL");
     return flush_checked(c, timeout_ms, "flush");
+}
+
+/*
+ * A flush (PING/PONG) proves the server read everything written before it on
+ * this connection. Envelopes published before a disconnect may have died in
+ * the socket, so a disconnect since the last confirmation makes the whole
+ * span unconfirmed: reported once, and the next confirmation starts afresh.
+ */
+nb_status nb_client_confirm(nb_client *c, int64_t timeout_ms)
+{
+    if (!c)
+        return nbi_fail(NB_INVALID_ARG, "confirm: client is NULL");
+    if (!c->nc)
+        return nbi_fail(NB_CONNECTION, "confirm: not connected");
+    uint64_t pub = atomic_load(&c->published);
+    natsStatus ns = natsConnection_FlushTimeout(c->nc, timeout_ms > 0 ? timeout_ms : 1);
+    uint64_t disc = atomic_load(&c->disconnects);
+    pthread_mutex_lock(&c->mu);
+    uint64_t since = pub > c->confirmed_published ? pub - c->confirmed_published : 0;
+    bool lost = disc != c->confirmed_disconnects;
+    if (ns == NATS_OK) {
+        c->confirmed_published = pub;
+        c->confirmed_disconnects = disc;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (ns != NATS_OK) {
+        char what[200];
+        snprintf(what, sizeof what,
+                 "confirm: %" PRIu64 " envelope%s published since the last confirmation not "
+                 "confirmed by the server",
+                 since, since == 1 ? "" : "s");
+        nb_status st = nbi_from_nats(ns, what);
+        return st == NB_NATS ? nbi_fail(NB_CONNECTION, "%s", nb_last_error()) : st;
+    }
+    if (lost && since > 0)
+        return nbi_fail(NB_CONNECTION,
+                        "confirm: the connection to the NATS server was lost since the last "
+                        "confirmation: up to %" PRIu64 " envelope%s published in between may not "
+                        "have reached it",
+                        since, since == 1 ? "" : "s");
+    return refused_publish(c);
 }
 
 /* ---- send -------------------------------------------------------------- */
@@ -705,11 +806,17 @@ static nb_status publish(nb_client *c, const char *subject, const char *reply, n
     natsStatus ns = reply ? natsConnection_PublishRequest(c->nc, subject, reply, e->json,
                                                           (int)e->json_len)
                           : natsConnection_Publish(c->nc, subject, e->json, (int)e->json_len);
+    if (ns == NATS_INSUFFICIENT_BUFFER)
+        return nbi_fail(NB_CONNECTION,
+                        "publish on '%.200s': disconnected, and the reconnect buffer is full: "
+                        "envelope not sent (nb_options_set_reconnect_buf_size)",
+                        subject);
     if (ns != NATS_OK) {
         char what[300];
         snprintf(what, sizeof what, "publish on '%.200s'", subject);
         return nbi_from_nats(ns, what);
     }
+    atomic_fetch_add(&c->published, 1);
     return NB_OK;
 }
 

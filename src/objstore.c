@@ -1278,10 +1278,11 @@ static nb_status get_path(nb_objstore *os, const nb_object_info *info, const cha
     if (!part)
         return nbi_fail(NB_NO_MEMORY, "object store: out of memory");
     snprintf(part, n, "%s.part", path);
-    file_io w = {fopen(part, "wb"), part};
-    nb_status s = NB_OK;
-    if (!w.f)
-        s = nbi_fail(NB_IO, "object store: cannot create '%s': %s", part, strerror(errno));
+    /* New, 0600, never through a planted symbolic link (issue 11 item 12). */
+    file_io w = {NULL, part};
+    nb_status s = nbi_create_private_file(part, &w.f);
+    if (s != NB_OK)
+        s = nbi_fail_prefix(s, "object store");
     if (s == NB_OK)
         s = get_chunks(os, info, write_file, &w, hex);
     if (w.f && fclose(w.f) != 0 && s == NB_OK)

@@ -39,6 +39,11 @@ static void set_defaults(nb_options *o)
     o->base_delay_ms = NB_DEFAULT_BASE_DELAY_MS;
     o->max_delay_ms = NB_DEFAULT_MAX_DELAY_MS;
     o->fetch_links = true;
+    o->max_payloads = NB_DEFAULT_MAX_PAYLOADS;
+    o->max_link_bytes = NB_DEFAULT_MAX_LINK_BYTES;
+    o->max_dataname = NB_DEFAULT_MAX_DATANAME;
+    o->max_metadata_depth = NB_DEFAULT_MAX_METADATA_DEPTH;
+    o->max_envelope_bytes = NB_DEFAULT_MAX_ENVELOPE_BYTES;
     /* upload and download stay NULL: transport.c then uses the built-in
      * nb_upload_plik and nb_download_http. */
 }
@@ -786,4 +791,55 @@ void nbi_options_auth_methods(const nb_options *o, char *out, size_t outsz)
     snprintf(out, outsz, "%s%s%s%s%s%s%s", n > 0 ? names[0] : "", n > 1 ? (n > 2 ? ", " : " and ") : "",
              n > 1 ? names[1] : "", n > 2 ? (n > 3 ? ", " : " and ") : "", n > 2 ? names[2] : "",
              n > 3 ? " and " : "", n > 3 ? names[3] : "");
+}
+
+/* ---- receive limits (issue 11) ----------------------------------------- */
+
+/* A limit of 0 would refuse everything: every limit is at least 1. */
+static nb_status set_limit(nb_options *o, uint64_t value, const char *what)
+{
+    nb_status s = check(o, what);
+    if (s == NB_OK && value == 0)
+        return nbi_fail(NB_INVALID_ARG, "options: %s must be at least 1", what);
+    return s;
+}
+
+nb_status nb_options_set_max_payloads(nb_options *o, size_t count)
+{
+    nb_status s = set_limit(o, count, "max_payloads");
+    if (s == NB_OK)
+        o->max_payloads = count;
+    return s;
+}
+
+nb_status nb_options_set_max_link_bytes(nb_options *o, uint64_t bytes)
+{
+    nb_status s = set_limit(o, bytes, "max_link_bytes");
+    if (s == NB_OK)
+        o->max_link_bytes = bytes;
+    return s;
+}
+
+nb_status nb_options_set_max_dataname(nb_options *o, size_t bytes)
+{
+    nb_status s = set_limit(o, bytes, "max_dataname");
+    if (s == NB_OK)
+        o->max_dataname = bytes;
+    return s;
+}
+
+nb_status nb_options_set_max_metadata_depth(nb_options *o, int depth)
+{
+    nb_status s = set_limit(o, depth > 0 ? (uint64_t)depth : 0, "max_metadata_depth");
+    if (s == NB_OK)
+        o->max_metadata_depth = depth;
+    return s;
+}
+
+nb_status nb_options_set_max_envelope_bytes(nb_options *o, size_t bytes)
+{
+    nb_status s = set_limit(o, bytes, "max_envelope_bytes");
+    if (s == NB_OK)
+        o->max_envelope_bytes = bytes;
+    return s;
 }

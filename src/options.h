@@ -60,6 +60,12 @@ struct nb_options {
     char *connection_name;
     nb_nats_configure_fn nats_configure;
     void *nats_configure_closure;
+    /* receive limits (issue 11): codec.c and transport.c check them */
+    size_t max_payloads;
+    uint64_t max_link_bytes;
+    size_t max_dataname;
+    int max_metadata_depth;
+    size_t max_envelope_bytes;
 };
 
 /* The authentication methods set in o, for messages: "user/password", "token and nkey", or "". */

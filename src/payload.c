@@ -8,10 +8,12 @@
 #include "integrity.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
 /* Types                                                                    */
@@ -620,4 +622,51 @@ nb_status nb_payload_table(const nb_payload *p, nb_table **out)
                                        : nb_table_from_ipc(out, data, len);
     free(owned);
     return s == NB_OK ? s : nbi_fail_prefix(s, "payload '%s'", name);
+}
+
+/* ======================================================================== */
+/* Files that hold received payloads                                        */
+/* ======================================================================== */
+
+nb_status nbi_create_private_file(const char *path, FILE **out)
+{
+    *out = NULL;
+    /* The mode bits of open(2), not umask(2): the umask is process-wide and other threads use it. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == EEXIST || errno == ELOOP))
+        return nbi_fail(NB_NOT_ALLOWED,
+                        "'%s' already exists (a planted file or symbolic link?): not opened, "
+                        "not followed", path);
+    if (fd < 0) {
+        int err = errno;
+        nbi_fail(NB_IO, "cannot create '%s': %s", path, strerror(err));
+        errno = err; /* callers may word the error their own way */
+        return NB_IO;
+    }
+    /* open(2) applies the umask to 0600 too: a umask of 0277 would leave the file unwritable. */
+    if (fchmod(fd, 0600) != 0 || !(*out = fdopen(fd, "wb"))) {
+        int err = errno;
+        close(fd);
+        unlink(path);
+        nbi_fail(NB_IO, "cannot open '%s': %s", path, strerror(err));
+        errno = err;
+        return NB_IO;
+    }
+    return NB_OK;
+}
+
+nb_status nbi_make_private_dir(const char *path)
+{
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return nbi_fail(NB_IO, "cannot create directory '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return nbi_fail(NB_IO, "cannot inspect '%s': %s", path, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return nbi_fail(NB_NOT_ALLOWED, "'%s' is not a directory (a symbolic link?)", path);
+    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
+        return nbi_fail(NB_NOT_ALLOWED,
+                        "'%s' belongs to another user or others may write to it: payloads are "
+                        "not saved there", path);
+    return NB_OK;
 }

@@ -7,6 +7,8 @@
 
 #include "internal.h"
 
+#include <stdio.h>
+
 struct nb_payload {
     char *id;        /* UUID v4; made when the envelope is built if unset */
     char *dataname;
@@ -22,6 +24,7 @@ struct nb_payload {
     cJSON *json;     /* parsed dictionary / jsontable, else NULL */
     cJSON *metadata; /* always an object */
     bool force_link;
+    bool made_file;  /* path was created by this message (receivers remove only those) */
 };
 
 /* A zeroed payload with an empty metadata object. */
@@ -66,5 +69,23 @@ nb_status nbi_payload_copy_object(cJSON **dst, const cJSON *src, const char *who
 
 /* The same from JSON text (NUL-terminated), e.g. for *_set_metadata_json. */
 nb_status nbi_payload_parse_object(cJSON **dst, const char *json, const char *who);
+
+/* ---- files that hold received payloads (issue 11 items 7 and 12) ---------- */
+
+/*
+ * Creates path for a received payload's bytes: always a new file (O_EXCL),
+ * never through a symbolic link (O_NOFOLLOW), mode 0600 whatever the umask,
+ * so that no one else can read it. NB_NOT_ALLOWED naming path when something
+ * is there already (a planted file or link), NB_IO otherwise. *out gets the
+ * stream (mode "wb").
+ */
+nb_status nbi_create_private_file(const char *path, FILE **out);
+
+/*
+ * Makes the directory path (mode 0700) unless it exists; an existing one must
+ * be a real directory (not a link) of this user that no one else may write
+ * to, or a local attacker could plant links in it. NB_NOT_ALLOWED names why.
+ */
+nb_status nbi_make_private_dir(const char *path);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "codec.h"
 #include "fileclient.h"
+#include "ids.h"
 #include "integrity.h"
 #include "objstore.h"
 #include "options.h"
@@ -257,7 +258,7 @@ static nb_status make_dir(const char *path)
         if (*slash != '/' && !end)
             continue;
         *slash = '\0';
-        if (mkdir(copy, 0755) != 0 && errno != EEXIST)
+        if (mkdir(copy, 0700) != 0 && errno != EEXIST) /* private: payloads are the peer's data */
             s = nbi_fail(NB_IO, "cannot create directory '%s': %s", copy, strerror(errno));
         if (end)
             break;
@@ -265,17 +266,6 @@ static nb_status make_dir(const char *path)
     }
     free(copy);
     return s;
-}
-
-/* DIR/<msg_id> must be a directory of its own, not a link planted to redirect the writes. */
-static nb_status make_message_dir(const char *path)
-{
-    struct stat st;
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-        return nbi_fail(NB_IO, "cannot create directory '%s': %s", path, strerror(errno));
-    if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-        return nbi_fail(NB_NOT_ALLOWED, "'%s' is not a directory (a symbolic link?)", path);
-    return NB_OK;
 }
 
 /* DIR/<msg_id>/<dataname>, both names checked before they touch the file system. */
@@ -291,7 +281,7 @@ static nb_status download_path(const nb_envelope *e, const nb_payload *p, const 
     nb_status s = make_dir(o->download_dir);
     snprintf(path, n, "%s/%s", o->download_dir, e->msg_id);
     if (s == NB_OK)
-        s = make_message_dir(path);
+        s = nbi_make_private_dir(path); /* DIR/<msg_id>: 0700, ours, no planted link */
     snprintf(path, n, "%s/%s/%s", o->download_dir, e->msg_id, p->dataname);
     if (s != NB_OK) {
         free(path);
@@ -341,18 +331,59 @@ static nb_status verify_file(nb_payload *p, who_t *who)
     return s;
 }
 
+/*
+ * A download into DIR/<msg_id> goes to a name of its own (".nb-<uuid>.dl",
+ * unguessable, so nothing can be planted there) and is renamed onto
+ * <dataname> only once verified: a message that fails (a msg_id reused with a
+ * bad checksum) never touches the files an earlier message saved.
+ */
+static nb_status temp_path(const char *final, char **out)
+{
+    const char *slash = strrchr(final, '/');
+    size_t dir = slash ? (size_t)(slash - final) : 0;
+    char id[NBI_UUID_LEN + 1];
+    nbi_uuid4(id);
+    size_t n = dir + NBI_UUID_LEN + 16;
+    if (!(*out = malloc(n)))
+        return nbi_fail(NB_NO_MEMORY, "out of memory");
+    snprintf(*out, n, "%.*s/.nb-%s.dl", (int)dir, final, id);
+    return NB_OK;
+}
+
+/* The verified download at p->path (the temp name) becomes final; made_file says if it is new. */
+static nb_status keep_file(nb_payload *p, char *final, who_t *who)
+{
+    struct stat st;
+    bool existed = lstat(final, &st) == 0;
+    if (rename(p->path, final) != 0) {
+        nb_status s = nbi_fail(NB_IO, "%s: cannot rename '%s' to '%s': %s", name_of(who), p->path,
+                               final, strerror(errno));
+        unlink(p->path);
+        free(final);
+        return s;
+    }
+    free(p->path);
+    p->path = final;
+    p->made_file = !existed;
+    return NB_OK;
+}
+
 static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, who_t *who)
 {
-    char *path = NULL;
+    char *path = NULL, *tmp = NULL;
     nb_status s = check_url(p, o, who);
     if (s == NB_OK && o->download_dir)
         s = download_path(e, p, o, who, &path);
-    if (s != NB_OK)
+    if (s == NB_OK && path)
+        s = temp_path(path, &tmp);
+    if (s != NB_OK) {
+        free(path);
         return s;
+    }
     /* Capped at the envelope's size (0 would mean "no cap": cap an empty payload at 1). */
     uint64_t cap = p->size ? p->size : 1;
     nb_download_request req = {p->url, o->max_retries, o->base_delay_ms, o->max_delay_ms,
-                               o->download_deadline_ms, e->correlation_id, cap, path,
+                               o->download_deadline_ms, e->correlation_id, cap, tmp,
                                p->dataname, o->progress, o->progress_closure};
     nb_download_fn fn = o->download ? o->download : nb_download_http;
     void *ctx = o->download_ctx;
@@ -366,45 +397,105 @@ static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, 
     if (s != NB_OK) {
         free(data);
         free(path);
+        free(tmp);
         return nbi_fail_prefix(s, "%s", name_of(who));
     }
     if (path) {
         free(data);
         free(p->path);
-        p->path = path;
-        return verify_file(p, who);
+        p->path = tmp;
+        s = verify_file(p, who); /* removes the temp file when it fails */
+        if (s != NB_OK) {
+            free(path);
+            return s;
+        }
+        return keep_file(p, path, who);
     }
     nbi_payload_take_data(p, data, len);
     s = verify(p, len, who);
     return s == NB_OK ? nbi_payload_check_content(p, name_of(who)) : s;
 }
 
-/*
- * Payloads saved into DIR/<msg_id>/<dataname> need distinct names: a second
- * payload of the same name would overwrite the first, verified one.
- */
-static nb_status check_distinct_names(const nb_envelope *e)
+/* FNV-1a: the distinct-name check below hashes every dataname once. */
+static uint64_t name_hash(const char *s)
 {
-    for (size_t i = 1; i < e->count; i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(e->payloads[i]->dataname, e->payloads[j]->dataname) == 0)
-                return nbi_fail(NB_NOT_ALLOWED,
-                                "payloads[%zu] '%.200s': the same dataname as payloads[%zu]; "
-                                "both cannot be saved into one directory",
-                                i, e->payloads[i]->dataname, j);
-    return NB_OK;
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
 }
 
 /*
- * A message that fails is not handed over at all: the link payloads already
+ * Payloads saved into DIR/<msg_id>/<dataname> need distinct names: a second
+ * payload of the same name would overwrite the first, verified one. An open
+ * addressing set of payload indices keeps this O(n) (the count is bounded by
+ * max_payloads, and the table is at most half full).
+ */
+static nb_status check_distinct_names(const nb_envelope *e)
+{
+    size_t cap = 16;
+    while (cap < e->count * 2)
+        cap *= 2;
+    size_t *slot = malloc(cap * sizeof *slot); /* payload index + 1; 0 is empty */
+    if (!slot)
+        return nbi_fail(NB_NO_MEMORY, "envelope: out of memory checking %zu datanames", e->count);
+    memset(slot, 0, cap * sizeof *slot);
+    nb_status s = NB_OK;
+    for (size_t i = 0; s == NB_OK && i < e->count; i++) {
+        const char *name = e->payloads[i]->dataname;
+        size_t at = (size_t)name_hash(name) & (cap - 1);
+        for (; slot[at]; at = (at + 1) & (cap - 1)) {
+            size_t j = slot[at] - 1;
+            if (strcmp(e->payloads[j]->dataname, name) == 0) {
+                s = nbi_fail(NB_NOT_ALLOWED,
+                             "payloads[%zu] '%.200s': the same dataname as payloads[%zu]; "
+                             "both cannot be saved into one directory",
+                             i, name, j);
+                break;
+            }
+        }
+        slot[at] = i + 1;
+    }
+    free(slot);
+    return s;
+}
+
+/*
+ * Before any download starts: the sizes the links announce, added up, must
+ * stay under max_link_bytes (each download is capped at its announced size).
+ */
+static nb_status check_link_total(const nb_envelope *e, const nb_options *o)
+{
+    uint64_t total = 0;
+    size_t links = 0;
+    for (size_t i = 0; i < e->count; i++) {
+        const nb_payload *p = e->payloads[i];
+        if (p->transport != NB_TRANSPORT_LINK)
+            continue;
+        links++;
+        total = p->size > UINT64_MAX - total ? UINT64_MAX : total + p->size;
+    }
+    if (total <= o->max_link_bytes)
+        return NB_OK;
+    return nbi_fail(NB_TOO_LARGE,
+                    "envelope: %zu link payloads announce %llu bytes in total, over the limit of "
+                    "%llu (nb_options_set_max_link_bytes, --max-link-bytes)",
+                    links, (unsigned long long)total, (unsigned long long)o->max_link_bytes);
+}
+
+/*
+ * A message that fails is not handed over at all: the link payloads it
  * streamed into DIR/<msg_id> are removed, then the directory if it is empty.
+ * Only files this message created go: one that replaced a file of an earlier
+ * message with the same msg_id holds verified bytes and stays.
  */
 static void remove_saved_files(nb_envelope *e, const nb_options *o)
 {
     for (size_t i = 0; i < e->count; i++) {
         nb_payload *p = e->payloads[i];
         if (p->transport == NB_TRANSPORT_LINK && p->path) {
-            unlink(p->path);
+            if (p->made_file)
+                unlink(p->path);
             free(p->path);
             p->path = NULL;
         }
@@ -422,8 +513,10 @@ static void remove_saved_files(nb_envelope *e, const nb_options *o)
 
 nb_status nbi_transport_resolve(nb_envelope *e, const nb_options *o)
 {
-    if (o->download_dir && o->fetch_links) {
-        nb_status s = check_distinct_names(e);
+    if (o->fetch_links) {
+        nb_status s = check_link_total(e, o);
+        if (s == NB_OK && o->download_dir)
+            s = check_distinct_names(e);
         if (s != NB_OK)
             return s;
     }
@@ -453,9 +546,10 @@ nb_status nb_envelope_parse(nb_envelope **out, const char *json, size_t len,
     if (!json)
         return nbi_fail(NB_INVALID_ARG, "envelope_parse: json is NULL");
     nb_envelope *e = NULL;
-    nb_status s = nbi_codec_decode(&e, json, len);
+    const nb_options *o = opts ? opts : nbi_options_default();
+    nb_status s = nbi_codec_decode_limited(&e, json, len, o);
     if (s == NB_OK)
-        s = nbi_transport_resolve(e, opts ? opts : nbi_options_default());
+        s = nbi_transport_resolve(e, o);
     if (s != NB_OK) {
         nb_envelope_destroy(e);
         return s;

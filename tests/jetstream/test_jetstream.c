@@ -1583,6 +1583,100 @@ JCASE(at_least_once_consumer_killed, 0)
     CHECK(stream_messages(pc, "KILL") == N);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Forked publishers (issue 11 item 3)                                       */
+/* ------------------------------------------------------------------------ */
+
+#define FORKED_PUBLISHERS 3
+#define FORKED_SENDS 20
+
+/*
+ * One forked publisher: waits for the parent's go (EOF on the pipe), then
+ * publishes FORKED_SENDS envelopes with library-made msg_ids on a connection
+ * of its own. Exit 0 when every publish was stored as a new message.
+ */
+static void forked_publisher(int go, const char *url, int index)
+{
+    char byte;
+    while (read(go, &byte, 1) > 0) /* the parent never writes: EOF is the go */
+        ;
+    nb_options *o = NULL;
+    nb_client *c = NULL;
+    int bad = nb_options_create(&o) != NB_OK || nb_options_set_url(o, url) != NB_OK ||
+              nb_client_connect(&c, o) != NB_OK;
+    for (int i = 0; !bad && i < FORKED_SENDS; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "p%d-%d", index, i);
+        nb_envelope *e = NULL;
+        nb_payload *p = NULL;
+        nb_js_ack ack;
+        bad = nb_envelope_create(&e) != NB_OK || nb_payload_create_text(&p, "msg", text) != NB_OK ||
+              nb_envelope_add_payload(e, &p) != NB_OK ||
+              nb_client_js_publish(c, "fork.x", e, NULL, &ack) != NB_OK || ack.duplicate;
+        if (bad)
+            fprintf(stderr, "publisher %d, envelope %d: %s\n", index, i,
+                    nb_last_error()[0] ? nb_last_error() : "stored as a duplicate");
+        nb_payload_destroy(p);
+        nb_envelope_destroy(e);
+    }
+    nb_client_destroy(c);
+    nb_options_destroy(o);
+    _exit(bad ? 1 : 0);
+}
+
+/* Waits up to ms for pid; kills it when it overstays. True when it exited 0. */
+static bool wait_child(pid_t pid, int64_t ms)
+{
+    int status = 0;
+    for (int64_t waited = 0; waited < ms; waited += 20) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (r < 0)
+            return false;
+        usleep(20 * 1000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    fprintf(stderr, "publisher %d did not finish in %lld ms\n", (int)pid, (long long)ms);
+    return false;
+}
+
+/*
+ * The parent makes msg_ids first (its random pool is full when it forks),
+ * then three children publish 20 envelopes each: 60 stored, no duplicates.
+ */
+JCASE(forked_publishers_unique, 0)
+{
+    nb_envelope *warm = env_text("msg", "warm");
+    CHECK(warm);
+    CHECK_OK(nb_envelope_build(warm, "fork.x", NULL)); /* fills this thread's UUID pool */
+    int go[2];
+    CHECK(pipe(go) == 0);
+    pid_t pids[FORKED_PUBLISHERS];
+    for (int i = 0; i < FORKED_PUBLISHERS; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            close(go[1]);
+            forked_publisher(go[0], T.srv.url, i);
+        }
+    }
+    close(go[0]);
+    /* The stream exists before any child publishes; nats.c is used only after the forks. */
+    nb_client *c = new_client();
+    bool ready = c && make_stream(c, "FORKED", "fork.>");
+    close(go[1]);
+    bool all_ok = true;
+    for (int i = 0; i < FORKED_PUBLISHERS; i++)
+        all_ok = (pids[i] > 0 && wait_child(pids[i], 60000)) && all_ok;
+    CHECK(ready && all_ok);
+    uint64_t stored = stream_messages(c, "FORKED");
+    if (stored != FORKED_PUBLISHERS * FORKED_SENDS)
+        fprintf(stderr, "stream kept %llu of %d envelopes\n", (unsigned long long)stored,
+                FORKED_PUBLISHERS * FORKED_SENDS);
+    CHECK(stored == FORKED_PUBLISHERS * FORKED_SENDS);
+}
+
 static const nbt_case cases[] = {
     NBT_ENTRY(streams),
     NBT_ENTRY(publish_dedupe),
@@ -1610,6 +1704,7 @@ static const nbt_case cases[] = {
     NBT_ENTRY(callback_nak_last_delivery),
     NBT_ENTRY(publisher_destroy_in_ack),
     NBT_ENTRY(publisher_destroy_abandons),
+    NBT_ENTRY(forked_publishers_unique),
     {0},
 };
 

@@ -1085,7 +1085,10 @@ NBT_CASE(deep_nesting)
         n += (size_t)sprintf(deep + n, "{\"a\":");
     CHECK_FAIL(decode_n(deep, n, NULL), NB_BAD_ENVELOPE, "envelope: not valid JSON");
     free(deep);
-    /* Deep but within cJSON's limit (1000) is fine, both ways. */
+    /*
+     * Deep but within cJSON's limit (1000) is fine, both ways, once the
+     * receiver raises the metadata depth limit (default 64, issue 11).
+     */
     cJSON *t = valid_tree();
     cJSON *m = cJSON_GetObjectItem(t, "metadata");
     for (int i = 0; i < 450; i++) { /* 900 levels: an array and an object each */
@@ -1094,11 +1097,26 @@ NBT_CASE(deep_nesting)
         m = cJSON_CreateObject();
         cJSON_AddItemToArray(inner, m);
     }
+    char *text = cJSON_PrintUnformatted(t);
+    cJSON_Delete(t);
+    CHECK(text);
     nb_envelope *d = NULL;
-    CHECK_OK(decode_tree(t, &d));
+    nb_status st = decode(text, NULL);
+    const char *limit_named = strstr(nb_last_error(), "limit of 64 levels (nb_options_set_max_metadata_depth");
+    nb_options *o = NULL;
+    nb_status so = nb_options_create(&o);
+    if (so == NB_OK)
+        so = nb_options_set_max_metadata_depth(o, 1000);
+    if (so == NB_OK)
+        so = nbi_codec_decode_limited(&d, text, strlen(text), o);
+    cJSON_free(text);
+    CHECK(st == NB_TOO_LARGE && limit_named);
+    CHECK_OK(so);
     CHECK_OK(nbi_codec_encode(d));
     nb_envelope *again = NULL;
-    CHECK_OK(decode_n(d->json, d->json_len, &again));
+    so = nbi_codec_decode_limited(&again, d->json, d->json_len, o);
+    nb_options_destroy(o);
+    CHECK_OK(so);
     /* (cJSON_Compare is exponential in the depth of objects: compare the text.) */
     char *p1 = cJSON_PrintUnformatted(nb_envelope_metadata(d));
     char *p2 = cJSON_PrintUnformatted(nb_envelope_metadata(again));
