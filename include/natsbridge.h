@@ -514,6 +514,14 @@ typedef struct nb_fileserver_config {
     uint64_t max_size;       /**< bodies over this get 413; 0 = no limit */
     const char *token;       /**< bearer token for uploads, or NULL */
     bool quiet;              /**< no per-request log lines on stderr */
+    /* Hardening (issue 11) and HTTPS (issue 10); 0 or NULL means the default. */
+    unsigned max_connections;        /**< open connections in all; 0 = 1000 */
+    unsigned max_connections_per_ip; /**< open connections per client address; 0 = 64 */
+    unsigned header_timeout_ms;      /**< a request's headers must be complete within; 0 = 10 s */
+    unsigned idle_timeout_s;         /**< an idle connection is closed after; 0 = 60 s */
+    size_t max_pending_uploads;      /**< POST /upload records still without a file; 0 = 1000 */
+    const char *tls_cert_file;       /**< PEM certificate chain: serve HTTPS (needs tls_key_file) */
+    const char *tls_key_file;        /**< PEM private key of tls_cert_file */
 } nb_fileserver_config;
 
 /** Starts the file server in background threads (config borrowed). */
