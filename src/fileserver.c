@@ -19,6 +19,14 @@
  * "..", "//", ".", a backslash, a control character or an encoded "/" or NUL
  * are 400.
  *
+ * Hostile clients (docs/SECURITY.md, "File server"): connection limits in
+ * all and per address, a deadline for complete request headers (a watchdog
+ * thread; MHD's own timeout is idle-based), a cap on Plik uploads still
+ * without a file (503), 400 for ambiguous framing (two Content-Lengths, one
+ * with Transfer-Encoding), and refusals a client can read: answered at once
+ * to "Expect: 100-continue", else after the body is drained. HTTPS with a
+ * certificate and key (GnuTLS through MHD) when configured.
+ *
  * Request paths only ever name index entries: names on disk are generated
  * (filestore.h). Bodies stream to a temp file as they arrive and downloads
  * are sent from the file descriptor (sendfile), so no file is ever held in
