@@ -41,7 +41,7 @@ cmp "$T/big.bin" "$T/saved/$ID/big" || fail "saved link payload differs"
 has "$T/save.out" "\"path\":\"$T/saved/$ID/big\""
 
 # no allowed origin: reported on stderr, nothing printed, listening goes on until the timeout
-start_bg deny listen t.link --server "$URL" --json --timeout 2
+start_bg deny listen t.link --server "$URL" --json --timeout 6
 L=$BG_PID
 wait_for "$T/deny.err" "listening on t.link"
 expect_rc 0 send t.link --server "$URL" --fileserver "$F" --text small=hi --link small

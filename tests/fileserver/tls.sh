@@ -67,12 +67,12 @@ for ca in other none; do
 done
 # A receiver with the wrong CA reports the link it could not fetch and goes on.
 start_bg bad listen t.tls --server "$URL" --fileserver "$F" --fileserver-ca "$T/other.pem" \
-    --json --timeout 3 --retries 0
+    --json --timeout 8 --retries 0
 L=$BG_PID
 wait_for "$T/bad.err" "listening on t.tls"
 expect_rc 0 send t.tls --server "$URL" --fileserver "$F" --fileserver-ca "$T/ca.pem" \
     --fileserver-token "$TOKEN" --text small=hi --link small
-wait_exit "$L" 10
+wait_exit "$L" 20
 has "$T/bad.err" "certificate could not be verified"
 [ -s "$T/bad.out" ] && fail "a link that could not be verified was printed"
 
