@@ -199,7 +199,11 @@ static const char **string_slot(cli_args *a, int id)
     case F_QUEUE: return &a->queue;
     case F_SAVE_DIR: return &a->save_dir;
     case F_EXEC: return &a->exec;
-    case F_TOKEN: return &a->token;
+    case F_FILESERVER_TOKEN: return &a->fileserver_token;
+    case F_FILESERVER_TOKEN_FILE: return &a->fileserver_token_file;
+    case F_FILESERVER_CA: return &a->fileserver_ca;
+    case F_FILESERVER_CERT: return &a->fileserver_cert;
+    case F_FILESERVER_KEY: return &a->fileserver_key;
     case F_STORE: return &a->store;
     /* connecting to a secured NATS (issue 10) */
     case F_USER: return &a->user;
@@ -439,6 +443,61 @@ static nb_status apply_backoff(const cli_args *a, nb_options *o)
     return nb_options_set_backoff(o, (int)retries, (int64_t)base, (int64_t)(max < base ? base : max));
 }
 
+/* ---- file server TLS and token (issue 10) -------------------------------- */
+
+/*
+ * The upload token: --fileserver-token, else the first line of
+ * --fileserver-token-file, else $NB_FILESERVER_TOKEN (so that it need not be
+ * on the command line, visible in ps). The token itself is never printed.
+ * Errors of the CLI's own making are printed here, with *what set to NULL.
+ */
+static nb_status apply_fileserver_token(const cli_args *a, nb_options *o, const char **what)
+{
+    if (a->fileserver_token && a->fileserver_token_file) {
+        cli_error("give --fileserver-token or --fileserver-token-file, not both");
+        *what = NULL;
+        return NB_INVALID_ARG;
+    }
+    if (a->fileserver_token) {
+        *what = "--fileserver-token";
+        return nb_options_set_fileserver_token(o, a->fileserver_token);
+    }
+    if (a->fileserver_token_file) {
+        *what = "--fileserver-token-file";
+        char *text = NULL;
+        size_t len = 0;
+        int err = cli_read_file(a->fileserver_token_file, &text, &len);
+        if (err) {
+            cli_error("--fileserver-token-file %s: %s", a->fileserver_token_file, strerror(err));
+            *what = NULL;
+            return NB_IO;
+        }
+        text[strcspn(text, "\r\n")] = '\0'; /* the first line; an editor's newline is no part */
+        nb_status s = nb_options_set_fileserver_token(o, text);
+        memset(text, 0, len);
+        free(text);
+        return s;
+    }
+    const char *env = getenv("NB_FILESERVER_TOKEN");
+    *what = "$NB_FILESERVER_TOKEN";
+    return env && env[0] ? nb_options_set_fileserver_token(o, env) : NB_OK;
+}
+
+static nb_status apply_fileserver_auth(const cli_args *a, nb_options *o, const char **what)
+{
+    nb_status s = apply_fileserver_token(a, o, what);
+    if (s)
+        return s;
+    *what = "--fileserver-ca";
+    if (a->fileserver_ca && (s = nb_options_set_fileserver_ca(o, a->fileserver_ca)))
+        return s;
+    *what = "--fileserver-cert and --fileserver-key";
+    if ((a->fileserver_cert || a->fileserver_key) &&
+        (s = nb_options_set_fileserver_client_cert(o, a->fileserver_cert, a->fileserver_key)))
+        return s;
+    return NB_OK;
+}
+
 static nb_status apply_options(const cli_args *a, nb_options *o, const char **what)
 {
     nb_status s = NB_OK;
@@ -464,10 +523,10 @@ static nb_status apply_options(const cli_args *a, nb_options *o, const char **wh
     *what = "--retries, --base-delay and --max-delay";
     if (a->has_backoff && (s = apply_backoff(a, o)))
         return s;
-    *what = "--fileserver-token";
-    if ((a->token || a->put) &&
-        (s = nb_options_set_upload_handler(o, a->put ? nb_upload_put : nb_upload_plik,
-                                           (void *)a->token)))
+    if ((s = apply_fileserver_auth(a, o, what)))
+        return s;
+    *what = "--put";
+    if (a->put && (s = nb_options_set_upload_handler(o, nb_upload_put, NULL)))
         return s;
     *what = "--sha256";
     if (a->sha256 && (s = nb_options_set_direct_sha256(o, true)))
@@ -500,6 +559,8 @@ int cli_build_options(const cli_args *a, nb_options **out)
     s = apply_options(a, o, &what);
     if (s) {
         nb_options_destroy(o);
+        if (!what) /* already reported */
+            return CLI_USAGE;
         return cli_fail(s == NB_NO_MEMORY ? CLI_RUNTIME : CLI_USAGE, s, what);
     }
     *out = o;

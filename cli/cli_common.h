@@ -43,7 +43,7 @@ enum cli_flag_id {
     F_CORRELATION_ID, F_PURPOSE, F_SENDER_NAME, F_RECEIVER_NAME, F_RECEIVER_ID,
     F_REPLY_TO, F_REPLY_TO_MSG_ID, F_METADATA,
     F_COUNT, F_TIMEOUT, F_QUEUE, F_SAVE_DIR, F_ECHO, F_EXEC,
-    F_TOKEN, F_PUT, F_SHA256, F_MAX_DOWNLOAD, F_RETRIES, F_BASE_DELAY, F_MAX_DELAY,
+    F_FILESERVER_TOKEN, F_PUT, F_SHA256, F_MAX_DOWNLOAD, F_RETRIES, F_BASE_DELAY, F_MAX_DELAY,
     /* tables */
     F_CSV, F_ROWS,
     /* JetStream */
@@ -56,6 +56,8 @@ enum cli_flag_id {
     F_CONNECTION_NAME, F_CONTEXT,
     /* receive limits */
     F_MAX_PAYLOADS, F_MAX_LINK_BYTES, F_MAX_DATANAME, F_MAX_METADATA_DEPTH, F_MAX_ENVELOPE_BYTES,
+    /* File server TLS and token (issue 10) */
+    F_FILESERVER_TOKEN_FILE, F_FILESERVER_CA, F_FILESERVER_CERT, F_FILESERVER_KEY,
     F_FLAG_ID_END
 };
 
@@ -76,10 +78,14 @@ typedef struct cli_flag {
         {"allow-origin", F_ALLOW_ORIGIN, true}, {"quiet", F_QUIET, false},              \
         {"max-download", F_MAX_DOWNLOAD, true}, {"retries", F_RETRIES, true},           \
         {"base-delay", F_BASE_DELAY, true}, {"max-delay", F_MAX_DELAY, true},           \
-        {"help", F_HELP, false}
+        {"fileserver-ca", F_FILESERVER_CA, true},                                       \
+        {"fileserver-cert", F_FILESERVER_CERT, true},                                   \
+        {"fileserver-key", F_FILESERVER_KEY, true}, {"help", F_HELP, false}
 #define CLI_FLAGS_SENDER                                                                \
     {"threshold", F_THRESHOLD, true}, {"sender-name", F_SENDER_NAME, true},             \
-        {"fileserver-token", F_TOKEN, true}, {"put", F_PUT, false}, {"sha256", F_SHA256, false}
+        {"fileserver-token", F_FILESERVER_TOKEN, true},                                 \
+        {"fileserver-token-file", F_FILESERVER_TOKEN_FILE, true}, {"put", F_PUT, false}, \
+        {"sha256", F_SHA256, false}
 #define CLI_FLAGS_PAYLOAD                                                               \
     {"text", F_TEXT, true}, {"dict", F_DICT, true}, {"file", F_FILE, true},             \
         {"link", F_LINK, true}, {"correlation-id", F_CORRELATION_ID, true},             \
@@ -124,7 +130,11 @@ typedef struct cli_flag {
     "  --max-download BYTES       refuse link payloads larger than BYTES\n"               \
     "  --retries N                download retries (default 5)\n"                          \
     "  --base-delay MS            first back-off delay (default 100)\n"                    \
-    "  --max-delay MS             longest back-off delay (default 5000)\n"
+    "  --max-delay MS             longest back-off delay (default 5000)\n"                 \
+    "  --fileserver-ca FILE       trust the CA certificates in FILE (PEM) for an https\n"  \
+    "                             file server, instead of the system's\n"                  \
+    "  --fileserver-cert FILE     client certificate (PEM) for a file server that asks\n"  \
+    "  --fileserver-key FILE      its private key (PEM)\n"
 
 /* A payload flag as given, kept in command-line order. */
 typedef struct cli_payload_arg {
@@ -142,7 +152,9 @@ typedef struct cli_args {
     uint64_t threshold;
     const char *sender_name;
     bool json, quiet;
-    const char *token;     /* bearer token for uploads */
+    const char *fileserver_token;      /* bearer token for uploads (a secret) */
+    const char *fileserver_token_file; /* ... read from this file */
+    const char *fileserver_ca, *fileserver_cert, *fileserver_key;
     bool put, sha256;      /* PUT upload handler; sha256 on direct payloads too */
     uint64_t max_download; /* 0: none */
     /* Download back-off: each value counts only when its has_ flag is set. */

@@ -37,7 +37,9 @@ static const char reply_usage[] =
     "  --threshold BYTES          payloads this large or larger go by link\n"
     "  --sender-name NAME         sender_name of the replies\n"
     "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable)\n"
-    "  --fileserver-token TOKEN   bearer token for uploads to the file server\n"
+    "  --fileserver-token TOKEN   bearer token for uploads to the file server (also\n"
+    "                             $NB_FILESERVER_TOKEN)\n"
+    "  --fileserver-token-file F  read that token from the first line of file F\n"
     "  --put                      upload by HTTP PUT instead of the Plik API\n"
     "  --sha256                   direct payloads carry metadata.sha256 too\n"
     DOWNLOAD_HELP

@@ -30,7 +30,9 @@
     "  --threshold BYTES          payloads this large or larger go by link (default "      \
     "1000000)\n"                                                                           \
     "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable)\n"        \
-    "  --fileserver-token TOKEN   bearer token for uploads to the file server\n"          \
+    "  --fileserver-token TOKEN   bearer token for uploads to the file server (also\n"     \
+    "                             $NB_FILESERVER_TOKEN)\n"                                 \
+    "  --fileserver-token-file F  read that token from the first line of file F\n"          \
     "  --put                      upload by HTTP PUT instead of the Plik API\n"           \
     "  --sha256                   direct payloads carry metadata.sha256 too\n"            \
     "  --store nats-os://BUCKET   put link payloads into that JetStream Object Store\n"    \

@@ -228,6 +228,7 @@ typedef struct nb_upload_request {
     const char *sha256_hex;     /**< lowercase hex SHA-256 of the bytes */
     nb_progress_cb progress;    /**< may be NULL */
     void *progress_closure;
+    const struct nb_fileserver_auth *auth; /**< TLS trust and token (NULL: none), see below */
 } nb_upload_request;
 
 /** What an upload handler returns; strings are malloc'd and freed by the library. */
@@ -254,6 +255,7 @@ typedef struct nb_download_request {
     const char *dataname;       /**< the payload's name, for progress and logs */
     nb_progress_cb progress;    /**< may be NULL */
     void *progress_closure;
+    const struct nb_fileserver_auth *auth; /**< TLS trust (NULL: the system's CAs), see below */
 } nb_download_request;
 
 /** Downloads req->url; when req->path is NULL, *data (malloc'd, taken by the library) and *len are set. */
@@ -264,7 +266,9 @@ typedef nb_status (*nb_download_fn)(const nb_download_request *req, uint8_t **da
  * The built-in upload handlers: Plik's API (POST /upload, then POST /file/{id}
  * multipart), or a plain HTTP PUT to {fileserver_url}/{uuid}/{dataname}. ctx is
  * NULL, or the bearer token itself (a const char * cast to void *), sent as
- * "Authorization: Bearer <token>". Bytes are streamed from req->path when set.
+ * "Authorization: Bearer <token>"; when ctx is NULL, req->auth->token is
+ * used. Bytes are streamed from req->path when set. An https:// server is
+ * verified against req->auth->ca_file when given.
  */
 NB_EXTERN nb_status nb_upload_plik(const nb_upload_request *req, nb_upload_result *res,
                                    void *ctx);
@@ -515,6 +519,14 @@ typedef struct nb_fileserver_config {
     uint64_t max_size;       /**< bodies over this get 413; 0 = no limit */
     const char *token;       /**< bearer token for uploads, or NULL */
     bool quiet;              /**< no per-request log lines on stderr */
+    /* Hardening (issue 11) and HTTPS (issue 10); 0 or NULL means the default. */
+    unsigned max_connections;        /**< open connections in all; 0 = 1000 */
+    unsigned max_connections_per_ip; /**< open connections per client address; 0 = 64 */
+    unsigned header_timeout_ms;      /**< a request's headers must be complete within; 0 = 10 s */
+    unsigned idle_timeout_s;         /**< an idle connection is closed after; 0 = 60 s */
+    size_t max_pending_uploads;      /**< POST /upload records still without a file; 0 = 1000 */
+    const char *tls_cert_file;       /**< PEM certificate chain: serve HTTPS (needs tls_key_file) */
+    const char *tls_key_file;        /**< PEM private key of tls_cert_file */
 } nb_fileserver_config;
 
 /** Starts the file server in background threads (config borrowed). */
@@ -523,6 +535,43 @@ NB_EXTERN nb_status nb_fileserver_start(nb_fileserver **out, const nb_fileserver
 NB_EXTERN int nb_fileserver_port(const nb_fileserver *fs);
 /** Stops the server and frees it. */
 NB_EXTERN void nb_fileserver_stop(nb_fileserver *fs);
+
+/* ------------------------------------------------------------------------ */
+/* File server TLS and token (issue 10): how the HTTP client reaches it      */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * What the built-in HTTP handlers (nb_upload_plik, nb_upload_put,
+ * nb_download_http) are given in req->auth, filled from the options below.
+ * Views: valid during the handler call only. The token is a secret: it is
+ * sent in the Authorization header and never written into an error or a log.
+ */
+typedef struct nb_fileserver_auth {
+    const char *ca_file;   /**< PEM CA bundle trusted for https:// (NULL: the system's) */
+    const char *cert_file; /**< PEM client certificate chain for mutual TLS, or NULL */
+    const char *key_file;  /**< its PEM private key, or NULL */
+    const char *token;     /**< bearer token for uploads, or NULL */
+} nb_fileserver_auth;
+
+/**
+ * Trusts the CA certificates of the PEM file at path (copied name; the file
+ * must be readable now) for https:// file servers, instead of the system's.
+ * NULL goes back to the system's CAs.
+ */
+NB_EXTERN nb_status nb_options_set_fileserver_ca(nb_options *o, const char *path);
+/**
+ * Presents a client certificate (PEM chain at cert_path) with its private key
+ * (PEM at key_path) to https:// file servers that ask for one (mutual TLS).
+ * Both names are copied and both files must be readable now; two NULLs clear it.
+ */
+NB_EXTERN nb_status nb_options_set_fileserver_client_cert(nb_options *o, const char *cert_path,
+                                                          const char *key_path);
+/**
+ * The bearer token the built-in upload handlers send to the file server
+ * ("Authorization: Bearer <token>"; copied, NULL clears). Visible ASCII only.
+ * A handler ctx given to nb_options_set_upload_handler takes precedence.
+ */
+NB_EXTERN nb_status nb_options_set_fileserver_token(nb_options *o, const char *token);
 
 /* ------------------------------------------------------------------------ */
 /* Tables: Arrow IPC streams and JSON tables                                */

@@ -29,6 +29,10 @@
 #define CONNECT_TIMEOUT_MS 10000L
 #define LOW_SPEED_LIMIT 1L
 #define LOW_SPEED_TIME_S 30L
+/* Bodies over this many bytes are sent with "Expect: 100-continue" so that a
+ * refusal (413, 401) arrives before the body, never as a broken pipe. Under
+ * it the round trip costs more than it saves (curl's own threshold). */
+#define EXPECT_CONTINUE_MIN ((uint64_t)1024 * 1024)
 /* Upload answers are small JSON objects; a longer one is refused. */
 #define ANSWER_MAX (64 * 1024)
 /* Memory downloads reserve Content-Length up front, but never more than this
@@ -213,6 +217,56 @@ static const char *curl_reason(CURLcode rc, const char *err)
     return err[0] ? err : curl_easy_strerror(rc);
 }
 
+/*
+ * Says which side of a failed TLS handshake is to blame, to go before
+ * curl's detail: the server's certificate (fix: the CA option) or the
+ * client's (fix: the client certificate options). "" for other failures.
+ */
+static const char *tls_hint(CURLcode rc, const char *err)
+{
+    switch (rc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return "the file server's certificate could not be verified (give the CA that signed "
+               "it with --fileserver-ca or nb_options_set_fileserver_ca): ";
+    case CURLE_SSL_CACERT_BADFILE:
+        return "the CA file (--fileserver-ca) could not be read as PEM certificates: ";
+    case CURLE_SSL_CERTPROBLEM:
+        return "the client certificate or key (--fileserver-cert, --fileserver-key) could not "
+               "be used: ";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+        /* OpenSSL names the alert the server sent when it refused our certificate. */
+        if (strstr(err, "certificate required") || strstr(err, "bad certificate") ||
+            strstr(err, "unknown ca") || strstr(err, "certificate unknown") ||
+            strstr(err, "unsupported certificate"))
+            return "the file server refused the client certificate (or needs one: "
+                   "--fileserver-cert, --fileserver-key): ";
+        return rc == CURLE_SSL_CONNECT_ERROR ? "TLS handshake with the file server failed: "
+                                             : "";
+    default:
+        return "";
+    }
+}
+
+/* Applies the CA and the client certificate of auth (NULL: none) to c. */
+static nb_status apply_tls(CURL *c, const nb_fileserver_auth *auth)
+{
+    if (!auth)
+        return NB_OK;
+    CURLcode rc = CURLE_OK;
+    if (auth->ca_file)
+        rc = curl_easy_setopt(c, CURLOPT_CAINFO, auth->ca_file);
+    if (rc == CURLE_OK && auth->cert_file)
+        rc = curl_easy_setopt(c, CURLOPT_SSLCERT, auth->cert_file);
+    if (rc == CURLE_OK && auth->key_file)
+        rc = curl_easy_setopt(c, CURLOPT_SSLKEY, auth->key_file);
+    if (rc != CURLE_OK)
+        return nbi_fail(NB_HTTP, "curl refused the TLS settings (CA file, client certificate): "
+                                 "%s", curl_easy_strerror(rc));
+    return NB_OK;
+}
+
 /* Appends s percent-encoded: only RFC 3986 unreserved characters stay. */
 static nb_status url_append_escaped(nbi_buf *b, const char *s)
 {
@@ -390,22 +444,22 @@ static size_t answer_write(char *p, size_t size, size_t n, void *arg)
 
 /*
  * Starts a request to url (taken, even on failure). ctx of the upload
- * handlers is NULL or the bearer token itself (a const char *): it is sent as
- * "Authorization: Bearer <token>".
+ * handlers is NULL or the bearer token itself (a const char *); when NULL,
+ * auth's token (if any) is used. It is sent as "Authorization: Bearer <token>".
  */
-static nb_status call_begin(upload_call *u, const char *method, char *url, const void *ctx)
+static nb_status call_begin(upload_call *u, const char *method, char *url, const void *ctx,
+                            const nb_fileserver_auth *auth)
 {
     memset(u, 0, sizeof *u);
     u->method = method;
     u->url = url;
-    const char *token = ctx;
+    const char *token = ctx ? ctx : auth ? auth->token : NULL;
     if (token && !header_safe(token))
         return nbi_fail(NB_INVALID_ARG,
                         "upload: the bearer token has spaces or control characters");
     nb_status s = easy_new(&u->curl, url, u->err);
-    /* Expect: 100-continue costs a round trip: measured 10-20% slower on big bodies. */
     if (s == NB_OK)
-        s = header_add(&u->headers, "Expect", "");
+        s = apply_tls(u->curl, auth);
     if (s == NB_OK && token && *token) {
         size_t n = strlen(token) + 8;
         char *v = malloc(n);
@@ -452,7 +506,9 @@ static void answer_reason(const upload_call *u, char *out, size_t outsz)
 /* Performs the request; any failure or non-2xx answer is an error naming the URL. */
 static nb_status call_run(upload_call *u, const source *src)
 {
-    if (curl_easy_setopt(u->curl, CURLOPT_HTTPHEADER, u->headers) != CURLE_OK)
+    bool expect = src && src->size > EXPECT_CONTINUE_MIN;
+    if (header_add(&u->headers, "Expect", expect ? "100-continue" : "") != NB_OK ||
+        curl_easy_setopt(u->curl, CURLOPT_HTTPHEADER, u->headers) != CURLE_OK)
         return nbi_fail(NB_HTTP, "upload: %s %s: cannot set headers", u->method, u->url);
     CURLcode rc = curl_easy_perform(u->curl);
     curl_easy_getinfo(u->curl, CURLINFO_RESPONSE_CODE, &u->status);
@@ -463,8 +519,16 @@ static nb_status call_run(upload_call *u, const source *src)
     if (u->answer_too_long)
         return nbi_fail(NB_HTTP, "upload: %s %s: answer longer than %d bytes", u->method, u->url,
                         ANSWER_MAX);
+    const char *hint = tls_hint(rc, u->err);
+    if ((rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR) && src && !hint[0])
+        return nbi_fail(NB_HTTP,
+                        "upload: %s %s: the server closed the connection during the upload and "
+                        "may have refused its size (%llu bytes): %s",
+                        u->method, u->url, (unsigned long long)src->size,
+                        curl_reason(rc, u->err));
     if (rc != CURLE_OK)
-        return nbi_fail(NB_HTTP, "upload: %s %s: %s", u->method, u->url, curl_reason(rc, u->err));
+        return nbi_fail(NB_HTTP, "upload: %s %s: %s%s", u->method, u->url, hint,
+                        curl_reason(rc, u->err));
     if (u->status >= 200 && u->status <= 299)
         return NB_OK;
     char why[256];
@@ -506,7 +570,8 @@ static nb_status check_upload_args(const nb_upload_request *req, nb_upload_resul
 /* ------------------------------------------------------------------------ */
 
 /* POST {base}/upload -> {"id": upload id, "uploadToken": token}. */
-static nb_status plik_create(const char *base, const void *ctx, long *status, char **id,
+static nb_status plik_create(const char *base, const void *ctx,
+                             const nb_fileserver_auth *auth, long *status, char **id,
                              char **token)
 {
     static const char *const segs[] = {"upload"};
@@ -516,7 +581,7 @@ static nb_status plik_create(const char *base, const void *ctx, long *status, ch
     nb_status s = url_build(&url, base, segs, 1);
     if (s != NB_OK)
         return s;
-    s = call_begin(&u, "POST", url, ctx);
+    s = call_begin(&u, "POST", url, ctx, auth);
     if (s == NB_OK)
         s = header_add(&u.headers, "Content-Type", "application/json");
     if (s == NB_OK && (curl_easy_setopt(u.curl, CURLOPT_POSTFIELDS, PLIK_OPTIONS) ||
@@ -561,7 +626,7 @@ static nb_status plik_add_file(const char *base, const void *ctx, const nb_uploa
     nb_status s = url_build(&url, base, segs, 2);
     if (s != NB_OK)
         return s;
-    s = call_begin(&u, "POST", url, ctx);
+    s = call_begin(&u, "POST", url, ctx, req->auth);
     if (s == NB_OK)
         s = progress_attach(u.curl, &u.prog, req->progress, req->progress_closure, req->dataname);
     if (s == NB_OK)
@@ -589,7 +654,7 @@ nb_status nb_upload_plik(const nb_upload_request *req, nb_upload_result *res, vo
     source src;
     s = source_open(&src, req);
     if (s == NB_OK)
-        s = plik_create(req->fileserver_url, ctx, &status, &id, &token);
+        s = plik_create(req->fileserver_url, ctx, req->auth, &status, &id, &token);
     if (s == NB_OK)
         s = plik_add_file(req->fileserver_url, ctx, req, &src, id, token, &status, &file_id,
                           &file_name);
@@ -648,7 +713,7 @@ nb_status nb_upload_put(const nb_upload_request *req, nb_upload_result *res, voi
         source_close(&src);
         return s;
     }
-    s = call_begin(&u, "PUT", url, ctx);
+    s = call_begin(&u, "PUT", url, ctx, req->auth);
     if (s == NB_OK)
         s = progress_attach(u.curl, &u.prog, req->progress, req->progress_closure, req->dataname);
     if (s == NB_OK)
@@ -799,7 +864,7 @@ static void classify(CURL *c, CURLcode rc, const sink *k, const char *err, int64
         outcome_set(o, NB_NO_MEMORY, false, "out of memory after %llu bytes",
                     (unsigned long long)k->got);
     else if (rc != CURLE_OK)
-        outcome_set(o, NB_HTTP, curl_transient(rc), "%s", curl_reason(rc, err));
+        outcome_set(o, NB_HTTP, curl_transient(rc), "%s%s", tls_hint(rc, err), curl_reason(rc, err));
     else if (code < 200 || code > 299) {
         bool transient = code == 408 || code == 429 || code >= 500;
         nb_status s = code == 404 || code == 410 ? NB_NOT_FOUND : NB_HTTP;
@@ -941,6 +1006,8 @@ nb_status nb_download_http(const nb_download_request *req, uint8_t **data, size_
         k.part = part;
     }
     s = easy_new(&k.curl, req->url, err);
+    if (s == NB_OK)
+        s = apply_tls(k.curl, req->auth);
     if (s == NB_OK && (curl_easy_setopt(k.curl, CURLOPT_WRITEFUNCTION, sink_write) ||
                        curl_easy_setopt(k.curl, CURLOPT_WRITEDATA, &k)))
         s = nbi_fail(NB_HTTP, "download %.400s: curl refused the write callback", req->url);

@@ -19,12 +19,22 @@
  * "..", "//", ".", a backslash, a control character or an encoded "/" or NUL
  * are 400.
  *
+ * Hostile clients (docs/SECURITY.md, "File server"): connection limits in
+ * all and per address, a deadline for complete request headers (a watchdog
+ * thread; MHD's own timeout is idle-based), a cap on Plik uploads still
+ * without a file (503), 400 for ambiguous framing (two Content-Lengths, one
+ * with Transfer-Encoding), and refusals a client can read: answered at once
+ * to "Expect: 100-continue", else after the body is drained. HTTPS with a
+ * certificate and key (GnuTLS through MHD) when configured.
+ *
  * Request paths only ever name index entries: names on disk are generated
  * (filestore.h). Bodies stream to a temp file as they arrive and downloads
  * are sent from the file descriptor (sendfile), so no file is ever held in
  * memory. MHD runs a pool of epoll threads, enough for many concurrent
  * downloads since sendfile never blocks a thread.
  */
+#include "fileserver.h"
+
 #include "backoff.h"
 #include "buf.h"
 #include "filestore.h"
@@ -45,27 +55,58 @@
 #define FS_DEFAULT_TTL_S (24 * 3600)
 #define FS_THREADS 8                      /* sendfile downloads do not block a thread */
 #define FS_CONN_MEMORY (256 * 1024)       /* MHD's per-connection pool: upload chunk size */
-#define FS_IDLE_TIMEOUT_S 120
-#define FS_KEY_MAX NBI_FILESTORE_KEY_MAX  /* longest request path accepted */
+#define FS_KEY_MAX NBI_FS_KEY_MAX         /* longest request path accepted */
 #define FS_JSON_MAX (64 * 1024)           /* POST /upload bodies */
 #define FS_MULTIPART_SLACK (64 * 1024)    /* multipart framing allowed over max_size */
 #define FS_PP_BUFFER (64 * 1024)
 /* After a body is refused mid-stream the rest is read and dropped so that the
  * client gets its 413; past this many bytes the connection is simply closed. */
 #define FS_DISCARD_LIMIT (16 * 1024 * 1024)
+/* Defaults of the limits in nb_fileserver_config (0 there means these). */
+#define FS_DEFAULT_MAX_CONNECTIONS 1000u  /* fits the usual 1024 descriptors */
+#define FS_DEFAULT_MAX_PER_IP 64u
+#define FS_DEFAULT_HEADER_TIMEOUT_MS 10000u
+#define FS_DEFAULT_IDLE_TIMEOUT_S 60u
+#define FS_DEFAULT_MAX_PENDING 1000u
+#define FS_WATCH_EVERY_MS 200             /* how often the header deadline is checked */
+#define FS_RETRY_AFTER_S "60"             /* for refused POST /upload (pending cap) */
+#define FS_TLS_FILE_MAX (1024 * 1024)     /* longest PEM file read */
 #define FS_LOG_PATH 256
 #define FS_CTYPE "application/octet-stream"
+
+/*
+ * One TCP connection, from accept to close, for the header deadline: MHD's
+ * own timeout is idle-based, so a client sending its headers a byte at a time
+ * (slowloris) would hold a connection forever. The watchdog thread shuts
+ * down the socket of a connection that waits for headers for too long.
+ */
+typedef struct fs_conn {
+    struct fs_conn *prev, *next;
+    int fd;
+    int64_t waiting_since_ms; /* headers awaited since (monotonic); 0 while a request runs */
+    bool cut;
+} fs_conn;
 
 struct nb_fileserver {
     nbi_filestore *store;
     char *token;
     uint64_t max_size;
+    size_t max_pending;
+    int64_t header_timeout_ms;
     bool quiet;
+    bool tls;
     int port;
     struct MHD_Daemon *mhd;
     pthread_mutex_t log_lock; /* guards starting and mhd_error */
     bool lock_ready, starting;
     char mhd_error[256];      /* libmicrohttpd's own message while starting */
+    char *tls_cert, *tls_key; /* PEM text; MHD keeps pointers to them while it runs */
+
+    pthread_mutex_t conn_lock; /* guards conns and watch_stop */
+    pthread_cond_t watch_wake;
+    bool conn_ready, watch_running, watch_stop;
+    pthread_t watcher;
+    fs_conn *conns;
 };
 
 typedef enum fs_kind { RQ_OTHER = 0, RQ_PUT, RQ_NEW_UPLOAD, RQ_PLIK_FILE } fs_kind;
@@ -82,6 +123,7 @@ typedef struct fs_request {
     char *key;                   /* index key of the file being written */
     char *name;                  /* Plik file name */
     char fileid[NBI_UUID_LEN + 1];
+    char upload_id[NBI_UUID_LEN + 1]; /* Plik: the upload the file joins */
     bool oneshot;
     int64_t expires_ms;
     int fd;                      /* temp file while a body streams in, else -1 */
@@ -92,6 +134,7 @@ typedef struct fs_request {
     char err_msg[256];
     uint64_t discarded;
     nbi_buf json;                /* POST /upload body */
+    nbi_fs_framing framing;      /* Content-Length / Transfer-Encoding as sent */
     struct MHD_PostProcessor *pp;
     char oneshot_blob[NBI_UUID_LEN + 1]; /* full GET of a one-shot file in flight */
 } fs_request;
@@ -100,13 +143,8 @@ typedef struct fs_request {
 /* Request paths                                                            */
 /* ------------------------------------------------------------------------ */
 
-/*
- * Decodes the raw request path (MHD hands it over undecoded, see
- * keep_escaped) into out. Returns NULL when it is acceptable, else why not.
- * The path only ever names an index entry, yet anything that looks like
- * traversal is refused outright so that no client can rely on it.
- */
-static const char *decode_path(const char *raw, char out[FS_KEY_MAX])
+/* MHD hands the path over undecoded (see keep_escaped). */
+const char *nbi_fs_decode_path(const char *raw, char out[FS_KEY_MAX])
 {
     if (raw[0] != '/')
         return "path must start with /";
@@ -144,14 +182,13 @@ static const char *decode_path(const char *raw, char out[FS_KEY_MAX])
     return NULL;
 }
 
-static bool plik_path(const char *path)
+bool nbi_fs_plik_path(const char *path)
 {
     return strcmp(path, "/upload") == 0 || strncmp(path, "/upload/", 8) == 0 ||
            strcmp(path, "/file") == 0 || strncmp(path, "/file/", 6) == 0;
 }
 
-/* Splits "/file/a[/b/c]" into up to 3 segments; returns their count. */
-static int plik_segments(char *path, char *seg[3])
+int nbi_fs_plik_segments(char *path, char *seg[3])
 {
     int n = 0;
     for (char *p = path + strlen("/file/"); p && n < 4; n++) {
@@ -239,12 +276,7 @@ static uint64_t read_number(const char *s, const char **end)
     return v;
 }
 
-/*
- * Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n" against size.
- * 1: satisfiable (*start, *len set); -1: unsatisfiable (416); 0: absent,
- * malformed or several ranges, which RFC 9110 lets us ignore (200).
- */
-static int parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *len)
+int nbi_fs_parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *len)
 {
     if (!h || strncasecmp(h, "bytes=", 6) != 0 || strchr(h, ','))
         return 0;
@@ -273,6 +305,54 @@ static int parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *
     return 1;
 }
 
+/* A plain decimal number (spaces around allowed), at most 19 digits so that it cannot wrap. */
+static bool parse_length(const char *v, uint64_t *out)
+{
+    while (*v == ' ' || *v == '\t')
+        v++;
+    const char *end;
+    uint64_t n = read_number(v, &end);
+    size_t digits = (size_t)(end - v);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (digits == 0 || digits > 19 || *end)
+        return false;
+    *out = n;
+    return true;
+}
+
+void nbi_fs_framing_add(nbi_fs_framing *f, const char *name, const char *value)
+{
+    if (!name)
+        return;
+    if (strcasecmp(name, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        uint64_t n = 0;
+        if (!value || !parse_length(value, &n))
+            f->bad_length = true;
+        else if (f->content_lengths > 0 && n != f->length)
+            f->lengths_differ = true;
+        if (f->content_lengths++ == 0)
+            f->length = n;
+    } else if (strcasecmp(name, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encodings++;
+        if (!value || strcasecmp(value, "chunked") != 0)
+            f->te_not_chunked = true;
+    }
+}
+
+const char *nbi_fs_framing_check(const nbi_fs_framing *f)
+{
+    if (f->bad_length)
+        return "Content-Length is not a decimal number";
+    if (f->lengths_differ)
+        return "Content-Length headers that differ";
+    if (f->content_lengths && f->transfer_encodings)
+        return "both Content-Length and Transfer-Encoding";
+    if (f->transfer_encodings > 1 || f->te_not_chunked)
+        return "a Transfer-Encoding other than one \"chunked\"";
+    return NULL;
+}
+
 /* Queues the file open at fd (taken), whole or the requested range. */
 static enum MHD_Result reply_file(fs_request *rq, struct MHD_Connection *c, int fd,
                                   uint64_t size)
@@ -280,7 +360,7 @@ static enum MHD_Result reply_file(fs_request *rq, struct MHD_Connection *c, int 
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
     uint64_t start = 0, len = size;
     char crange[96];
-    int rc = parse_range(h, size, &start, &len);
+    int rc = nbi_fs_parse_range(h, size, &start, &len);
     if (rc < 0) {
         close(fd);
         rq->oneshot_blob[0] = '\0';
@@ -409,7 +489,8 @@ static int sink_commit(fs_request *rq)
         return -1;
     }
     nbi_filestore_meta meta = {.key = rq->key, .name = rq->name, .size = rq->received,
-                               .expires_ms = rq->expires_ms, .oneshot = rq->oneshot};
+                               .expires_ms = rq->expires_ms, .oneshot = rq->oneshot,
+                               .upload_id = rq->upload_id[0] ? rq->upload_id : NULL};
     nb_status s = nbi_filestore_commit(rq->fs->store, rq->blob, &meta);
     rq->blob[0] = '\0'; /* committed, or removed by the failed commit */
     if (s != NB_OK) {
@@ -445,16 +526,50 @@ static bool announced_over(struct MHD_Connection *c, uint64_t limit)
     return limit && h && read_number(h, &end) > limit;
 }
 
+/* True when the client waits for "100 Continue" before it sends its body. */
+static bool expects_continue(struct MHD_Connection *c)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    return h && strcasecmp(h, "100-continue") == 0;
+}
+
+/*
+ * Refuses an upload from its headers. A client that sent Expect:
+ * 100-continue gets the answer at once and never sends its body. Any other
+ * client is sending the body right now: answering and closing at once would
+ * make it see a broken pipe instead of the status (curl does), so a body of
+ * up to FS_DISCARD_LIMIT bytes is read and dropped first, and the answer
+ * comes at its end (finish). A bigger one is answered at once and cut.
+ */
+NBI_PRINTF(4, 5)
+static enum MHD_Result refuse_upload(fs_request *rq, struct MHD_Connection *c, int status,
+                                     const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const nbi_fs_framing *f = &rq->framing;
+    bool body = f->transfer_encodings > 0 || (f->content_lengths > 0 && f->length > 0);
+    bool small = f->transfer_encodings > 0 || f->length <= FS_DISCARD_LIMIT;
+    if (!body || !small || expects_continue(c))
+        return reply_error(rq, c, status, "%s", msg);
+    rq->kind = RQ_OTHER; /* the body goes nowhere */
+    refuse(rq, status, "%s", msg);
+    return MHD_YES;
+}
+
 static enum MHD_Result begin_put(fs_request *rq, struct MHD_Connection *c, const char *path)
 {
     nb_fileserver *fs = rq->fs;
     if (strcmp(path, "/") == 0)
-        return reply_error(rq, c, 400, "PUT needs a path naming the file");
+        return refuse_upload(rq, c, 400, "PUT needs a path naming the file");
     if (!authorized(fs, c))
-        return reply_error(rq, c, 401, "uploads need Authorization: Bearer <token>");
+        return refuse_upload(rq, c, 401, "uploads need Authorization: Bearer <token>");
     if (announced_over(c, fs->max_size))
-        return reply_error(rq, c, 413, "body over the server's limit of %" PRIu64 " bytes",
-                           fs->max_size);
+        return refuse_upload(rq, c, 413, "body over the server's limit of %" PRIu64 " bytes",
+                             fs->max_size);
     rq->kind = RQ_PUT;
     if (!(rq->key = nbi_strdup(path)))
         return reply_error(rq, c, 500, "out of memory");
@@ -466,9 +581,9 @@ static enum MHD_Result begin_put(fs_request *rq, struct MHD_Connection *c, const
 static enum MHD_Result begin_new_upload(fs_request *rq, struct MHD_Connection *c)
 {
     if (!authorized(rq->fs, c))
-        return reply_error(rq, c, 401, "uploads need Authorization: Bearer <token>");
+        return refuse_upload(rq, c, 401, "uploads need Authorization: Bearer <token>");
     if (announced_over(c, FS_JSON_MAX))
-        return reply_error(rq, c, 413, "upload options over %d bytes", FS_JSON_MAX);
+        return refuse_upload(rq, c, 413, "upload options over %d bytes", FS_JSON_MAX);
     rq->kind = RQ_NEW_UPLOAD;
     return MHD_YES;
 }
@@ -505,17 +620,18 @@ static enum MHD_Result begin_plik_file(fs_request *rq, struct MHD_Connection *c,
     nb_fileserver *fs = rq->fs;
     const char *why = NULL;
     if (nseg != 1 && nseg != 3)
-        return reply_error(rq, c, 404, "expected POST /file/{uploadid}[/{fileid}/{filename}]");
+        return refuse_upload(rq, c, 404, "expected POST /file/{uploadid}[/{fileid}/{filename}]");
     if (!authorized(fs, c))
-        return reply_error(rq, c, 401, "uploads need Authorization: Bearer <token>");
+        return refuse_upload(rq, c, 401, "uploads need Authorization: Bearer <token>");
     int refused = check_upload(rq, c, seg[0], &why);
     if (refused)
-        return reply_error(rq, c, refused, "%s: %s", why, seg[0]);
+        return refuse_upload(rq, c, refused, "%s: %s", why, seg[0]);
     if (fs->max_size && announced_over(c, fs->max_size + FS_MULTIPART_SLACK))
-        return reply_error(rq, c, 413, "body over the server's limit of %" PRIu64 " bytes",
-                           fs->max_size);
+        return refuse_upload(rq, c, 413, "body over the server's limit of %" PRIu64 " bytes",
+                             fs->max_size);
     if (nseg == 3 && (!nbi_is_uuid(seg[1]) || !nbi_filestore_valid_name(seg[2])))
-        return reply_error(rq, c, 400, "file id must be a UUID and the file name plain");
+        return refuse_upload(rq, c, 400, "file id must be a UUID and the file name plain");
+    snprintf(rq->upload_id, sizeof rq->upload_id, "%s", seg[0]); /* a live upload: a UUID */
     if (nseg == 3)
         snprintf(rq->fileid, sizeof rq->fileid, "%s", seg[1]);
     else
@@ -541,7 +657,7 @@ static enum MHD_Result begin_plik(fs_request *rq, struct MHD_Connection *c, char
         return post ? begin_new_upload(rq, c)
                     : reply_error(rq, c, 405, "/upload takes POST only");
     char *seg[3] = {NULL, NULL, NULL};
-    int nseg = strncmp(path, "/file/", 6) == 0 ? plik_segments(path, seg) : 0;
+    int nseg = strncmp(path, "/file/", 6) == 0 ? nbi_fs_plik_segments(path, seg) : 0;
     if (post && nseg > 0)
         return begin_plik_file(rq, c, seg, nseg);
     if ((get || head) && nseg == 3) {
@@ -554,14 +670,40 @@ static enum MHD_Result begin_plik(fs_request *rq, struct MHD_Connection *c, char
     return reply_error(rq, c, 405, "%s is not allowed on the Plik API", method);
 }
 
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    nbi_fs_framing_add(cls, key, value);
+    return MHD_YES;
+}
+
+/* 400 for ambiguous framing, and the connection is closed: where this request
+ * ends, and so where the next one starts, is not known. */
+static enum MHD_Result refuse_framing(fs_request *rq, struct MHD_Connection *c, const char *why)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "{\"error\":\"ambiguous request framing: %s\"}", why);
+    size_t len = strlen(msg);
+    struct MHD_Response *r = buffer_response("application/json", msg, len);
+    if (r)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    return queue(rq, c, 400, r, len);
+}
+
 static enum MHD_Result begin(fs_request *rq, struct MHD_Connection *c, const char *url,
                              const char *method)
 {
+    /* Before anything else, so that no body of such a request is ever stored. */
+    MHD_get_connection_values(c, MHD_HEADER_KIND, framing_header, &rq->framing);
+    const char *ambiguous = nbi_fs_framing_check(&rq->framing);
+    if (ambiguous)
+        return refuse_framing(rq, c, ambiguous);
     char path[FS_KEY_MAX];
-    const char *bad = decode_path(url, path);
+    const char *bad = nbi_fs_decode_path(url, path);
     if (bad)
         return reply_error(rq, c, strcmp(bad, "path too long") == 0 ? 414 : 400, "%s", bad);
-    if (plik_path(path))
+    if (nbi_fs_plik_path(path))
         return begin_plik(rq, c, path, method);
     bool head = strcmp(method, "HEAD") == 0;
     if (strcmp(method, "PUT") == 0)
@@ -638,11 +780,10 @@ static void take_body(fs_request *rq, const char *data, size_t n)
     }
 }
 
-/* Parses the optional JSON options of POST /upload into *opts (NULL when empty). */
-static bool upload_options(const nbi_buf *body, cJSON **opts)
+bool nbi_fs_upload_options(const char *body, size_t len, cJSON **opts)
 {
-    const char *p = (const char *)body->data;
-    size_t n = body->len;
+    const char *p = body;
+    size_t n = body ? len : 0;
     while (n > 0 && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
         p++, n--;
     *opts = n > 0 ? cJSON_ParseWithLength(p, n) : NULL;
@@ -654,20 +795,49 @@ static bool upload_options(const nbi_buf *body, cJSON **opts)
     return true;
 }
 
+void nbi_fs_upload_settings(const cJSON *opts, bool *oneshot, int64_t *ttl_ms)
+{
+    /* cJSON_GetObjectItem ignores case: "oneShot", "OneShot" and "oneshot" all count. */
+    *oneshot = cJSON_IsTrue(cJSON_GetObjectItem(opts, "oneShot"));
+    const cJSON *ttl = cJSON_GetObjectItem(opts, "ttl");
+    *ttl_ms = 0; /* the server's TTL, which also caps what is asked */
+    if (cJSON_IsNumber(ttl) && ttl->valuedouble > 0 && ttl->valuedouble < 1e12)
+        *ttl_ms = (int64_t)(ttl->valuedouble * 1000);
+}
+
+/*
+ * Too many uploads wait for their file (a POST /upload flood): 503 with
+ * Retry-After, and a log line even when quiet, since an operator must see it.
+ */
+static enum MHD_Result refuse_pending(fs_request *rq, struct MHD_Connection *c)
+{
+    fprintf(stderr, "natsbridge fileserver: refused POST /upload: %zu uploads without a file "
+            "are pending, the limit (--max-pending-uploads)\n", rq->fs->max_pending);
+    char msg[160];
+    snprintf(msg, sizeof msg, "{\"error\":\"too many uploads without a file pending (limit "
+             "%zu); retry later\"}", rq->fs->max_pending);
+    size_t len = strlen(msg);
+    struct MHD_Response *r = buffer_response("application/json", msg, len);
+    if (r)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, FS_RETRY_AFTER_S);
+    return queue(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, r, len);
+}
+
 static enum MHD_Result finish_new_upload(fs_request *rq, struct MHD_Connection *c)
 {
     cJSON *opts;
-    if (!upload_options(&rq->json, &opts))
+    if (!nbi_fs_upload_options((const char *)rq->json.data, rq->json.len, &opts))
         return reply_error(rq, c, 400, "upload options must be a JSON object");
-    /* cJSON_GetObjectItem ignores case: "oneShot", "OneShot" and "oneshot" all count. */
-    bool oneshot = cJSON_IsTrue(cJSON_GetObjectItem(opts, "oneShot"));
-    const cJSON *ttl = cJSON_GetObjectItem(opts, "ttl");
-    int64_t ttl_ms = 0; /* the server's TTL, which also caps what is asked */
-    if (cJSON_IsNumber(ttl) && ttl->valuedouble > 0 && ttl->valuedouble < 1e12)
-        ttl_ms = (int64_t)(ttl->valuedouble * 1000);
+    bool oneshot;
+    int64_t ttl_ms;
+    nbi_fs_upload_settings(opts, &oneshot, &ttl_ms);
     cJSON_Delete(opts);
     char id[NBI_UUID_LEN + 1], token[NBI_UUID_LEN + 1];
-    if (nbi_filestore_new_upload(rq->fs->store, oneshot, ttl_ms, id, token) != NB_OK)
+    nb_status s = nbi_filestore_new_upload(rq->fs->store, oneshot, ttl_ms, rq->fs->max_pending,
+                                           id, token);
+    if (s == NB_TOO_LARGE)
+        return refuse_pending(rq, c);
+    if (s != NB_OK)
         return reply_error(rq, c, 500, "%s", nb_last_error());
     cJSON *o = cJSON_CreateObject();
     if (!o || !cJSON_AddStringToObject(o, "id", id) ||
@@ -730,6 +900,134 @@ static enum MHD_Result finish(fs_request *rq, struct MHD_Connection *c)
 /* libmicrohttpd callbacks                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------ */
+/* Connections and the header deadline                                      */
+/* ------------------------------------------------------------------------ */
+
+static void conn_set_waiting(nb_fileserver *fs, struct MHD_Connection *c, bool waiting)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    fs_conn *k = info ? info->socket_context : NULL;
+    if (!k)
+        return;
+    pthread_mutex_lock(&fs->conn_lock);
+    k->waiting_since_ms = waiting ? nbi_now_ms() : 0;
+    pthread_mutex_unlock(&fs->conn_lock);
+}
+
+/* MHD's connection notifications: keeps fs->conns, the watchdog's list. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    nb_fileserver *fs = cls;
+    fs_conn *k = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!info || !(k = calloc(1, sizeof *k)))
+            return; /* untracked: only MHD's idle timeout applies to it */
+        k->fd = info->connect_fd;
+        k->waiting_since_ms = nbi_now_ms();
+        pthread_mutex_lock(&fs->conn_lock);
+        k->next = fs->conns;
+        if (fs->conns)
+            fs->conns->prev = k;
+        fs->conns = k;
+        pthread_mutex_unlock(&fs->conn_lock);
+        *socket_context = k;
+        return;
+    }
+    if (!k)
+        return;
+    /* MHD closes the socket only after this returns, so the watchdog, which
+     * shuts sockets down under the same lock, never touches a reused fd. */
+    pthread_mutex_lock(&fs->conn_lock);
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        fs->conns = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    pthread_mutex_unlock(&fs->conn_lock);
+    free(k);
+    *socket_context = NULL;
+}
+
+/* Shuts down the connections that have waited for headers too long; returns how many. */
+static int cut_slow_headers(nb_fileserver *fs, int64_t now)
+{
+    int cut = 0;
+    for (fs_conn *k = fs->conns; k; k = k->next) {
+        if (k->cut || !k->waiting_since_ms || now - k->waiting_since_ms < fs->header_timeout_ms)
+            continue;
+        /* MHD sees the end of the stream at once and closes the connection itself. */
+        shutdown(k->fd, SHUT_RDWR);
+        k->cut = true;
+        cut++;
+    }
+    return cut;
+}
+
+static void *watch_main(void *arg)
+{
+    nb_fileserver *fs = arg;
+    pthread_mutex_lock(&fs->conn_lock);
+    while (!fs->watch_stop) {
+        struct timespec until;
+        nbi_deadline_after(CLOCK_MONOTONIC, FS_WATCH_EVERY_MS, &until);
+        while (!fs->watch_stop &&
+               pthread_cond_timedwait(&fs->watch_wake, &fs->conn_lock, &until) == 0)
+            ;
+        if (fs->watch_stop)
+            break;
+        int cut = cut_slow_headers(fs, nbi_now_ms());
+        if (cut && !fs->quiet)
+            fprintf(stderr,
+                    "natsbridge fileserver: closed %d connection%s that sent no complete "
+                    "request headers within %" PRId64 " ms (--header-timeout)\n",
+                    cut, cut == 1 ? "" : "s", fs->header_timeout_ms);
+    }
+    pthread_mutex_unlock(&fs->conn_lock);
+    return NULL;
+}
+
+static nb_status watch_start(nb_fileserver *fs)
+{
+    pthread_condattr_t ca;
+    bool ok = pthread_condattr_init(&ca) == 0;
+    ok = ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+         pthread_cond_init(&fs->watch_wake, &ca) == 0;
+    if (ok && pthread_mutex_init(&fs->conn_lock, NULL) != 0) {
+        pthread_cond_destroy(&fs->watch_wake);
+        ok = false;
+    }
+    pthread_condattr_destroy(&ca);
+    if (!ok)
+        return nbi_fail(NB_INTERNAL, "fileserver: cannot set up the connection watchdog");
+    fs->conn_ready = true;
+    if (pthread_create(&fs->watcher, NULL, watch_main, fs) != 0)
+        return nbi_fail(NB_INTERNAL, "fileserver: cannot start the connection watchdog thread");
+    fs->watch_running = true;
+    return NB_OK;
+}
+
+static void watch_stop(nb_fileserver *fs)
+{
+    if (fs->watch_running) {
+        pthread_mutex_lock(&fs->conn_lock);
+        fs->watch_stop = true;
+        pthread_cond_signal(&fs->watch_wake);
+        pthread_mutex_unlock(&fs->conn_lock);
+        pthread_join(fs->watcher, NULL);
+        fs->watch_running = false;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Request life cycle                                                       */
+/* ------------------------------------------------------------------------ */
+
 static fs_request *request_new(nb_fileserver *fs, const char *method, const char *url)
 {
     fs_request *rq = calloc(1, sizeof *rq);
@@ -754,6 +1052,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     fs_request *rq = *con_cls;
     (void)version;
     if (!rq) {
+        conn_set_waiting(cls, c, false); /* the headers are in: no deadline while it runs */
         if (!(rq = request_new(cls, method, url)))
             return MHD_NO;
         *con_cls = rq;
@@ -782,7 +1081,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     nb_fileserver *fs = cls;
     fs_request *rq = *con_cls;
-    (void)c;
+    conn_set_waiting(fs, c, true); /* a kept-alive connection awaits its next headers */
     if (!rq)
         return;
     *con_cls = NULL;
@@ -854,27 +1153,94 @@ static nb_status open_listener(const char *host, int port, int *out)
     return NB_OK;
 }
 
-static nb_status start_mhd(nb_fileserver *fs, const char *host, int port)
+/* Reads a PEM file whole into *out (malloc'd, NUL-terminated); what names the flag. */
+static nb_status read_pem(const char *path, const char *what, char **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nbi_fail(NB_IO, "fileserver: %s %s: %s", what, path, strerror(errno));
+    nbi_buf b = NBI_BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    nb_status s = NB_OK;
+    while (s == NB_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        s = b.len + n > FS_TLS_FILE_MAX
+                ? nbi_fail(NB_TOO_LARGE, "fileserver: %s %s is over %d bytes", what, path,
+                           FS_TLS_FILE_MAX)
+                : nbi_buf_append(&b, chunk, n);
+    if (s == NB_OK && ferror(f))
+        s = nbi_fail(NB_IO, "fileserver: %s %s: read error", what, path);
+    fclose(f);
+    if (s == NB_OK && (b.len == 0 || !strstr((const char *)b.data, "-----BEGIN ")))
+        s = nbi_fail(NB_INVALID_ARG, "fileserver: %s %s is not a PEM file", what, path);
+    if (s == NB_OK)
+        s = nbi_buf_append(&b, "", 1); /* MHD wants a C string */
+    if (s != NB_OK) {
+        nbi_buf_free(&b);
+        return s;
+    }
+    *out = (char *)nbi_buf_detach(&b, NULL);
+    return *out ? NB_OK : nbi_fail(NB_NO_MEMORY, "fileserver: out of memory reading %s", path);
+}
+
+/* Loads the certificate and key for HTTPS, if configured. */
+static nb_status tls_load(nb_fileserver *fs, const nb_fileserver_config *cfg)
+{
+    if (!cfg->tls_cert_file && !cfg->tls_key_file)
+        return NB_OK;
+    if (!cfg->tls_cert_file || !cfg->tls_key_file)
+        return nbi_fail(NB_INVALID_ARG, "fileserver: HTTPS needs both a certificate "
+                                        "(tls_cert_file, --tls-cert) and its key "
+                                        "(tls_key_file, --tls-key)");
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return nbi_fail(NB_INVALID_ARG, "fileserver: this libmicrohttpd was built without TLS "
+                                        "support: HTTPS is not available");
+    nb_status s = read_pem(cfg->tls_cert_file, "certificate", &fs->tls_cert);
+    if (s == NB_OK)
+        s = read_pem(cfg->tls_key_file, "key", &fs->tls_key);
+    fs->tls = s == NB_OK;
+    return s;
+}
+
+static nb_status start_mhd(nb_fileserver *fs, const nb_fileserver_config *cfg, const char *host)
 {
     int sock = -1;
-    nb_status s = open_listener(host, port, &sock);
+    nb_status s = open_listener(host, cfg->port, &sock);
     if (s != NB_OK)
         return s;
+    unsigned max_conn = cfg->max_connections ? cfg->max_connections : FS_DEFAULT_MAX_CONNECTIONS;
+    unsigned per_ip = cfg->max_connections_per_ip ? cfg->max_connections_per_ip
+                                                  : FS_DEFAULT_MAX_PER_IP;
+    unsigned idle = cfg->idle_timeout_s ? cfg->idle_timeout_s : FS_DEFAULT_IDLE_TIMEOUT_S;
+    /* The limits, and the certificate when serving HTTPS (MHD_OPTION_END cuts the list). */
+    struct MHD_OptionItem more[] = {
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)max_conn, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)per_ip, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)idle, NULL},
+        {fs->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, fs->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, fs->tls_key},
+        {MHD_OPTION_END, 0, NULL},
+    };
     fs->starting = true; /* no MHD thread runs yet */
     fs->mhd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, fs, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, fs, /* first, as MHD wants */
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+            (fs->tls ? MHD_USE_TLS : 0),
+        0, NULL, NULL, on_request, fs, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        fs, /* first, as MHD wants */
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)sock, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)FS_THREADS, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FS_CONN_MEMORY,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)FS_IDLE_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, fs, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, fs, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, fs, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_ARRAY,
+        more, MHD_OPTION_END);
     pthread_mutex_lock(&fs->log_lock);
     fs->starting = false;
     pthread_mutex_unlock(&fs->log_lock);
     if (!fs->mhd) {
         close(sock); /* MHD leaves a socket it was given open when it fails */
-        return nbi_fail(NB_IO, "fileserver: libmicrohttpd could not start on %s port %d: %s",
-                        host, port, fs->mhd_error[0] ? fs->mhd_error : "no reason given");
+        return nbi_fail(NB_IO, "fileserver: libmicrohttpd could not start on %s port %d%s: %s",
+                        host, cfg->port, fs->tls ? " with TLS" : "",
+                        fs->mhd_error[0] ? fs->mhd_error : "no reason given");
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(fs->mhd, MHD_DAEMON_INFO_BIND_PORT);
     fs->port = info ? info->port : 0;
@@ -897,6 +1263,15 @@ static nb_status check_config(const nb_fileserver_config *cfg)
                         cfg->ttl_seconds);
     if (cfg->token && !cfg->token[0])
         return nbi_fail(NB_INVALID_ARG, "fileserver: config.token is empty (use NULL)");
+    if (cfg->max_connections_per_ip > (cfg->max_connections ? cfg->max_connections
+                                                             : FS_DEFAULT_MAX_CONNECTIONS))
+        return nbi_fail(NB_INVALID_ARG,
+                        "fileserver: config.max_connections_per_ip %u is over max_connections",
+                        cfg->max_connections_per_ip);
+    if (cfg->header_timeout_ms > 3600u * 1000)
+        return nbi_fail(NB_INVALID_ARG,
+                        "fileserver: config.header_timeout_ms %u is over an hour",
+                        cfg->header_timeout_ms);
     return NB_OK;
 }
 
@@ -917,10 +1292,17 @@ nb_status nb_fileserver_start(nb_fileserver **out, const nb_fileserver_config *c
     fs->lock_ready = true;
     fs->max_size = cfg->max_size;
     fs->quiet = cfg->quiet;
+    fs->max_pending = cfg->max_pending_uploads ? cfg->max_pending_uploads
+                                               : FS_DEFAULT_MAX_PENDING;
+    fs->header_timeout_ms = cfg->header_timeout_ms ? cfg->header_timeout_ms
+                                                   : FS_DEFAULT_HEADER_TIMEOUT_MS;
     int64_t ttl_s = cfg->ttl_seconds ? cfg->ttl_seconds : FS_DEFAULT_TTL_S;
     const char *host = cfg->listen_addr && cfg->listen_addr[0] ? cfg->listen_addr : "127.0.0.1";
-    if ((s = nbi_filestore_open(&fs->store, cfg->dir, ttl_s * 1000)) == NB_OK)
-        s = start_mhd(fs, host, cfg->port);
+    s = tls_load(fs, cfg);
+    if (s == NB_OK)
+        s = watch_start(fs);
+    if (s == NB_OK && (s = nbi_filestore_open(&fs->store, cfg->dir, ttl_s * 1000)) == NB_OK)
+        s = start_mhd(fs, cfg, host);
     if (s != NB_OK) {
         nb_fileserver_stop(fs);
         return s;
@@ -937,9 +1319,16 @@ void nb_fileserver_stop(nb_fileserver *fs)
         return;
     if (fs->mhd)
         MHD_stop_daemon(fs->mhd); /* waits for its threads; completes open requests */
+    watch_stop(fs);                 /* after MHD: no connection is left to watch */
     nbi_filestore_close(fs->store); /* files stay on disk for the next start */
     if (fs->lock_ready)
         pthread_mutex_destroy(&fs->log_lock);
+    if (fs->conn_ready) {
+        pthread_mutex_destroy(&fs->conn_lock);
+        pthread_cond_destroy(&fs->watch_wake);
+    }
+    free(fs->tls_cert);
+    free(fs->tls_key);
     free(fs->token);
     free(fs);
 }

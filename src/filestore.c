@@ -41,6 +41,7 @@ typedef struct fs_entry {
     uint64_t size;
     int64_t expires_ms;          /* wall clock, so that it survives restarts */
     bool oneshot;
+    bool pending;                /* upload records: no file added yet (counted in st) */
 } fs_entry;
 
 typedef struct fs_table {
@@ -56,6 +57,7 @@ struct nbi_filestore {
     bool sync_ready, sweeper_running, stopping;
     fs_table files;
     fs_table uploads;
+    size_t pending_uploads; /* upload records without a file: capped, see new_upload */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -175,6 +177,15 @@ static fs_entry *table_take_expired(fs_table *t, int64_t now, bool all)
         }
     }
     return out;
+}
+
+/* How many upload records of the detached list are still pending. */
+static size_t count_pending(const fs_entry *list)
+{
+    size_t n = 0;
+    for (; list; list = list->next)
+        n += list->pending;
+    return n;
 }
 
 static fs_entry *entry_new(const char *key, const char *name, const char *blob)
@@ -411,6 +422,11 @@ nb_status nbi_filestore_commit(nbi_filestore *st, const char *blob,
     }
     pthread_mutex_lock(&st->lock);
     fs_entry *old = table_put(&st->files, e);
+    fs_entry *u = meta->upload_id ? table_find(&st->uploads, meta->upload_id) : NULL;
+    if (u && u->pending) { /* the upload holds a file now: no longer counted as pending */
+        u->pending = false;
+        st->pending_uploads--;
+    }
     pthread_mutex_unlock(&st->lock);
     entries_free(st, old, true);
     return NB_OK;
@@ -468,8 +484,19 @@ bool nbi_filestore_remove(nbi_filestore *st, const char *key)
 /* ------------------------------------------------------------------------ */
 
 nb_status nbi_filestore_new_upload(nbi_filestore *st, bool oneshot, int64_t ttl_ms,
-                                   char id[NBI_UUID_LEN + 1], char token[NBI_UUID_LEN + 1])
+                                   size_t max_pending, char id[NBI_UUID_LEN + 1],
+                                   char token[NBI_UUID_LEN + 1])
 {
+    pthread_mutex_lock(&st->lock);
+    size_t pending = st->pending_uploads;
+    pthread_mutex_unlock(&st->lock);
+    /* Checked before allocating so that a flood costs nothing; a few racing
+     * requests may overshoot the cap by the number of server threads. */
+    if (max_pending && pending >= max_pending)
+        return nbi_fail(NB_TOO_LARGE,
+                        "fileserver: %zu uploads without a file are pending (the limit); "
+                        "try again when some expire or get their file",
+                        pending);
     nbi_uuid4(id);
     nbi_uuid4(token); /* 122 random bits from the kernel (getrandom) */
     fs_entry *u = entry_new(id, NULL, NULL);
@@ -481,8 +508,11 @@ nb_status nbi_filestore_new_upload(nbi_filestore *st, bool oneshot, int64_t ttl_
         ttl_ms = st->ttl_ms;
     u->oneshot = oneshot;
     u->expires_ms = wall_ms() + ttl_ms;
+    u->pending = true;
     pthread_mutex_lock(&st->lock);
     fs_entry *old = table_put(&st->uploads, u);
+    st->pending_uploads++;
+    st->pending_uploads -= count_pending(old); /* a UUID collision: never in practice */
     pthread_mutex_unlock(&st->lock);
     entries_free(st, old, false);
     return NB_OK;
@@ -527,6 +557,7 @@ static void *sweep_main(void *arg)
         int64_t now = wall_ms();
         fs_entry *files = table_take_expired(&st->files, now, false);
         fs_entry *uploads = table_take_expired(&st->uploads, now, false);
+        st->pending_uploads -= count_pending(uploads);
         pthread_mutex_unlock(&st->lock); /* unlink outside the lock */
         entries_free(st, files, true);
         entries_free(st, uploads, false);

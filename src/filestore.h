@@ -38,6 +38,7 @@ typedef struct nbi_filestore_meta {
     uint64_t size;
     int64_t expires_ms; /* wall clock; 0 = now + the store's TTL */
     bool oneshot;       /* removed after its first whole download */
+    const char *upload_id; /* the Plik upload the file belongs to, or NULL */
 } nbi_filestore_meta;
 
 /*
@@ -65,9 +66,15 @@ bool nbi_filestore_remove(nbi_filestore *st, const char *key);
  * Plik upload records, kept in memory only: after a restart their files can
  * still be downloaded but no file can be added to them.
  */
-/* A new upload living ttl_ms (0 or over the store's TTL: the store's TTL). */
+/*
+ * A new upload living ttl_ms (0 or over the store's TTL: the store's TTL).
+ * An upload is pending until a file is committed with its upload_id; when
+ * max_pending (0 = no cap) are pending, NB_TOO_LARGE says so and nothing is
+ * created, so that POST /upload floods cannot grow memory until the TTL.
+ */
 nb_status nbi_filestore_new_upload(nbi_filestore *st, bool oneshot, int64_t ttl_ms,
-                                   char id[NBI_UUID_LEN + 1], char token[NBI_UUID_LEN + 1]);
+                                   size_t max_pending, char id[NBI_UUID_LEN + 1],
+                                   char token[NBI_UUID_LEN + 1]);
 
 typedef enum nbi_upload_check {
     NBI_UPLOAD_OK = 0,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define DEFAULT_PENDING_MSGS 65536
 /* 256 envelopes of 1 MB: nats.c's 64 MiB would hold only ~64 of them. */
@@ -93,6 +94,7 @@ void nb_options_destroy(nb_options *o)
     free(o->sender_id);
     free(o->download_dir);
     free(o->link_store);
+    nbi_fsauth_free(o);
     for (size_t i = 0; i < o->allowed_origin_count; i++)
         free(o->allowed_origins[i]);
     free(o->allowed_origins);
@@ -137,6 +139,7 @@ nb_status nb_options_clone(nb_options **out, const nb_options *src)
               (!src->sender_name || o->sender_name) && (!src->sender_id || o->sender_id) &&
               (!src->download_dir || o->download_dir) && (!src->link_store || o->link_store);
     ok = clone_connection(o) && ok;
+    ok = nbi_fsauth_clone(o, src) && ok;
     for (size_t i = 0; ok && i < src->allowed_origin_count; i++)
         ok = nb_options_add_allowed_origin(o, src->allowed_origins[i]) == NB_OK;
     if (!ok) {
@@ -526,6 +529,11 @@ static nb_status read_key_file(const char *what, const char *path, char **out)
     if (!f)
         return nbi_fail(NB_INVALID_ARG, "options: %s '%s': cannot read it: %s", what, path,
                         strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return nbi_fail(NB_INVALID_ARG, "options: %s '%s' is not a regular file", what, path);
+    }
     char *buf = malloc(MAX_KEY_FILE + 1);
     size_t n = buf ? fread(buf, 1, MAX_KEY_FILE + 1, f) : 0;
     int err = ferror(f) ? errno : 0;
@@ -842,4 +850,95 @@ nb_status nb_options_set_max_envelope_bytes(nb_options *o, size_t bytes)
     if (s == NB_OK)
         o->max_envelope_bytes = bytes;
     return s;
+}
+/* ------------------------------------------------------------------------ */
+/* File server TLS and token (issue 10)                                     */
+/* ------------------------------------------------------------------------ */
+
+bool nbi_fsauth_clone(nb_options *dst, const nb_options *src)
+{
+    dst->fsauth.ca_file = nbi_strdup(src->fsauth.ca_file);
+    dst->fsauth.cert_file = nbi_strdup(src->fsauth.cert_file);
+    dst->fsauth.key_file = nbi_strdup(src->fsauth.key_file);
+    dst->fsauth.token = nbi_strdup(src->fsauth.token);
+    return (!src->fsauth.ca_file || dst->fsauth.ca_file) &&
+           (!src->fsauth.cert_file || dst->fsauth.cert_file) &&
+           (!src->fsauth.key_file || dst->fsauth.key_file) &&
+           (!src->fsauth.token || dst->fsauth.token);
+}
+
+void nbi_fsauth_free(nb_options *o)
+{
+    free(o->fsauth.ca_file);
+    free(o->fsauth.cert_file);
+    free(o->fsauth.key_file);
+    nbi_free_secret(o->fsauth.token);
+    memset(&o->fsauth, 0, sizeof o->fsauth);
+}
+
+nb_fileserver_auth nbi_fsauth_view(const nb_options *o)
+{
+    nb_fileserver_auth a = {o->fsauth.ca_file, o->fsauth.cert_file, o->fsauth.key_file,
+                            o->fsauth.token};
+    return a;
+}
+
+/* NB_OK when path names a readable key or certificate file (read_key_file); what names the option. */
+static nb_status readable_file(const char *path, const char *what)
+{
+    char *text = NULL;
+    nb_status s = read_key_file(what, path, &text);
+    nbi_free_secret(text);
+    return s;
+}
+
+nb_status nb_options_set_fileserver_ca(nb_options *o, const char *path)
+{
+    nb_status s = check(o, "fileserver_ca");
+    if (s == NB_OK && path)
+        s = readable_file(path, "fileserver CA file");
+    return s == NB_OK ? nbi_set_string(&o->fsauth.ca_file, path) : s;
+}
+
+nb_status nb_options_set_fileserver_client_cert(nb_options *o, const char *cert_path,
+                                                const char *key_path)
+{
+    nb_status s = check(o, "fileserver_client_cert");
+    if (s == NB_OK && !cert_path != !key_path)
+        s = nbi_fail(NB_INVALID_ARG, "options: a fileserver client certificate needs both the "
+                                     "certificate file and its key file");
+    if (s == NB_OK && cert_path)
+        s = readable_file(cert_path, "fileserver client certificate");
+    if (s == NB_OK && key_path)
+        s = readable_file(key_path, "fileserver client key");
+    char *cert = NULL;
+    if (s == NB_OK && (s = nbi_set_string(&cert, cert_path)) == NB_OK &&
+        (s = nbi_set_string(&o->fsauth.key_file, key_path)) == NB_OK) {
+        free(o->fsauth.cert_file);
+        o->fsauth.cert_file = cert;
+        cert = NULL;
+    }
+    free(cert);
+    return s;
+}
+
+nb_status nb_options_set_fileserver_token(nb_options *o, const char *token)
+{
+    nb_status s = check(o, "fileserver_token");
+    if (s != NB_OK)
+        return s;
+    /* The token goes into a header line: anything that could split it is refused,
+     * and the message never repeats the token. */
+    for (const char *p = token; p && *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return nbi_fail(NB_INVALID_ARG, "options: the fileserver token has spaces, control "
+                                            "or non-ASCII characters");
+    if (token && !token[0])
+        return nbi_fail(NB_INVALID_ARG, "options: the fileserver token is empty (use NULL)");
+    char *copy = nbi_strdup(token);
+    if (token && !copy)
+        return nbi_fail(NB_NO_MEMORY, "options: out of memory");
+    nbi_free_secret(o->fsauth.token);
+    o->fsauth.token = copy;
+    return NB_OK;
 }

@@ -44,6 +44,11 @@ struct nb_options {
     nb_download_fn download; /* NULL: nb_download_http */
     void *download_ctx;
 
+    /* File server TLS and token (issue 10): see nbi_fsauth_* below */
+    struct {
+        char *ca_file, *cert_file, *key_file, *token;
+    } fsauth;
+
     /* Object Store (objstore.c) */
     char *link_store;         /* "nats-os://BUCKET": link payloads go there; NULL: file server */
     const nb_client *client;  /* set by nb_client_connect in its own copy; never cloned */
@@ -70,6 +75,11 @@ struct nb_options {
 
 /* The authentication methods set in o, for messages: "user/password", "token and nkey", or "". */
 void nbi_options_auth_methods(const nb_options *o, char *out, size_t outsz);
+/* File server TLS and token: copies src's into dst (false when out of memory), frees o's. */
+bool nbi_fsauth_clone(nb_options *dst, const nb_options *src);
+void nbi_fsauth_free(nb_options *o);
+/* The view the HTTP handlers get in req->auth (valid while o lives). */
+nb_fileserver_auth nbi_fsauth_view(const nb_options *o);
 
 /* The defaults, for callers that pass NULL options. */
 const nb_options *nbi_options_default(void);

@@ -112,8 +112,9 @@ static nb_status current_size(nb_payload *p, who_t *who)
 
 static nb_status upload(nb_payload *p, const nb_options *o, const char *hex, who_t *who)
 {
+    nb_fileserver_auth auth = nbi_fsauth_view(o);
     nb_upload_request req = {o->fileserver_url, p->dataname, p->data, p->data ? NULL : p->path,
-                             p->size, hex, o->progress, o->progress_closure};
+                             p->size, hex, o->progress, o->progress_closure, &auth};
     if (o->link_store) { /* Object Store claim-check instead of the file server (objstore.c) */
         char *url = NULL;
         nb_status st = nbi_objstore_upload(&req, o, &url);
@@ -382,9 +383,10 @@ static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, 
     }
     /* Capped at the envelope's size (0 would mean "no cap": cap an empty payload at 1). */
     uint64_t cap = p->size ? p->size : 1;
+    nb_fileserver_auth auth = nbi_fsauth_view(o);
     nb_download_request req = {p->url, o->max_retries, o->base_delay_ms, o->max_delay_ms,
                                o->download_deadline_ms, e->correlation_id, cap, tmp,
-                               p->dataname, o->progress, o->progress_closure};
+                               p->dataname, o->progress, o->progress_closure, &auth};
     nb_download_fn fn = o->download ? o->download : nb_download_http;
     void *ctx = o->download_ctx;
     if (nbi_objstore_is_url(p->url)) { /* nats-os:// links: the Object Store (objstore.c) */

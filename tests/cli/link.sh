@@ -41,7 +41,7 @@ cmp "$T/big.bin" "$T/saved/$ID/big" || fail "saved link payload differs"
 has "$T/save.out" "\"path\":\"$T/saved/$ID/big\""
 
 # no allowed origin: reported on stderr, nothing printed, listening goes on until the timeout
-start_bg deny listen t.link --server "$URL" --json --timeout 2
+start_bg deny listen t.link --server "$URL" --json --timeout 6
 L=$BG_PID
 wait_for "$T/deny.err" "listening on t.link"
 expect_rc 0 send t.link --server "$URL" --fileserver "$F" --text small=hi --link small
@@ -49,7 +49,8 @@ wait_exit "$L" 10
 [ "$RC" = 3 ] || fail "listen exited $RC, expected the timeout"
 has "$T/deny.err" "natsbridge listen: bad message skipped: "
 [ -s "$T/deny.out" ] && fail "a refused link was printed"
-# a file server that wants a bearer token: --fileserver-token with Plik and with --put
+# a file server that wants a bearer token: the sender's --fileserver-token with Plik,
+# $NB_FILESERVER_TOKEN with --put, --fileserver-token-file with Plik
 "$NB" fileserver --listen 127.0.0.1:0 --dir "$T/files2" --token s3cret --quiet >"$T/fs2.out" 2>"$T/fs2.err" &
 FS2=$!
 BG_PIDS+=($FS2)
@@ -58,18 +59,28 @@ F2=$(grep -o 'http://[0-9.:]*' "$T/fs2.out" | head -1)
 [ -n "$F2" ] || fail "second file server did not start"
 expect_rc 2 send t.tok --server "$URL" --fileserver "$F2" --text small=hi --link small
 has "$T/run.err" "401"
-for mode in plik put; do
-    extra=""; [ "$mode" = put ] && extra="--put"
+printf 's3cret\n' >"$T/token.txt"
+for mode in plik put file; do
+    extra="--fileserver-token s3cret"
+    [ "$mode" = put ] && extra="--put" && export NB_FILESERVER_TOKEN=s3cret
+    [ "$mode" = file ] && extra="--fileserver-token-file $T/token.txt" && unset NB_FILESERVER_TOKEN
     start_bg "tok$mode" listen t.tok --server "$URL" --fileserver "$F2" --json --count 1 --timeout 15 \
         --retries 2 --base-delay 10 --max-delay 50
     L=$BG_PID
     wait_for "$T/tok$mode.err" "listening on t.tok"
-    expect_rc 0 send t.tok --server "$URL" --fileserver "$F2" --fileserver-token s3cret $extra --sha256 \
-        --text small=hi --link small --text direct=yes
+    expect_rc 0 send t.tok --server "$URL" --fileserver "$F2" $extra --sha256 \
+        --text small=hi --link small --text direct=yes --json
+    grep -q s3cret "$T/run.out" "$T/run.err" && fail "the token was printed ($mode)"
     wait_exit "$L" 15
     [ "$RC" = 0 ] || fail "listen ($mode) exited $RC"
     has "$T/tok$mode.out" '"dataname":"small","type":"text","transport":"link"'
     has "$T/tok$mode.out" '"data":"hi"'
 done
+expect_rc 1 send t.tok --server "$URL" --fileserver "$F2" --fileserver-token s3cret \
+    --fileserver-token-file "$T/token.txt" --text small=hi --link small
+has "$T/run.err" "not both"
+expect_rc 1 send t.tok --server "$URL" --fileserver "$F2" --fileserver-token-file "$T/none" \
+    --text small=hi --link small
+has "$T/run.err" "--fileserver-token-file $T/none: No such file"
 kill "$FS2"; wait "$FS2" 2>/dev/null || true
 echo PASS

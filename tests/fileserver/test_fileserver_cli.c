@@ -190,6 +190,14 @@ NBT_CASE(cli_usage_errors)
         {{"--dir"}, "--dir needs a value"},
         {{"--bogus"}, "unknown argument '--bogus'"},
         {{"stray"}, "unknown argument 'stray'"},
+        {{"--max-connections", "0"}, "--max-connections: '0' is not a number in 1.."},
+        {{"--max-connections-per-ip=x"}, "--max-connections-per-ip: 'x'"},
+        {{"--header-timeout", "99999999"}, "--header-timeout: '99999999'"},
+        {{"--idle-timeout="}, "--idle-timeout: ''"},
+        {{"--max-pending-uploads", "-3"}, "--max-pending-uploads: '-3'"},
+        {{"--tls-cert="}, "--tls-cert: empty file name"},
+        {{"--token", "a", "--token-file", "/etc/hostname"}, "--token or --token-file, not both"},
+        {{"--token-file", "/nonexistent/t"}, "--token-file /nonexistent/t: No such file"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[512], out[512];

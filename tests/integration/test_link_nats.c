@@ -63,7 +63,8 @@ static char fs_url[64];
 /* A config for this case's file server directory (DIR/files) on port. */
 static nb_fileserver_config fs_config(int port, uint64_t max_size, const char *token)
 {
-    nb_fileserver_config cfg = {"127.0.0.1", port, fs_dir, 0, max_size, token, true};
+    nb_fileserver_config cfg = {.listen_addr = "127.0.0.1", .port = port, .dir = fs_dir,
+                                .max_size = max_size, .token = token, .quiet = true};
     return cfg;
 }
 

@@ -22,7 +22,7 @@ static bool start(void)
     snprintf(dir, sizeof dir, "%s", d);
     char files[400];
     snprintf(files, sizeof files, "%s/files", dir);
-    nb_fileserver_config cfg = {"127.0.0.1", 0, files, 0, 0, NULL, true};
+    nb_fileserver_config cfg = {.listen_addr = "127.0.0.1", .dir = files, .quiet = true};
     REQUIRE_OK(nb_fileserver_start(&T.fs, &cfg));
     snprintf(fs_url, sizeof fs_url, "http://127.0.0.1:%d", nb_fileserver_port(T.fs));
     snprintf(save_dir, sizeof save_dir, "%s/saved/deeper", dir);

@@ -833,7 +833,7 @@ static char fs_url[64];
 
 static bool fs_start_on(int port)
 {
-    nb_fileserver_config cfg = {"127.0.0.1", port, fs_dir, 0, 0, NULL, true};
+    nb_fileserver_config cfg = {.listen_addr = "127.0.0.1", .port = port, .dir = fs_dir, .quiet = true};
     REQUIRE_OK(nb_fileserver_start(&T.fs, &cfg));
     snprintf(fs_url, sizeof fs_url, "http://127.0.0.1:%d", nb_fileserver_port(T.fs));
     return true;

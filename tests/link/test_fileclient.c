@@ -43,7 +43,8 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 
 static nb_status server_start(nb_fileserver **fs, int port, uint64_t max_size, const char *token)
 {
-    nb_fileserver_config cfg = {"127.0.0.1", port, E.store, 0, max_size, token, true};
+    nb_fileserver_config cfg = {.listen_addr = "127.0.0.1", .port = port, .dir = E.store,
+                                .max_size = max_size, .token = token, .quiet = true};
     return nb_fileserver_start(fs, &cfg);
 }
 

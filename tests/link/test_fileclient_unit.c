@@ -6,11 +6,13 @@
 
 #include "backoff.h"
 #include "fileclient.h"
+#include "options.h"
 
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 NBT_CASE(origin_valid)
 {
@@ -233,9 +235,49 @@ NBT_CASE(clock_and_sleep)
     CHECK(t1 - t0 >= 120 && t1 - t0 < 2000);
 }
 
+/* The file server TLS and token setters: validated when set, copied, cloned, secret kept out of errors. */
+NBT_CASE(fileserver_auth_options)
+{
+    char ca[] = "/tmp/nbt-ca-XXXXXX";
+    int fd = mkstemp(ca);
+    CHECK(fd >= 0);
+    CHECK(write(fd, "PEM\n", 4) == 4); /* an empty file is refused as no key file */
+    close(fd);
+    nb_options *o = NULL, *copy = NULL;
+    CHECK_OK(nb_options_create(&o));
+    CHECK_FAIL(nb_options_set_fileserver_ca(o, "/nonexistent/ca.pem"), NB_INVALID_ARG,
+               "fileserver CA file '/nonexistent/ca.pem'");
+    CHECK_FAIL(nb_options_set_fileserver_ca(o, "/tmp"), NB_INVALID_ARG, "not a regular file");
+    CHECK_OK(nb_options_set_fileserver_ca(o, ca));
+    CHECK_FAIL(nb_options_set_fileserver_client_cert(o, ca, NULL), NB_INVALID_ARG,
+               "needs both the certificate file and its key file");
+    CHECK_FAIL(nb_options_set_fileserver_client_cert(o, ca, "/nonexistent/key.pem"),
+               NB_INVALID_ARG, "fileserver client key '/nonexistent/key.pem'");
+    CHECK_OK(nb_options_set_fileserver_client_cert(o, ca, ca));
+    CHECK_FAIL(nb_options_set_fileserver_token(o, "s3cret\r\nX-Evil: 1"), NB_INVALID_ARG,
+               "fileserver token");
+    CHECK(!strstr(nb_last_error(), "s3cret"));
+    CHECK_FAIL(nb_options_set_fileserver_token(o, ""), NB_INVALID_ARG, "empty");
+    CHECK_OK(nb_options_set_fileserver_token(o, "s3cret"));
+    CHECK_OK(nb_options_clone(&copy, o));
+    nb_options_destroy(o);
+    /* The copy owns its strings: the original is gone. */
+    CHECK(copy->fsauth.ca_file && strcmp(copy->fsauth.ca_file, ca) == 0);
+    CHECK(copy->fsauth.key_file && strcmp(copy->fsauth.key_file, ca) == 0);
+    CHECK(copy->fsauth.token && strcmp(copy->fsauth.token, "s3cret") == 0);
+    CHECK_OK(nb_options_set_fileserver_client_cert(copy, NULL, NULL));
+    CHECK_OK(nb_options_set_fileserver_token(copy, NULL));
+    CHECK_OK(nb_options_set_fileserver_ca(copy, NULL));
+    CHECK(!copy->fsauth.cert_file && !copy->fsauth.key_file && !copy->fsauth.token &&
+          !copy->fsauth.ca_file);
+    nb_options_destroy(copy);
+    remove(ca);
+}
+
 static const nbt_case cases[] = {
     NBT_ENTRY(origin_valid),    NBT_ENTRY(origin_invalid),      NBT_ENTRY(origin_small_buffer),
     NBT_ENTRY(backoff_bounds),  NBT_ENTRY(backoff_cap_monotone), NBT_ENTRY(backoff_extremes),
-    NBT_ENTRY(backoff_threads), NBT_ENTRY(clock_and_sleep),     {0}};
+    NBT_ENTRY(backoff_threads), NBT_ENTRY(clock_and_sleep),     NBT_ENTRY(fileserver_auth_options),
+    {0}};
 
 int main(int argc, char **argv) { return nbt_main(argc, argv, cases); }

@@ -1,0 +1,77 @@
+/*
+ * fileserver.h - the pure request parsing of the built-in file server
+ * (fileserver.c): request paths, Range headers, message framing and the
+ * JSON options of POST /upload. Nothing here knows libmicrohttpd, so that
+ * tests/fuzz/fuzz_fileserver.c can drive every function with hostile bytes.
+ */
+#ifndef NB_FILESERVER_H
+#define NB_FILESERVER_H
+
+#include "filestore.h"
+#include "internal.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NBI_FS_KEY_MAX NBI_FILESTORE_KEY_MAX /* longest request path accepted */
+
+/*
+ * Decodes the raw request path (percent-escapes included) into out.
+ * Returns NULL when it is acceptable, else a constant saying why not
+ * ("path too long" is the one that deserves 414). Anything that looks like
+ * traversal ("..", "//", ".", backslash, %2f, %00, control characters) is
+ * refused outright so that no client can rely on it.
+ */
+const char *nbi_fs_decode_path(const char *raw, char out[NBI_FS_KEY_MAX]);
+
+/* True for the Plik routes: /upload, /upload/..., /file, /file/... */
+bool nbi_fs_plik_path(const char *path);
+
+/*
+ * Splits "/file/a[/b/c]" in place into up to 3 segments (seg[i] point into
+ * path); returns how many segments there were, capped at 4 (4 = too many).
+ */
+int nbi_fs_plik_segments(char *path, char *seg[3]);
+
+/*
+ * Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n" against size.
+ * 1: satisfiable (*start, *len set); -1: unsatisfiable (416); 0: absent,
+ * malformed or several ranges, which RFC 9110 lets us ignore (200).
+ */
+int nbi_fs_parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *len);
+
+/*
+ * Message framing of one request, gathered header by header
+ * (nbi_fs_framing_add) and judged once (nbi_fs_framing_check). RFC 9112
+ * section 6.3: Content-Length with Transfer-Encoding, conflicting or
+ * unparsable Content-Length values are a request-smuggling primitive behind a
+ * proxy, so they are refused, not interpreted.
+ */
+typedef struct nbi_fs_framing {
+    unsigned content_lengths;  /* Content-Length headers seen */
+    unsigned transfer_encodings;
+    bool bad_length;           /* a value that is not a plain decimal number */
+    bool lengths_differ;
+    bool te_not_chunked;       /* a Transfer-Encoding other than exactly "chunked" */
+    uint64_t length;           /* the first Content-Length */
+} nbi_fs_framing;
+
+/* Feeds one header (name and value as received; value may be NULL). */
+void nbi_fs_framing_add(nbi_fs_framing *f, const char *name, const char *value);
+/* NULL when the framing is unambiguous, else a constant saying what is wrong (answer 400). */
+const char *nbi_fs_framing_check(const nbi_fs_framing *f);
+
+/*
+ * Parses the optional JSON options of POST /upload (len bytes, not
+ * NUL-terminated). Empty or whitespace-only: true with *opts NULL. A JSON
+ * object: true with *opts the tree (caller frees with cJSON_Delete).
+ * Anything else: false with *opts NULL.
+ */
+bool nbi_fs_upload_options(const char *body, size_t len, cJSON **opts);
+
+/* What the options ask for: one-shot, and a TTL in ms (0 = the server's). */
+void nbi_fs_upload_settings(const cJSON *opts, bool *oneshot, int64_t *ttl_ms);
+
+#endif
