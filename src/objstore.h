@@ -40,6 +40,17 @@ nb_status nbi_objstore_put_path(nb_objstore *os, const char *name, const char *p
 /* True when url is an Object Store link (scheme nats-os, any case). */
 bool nbi_objstore_is_url(const char *url);
 
+/* An allowed origin "nats-os://BUCKET" (nb_options_add_allowed_origin): NB_INVALID_ARG naming it when malformed. */
+nb_status nbi_objstore_check_origin(const char *origin);
+
+/*
+ * The bucket allowlist of nats-os:// links: url must be well formed
+ * (NB_INVALID_ARG) and its bucket the one of o->link_store or one added as
+ * an allowed origin "nats-os://BUCKET" (else NB_NOT_ALLOWED naming the bucket
+ * and how to allow it). what prefixes the message ("payloads[0] 'x'").
+ */
+nb_status nbi_objstore_check_link(const char *url, const nb_options *o, const char *what);
+
 /*
  * Puts the bytes of req (memory or file) into the bucket of o->link_store
  * under a fresh name "<uuid>/<dataname>"; *url (malloc'd) gets

@@ -47,6 +47,11 @@ struct nb_options {
     /* Object Store (objstore.c) */
     char *link_store;         /* "nats-os://BUCKET": link payloads go there; NULL: file server */
     const nb_client *client;  /* set by nb_client_connect in its own copy; never cloned */
+
+    /* downloads (issue 11) */
+    int64_t idle_timeout_ms;  /* no byte for this long fails an attempt; 0: none */
+    int64_t retry_budget_ms;  /* retry while a byte came within this long; 0: count max_retries */
+    const volatile sig_atomic_t *stop; /* borrowed; downloads stop once it is non-zero */
 };
 
 /* The defaults, for callers that pass NULL options. */
