@@ -51,6 +51,8 @@ enum cli_flag_id {
     F_ACK_WAIT, F_MAX_DELIVER, F_SUBJECTS, F_STORAGE, F_REPLICAS, F_MAX_AGE, F_DUPE_WINDOW,
     /* Object Store */
     F_STORE,
+    /* downloads */
+    F_DOWNLOAD_TIMEOUT, F_IDLE_TIMEOUT, F_RETRY_BUDGET,
     F_FLAG_ID_END
 };
 
@@ -67,6 +69,8 @@ typedef struct cli_flag {
         {"allow-origin", F_ALLOW_ORIGIN, true}, {"quiet", F_QUIET, false},              \
         {"max-download", F_MAX_DOWNLOAD, true}, {"retries", F_RETRIES, true},           \
         {"base-delay", F_BASE_DELAY, true}, {"max-delay", F_MAX_DELAY, true},           \
+        {"download-timeout", F_DOWNLOAD_TIMEOUT, true},                                 \
+        {"idle-timeout", F_IDLE_TIMEOUT, true}, {"retry-budget", F_RETRY_BUDGET, true}, \
         {"help", F_HELP, false}
 #define CLI_FLAGS_SENDER                                                                \
     {"threshold", F_THRESHOLD, true}, {"sender-name", F_SENDER_NAME, true},             \
@@ -83,9 +87,14 @@ typedef struct cli_flag {
 /* --help text of the download flags in CLI_FLAGS_COMMON. */
 #define DOWNLOAD_HELP                                                                      \
     "  --max-download BYTES       refuse link payloads larger than BYTES\n"               \
-    "  --retries N                download retries (default 5)\n"                          \
+    "  --retries N                count download retries instead of --retry-budget\n"     \
     "  --base-delay MS            first back-off delay (default 100)\n"                    \
-    "  --max-delay MS             longest back-off delay (default 5000)\n"
+    "  --max-delay MS             longest back-off delay (default 5000)\n"                 \
+    "  --retry-budget SECONDS     retry a download (resuming it) until no byte came for\n" \
+    "                             SECONDS (default 30; 0: count --retries, default 5)\n"  \
+    "  --download-timeout SECONDS whole download, retries included (default 600; 0: none)\n" \
+    "  --idle-timeout SECONDS     an attempt receiving nothing this long fails (default 30;\n" \
+    "                             0: none)\n"
 
 /* A payload flag as given, kept in command-line order. */
 typedef struct cli_payload_arg {
@@ -137,6 +146,9 @@ typedef struct cli_args {
 
     /* Object Store */
     const char *store; /* --store nats-os://BUCKET: link payloads go into that bucket */
+
+    /* downloads: -1 when not given (the library's defaults) */
+    int64_t download_timeout_ms, idle_timeout_ms, retry_budget_ms;
 } cli_args;
 
 /* The JetStream flags of send and listen, and their --help lines. */

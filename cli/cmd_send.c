@@ -29,12 +29,14 @@
     NB_DEFAULT_FILESERVER_URL ")\n"                                                        \
     "  --threshold BYTES          payloads this large or larger go by link (default "      \
     "1000000)\n"                                                                           \
-    "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable)\n"        \
+    "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable); an\n"    \
+    "                             Object Store bucket is nats-os://BUCKET\n"             \
     "  --token TOKEN              bearer token for uploads to the file server\n"          \
     "  --put                      upload by HTTP PUT instead of the Plik API\n"           \
     "  --sha256                   direct payloads carry metadata.sha256 too\n"            \
     "  --store nats-os://BUCKET   put link payloads into that JetStream Object Store\n"    \
-    "                             bucket (made when missing) instead of the file server\n" \
+    "                             bucket (made when missing) instead of the file server;\n" \
+    "                             request: the reply's nats-os:// links may come from it\n" \
     DOWNLOAD_HELP
 
 static const char send_usage[] =

@@ -25,6 +25,10 @@ nb_status nbi_objstore_create(nb_objstore **out, const nb_client *c, const nb_ob
  */
 nb_status nbi_objstore_get(nb_objstore *os, const char *name, uint64_t max_bytes, const char *path,
                            uint8_t **data, size_t *len);
+/* Says whether a link object may be followed into bucket (downloads, issue 11). */
+typedef bool (*nbi_bucket_allowed_fn)(const char *bucket, const void *ctx);
+/* Gets through os follow links (nats.js options.link) into other buckets only when allowed says so. */
+void nbi_objstore_restrict_links(nb_objstore *os, nbi_bucket_allowed_fn allowed, const void *ctx);
 /* Opens an existing bucket on c's connection (NB_NOT_FOUND when it is not there). */
 nb_status nbi_objstore_open(nb_objstore **out, const nb_client *c, const char *bucket);
 /*

@@ -145,8 +145,9 @@ static bool origin_is_bucket(const char *origin, const char *bucket)
     return n == strlen(bucket) && strncmp(b, bucket, n) == 0;
 }
 
-static bool bucket_allowed(const char *bucket, const nb_options *o)
+static bool bucket_allowed(const char *bucket, const void *ctx)
 {
+    const nb_options *o = ctx;
     if (origin_is_bucket(o->link_store, bucket))
         return true;
     for (size_t i = 0; i < o->allowed_origin_count; i++)
@@ -297,6 +298,7 @@ nb_status nbi_objstore_download(const nb_download_request *req, uint8_t **data, 
         s = nbi_objstore_open(&os, o->client, bucket);
     if (s == NB_OK) {
         nb_objstore_set_progress_cb(os, req->progress, req->progress_closure);
+        nbi_objstore_restrict_links(os, bucket_allowed, o);
         s = download_retrying(os, req, name, data, len);
     }
     nb_objstore_destroy(os);
