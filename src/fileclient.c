@@ -994,6 +994,48 @@ static nb_status set_range(sink *k, struct curl_slist **headers)
     return s;
 }
 
+/* The stop flag or the idle timeout, checked between waits; true to stop the attempt. */
+static bool must_stop(sink *k)
+{
+    const nb_download_request *r = k->req;
+    if (r->stop && *r->stop)
+        k->stopped = STOP_FLAG;
+    else if (r->idle_timeout_ms > 0 && nbi_now_ms() - k->idle_since >= r->idle_timeout_ms)
+        k->stopped = STOP_IDLE;
+    return k->stopped != STOP_NONE;
+}
+
+/*
+ * curl_easy_perform, but through a multi handle whose waits last at most
+ * 100 ms: curl_easy_perform waits up to a second between progress calls when
+ * nothing arrives, and a SIGINT must not wait that long.
+ */
+static CURLcode perform(sink *k)
+{
+    CURLM *m = curl_multi_init();
+    if (!m || curl_multi_add_handle(m, k->curl) != CURLM_OK) {
+        curl_multi_cleanup(m);
+        return CURLE_OUT_OF_MEMORY;
+    }
+    int running = 1;
+    CURLMcode mc = CURLM_OK;
+    while (mc == CURLM_OK && running && !must_stop(k)) {
+        mc = curl_multi_perform(m, &running);
+        if (mc == CURLM_OK && running)
+            mc = curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    CURLcode rc = k->stopped ? CURLE_ABORTED_BY_CALLBACK : CURLE_FAILED_INIT;
+    int left = 0;
+    for (CURLMsg *msg; !k->stopped && (msg = curl_multi_info_read(m, &left));)
+        if (msg->msg == CURLMSG_DONE)
+            rc = msg->data.result;
+    if (mc != CURLM_OK && !k->stopped)
+        rc = CURLE_RECV_ERROR; /* a multi failure ends the attempt; another may do better */
+    curl_multi_remove_handle(m, k->curl);
+    curl_multi_cleanup(m);
+    return rc;
+}
+
 /* One GET of the bytes not kept yet; the time left before the deadline bounds it. */
 static void download_once(sink *k, int64_t deadline, char *err, outcome *o)
 {
@@ -1023,7 +1065,7 @@ static void download_once(sink *k, int64_t deadline, char *err, outcome *o)
         curl_easy_setopt(k->curl, CURLOPT_CONNECTTIMEOUT_MS,
                          (long)(left < CONNECT_TIMEOUT_MS ? left : CONNECT_TIMEOUT_MS));
     }
-    CURLcode rc = curl_easy_perform(k->curl);
+    CURLcode rc = perform(k);
     curl_easy_setopt(k->curl, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(headers);
     if (k->file && fflush(k->file) != 0 && k->fail == NB_OK) {
