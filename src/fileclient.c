@@ -968,6 +968,10 @@ static void classify(CURL *c, CURLcode rc, sink *k, const char *err, outcome *o)
                     code >= 300 && code <= 399 ? " (redirects are not followed)" : "");
         if (transient)
             o->retry_after_ms = retry_after_ms(c, r->max_delay_ms);
+    } else if (k->total && k->got < k->total) {
+        /* A 206 that ended early: the rest is asked for again. */
+        outcome_set(o, NB_HTTP, true, "the answer ended after %llu of %llu bytes",
+                    (unsigned long long)k->got, (unsigned long long)k->total);
     }
 }
 
