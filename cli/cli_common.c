@@ -776,7 +776,8 @@ static int receive_one(loop_state *st)
         st->done += (uint64_t)r;
     } else if (is_fatal(s)) {
         return cli_fail(CLI_RUNTIME, s, NULL);
-    } else if (s != NB_TIMEOUT) {
+    } else if (s != NB_TIMEOUT || !strstr(nb_last_error(), "no message within")) {
+        /* (an NB_TIMEOUT of a message's download, --download-timeout, is reported too) */
         /* Never dropped silently: a bad message or lost ones get a line each. */
         cli_fail(0, s, s == NB_SLOW_CONSUMER ? "messages dropped" : "bad message skipped");
     }

@@ -770,11 +770,33 @@ static void listen_sigint_body(void)
     int64_t exited = nbi_now_ms() - t1;
     bool told = file_says(slow.err, "interrupted (stop flag set)", 1000);
 
+    /* 3: --download-timeout: one byte every 150 ms is never idle; the deadline is reported */
+    hostile h3 = {.script = {H_TRICKLE}, .nscript = 1, .trickle_ms = 150};
+    bool h3_up = up && hostile_start(&h3, small_body, sizeof small_body);
+    char origin3[64], url3[96], env3[2048];
+    snprintf(origin3, sizeof origin3, "http://127.0.0.1:%d", h3_up ? h3.port : 0);
+    snprintf(url3, sizeof url3, "%s/file/a/b/slow.bin", origin3);
+    link_envelope(env3, sizeof env3, url3, sizeof small_body);
+    child dl = {0};
+    const char *a3[] = {NBT_CLI, "listen", "t.slow", "--server", srv.url, "--allow-origin", origin3,
+                        "--download-timeout", "1", NULL};
+    bool dl_up = h3_up && child_start(&dl, "deadline", a3) &&
+                 file_says(dl.err, "listening on t.slow", 10000);
+    if (dl_up)
+        natsConnection_PublishString(nc, "t.slow", env3);
+    bool deadline = dl_up && file_says(dl.err, "deadline of 1000 ms", 5000);
+    if (dl.pid)
+        kill(dl.pid, SIGINT);
+    int dl_rc = dl.pid ? child_wait(&dl, 5000) : -1;
+    if (h3_up)
+        hostile_stop(&h3);
+
     natsConnection_Destroy(nc);
     hostile_stop(&h);
     nbt_server_stop(&srv);
     fprintf(stderr, "note: idle timeout reported after %lld ms; SIGINT exit after %lld ms\n",
             (long long)reported, (long long)exited);
+    CHECK(deadline && dl_rc == 0);
     CHECK(up);
     CHECK(named && reported < 3000);
     CHECK(idle_rc == 0);
