@@ -808,7 +808,43 @@ static void listen_sigint_body(void)
 
 NBT_CASE(listen_sigint_during_download) { run(listen_sigint_body, false); }
 
+/* The setters refuse what makes no sense, naming the option. */
+static void options_body(void)
+{
+    static volatile sig_atomic_t flag;
+    nb_options *o = NULL;
+    CHECK_OK(nb_options_create(&o));
+    nb_status idle = nb_options_set_idle_timeout(o, -1);
+    char idle_err[256];
+    snprintf(idle_err, sizeof idle_err, "%s", nb_last_error());
+    nb_status budget = nb_options_set_retry_budget(o, -5);
+    char budget_err[256];
+    snprintf(budget_err, sizeof budget_err, "%s", nb_last_error());
+    nb_status ok = nb_options_set_idle_timeout(o, 0);
+    if (ok == NB_OK)
+        ok = nb_options_set_retry_budget(o, 0);
+    if (ok == NB_OK)
+        ok = nb_options_set_stop_flag(o, &flag);
+    if (ok == NB_OK)
+        ok = nb_options_set_stop_flag(o, NULL);
+    nb_status null_opts = nb_options_set_stop_flag(NULL, &flag);
+    nb_options_destroy(o);
+    nb_download_request d = dl_req("http://127.0.0.1:1/x");
+    d.idle_timeout_ms = -1;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    nb_status neg = nb_download_http(&d, &data, &len, NULL);
+    CHECK(idle == NB_INVALID_ARG && strstr(idle_err, "idle_timeout must be >= 0"));
+    CHECK(budget == NB_INVALID_ARG && strstr(budget_err, "retry_budget must be >= 0"));
+    CHECK_OK(ok);
+    CHECK(null_opts == NB_INVALID_ARG);
+    CHECK(neg == NB_INVALID_ARG && strstr(nb_last_error(), "idle timeout"));
+}
+
+NBT_CASE(download_options) { run(options_body, false); }
+
 static const nbt_case cases[] = {
+    NBT_ENTRY(download_options),
     NBT_ENTRY(idle_timeout_trickle),   NBT_ENTRY(deadline_trickle),
     NBT_ENTRY(stop_flag_interrupts),   NBT_ENTRY(retry_budget_spent),
     NBT_ENTRY(resume_after_restart),   NBT_ENTRY(resume_fallbacks),
