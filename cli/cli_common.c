@@ -779,7 +779,11 @@ static int receive_one(loop_state *st)
     } else if (s != NB_TIMEOUT || !strstr(nb_last_error(), "no message within")) {
         /* (an NB_TIMEOUT of a message's download, --download-timeout, is reported too) */
         /* Never dropped silently: a bad message or lost ones get a line each. */
-        cli_fail(0, s, s == NB_SLOW_CONSUMER ? "messages dropped" : "bad message skipped");
+        /* cli_stop: a signal stopped the message's download, the message was fine */
+        const char *what = s == NB_SLOW_CONSUMER ? "messages dropped"
+                           : cli_stop            ? "message dropped: interrupted"
+                                                 : "bad message skipped";
+        cli_fail(0, s, what);
     }
     return CLI_CONTINUE;
 }
