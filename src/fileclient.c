@@ -1180,23 +1180,26 @@ static nb_status check_download_args(const nb_download_request *req, uint8_t **d
     return s == NB_OK ? NB_OK : nbi_fail_prefix(s, "download");
 }
 
-/* The ".part" file, created afresh: a stale one is replaced, a planted link refused. */
+/*
+ * The ".part" file, new and private (0600, whatever the umask), never through
+ * a planted file or symbolic link: anything already there is refused. It stays
+ * open across attempts: a resumed download appends to it.
+ */
 static nb_status part_open(sink *k, const char *url)
 {
-    struct stat st;
-    if (lstat(k->part, &st) == 0 && S_ISLNK(st.st_mode))
-        return nbi_fail(NB_NOT_ALLOWED, "download %.400s: %s is a symbolic link; not following it",
-                        url, k->part);
-    if (unlink(k->part) != 0 && errno != ENOENT)
-        return nbi_fail(NB_IO, "download %.400s: remove stale %s: %s", url, k->part,
-                        strerror(errno));
     int fd = open(k->part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == EEXIST || errno == ELOOP))
+        return nbi_fail(NB_NOT_ALLOWED,
+                        "download %.400s: '%s' already exists (a planted file or symbolic link?): "
+                        "not opened, not followed",
+                        url, k->part);
     if (fd < 0)
         return nbi_fail(NB_IO, "download %.400s: open %s: %s", url, k->part, strerror(errno));
-    if (!(k->file = fdopen(fd, "wb"))) {
+    if (fchmod(fd, 0600) != 0 || !(k->file = fdopen(fd, "wb"))) {
         int e = errno;
         close(fd);
-        return nbi_fail(NB_IO, "download %.400s: open %s: %s", url, k->part, strerror(e));
+        unlink(k->part);
+        return nbi_fail(NB_IO, "download %.400s: cannot open '%s': %s", url, k->part, strerror(e));
     }
     return NB_OK;
 }

@@ -629,7 +629,7 @@ static void resume_fallbacks_body(void)
 
 NBT_CASE(resume_fallbacks) { run(resume_fallbacks_body, false); }
 
-/* A planted symbolic link at DIR/name.part is refused, not followed. */
+/* A planted symbolic link or file at DIR/name.part is refused, not followed nor truncated. */
 static void part_symlink_body(void)
 {
     char path[128], part[140], victim[128];
@@ -653,6 +653,19 @@ static void part_symlink_body(void)
     bool intact = kept && strcmp(kept, "keep") == 0;
     free(kept);
     CHECK(s == NB_NOT_ALLOWED && strstr(err, "symbolic link"));
+    CHECK(intact);
+    /* a planted regular file is not truncated either, and stays */
+    CHECK(unlink(part) == 0);
+    f = fopen(part, "w");
+    CHECK(f && fputs("planted", f) >= 0 && fclose(f) == 0);
+    CHECK(hostile_start(&h, small_body, sizeof small_body));
+    s = nb_download_http(&d, NULL, NULL, NULL);
+    snprintf(err, sizeof err, "%s", nb_last_error());
+    hostile_stop(&h);
+    kept = nbt_read_file(part, NULL);
+    intact = kept && strcmp(kept, "planted") == 0;
+    free(kept);
+    CHECK(s == NB_NOT_ALLOWED && strstr(err, "already exists"));
     CHECK(intact);
 }
 
