@@ -251,6 +251,11 @@ static int store_number(cli_args *a, const cli_flag *f, const char *v)
     }
     if (f->id == F_TIMEOUT)
         return cli_parse_seconds(f->name, v, &a->timeout_ms);
+    if (f->id == F_DOWNLOAD_TIMEOUT || f->id == F_IDLE_TIMEOUT || f->id == F_RETRY_BUDGET)
+        return cli_parse_seconds(f->name, v,
+                                 f->id == F_DOWNLOAD_TIMEOUT ? &a->download_timeout_ms
+                                 : f->id == F_IDLE_TIMEOUT   ? &a->idle_timeout_ms
+                                                             : &a->retry_budget_ms);
     if (f->id == F_THRESHOLD) {
         rc = cli_parse_u64(f->name, v, &a->threshold);
         a->has_threshold = true;
@@ -355,6 +360,7 @@ int cli_parse(int argc, char **argv, const cli_flag *table, const char *usage, c
 {
     memset(a, 0, sizeof *a);
     a->timeout_ms = -1;
+    a->download_timeout_ms = a->idle_timeout_ms = a->retry_budget_ms = -1;
     /* A repeatable flag cannot occur more often than there are words. */
     size_t n = argc > 0 ? (size_t)argc : 1;
     a->origins = calloc(n, sizeof *a->origins);
@@ -498,6 +504,29 @@ static nb_status apply_fileserver_auth(const cli_args *a, nb_options *o, const c
     return NB_OK;
 }
 
+/*
+ * The download bounds, and the stop flag that SIGINT/SIGTERM set: a download
+ * in progress stops at once instead of holding the receive loop. --retries
+ * alone counts retries (nb_options_set_backoff's rule); --retry-budget wins.
+ */
+static nb_status apply_downloads(const cli_args *a, nb_options *o, const char **what)
+{
+    nb_status s = NB_OK;
+    *what = "--retry-budget";
+    if ((a->retry_budget_ms >= 0 || (a->has_backoff && !a->has_retries)) &&
+        (s = nb_options_set_retry_budget(o, a->retry_budget_ms >= 0 ? a->retry_budget_ms
+                                                                     : NB_DEFAULT_RETRY_BUDGET_MS)))
+        return s;
+    *what = "--download-timeout";
+    if (a->download_timeout_ms >= 0 && (s = nb_options_set_download_deadline(o, a->download_timeout_ms)))
+        return s;
+    *what = "--idle-timeout";
+    if (a->idle_timeout_ms >= 0 && (s = nb_options_set_idle_timeout(o, a->idle_timeout_ms)))
+        return s;
+    *what = "options";
+    return nb_options_set_stop_flag(o, &cli_stop);
+}
+
 static nb_status apply_options(const cli_args *a, nb_options *o, const char **what)
 {
     nb_status s = NB_OK;
@@ -522,6 +551,8 @@ static nb_status apply_options(const cli_args *a, nb_options *o, const char **wh
         return s;
     *what = "--retries, --base-delay and --max-delay";
     if (a->has_backoff && (s = apply_backoff(a, o)))
+        return s;
+    if ((s = apply_downloads(a, o, what)))
         return s;
     if ((s = apply_fileserver_auth(a, o, what)))
         return s;
@@ -845,9 +876,14 @@ static int receive_one(loop_state *st)
         st->done += (uint64_t)r;
     } else if (is_fatal(s)) {
         return cli_fail(CLI_RUNTIME, s, NULL);
-    } else if (s != NB_TIMEOUT) {
+    } else if (s != NB_TIMEOUT || !strstr(nb_last_error(), "no message within")) {
+        /* (an NB_TIMEOUT of a message's download, --download-timeout, is reported too) */
         /* Never dropped silently: a bad message or lost ones get a line each. */
-        cli_fail(0, s, s == NB_SLOW_CONSUMER ? "messages dropped" : "bad message skipped");
+        /* cli_stop: a signal stopped the message's download, the message was fine */
+        const char *what = s == NB_SLOW_CONSUMER ? "messages dropped"
+                           : cli_stop            ? "message dropped: interrupted"
+                                                 : "bad message skipped";
+        cli_fail(0, s, what);
     }
     return CLI_CONTINUE;
 }

@@ -58,6 +58,8 @@ enum cli_flag_id {
     F_MAX_PAYLOADS, F_MAX_LINK_BYTES, F_MAX_DATANAME, F_MAX_METADATA_DEPTH, F_MAX_ENVELOPE_BYTES,
     /* File server TLS and token (issue 10) */
     F_FILESERVER_TOKEN_FILE, F_FILESERVER_CA, F_FILESERVER_CERT, F_FILESERVER_KEY,
+    /* downloads */
+    F_DOWNLOAD_TIMEOUT, F_IDLE_TIMEOUT, F_RETRY_BUDGET,
     F_FLAG_ID_END
 };
 
@@ -80,7 +82,10 @@ typedef struct cli_flag {
         {"base-delay", F_BASE_DELAY, true}, {"max-delay", F_MAX_DELAY, true},           \
         {"fileserver-ca", F_FILESERVER_CA, true},                                       \
         {"fileserver-cert", F_FILESERVER_CERT, true},                                   \
-        {"fileserver-key", F_FILESERVER_KEY, true}, {"help", F_HELP, false}
+        {"fileserver-key", F_FILESERVER_KEY, true},                                     \
+        {"download-timeout", F_DOWNLOAD_TIMEOUT, true},                                 \
+        {"idle-timeout", F_IDLE_TIMEOUT, true}, {"retry-budget", F_RETRY_BUDGET, true}, \
+        {"help", F_HELP, false}
 #define CLI_FLAGS_SENDER                                                                \
     {"threshold", F_THRESHOLD, true}, {"sender-name", F_SENDER_NAME, true},             \
         {"fileserver-token", F_FILESERVER_TOKEN, true},                                 \
@@ -128,9 +133,14 @@ typedef struct cli_flag {
 /* --help text of the download flags in CLI_FLAGS_COMMON. */
 #define DOWNLOAD_HELP                                                                      \
     "  --max-download BYTES       refuse link payloads larger than BYTES\n"               \
-    "  --retries N                download retries (default 5)\n"                          \
+    "  --retries N                count download retries instead of --retry-budget\n"     \
     "  --base-delay MS            first back-off delay (default 100)\n"                    \
     "  --max-delay MS             longest back-off delay (default 5000)\n"                 \
+    "  --retry-budget SECONDS     retry a download (resuming it) until no byte came for\n" \
+    "                             SECONDS (default 30; 0: count --retries, default 5)\n"  \
+    "  --download-timeout SECONDS whole download, retries included (default 600; 0: none)\n" \
+    "  --idle-timeout SECONDS     an attempt receiving nothing this long fails (default 30;\n" \
+    "                             0: none)\n"                                              \
     "  --fileserver-ca FILE       trust the CA certificates in FILE (PEM) for an https\n"  \
     "                             file server, instead of the system's\n"                  \
     "  --fileserver-cert FILE     client certificate (PEM) for a file server that asks\n"  \
@@ -194,6 +204,8 @@ typedef struct cli_args {
     const char *connection_name, *context;
     /* receive limits (cli_limits.c): 0 keeps the library's default */
     uint64_t max_payloads, max_link_bytes, max_dataname, max_metadata_depth, max_envelope_bytes;
+    /* downloads: -1 when not given (the library's defaults) */
+    int64_t download_timeout_ms, idle_timeout_ms, retry_budget_ms;
 } cli_args;
 
 /* The JetStream flags of send and listen, and their --help lines. */

@@ -19,7 +19,10 @@ static const char listen_usage[] =
     "  --csv                      with --save-dir, also save tables as NAME.csv\n"
     NATS_CONNECT_HELP
     "  --fileserver URL           file server whose links may be downloaded\n"
-    "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable)\n"
+    "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable); an\n"
+    "                             Object Store bucket is nats-os://BUCKET\n"
+    "  --store nats-os://BUCKET   fetch nats-os:// links from BUCKET (others need\n"
+    "                             --allow-origin)\n"
     DOWNLOAD_HELP
     JS_LISTEN_HELP
     LIMITS_HELP
@@ -34,6 +37,7 @@ static const cli_flag listen_flags[] = {
     CLI_FLAGS_COMMON,           {"json", F_JSON, false},        {"count", F_COUNT, true},
     {"timeout", F_TIMEOUT, true}, {"queue", F_QUEUE, true}, {"save-dir", F_SAVE_DIR, true},
     {"rows", F_ROWS, true},       {"csv", F_CSV, false},
+    {"store", F_STORE, true}, /* the bucket nats-os:// links may come from */
     CLI_FLAGS_JS_LISTEN, CLI_FLAGS_LIMITS, CLI_FLAGS_END};
 
 static int print_one(nb_client *c, nb_envelope *env, const cli_args *a, void *ctx)

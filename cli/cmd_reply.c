@@ -36,7 +36,10 @@ static const char reply_usage[] =
     "  --fileserver URL           file server for link payloads\n"
     "  --threshold BYTES          payloads this large or larger go by link\n"
     "  --sender-name NAME         sender_name of the replies\n"
-    "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable)\n"
+    "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable); an\n"
+    "                             Object Store bucket is nats-os://BUCKET\n"
+    "  --store nats-os://BUCKET   fetch nats-os:// links only from BUCKET (others need\n"
+    "                             --allow-origin) and put reply links there\n"
     "  --fileserver-token TOKEN   bearer token for uploads to the file server (also\n"
     "                             $NB_FILESERVER_TOKEN)\n"
     "  --fileserver-token-file F  read that token from the first line of file F\n"
@@ -53,7 +56,9 @@ static const char reply_usage[] =
 static const cli_flag reply_flags[] = {
     CLI_FLAGS_COMMON,           CLI_FLAGS_SENDER,         {"echo", F_ECHO, false},
     {"exec", F_EXEC, true},     {"count", F_COUNT, true}, {"timeout", F_TIMEOUT, true},
-    {"queue", F_QUEUE, true},   CLI_FLAGS_LIMITS,         CLI_FLAGS_END};
+    {"queue", F_QUEUE, true},
+    {"store", F_STORE, true}, /* links in, and reply links out, of that bucket */
+    CLI_FLAGS_LIMITS, CLI_FLAGS_END};
 
 /* ---- --echo -------------------------------------------------------------- */
 

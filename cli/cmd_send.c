@@ -29,14 +29,16 @@
     NB_DEFAULT_FILESERVER_URL ")\n"                                                        \
     "  --threshold BYTES          payloads this large or larger go by link (default "      \
     "1000000)\n"                                                                           \
-    "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable)\n"        \
+    "  --allow-origin ORIGIN      also download links from ORIGIN (repeatable); an\n"    \
+    "                             Object Store bucket is nats-os://BUCKET\n"             \
     "  --fileserver-token TOKEN   bearer token for uploads to the file server (also\n"     \
     "                             $NB_FILESERVER_TOKEN)\n"                                 \
     "  --fileserver-token-file F  read that token from the first line of file F\n"          \
     "  --put                      upload by HTTP PUT instead of the Plik API\n"           \
     "  --sha256                   direct payloads carry metadata.sha256 too\n"            \
     "  --store nats-os://BUCKET   put link payloads into that JetStream Object Store\n"    \
-    "                             bucket (made when missing) instead of the file server\n" \
+    "                             bucket (made when missing) instead of the file server;\n" \
+    "                             request: the reply's nats-os:// links may come from it\n" \
     DOWNLOAD_HELP
 
 static const char send_usage[] =

@@ -8,7 +8,10 @@
  * the bytes go in 128 KiB chunks, the envelope carries
  * nats-os://BUCKET/NAME, and the receiver fetches the object over its own
  * NATS connection and checks its size and SHA-256 before handing it over.
- * The server needs JetStream (nats-server -js). NATS_URL says where it is
+ * A receiver fetches only from the bucket its own options name for links
+ * and from buckets it allows (nb_options_add_allowed_origin with
+ * "nats-os://OTHER"): a sender cannot make it read any bucket its
+ * credentials happen to reach. The server needs JetStream (nats-server -js). NATS_URL says where it is
  * (default nats://localhost:4222).
  */
 #include <stdint.h>
@@ -41,7 +44,7 @@ int main(void)
     nb_options *opts = NULL;
     nb_client *client = NULL;
     nb_subscription *sub = NULL;
-    nb_envelope *msg = NULL, *got = NULL;
+    nb_envelope *msg = NULL, *got = NULL, *other = NULL;
     nb_payload *payload = NULL;
     nb_objstore *bucket = NULL;
     nb_object_info info = {0};
@@ -85,6 +88,14 @@ int main(void)
     }
     printf("bytes match\n");
 
+    /* A receiver whose options name another bucket refuses the link before reading a byte. */
+    TRY(nb_options_set_link_store(opts, "nats-os://OTHER"));
+    nb_status refused = nb_envelope_parse(&other, nb_envelope_json(msg, NULL),
+                                          strlen(nb_envelope_json(msg, NULL)), opts);
+    printf("a receiver reading only OTHER: %s (%s)\n", nb_status_text(refused), nb_last_error());
+    if (refused != NB_NOT_ALLOWED)
+        goto done;
+
     /* The object itself, as any NATS client (nats.go, nats.js, ...) sees it. */
     /* nats-os://BUCKET/NAME; NAME is <uuid>/<dataname>, percent-encoded (none needed here). */
     const char *url = nb_payload_url(in), *prefix = "nats-os://" BUCKET "/";
@@ -107,6 +118,7 @@ done:
         fprintf(stderr, "deleting bucket %s: %s\n", BUCKET, nb_last_error());
     nb_payload_destroy(payload);
     nb_envelope_destroy(got);
+    nb_envelope_destroy(other);
     nb_envelope_destroy(msg);
     nb_subscription_destroy(sub);
     nb_client_destroy(client);

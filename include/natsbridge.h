@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h> /* sig_atomic_t: nb_options_set_stop_flag */
 
 #include <cjson/cJSON.h>
 
@@ -195,9 +196,13 @@ NB_EXTERN nb_status nb_options_set_event_cb(nb_options *o, nb_event_cb cb, void 
 /** Download retries with exponential back-off and full jitter. */
 NB_EXTERN nb_status nb_options_set_backoff(nb_options *o, int max_retries,
                                            int64_t base_delay_ms, int64_t max_delay_ms);
-/** Overall time limit for one download, retries included; 0 (default) means none. */
+/** Overall time limit for one download, retries included; 0 means none (default 10 min). */
 NB_EXTERN nb_status nb_options_set_download_deadline(nb_options *o, int64_t ms);
-/** Adds an origin ("http://host:port") from which link URLs may be downloaded. */
+/**
+ * Adds an origin ("http://host:port") from which link URLs may be downloaded,
+ * or an Object Store bucket ("nats-os://BUCKET") from which nats-os:// links
+ * may be fetched besides the link store's own (nb_options_set_link_store).
+ */
 NB_EXTERN nb_status nb_options_add_allowed_origin(nb_options *o, const char *origin);
 /** Hard cap on any one download in bytes, on top of the envelope's size; 0 = none. */
 NB_EXTERN nb_status nb_options_set_max_download(nb_options *o, uint64_t bytes);
@@ -256,6 +261,14 @@ typedef struct nb_download_request {
     nb_progress_cb progress;    /**< may be NULL */
     void *progress_closure;
     const struct nb_fileserver_auth *auth; /**< TLS trust (NULL: the system's CAs), see below */
+    /* downloads (issue 11): zero values keep the behaviour of older callers */
+    int64_t idle_timeout_ms;    /**< an attempt fails when no byte arrives for this long; 0 = none */
+    int64_t retry_budget_ms;    /**< retry while the last byte arrived less than this long ago;
+                                     0 = count max_retries instead */
+    const volatile sig_atomic_t *stop; /**< abort promptly once *stop != 0; may be NULL */
+    const char *sha256_hex;     /**< expected hex digest, checked while streaming; may be NULL */
+    char *sha256_out;           /**< may be NULL; else gets the hex digest of the bytes (65
+                                     chars), or "" when the handler did not hash them */
 } nb_download_request;
 
 /** Downloads req->url; when req->path is NULL, *data (malloc'd, taken by the library) and *len are set. */
@@ -1177,9 +1190,43 @@ NB_EXTERN nb_status nb_objstore_delete(nb_objstore *os, const char *name);
  * turns it off). Sending must then go through an nb_client (nb_client_send,
  * nb_smartsend), whose connection is used. The URL that travels is
  * nats-os://BUCKET/NAME (docs/PROTOCOL.md, "Object Store links"). Receivers
- * fetch nats-os:// links over their client's connection whatever this setting.
+ * fetch nats-os:// links over their client's connection, and only from this
+ * bucket and those added with nb_options_add_allowed_origin: a link into any
+ * other bucket is refused with NB_NOT_ALLOWED naming it.
  */
 NB_EXTERN nb_status nb_options_set_link_store(nb_options *o, const char *url);
+
+/* ------------------------------------------------------------------------ */
+/* downloads (issue 11)                                                     */
+/* ------------------------------------------------------------------------ */
+
+/** Default of nb_options_set_download_deadline: the whole transfer, retries included. */
+#define NB_DEFAULT_DOWNLOAD_DEADLINE_MS (10 * 60 * 1000)
+/** Default of nb_options_set_idle_timeout. */
+#define NB_DEFAULT_IDLE_TIMEOUT_MS 30000
+/** Default of nb_options_set_retry_budget: rides out a file-server restart of ~10 s. */
+#define NB_DEFAULT_RETRY_BUDGET_MS 30000
+
+/**
+ * A download attempt that receives no byte for ms (waiting for the answer
+ * included) fails with NB_HTTP naming the idle timeout; it is retried, resuming
+ * where it stopped, within the retry budget. 0 turns it off.
+ */
+NB_EXTERN nb_status nb_options_set_idle_timeout(nb_options *o, int64_t ms);
+/**
+ * How long a failing download keeps retrying, as time: it gives up once no
+ * byte has arrived for ms (each byte received starts the budget again), with
+ * the back-off delays of nb_options_set_backoff. Retries resume with a Range
+ * request. 0 counts attempts instead (max_retries); nb_options_set_backoff sets
+ * 0, so call this after it to keep a time budget.
+ */
+NB_EXTERN nb_status nb_options_set_retry_budget(nb_options *o, int64_t ms);
+/**
+ * Downloads check *flag (borrowed; NULL turns it off) while they run and
+ * between retries: once it is non-zero they stop within ~100 ms with NB_HTTP
+ * "... interrupted". Meant for a flag a SIGINT/SIGTERM handler sets.
+ */
+NB_EXTERN nb_status nb_options_set_stop_flag(nb_options *o, const volatile sig_atomic_t *flag);
 
 /* == end object store API == */
 

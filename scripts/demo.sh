@@ -7,7 +7,9 @@
 #   2. a CSV file sent as a table (Arrow IPC), printed by the receiver as columns;
 #   3. JetStream: a stream, stored sends deduplicated by msg_id, a durable
 #      consumer that acks what it printed and resumes where it stopped;
-#   4. a 2 MB payload by claim-check in a JetStream Object Store bucket.
+#   4. a 2 MB payload by claim-check in a JetStream Object Store bucket, fetched
+#      by a receiver that names the bucket (--store) and refused by one that
+#      does not (buckets are allowlisted like HTTP origins).
 # Everything it starts is stopped, and its temp dir removed, on exit; any
 # failing step stops the demo with a non-zero exit status.
 # NB_DEMO_BUILD_DIR: where to build (default build).
@@ -128,7 +130,9 @@ expect "$work/shipper2.out" "order-1003"
 
 section "4. a 2 MB payload by claim-check in the Object Store bucket SCANS"
 head -c 2000000 /dev/urandom >"$work/scan.bin"
-listen scans demo.scans --count 1 --timeout 20 --save-dir "$work/scans"
+listen stranger demo.scans --timeout 20
+stranger=$listener
+listen scans demo.scans --count 1 --timeout 20 --save-dir "$work/scans" --store nats-os://SCANS
 link=$("$nb" send demo.scans --server "$nats_url" --store nats-os://SCANS \
   --file scan="$work/scan.bin":image --json | grep -o 'nats-os://[^"]*')
 echo "the envelope carries only the link $link"
@@ -136,5 +140,11 @@ wait "$listener"
 show "$work/scans.out"
 cmp "$work/scan.bin" "$(ls -d "$work"/scans/*/ | head -1)scan"
 echo "the 2 MB scan arrived byte for byte from the bucket (size and sha256 checked)"
+for _ in $(seq 100); do grep -q "not allowed" "$work/stranger.err" && break; sleep 0.1; done
+kill -INT "$stranger"
+wait "$stranger" || true
+echo "a listener without --store nats-os://SCANS (or --allow-origin nats-os://SCANS) refused it:"
+grep -o "is in Object Store bucket .*" "$work/stranger.err" | head -1
+expect "$work/stranger.err" "--allow-origin nats-os://SCANS"
 
 printf '\ndemo: all steps passed\n'

@@ -76,6 +76,20 @@ void nbi_sleep_ms(int64_t ms)
         ;
 }
 
+bool nbi_sleep_unless_stopped(int64_t ms, const volatile sig_atomic_t *stop)
+{
+    /* Slices keep a SIGINT from waiting out a long back-off delay. */
+    int64_t end = nbi_now_ms() + (ms > 0 ? ms : 0);
+    for (;;) {
+        if (stop && *stop)
+            return true;
+        int64_t left = end - nbi_now_ms();
+        if (left <= 0)
+            return false;
+        nbi_sleep_ms(left < 50 ? left : 50);
+    }
+}
+
 void nbi_deadline_after(clockid_t clock, int64_t ms, struct timespec *until)
 {
     clock_gettime(clock, until);

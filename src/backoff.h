@@ -7,6 +7,7 @@
 
 #include "internal.h"
 
+#include <signal.h>
 #include <time.h>
 
 /*
@@ -20,6 +21,12 @@ int64_t nbi_now_ms(void);
 
 /* Sleeps ms milliseconds (resumes after signals). */
 void nbi_sleep_ms(int64_t ms);
+/*
+ * Sleeps ms milliseconds in slices of at most 50 ms, returning early (true)
+ * once *stop is non-zero (stop may be NULL: a plain sleep, false).
+ */
+bool nbi_sleep_unless_stopped(int64_t ms, const volatile sig_atomic_t *stop);
+
 /* *until = now on clock (CLOCK_MONOTONIC or CLOCK_REALTIME) + ms, for timed condition waits. */
 void nbi_deadline_after(clockid_t clock, int64_t ms, struct timespec *until);
 

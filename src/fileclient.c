@@ -14,15 +14,18 @@
 #include "buf.h"
 #include "ids.h"
 #include "payload.h" /* nbi_create_private_file: .part files (issue 11 item 12) */
+#include "integrity.h"
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* No total timeout (a 1 GB file may take minutes); instead a connect limit
  * and "less than 1 byte/s for 30 s" counts as a dead transfer. */
@@ -729,49 +732,143 @@ nb_status nb_upload_put(const nb_upload_request *req, nb_upload_result *res, voi
 }
 
 /* ------------------------------------------------------------------------ */
-/* Download with back-off                                                   */
+/* Download: bounded in time, resumed with Range, hashed while streaming    */
 /* ------------------------------------------------------------------------ */
 
-/* Where the body of one attempt goes: memory, or the ".part" file. */
+/* Why the transfer callback stopped an attempt. */
+enum { STOP_NONE = 0, STOP_IDLE, STOP_FLAG };
+
+#define VALIDATOR_MAX 256
+
+/*
+ * Where the body goes, across attempts: memory or the ".part" file (open for
+ * the whole download), hashed as it arrives. got bytes are kept; a retry
+ * asks for the rest with "Range: bytes=got-".
+ */
 typedef struct sink {
     CURL *curl;
+    const nb_download_request *req;
     nbi_buf mem;
     FILE *file;
     const char *part;
-    bool part_made;        /* this download created the .part file (so may remove it) */
-    uint64_t got;
-    uint64_t max;          /* 0: no cap */
-    curl_off_t announced;  /* Content-Length, -1 when unknown */
-    bool checked;          /* status and Content-Length looked at */
-    bool discard;          /* not 2xx: the body is an error page, dropped */
-    nb_status fail;        /* why the write callback stopped the transfer */
+    nbi_sha256 *hash;       /* over the got bytes kept */
+    uint64_t got;           /* bytes kept, all attempts */
+    uint64_t max;           /* 0: no cap */
+    uint64_t total;         /* the whole size the server announced; 0: unknown */
+    char validator[VALIDATOR_MAX]; /* ETag, else Last-Modified, of the bytes kept; "" none */
+    int64_t progress_ms;    /* when a byte was last kept (the retry budget counts from it) */
+    /* this attempt */
+    uint64_t offset;        /* the Range start: got when the attempt began */
+    curl_off_t announced;   /* Content-Length, -1 when unknown */
+    bool checked;           /* status and headers looked at */
+    bool discard;           /* not 2xx: the body is an error page, dropped */
+    bool restart;           /* the kept bytes are stale: the next attempt starts at byte 0 */
+    nb_status fail;         /* why the write callback stopped the transfer */
     int err_no;
-    progress prog;
+    int stopped;            /* STOP_*: why the transfer callback stopped it */
+    curl_off_t seen;        /* dlnow at the last transfer callback */
+    int64_t idle_since;     /* when this attempt last received a byte (or began) */
 } sink;
 
 /* What one attempt came to. */
 typedef struct outcome {
     nb_status status;
     bool transient;         /* worth another try */
+    bool at_once;           /* retry without a back-off delay (a restart from byte 0) */
     int64_t retry_after_ms; /* the server's Retry-After, capped */
     char why[REASON_MAX];
 } outcome;
 
-/* First bytes of the answer: refuse a too-long Content-Length before reading the body. */
+/* The value of response header name of the last answer into out ("" when absent). */
+static void header_of(CURL *c, const char *name, char *out, size_t outsz)
+{
+    struct curl_header *h = NULL;
+    out[0] = '\0';
+    if (curl_easy_header(c, name, 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h && h->value)
+        snprintf(out, outsz, "%s", h->value);
+}
+
+/* What identifies the version of the bytes: a strong ETag, else Last-Modified. */
+static void validator_of(CURL *c, char out[VALIDATOR_MAX])
+{
+    header_of(c, "ETag", out, VALIDATOR_MAX);
+    if (!out[0] || strncmp(out, "W/", 2) == 0)
+        header_of(c, "Last-Modified", out, VALIDATOR_MAX);
+}
+
+/* Drops the bytes kept: the next ones start the payload over. */
+static bool sink_reset(sink *k)
+{
+    k->got = 0;
+    k->mem.len = 0;
+    k->total = 0;
+    k->validator[0] = '\0';
+    nbi_sha256_discard(k->hash);
+    k->hash = NULL;
+    if (nbi_sha256_create(&k->hash) != NB_OK) {
+        k->fail = NB_NO_MEMORY;
+        return false;
+    }
+    if (k->file && (fflush(k->file) != 0 || ftruncate(fileno(k->file), 0) != 0 ||
+                    fseeko(k->file, 0, SEEK_SET) != 0)) {
+        k->fail = NB_IO;
+        k->err_no = errno;
+        return false;
+    }
+    return true;
+}
+
+static bool over_cap(sink *k, uint64_t size)
+{
+    if (k->max && size > k->max) {
+        k->fail = NB_TOO_LARGE;
+        return true;
+    }
+    return false;
+}
+
+/*
+ * A 206 must continue exactly the bytes kept: it starts at offset, the whole
+ * has the size and validator of the first answer. Anything else means the
+ * file changed: the attempt stops and the next one starts over.
+ */
+static bool resume_check(sink *k)
+{
+    char range[128], now[VALIDATOR_MAX];
+    unsigned long long first = 0, last = 0, total = 0;
+    header_of(k->curl, "Content-Range", range, sizeof range);
+    validator_of(k->curl, now);
+    bool same = sscanf(range, "bytes %llu-%llu/%llu", &first, &last, &total) == 3 &&
+                first == k->offset && last >= first && last < total &&
+                (k->total == 0 || total == k->total) && strcmp(now, k->validator) == 0;
+    if (!same) {
+        k->restart = true;
+        return false;
+    }
+    k->total = total;
+    return !over_cap(k, total);
+}
+
+/* First bytes of an answer: its status, size and, for a resumed one, its range. */
 static bool sink_check(sink *k)
 {
     long code = 0;
     k->checked = true;
     curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, &code);
+    if (code == 206)
+        return resume_check(k);
     if (code < 200 || code > 299) {
         k->discard = true;
         return true;
     }
-    curl_easy_getinfo(k->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &k->announced);
-    if (k->max && k->announced > 0 && (uint64_t)k->announced > k->max) {
-        k->fail = NB_TOO_LARGE;
+    /* A whole body: the server ignored the Range, or the file changed (If-Range). */
+    if (k->got > 0 && !sink_reset(k))
         return false;
-    }
+    curl_easy_getinfo(k->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &k->announced);
+    if (k->announced > 0 && over_cap(k, (uint64_t)k->announced))
+        return false;
+    k->total = k->announced > 0 ? (uint64_t)k->announced : 0;
+    validator_of(k->curl, k->validator);
     if (!k->file && k->announced > 0) /* a hint only: growth still works if it fails */
         (void)nbi_buf_reserve(&k->mem, (size_t)(k->announced < PREALLOC_MAX ? k->announced
                                                                                : PREALLOC_MAX));
@@ -800,8 +897,43 @@ static size_t sink_write(char *p, size_t size, size_t n, void *arg)
         k->fail = NB_NO_MEMORY;
         return 0;
     }
+    if (nbi_sha256_update(k->hash, p, len) != NB_OK) {
+        k->fail = NB_INTERNAL;
+        return 0;
+    }
     k->got += len;
+    k->progress_ms = nbi_now_ms();
     return len;
+}
+
+/*
+ * curl calls this during the transfer, also when nothing arrives: the stop
+ * flag and the idle timeout are checked here (non-zero aborts the attempt),
+ * and the caller's progress is reported as bytes kept of the whole.
+ */
+static int sink_xferinfo(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                         curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)ultotal;
+    (void)ulnow;
+    sink *k = arg;
+    const nb_download_request *r = k->req;
+    int64_t now = nbi_now_ms();
+    if (r->stop && *r->stop) {
+        k->stopped = STOP_FLAG;
+        return 1;
+    }
+    if (dlnow != k->seen) {
+        k->seen = dlnow;
+        k->idle_since = now;
+    } else if (r->idle_timeout_ms > 0 && now - k->idle_since >= r->idle_timeout_ms) {
+        k->stopped = STOP_IDLE;
+        return 1;
+    }
+    if (r->progress)
+        r->progress(r->dataname ? r->dataname : "", k->got, k->total, r->progress_closure);
+    return 0;
 }
 
 static void outcome_set(outcome *o, nb_status s, bool transient, const char *fmt, ...)
@@ -846,13 +978,13 @@ static int64_t retry_after_ms(CURL *c, int64_t max_ms)
     return secs > max_ms / 1000 ? max_ms : (int64_t)secs * 1000;
 }
 
-/* Sorts an attempt into success, a transient failure or a final one. */
-static void classify(CURL *c, CURLcode rc, const sink *k, const char *err, int64_t max_delay,
-                     outcome *o)
+/* The write callback's reason to stop, if it had one. */
+static bool classify_sink(const sink *k, outcome *o)
 {
-    long code = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    if (k->fail == NB_TOO_LARGE && k->announced > 0 && (uint64_t)k->announced > k->max)
+    if (k->fail == NB_TOO_LARGE && k->total > k->max)
+        outcome_set(o, NB_TOO_LARGE, false, "the server announced %llu bytes, over the limit of %llu bytes",
+                    (unsigned long long)k->total, (unsigned long long)k->max);
+    else if (k->fail == NB_TOO_LARGE && k->announced > 0 && (uint64_t)k->announced > k->max)
         outcome_set(o, NB_TOO_LARGE, false, "Content-Length %lld is over the limit of %llu bytes",
                     (long long)k->announced, (unsigned long long)k->max);
     else if (k->fail == NB_TOO_LARGE)
@@ -863,93 +995,237 @@ static void classify(CURL *c, CURLcode rc, const sink *k, const char *err, int64
     else if (k->fail == NB_NO_MEMORY)
         outcome_set(o, NB_NO_MEMORY, false, "out of memory after %llu bytes",
                     (unsigned long long)k->got);
-    else if (rc != CURLE_OK)
+    else if (k->fail != NB_OK)
+        outcome_set(o, k->fail, false, "cannot hash the bytes received");
+    else
+        return false;
+    return true;
+}
+
+/* Sorts an attempt into success, a transient failure or a final one. */
+static void classify(CURL *c, CURLcode rc, sink *k, const char *err, outcome *o)
+{
+    const nb_download_request *r = k->req;
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    if (classify_sink(k, o))
+        return;
+    if (k->stopped == STOP_FLAG) {
+        outcome_set(o, NB_HTTP, false, "interrupted (stop flag set) after %llu bytes",
+                    (unsigned long long)k->got);
+    } else if (k->stopped == STOP_IDLE) {
+        outcome_set(o, NB_HTTP, true,
+                    "no data for %lld ms (idle timeout: nb_options_set_idle_timeout, --idle-timeout)",
+                    (long long)r->idle_timeout_ms);
+    } else if (k->restart || (code == 416 && k->offset > 0)) {
+        /* 416: the file is now shorter than the bytes kept. */
+        k->restart = true;
+        outcome_set(o, NB_HTTP, true,
+                    "the file changed on the server during the download (HTTP %ld to a Range "
+                    "request), starting over",
+                    code);
+        o->at_once = k->offset > 0; /* a restart that already started at 0 waits as usual */
+    } else if (rc != CURLE_OK) {
         outcome_set(o, NB_HTTP, curl_transient(rc), "%s%s", tls_hint(rc, err), curl_reason(rc, err));
-    else if (code < 200 || code > 299) {
+    } else if (code < 200 || code > 299) {
         bool transient = code == 408 || code == 429 || code >= 500;
         nb_status s = code == 404 || code == 410 ? NB_NOT_FOUND : NB_HTTP;
         outcome_set(o, s, transient, "HTTP %ld%s", code,
                     code >= 300 && code <= 399 ? " (redirects are not followed)" : "");
         if (transient)
-            o->retry_after_ms = retry_after_ms(c, max_delay);
+            o->retry_after_ms = retry_after_ms(c, r->max_delay_ms);
+    } else if (k->total && k->got < k->total) {
+        /* A 206 that ended early: the rest is asked for again. */
+        outcome_set(o, NB_HTTP, true, "the answer ended after %llu of %llu bytes",
+                    (unsigned long long)k->got, (unsigned long long)k->total);
     }
 }
 
-/* One GET; the time left before the deadline bounds the whole attempt. */
-static void download_once(CURL *c, const nb_download_request *req, int64_t deadline, sink *k,
-                          char *err, outcome *o)
+/* A validator echoed in If-Range: printable ASCII and spaces only (no CR/LF). */
+static bool validator_safe(const char *v)
+{
+    for (; *v; v++)
+        if ((unsigned char)*v < 0x20 || (unsigned char)*v >= 0x7f)
+            return false;
+    return true;
+}
+
+/* "Range: bytes=got-" and, when the bytes kept have a validator, "If-Range". */
+static nb_status set_range(sink *k, struct curl_slist **headers)
+{
+    char range[32];
+    snprintf(range, sizeof range, "%llu-", (unsigned long long)k->offset);
+    CURLcode rc = curl_easy_setopt(k->curl, CURLOPT_RANGE, k->offset ? range : NULL);
+    nb_status s = rc == CURLE_OK ? NB_OK : nbi_fail(NB_HTTP, "curl refused the Range %s", range);
+    if (s == NB_OK && k->offset && k->validator[0] && validator_safe(k->validator))
+        s = header_add(headers, "If-Range", k->validator);
+    if (s == NB_OK && curl_easy_setopt(k->curl, CURLOPT_HTTPHEADER, *headers) != CURLE_OK)
+        s = nbi_fail(NB_HTTP, "curl refused the request headers");
+    return s;
+}
+
+/* The stop flag or the idle timeout, checked between waits; true to stop the attempt. */
+static bool must_stop(sink *k)
+{
+    const nb_download_request *r = k->req;
+    if (r->stop && *r->stop)
+        k->stopped = STOP_FLAG;
+    else if (r->idle_timeout_ms > 0 && nbi_now_ms() - k->idle_since >= r->idle_timeout_ms)
+        k->stopped = STOP_IDLE;
+    return k->stopped != STOP_NONE;
+}
+
+/*
+ * curl_easy_perform, but through a multi handle whose waits last at most
+ * 100 ms: curl_easy_perform waits up to a second between progress calls when
+ * nothing arrives, and a SIGINT must not wait that long.
+ */
+static CURLcode perform(sink *k)
+{
+    CURLM *m = curl_multi_init();
+    if (!m || curl_multi_add_handle(m, k->curl) != CURLM_OK) {
+        curl_multi_cleanup(m);
+        return CURLE_OUT_OF_MEMORY;
+    }
+    int running = 1;
+    CURLMcode mc = CURLM_OK;
+    while (mc == CURLM_OK && running && !must_stop(k)) {
+        mc = curl_multi_perform(m, &running);
+        if (mc == CURLM_OK && running)
+            mc = curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    CURLcode rc = k->stopped ? CURLE_ABORTED_BY_CALLBACK : CURLE_FAILED_INIT;
+    int left = 0;
+    for (CURLMsg *msg; !k->stopped && (msg = curl_multi_info_read(m, &left));)
+        if (msg->msg == CURLMSG_DONE)
+            rc = msg->data.result;
+    if (mc != CURLM_OK && !k->stopped)
+        rc = CURLE_RECV_ERROR; /* a multi failure ends the attempt; another may do better */
+    curl_multi_remove_handle(m, k->curl);
+    curl_multi_cleanup(m);
+    return rc;
+}
+
+/* One GET of the bytes not kept yet; the time left before the deadline bounds it. */
+static void download_once(sink *k, int64_t deadline, char *err, outcome *o)
 {
     memset(o, 0, sizeof *o);
-    k->got = 0;
-    k->mem.len = 0;
+    if (k->restart && !sink_reset(k)) {
+        classify_sink(k, o);
+        return;
+    }
+    k->offset = k->got;
     k->announced = -1;
-    k->checked = k->discard = false;
+    k->checked = k->discard = k->restart = false;
     k->fail = NB_OK;
+    k->stopped = STOP_NONE;
+    k->seen = 0;
+    k->idle_since = nbi_now_ms();
     err[0] = '\0';
-    /* A retry starts the file over: simpler than Range, and always right. */
-    if (k->part && k->part_made)
-        remove(k->part); /* our own, from the last attempt */
-    /* New, 0600, never through a planted symbolic link (issue 11 item 12). */
-    nb_status made = k->part ? nbi_create_private_file(k->part, &k->file) : NB_OK;
-    if (made == NB_IO) {
-        outcome_set(o, NB_IO, false, "open %s: %s", k->part, strerror(errno));
+    struct curl_slist *headers = NULL;
+    if (set_range(k, &headers) != NB_OK) {
+        curl_slist_free_all(headers);
+        outcome_set(o, NB_HTTP, false, "%s", nb_last_error());
         return;
     }
-    if (made != NB_OK) {
-        outcome_set(o, made, false, "%s", nb_last_error());
-        return;
-    }
-    k->part_made = k->part_made || k->part != NULL;
     if (deadline) {
         int64_t left = deadline - nbi_now_ms();
         left = left < 1 ? 1 : left > INT32_MAX ? INT32_MAX : left; /* long may be 32-bit */
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+        curl_easy_setopt(k->curl, CURLOPT_TIMEOUT_MS, (long)left);
+        curl_easy_setopt(k->curl, CURLOPT_CONNECTTIMEOUT_MS,
                          (long)(left < CONNECT_TIMEOUT_MS ? left : CONNECT_TIMEOUT_MS));
     }
-    CURLcode rc = curl_easy_perform(c);
-    if (k->file && fclose(k->file) != 0 && rc == CURLE_OK && k->fail == NB_OK) {
+    CURLcode rc = perform(k);
+    curl_easy_setopt(k->curl, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(headers);
+    if (k->file && fflush(k->file) != 0 && k->fail == NB_OK) {
         k->fail = NB_IO;
         k->err_no = errno;
     }
-    k->file = NULL;
-    classify(c, rc, k, err, req->max_delay_ms, o);
+    classify(k->curl, rc, k, err, o);
 }
 
-/* Tries up to max_retries + 1 times with back-off, never sleeping past the deadline. */
-static nb_status download_loop(CURL *c, const nb_download_request *req, sink *k, char *err)
+/* The attempt count, time and budget in a failure message. */
+static nb_status give_up(const nb_download_request *req, const outcome *o, nb_status s,
+                         int attempts, const char *why)
+{
+    return nbi_fail(s, "download %.400s: %s after %d attempt%s: %s", req->url, why, attempts,
+                    attempts == 1 ? "" : "s", o->why);
+}
+
+/* The delay before the next attempt, or -1 to give up (the message is set). */
+static int64_t next_delay(const nb_download_request *req, const sink *k, const outcome *o,
+                          int attempts, int fruitless, int64_t deadline, nb_status *s)
+{
+    int64_t now = nbi_now_ms();
+    char why[160];
+    if (deadline && now >= deadline) {
+        snprintf(why, sizeof why, "deadline of %lld ms passed", (long long)req->deadline_ms);
+        *s = give_up(req, o, NB_TIMEOUT, attempts, why);
+        return -1;
+    }
+    int64_t budget_end = req->retry_budget_ms > 0 ? k->progress_ms + req->retry_budget_ms : 0;
+    if (budget_end && now >= budget_end) {
+        snprintf(why, sizeof why,
+                 "retry budget of %lld ms spent without receiving a byte "
+                 "(nb_options_set_retry_budget, --retry-budget)",
+                 (long long)req->retry_budget_ms);
+        *s = give_up(req, o, o->status, attempts, why);
+        return -1;
+    }
+    if (!budget_end && attempts > req->max_retries) {
+        *s = give_up(req, o, o->status, attempts, "gave up");
+        return -1;
+    }
+    int64_t delay = o->at_once ? 0 : nbi_backoff_delay_ms(fruitless > 0 ? fruitless - 1 : 0,
+                                                          req->base_delay_ms, req->max_delay_ms);
+    if (o->retry_after_ms > delay)
+        delay = o->retry_after_ms;
+    if (budget_end && now + delay > budget_end) /* one last try as the budget ends */
+        delay = budget_end - now;
+    if (deadline && now + delay >= deadline) {
+        snprintf(why, sizeof why, "deadline of %lld ms would pass before attempt %d",
+                 (long long)req->deadline_ms, attempts + 1);
+        *s = nbi_fail(NB_TIMEOUT, "download %.400s: %s: %s", req->url, why, o->why);
+        return -1;
+    }
+    return delay;
+}
+
+/*
+ * Attempts until the bytes are complete: a retry resumes where the last one
+ * stopped, after a back-off delay that restarts when an attempt made progress.
+ * Bounded by the retry budget (time without a byte; or max_retries when it
+ * is 0), the deadline and the stop flag.
+ */
+static nb_status download_loop(const nb_download_request *req, sink *k, char *err)
 {
     int64_t start = nbi_now_ms();
     /* A deadline too far to add up is no deadline. */
     int64_t deadline = req->deadline_ms > 0 && req->deadline_ms < INT64_MAX - start
                            ? start + req->deadline_ms
                            : 0;
-    int64_t tries = (int64_t)req->max_retries + 1;
-    const char *url = req->url;
+    k->progress_ms = start;
     outcome o;
-    for (int i = 0;; i++) {
-        download_once(c, req, deadline, k, err, &o);
+    int fruitless = 0; /* attempts in a row that kept no byte: the back-off exponent */
+    for (int attempts = 1;; attempts++) {
+        if (req->stop && *req->stop)
+            return nbi_fail(NB_HTTP, "download %.400s: interrupted (stop flag set) before attempt %d",
+                            req->url, attempts);
+        int64_t before = k->progress_ms;
+        download_once(k, deadline, err, &o);
         if (o.status == NB_OK)
             return NB_OK;
         if (!o.transient)
-            return nbi_fail(o.status, "download %.400s: %s", url, o.why);
-        int64_t now = nbi_now_ms();
-        const char *s = i == 0 ? "" : "s";
-        if (deadline && now >= deadline)
-            return nbi_fail(NB_TIMEOUT,
-                            "download %.400s: deadline of %lld ms passed after %d attempt%s: %s",
-                            url, (long long)req->deadline_ms, i + 1, s, o.why);
-        if (i + 1 >= tries)
-            return nbi_fail(o.status, "download %.400s: gave up after %d attempt%s: %s", url, i + 1,
-                            s, o.why);
-        int64_t delay = nbi_backoff_delay_ms(i, req->base_delay_ms, req->max_delay_ms);
-        if (o.retry_after_ms > delay)
-            delay = o.retry_after_ms;
-        if (deadline && now + delay >= deadline)
-            return nbi_fail(NB_TIMEOUT,
-                            "download %.400s: deadline of %lld ms would pass before attempt %d: %s",
-                            url, (long long)req->deadline_ms, i + 2, o.why);
-        nbi_sleep_ms(delay);
+            return nbi_fail(o.status, "download %.400s: %s", req->url, o.why);
+        fruitless = k->progress_ms != before ? 0 : fruitless + 1;
+        nb_status s = NB_OK;
+        int64_t delay = next_delay(req, k, &o, attempts, fruitless, deadline, &s);
+        if (delay < 0)
+            return s;
+        if (nbi_sleep_unless_stopped(delay, req->stop))
+            return nbi_fail(NB_HTTP, "download %.400s: interrupted (stop flag set) waiting to "
+                            "retry after: %s", req->url, o.why);
     }
 }
 
@@ -960,19 +1236,56 @@ static nb_status check_download_args(const nb_download_request *req, uint8_t **d
     if (!req->path && (!data || !len))
         return nbi_fail(NB_INVALID_ARG, "download %.400s: NULL data or len", req->url);
     if (req->max_retries < 0 || req->base_delay_ms < 0 || req->max_delay_ms < 0 ||
-        req->deadline_ms < 0)
-        return nbi_fail(NB_INVALID_ARG, "download %.400s: negative retries, delay or deadline",
+        req->deadline_ms < 0 || req->idle_timeout_ms < 0 || req->retry_budget_ms < 0)
+        return nbi_fail(NB_INVALID_ARG,
+                        "download %.400s: negative retries, delay, deadline, idle timeout or "
+                        "retry budget",
                         req->url);
     char origin[512];
     nb_status s = nbi_url_origin(req->url, origin, sizeof origin);
     return s == NB_OK ? NB_OK : nbi_fail_prefix(s, "download");
 }
 
+/*
+ * The ".part" file, new and private (0600, whatever the umask), never through
+ * a planted file or symbolic link: anything already there is refused. It stays
+ * open across attempts: a resumed download appends to it.
+ */
+static nb_status part_open(sink *k, const char *url)
+{
+    nb_status s = nbi_create_private_file(k->part, &k->file);
+    return s == NB_OK ? s : nbi_fail_prefix(s, "download %.400s", url);
+}
+
+/* The digest of the bytes, checked against the one expected (NB_INTEGRITY), handed back. */
+static nb_status check_digest(const nb_download_request *req, sink *k)
+{
+    char hex[NBI_SHA256_HEX_LEN + 1];
+    nb_status s = nbi_sha256_finish(k->hash, hex);
+    k->hash = NULL;
+    if (s != NB_OK)
+        return nbi_fail_prefix(s, "download %.400s", req->url);
+    if (req->sha256_hex && strcasecmp(hex, req->sha256_hex) != 0)
+        return nbi_fail(NB_INTEGRITY, "download %.400s: sha256 mismatch: expected %.64s, got %s",
+                        req->url, req->sha256_hex, hex);
+    if (req->sha256_out)
+        memcpy(req->sha256_out, hex, sizeof hex);
+    return NB_OK;
+}
+
 /* Hands over the result: the .part file renamed into place, or the bytes. */
 static nb_status download_finish(const nb_download_request *req, sink *k, uint8_t **data,
                                  size_t *len)
 {
+    nb_status s = check_digest(req, k);
+    if (s != NB_OK)
+        return s;
     if (k->part) {
+        FILE *f = k->file;
+        k->file = NULL;
+        if (fclose(f) != 0)
+            return nbi_fail(NB_IO, "download %.400s: close %s: %s", req->url, k->part,
+                            strerror(errno));
         if (rename(k->part, req->path) != 0)
             return nbi_fail(NB_IO, "download %.400s: rename %s to %s: %s", req->url, k->part,
                             req->path, strerror(errno));
@@ -982,6 +1295,25 @@ static nb_status download_finish(const nb_download_request *req, sink *k, uint8_
     }
     *data = nbi_buf_detach(&k->mem, len);
     return *data ? NB_OK : nbi_fail(NB_NO_MEMORY, "download %.400s: out of memory", req->url);
+}
+
+/* The easy handle of a download: our callbacks, and no low-speed limit (the idle timeout is ours). */
+static nb_status download_handle(sink *k, char err[CURL_ERROR_SIZE])
+{
+    const char *url = k->req->url;
+    nb_status s = easy_new(&k->curl, url, err);
+    if (s == NB_OK)
+        s = apply_tls(k->curl, k->req->auth);
+    if (s == NB_OK && (curl_easy_setopt(k->curl, CURLOPT_WRITEFUNCTION, sink_write) ||
+                       curl_easy_setopt(k->curl, CURLOPT_WRITEDATA, k) ||
+                       curl_easy_setopt(k->curl, CURLOPT_XFERINFOFUNCTION, sink_xferinfo) ||
+                       curl_easy_setopt(k->curl, CURLOPT_XFERINFODATA, k) ||
+                       curl_easy_setopt(k->curl, CURLOPT_NOPROGRESS, 0L) ||
+                       curl_easy_setopt(k->curl, CURLOPT_LOW_SPEED_TIME, 0L)))
+        s = nbi_fail(NB_HTTP, "download %.400s: curl refused a callback", url);
+    if (s == NB_OK && nbi_sha256_create(&k->hash) != NB_OK)
+        s = nbi_fail(NB_NO_MEMORY, "download %.400s: out of memory", url);
+    return s;
 }
 
 nb_status nb_download_http(const nb_download_request *req, uint8_t **data, size_t *len,
@@ -995,7 +1327,9 @@ nb_status nb_download_http(const nb_download_request *req, uint8_t **data, size_
     nb_status s = check_download_args(req, data, len);
     if (s != NB_OK)
         return s;
-    sink k = {.max = req->max_bytes, .announced = -1};
+    if (req->sha256_out)
+        req->sha256_out[0] = '\0';
+    sink k = {.req = req, .max = req->max_bytes, .announced = -1};
     char *part = NULL;
     char err[CURL_ERROR_SIZE];
     if (req->path) {
@@ -1005,20 +1339,19 @@ nb_status nb_download_http(const nb_download_request *req, uint8_t **data, size_
         snprintf(part, n, "%s.part", req->path);
         k.part = part;
     }
-    s = easy_new(&k.curl, req->url, err);
+    s = download_handle(&k, err);
+    if (s == NB_OK && part)
+        s = part_open(&k, req->url);
+    bool created = k.file != NULL;
     if (s == NB_OK)
-        s = apply_tls(k.curl, req->auth);
-    if (s == NB_OK && (curl_easy_setopt(k.curl, CURLOPT_WRITEFUNCTION, sink_write) ||
-                       curl_easy_setopt(k.curl, CURLOPT_WRITEDATA, &k)))
-        s = nbi_fail(NB_HTTP, "download %.400s: curl refused the write callback", req->url);
-    if (s == NB_OK)
-        s = progress_attach(k.curl, &k.prog, req->progress, req->progress_closure, req->dataname);
-    if (s == NB_OK)
-        s = download_loop(k.curl, req, &k, err);
+        s = download_loop(req, &k, err);
     if (s == NB_OK)
         s = download_finish(req, &k, data, len);
-    if (part && k.part_made && s != NB_OK) /* never what someone else put there */
-        remove(part);
+    if (k.file)
+        fclose(k.file);
+    if (created && s != NB_OK)
+        remove(part); /* never leave torn bytes behind */
+    nbi_sha256_discard(k.hash);
     curl_easy_cleanup(k.curl);
     nbi_buf_free(&k.mem);
     free(part);

@@ -61,7 +61,16 @@ struct nb_objstore {
     int max_in_flight;
     nb_progress_cb progress;
     void *progress_closure;
+    /* downloads (issue 11): links into other buckets are followed only where this allows */
+    nbi_bucket_allowed_fn link_allowed; /* NULL: any bucket */
+    const void *link_allowed_ctx;
 };
+
+void nbi_objstore_restrict_links(nb_objstore *os, nbi_bucket_allowed_fn allowed, const void *ctx)
+{
+    os->link_allowed = allowed;
+    os->link_allowed_ctx = ctx;
+}
 
 /* ======================================================================== */
 /* Names                                                                    */
@@ -618,7 +627,14 @@ static nb_status follow_link(nb_objstore *os, const char *name, const obj_link *
                         "bucket '%.200s', which cannot be read as one object",
                         name, os->bucket, link->bucket);
     nb_objstore *target = os;
-    nb_status s = strcmp(link->bucket, os->bucket) == 0 ? NB_OK : sibling(os, link->bucket, other);
+    bool elsewhere = strcmp(link->bucket, os->bucket) != 0;
+    /* A link object must not carry a reader into a bucket it was not allowed to read. */
+    if (elsewhere && os->link_allowed && !os->link_allowed(link->bucket, os->link_allowed_ctx))
+        return nbi_fail(NB_NOT_ALLOWED,
+                        "object store: object '%.300s' in bucket '%.200s' links to bucket "
+                        "'%.200s', which is not allowed (--allow-origin nats-os://%.200s)",
+                        name, os->bucket, link->bucket, link->bucket);
+    nb_status s = elsewhere ? sibling(os, link->bucket, other) : NB_OK;
     if (s == NB_OK && *other)
         target = *other;
     obj_link again = {0};

@@ -25,6 +25,10 @@ nb_status nbi_objstore_create(nb_objstore **out, const nb_client *c, const nb_ob
  */
 nb_status nbi_objstore_get(nb_objstore *os, const char *name, uint64_t max_bytes, const char *path,
                            uint8_t **data, size_t *len);
+/* Says whether a link object may be followed into bucket (downloads, issue 11). */
+typedef bool (*nbi_bucket_allowed_fn)(const char *bucket, const void *ctx);
+/* Gets through os follow links (nats.js options.link) into other buckets only when allowed says so. */
+void nbi_objstore_restrict_links(nb_objstore *os, nbi_bucket_allowed_fn allowed, const void *ctx);
 /* Opens an existing bucket on c's connection (NB_NOT_FOUND when it is not there). */
 nb_status nbi_objstore_open(nb_objstore **out, const nb_client *c, const char *bucket);
 /*
@@ -39,6 +43,17 @@ nb_status nbi_objstore_put_path(nb_objstore *os, const char *name, const char *p
 
 /* True when url is an Object Store link (scheme nats-os, any case). */
 bool nbi_objstore_is_url(const char *url);
+
+/* An allowed origin "nats-os://BUCKET" (nb_options_add_allowed_origin): NB_INVALID_ARG naming it when malformed. */
+nb_status nbi_objstore_check_origin(const char *origin);
+
+/*
+ * The bucket allowlist of nats-os:// links: url must be well formed
+ * (NB_INVALID_ARG) and its bucket the one of o->link_store or one added as
+ * an allowed origin "nats-os://BUCKET" (else NB_NOT_ALLOWED naming the bucket
+ * and how to allow it). what prefixes the message ("payloads[0] 'x'").
+ */
+nb_status nbi_objstore_check_link(const char *url, const nb_options *o, const char *what);
 
 /*
  * Puts the bytes of req (memory or file) into the bucket of o->link_store

@@ -127,6 +127,54 @@ nb_status nb_options_set_link_store(nb_options *o, const char *url)
     return nbi_set_string(&o->link_store, url);
 }
 
+nb_status nbi_objstore_check_origin(const char *origin)
+{
+    char *bucket = NULL;
+    nb_status s = parse_url(origin, false, &bucket, NULL);
+    free(bucket);
+    return s;
+}
+
+/* True when origin is "nats-os://BUCKET" of exactly this bucket (names are case-sensitive). */
+static bool origin_is_bucket(const char *origin, const char *bucket)
+{
+    if (!origin || !nbi_objstore_is_url(origin))
+        return false;
+    const char *b = origin + strlen(NBI_OBJSTORE_SCHEME);
+    size_t n = strcspn(b, "/");
+    return n == strlen(bucket) && strncmp(b, bucket, n) == 0;
+}
+
+static bool bucket_allowed(const char *bucket, const void *ctx)
+{
+    const nb_options *o = ctx;
+    if (origin_is_bucket(o->link_store, bucket))
+        return true;
+    for (size_t i = 0; i < o->allowed_origin_count; i++)
+        if (origin_is_bucket(o->allowed_origins[i], bucket))
+            return true;
+    return false;
+}
+
+nb_status nbi_objstore_check_link(const char *url, const nb_options *o, const char *what)
+{
+    char *bucket = NULL, *name = NULL;
+    nb_status s = parse_url(url, true, &bucket, &name);
+    if (s != NB_OK)
+        return nbi_fail_prefix(s, "%s", what);
+    /* Like an HTTP origin: the receiver's credentials may read buckets the sender must not
+     * make it read (and hand back, as reply --echo does). */
+    if (!bucket_allowed(bucket, o))
+        s = nbi_fail(NB_NOT_ALLOWED,
+                     "%s: link URL '%.300s' is in Object Store bucket '%s', which is not allowed "
+                     "(the link store is %.200s; allow it with --allow-origin nats-os://%s or "
+                     "nb_options_add_allowed_origin)",
+                     what, url, bucket, o->link_store ? o->link_store : "unset", bucket);
+    free(bucket);
+    free(name);
+    return s;
+}
+
 /* "nats-os://BUCKET/" + the percent-encoded name (malloc'd). */
 static char *link_url(const char *bucket, const char *name)
 {
@@ -215,18 +263,23 @@ nb_status nbi_objstore_upload(const nb_upload_request *req, const nb_options *o,
 /* A lost connection or a silent server may pass; a missing or corrupt object will not. */
 static bool transient(nb_status s) { return s == NB_TIMEOUT || s == NB_CONNECTION; }
 
+/* Retries within the request's budget: its time budget when set, else max_retries. */
 static nb_status download_retrying(nb_objstore *os, const nb_download_request *req,
                                    const char *name, uint8_t **data, size_t *len)
 {
     int64_t start = nbi_now_ms();
     for (int attempt = 0;; attempt++) {
         nb_status s = nbi_objstore_get(os, name, req->max_bytes, req->path, data, len);
-        if (s == NB_OK || !transient(s) || attempt >= req->max_retries)
+        bool spent = req->retry_budget_ms > 0 ? nbi_now_ms() - start >= req->retry_budget_ms
+                                              : attempt >= req->max_retries;
+        if (s == NB_OK || !transient(s) || spent)
             return s;
         int64_t delay = nbi_backoff_delay_ms(attempt, req->base_delay_ms, req->max_delay_ms);
         if (req->deadline_ms > 0 && nbi_now_ms() + delay - start >= req->deadline_ms)
             return s;
-        nbi_sleep_ms(delay);
+        if (nbi_sleep_unless_stopped(delay, req->stop))
+            return nbi_fail(NB_HTTP, "get '%.300s' interrupted (stop flag set) before retry %d",
+                            req->url, attempt + 1);
     }
 }
 
@@ -245,6 +298,7 @@ nb_status nbi_objstore_download(const nb_download_request *req, uint8_t **data, 
         s = nbi_objstore_open(&os, o->client, bucket);
     if (s == NB_OK) {
         nb_objstore_set_progress_cb(os, req->progress, req->progress_closure);
+        nbi_objstore_restrict_links(os, bucket_allowed, o);
         s = download_retrying(os, req, name, data, len);
     }
     nb_objstore_destroy(os);

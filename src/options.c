@@ -6,6 +6,7 @@
 #include "buf.h"
 #include "nkey.h"
 #include "redact.h"
+#include "objstore.h" /* nats-os:// allowed origins */
 
 #include <errno.h>
 #include <stdio.h>
@@ -45,6 +46,9 @@ static void set_defaults(nb_options *o)
     o->max_dataname = NB_DEFAULT_MAX_DATANAME;
     o->max_metadata_depth = NB_DEFAULT_MAX_METADATA_DEPTH;
     o->max_envelope_bytes = NB_DEFAULT_MAX_ENVELOPE_BYTES;
+    o->download_deadline_ms = NB_DEFAULT_DOWNLOAD_DEADLINE_MS;
+    o->idle_timeout_ms = NB_DEFAULT_IDLE_TIMEOUT_MS;
+    o->retry_budget_ms = NB_DEFAULT_RETRY_BUDGET_MS;
     /* upload and download stay NULL: transport.c then uses the built-in
      * nb_upload_plik and nb_download_http. */
 }
@@ -419,6 +423,7 @@ nb_status nb_options_set_backoff(nb_options *o, int max_retries, int64_t base_de
     o->max_retries = max_retries;
     o->base_delay_ms = base_delay_ms;
     o->max_delay_ms = max_delay_ms;
+    o->retry_budget_ms = 0; /* an explicit count is honoured as it always was */
     return NB_OK;
 }
 
@@ -433,8 +438,12 @@ nb_status nb_options_add_allowed_origin(nb_options *o, const char *origin)
     nb_status s = check(o, "allowed_origin");
     if (s != NB_OK)
         return s;
-    if (!origin || !has_scheme(origin, schemes))
-        return nbi_fail(NB_INVALID_ARG, "options: allowed origin '%s' must start with http:// or https://",
+    /* nats-os://BUCKET allows a bucket (objstore_link.c checks its name). */
+    if (origin && nbi_objstore_is_url(origin) && (s = nbi_objstore_check_origin(origin)) != NB_OK)
+        return nbi_fail_prefix(s, "options: allowed origin");
+    if (!origin || (!has_scheme(origin, schemes) && !nbi_objstore_is_url(origin)))
+        return nbi_fail(NB_INVALID_ARG,
+                        "options: allowed origin '%s' must start with http://, https:// or nats-os://",
                         origin ? origin : "(null)");
     char **list = realloc(o->allowed_origins, (o->allowed_origin_count + 1) * sizeof *list);
     if (!list)
@@ -941,4 +950,24 @@ nb_status nb_options_set_fileserver_token(nb_options *o, const char *token)
     nbi_free_secret(o->fsauth.token);
     o->fsauth.token = copy;
     return NB_OK;
+}
+
+/* ---- downloads (issue 11) ------------------------------------------------ */
+
+nb_status nb_options_set_idle_timeout(nb_options *o, int64_t ms)
+{
+    return set_ms(o, &o->idle_timeout_ms, ms, 0, "idle_timeout");
+}
+
+nb_status nb_options_set_retry_budget(nb_options *o, int64_t ms)
+{
+    return set_ms(o, &o->retry_budget_ms, ms, 0, "retry_budget");
+}
+
+nb_status nb_options_set_stop_flag(nb_options *o, const volatile sig_atomic_t *flag)
+{
+    nb_status s = check(o, "stop_flag");
+    if (s == NB_OK)
+        o->stop = flag;
+    return s;
 }

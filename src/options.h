@@ -71,6 +71,10 @@ struct nb_options {
     size_t max_dataname;
     int max_metadata_depth;
     size_t max_envelope_bytes;
+    /* downloads (issue 11) */
+    int64_t idle_timeout_ms;  /* no byte for this long fails an attempt; 0: none */
+    int64_t retry_budget_ms;  /* retry while a byte came within this long; 0: count max_retries */
+    const volatile sig_atomic_t *stop; /* borrowed; downloads stop once it is non-zero */
 };
 
 /* The authentication methods set in o, for messages: "user/password", "token and nkey", or "". */

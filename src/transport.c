@@ -221,9 +221,9 @@ static bool origin_allowed(const char *origin, const nb_options *o)
 
 static nb_status check_origin(const nb_payload *p, const nb_options *o, who_t *who)
 {
-    /* nats-os:// links are fetched over the client's own NATS connection: no origin to allow. */
+    /* nats-os:// links: a bucket allowlist instead (the link store's bucket and allowed ones). */
     if (nbi_objstore_is_url(p->url))
-        return NB_OK;
+        return nbi_objstore_check_link(p->url, o, name_of(who));
     char origin[ORIGIN_MAX];
     if (nbi_url_origin(p->url, origin, sizeof origin) != NB_OK)
         return nbi_fail(NB_NOT_ALLOWED, "%s: link URL '%.300s' is not an http(s) URL", name_of(who),
@@ -292,8 +292,12 @@ static nb_status download_path(const nb_envelope *e, const nb_payload *p, const 
     return NB_OK;
 }
 
-/* The bytes are handed over only if both their count and their digest match. */
-static nb_status verify(nb_payload *p, uint64_t got, who_t *who)
+/*
+ * The bytes are handed over only if both their count and their digest match.
+ * hashed is the digest the download handler computed while streaming ("" when
+ * it did not): then the bytes are not read again.
+ */
+static nb_status verify(nb_payload *p, uint64_t got, const char *hashed, who_t *who)
 {
     if (got != p->size)
         return nbi_fail(NB_INTEGRITY, "%s: got %llu bytes, the envelope says %llu", name_of(who),
@@ -306,16 +310,18 @@ static nb_status verify(nb_payload *p, uint64_t got, who_t *who)
     if (!want)
         return nbi_fail(NB_BAD_ENVELOPE, "%s: metadata.sha256 must be a hex string", name_of(who));
     char hex[NBI_SHA256_HEX_LEN + 1];
-    nb_status s = nb_payload_sha256_hex(p, hex);
+    nb_status s = hashed && *hashed ? NB_OK : nb_payload_sha256_hex(p, hex);
     if (s != NB_OK)
         return s;
+    if (hashed && *hashed)
+        snprintf(hex, sizeof hex, "%s", hashed);
     if (strcasecmp(hex, want) != 0)
         return nbi_fail(NB_INTEGRITY, "%s: sha256 mismatch: expected %.64s, got %s", name_of(who), want, hex);
     return NB_OK;
 }
 
 /* A file that fails verification is removed: it must not be mistaken for good bytes. */
-static nb_status verify_file(nb_payload *p, who_t *who)
+static nb_status verify_file(nb_payload *p, const char *hashed, who_t *who)
 {
     struct stat st;
     nb_status s = NB_OK;
@@ -323,7 +329,7 @@ static nb_status verify_file(nb_payload *p, who_t *who)
         s = nbi_fail(NB_IO, "%s: downloaded file '%s' is missing: %s", name_of(who), p->path,
                      strerror(errno));
     if (s == NB_OK)
-        s = verify(p, (uint64_t)st.st_size, who);
+        s = verify(p, (uint64_t)st.st_size, hashed, who);
     if (s != NB_OK) {
         unlink(p->path);
         free(p->path);
@@ -384,9 +390,11 @@ static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, 
     /* Capped at the envelope's size (0 would mean "no cap": cap an empty payload at 1). */
     uint64_t cap = p->size ? p->size : 1;
     nb_fileserver_auth auth = nbi_fsauth_view(o);
+    char hashed[NBI_SHA256_HEX_LEN + 1] = "";
     nb_download_request req = {p->url, o->max_retries, o->base_delay_ms, o->max_delay_ms,
                                o->download_deadline_ms, e->correlation_id, cap, tmp,
-                               p->dataname, o->progress, o->progress_closure, &auth};
+                               p->dataname, o->progress, o->progress_closure, &auth,
+                               o->idle_timeout_ms, o->retry_budget_ms, o->stop, NULL, hashed};
     nb_download_fn fn = o->download ? o->download : nb_download_http;
     void *ctx = o->download_ctx;
     if (nbi_objstore_is_url(p->url)) { /* nats-os:// links: the Object Store (objstore.c) */
@@ -406,7 +414,7 @@ static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, 
         free(data);
         free(p->path);
         p->path = tmp;
-        s = verify_file(p, who); /* removes the temp file when it fails */
+        s = verify_file(p, hashed, who); /* removes the temp file when it fails */
         if (s != NB_OK) {
             free(path);
             return s;
@@ -414,7 +422,7 @@ static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, 
         return keep_file(p, path, who);
     }
     nbi_payload_take_data(p, data, len);
-    s = verify(p, len, who);
+    s = verify(p, len, hashed, who);
     return s == NB_OK ? nbi_payload_check_content(p, name_of(who)) : s;
 }
 
@@ -529,7 +537,7 @@ nb_status nbi_transport_resolve(nb_envelope *e, const nb_options *o)
         if (p->transport == NB_TRANSPORT_LINK && o->fetch_links)
             s = fetch_link(e, p, o, &w);
         else if (p->transport == NB_TRANSPORT_DIRECT)
-            s = verify(p, p->len, &w); /* checks metadata.sha256 when the sender put one */
+            s = verify(p, p->len, NULL, &w); /* checks metadata.sha256 when the sender put one */
         if (s != NB_OK) {
             if (o->download_dir)
                 remove_saved_files(e, o);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `natsbridge send --store nats-os://BUCKET` puts link payloads into a JetStream Object
 # Store bucket; `natsbridge listen --json` fetches them over its own NATS connection
-# (in memory and with --save-dir). A bad --store URL is a usage error naming it.
+# (in memory and with --save-dir), from the bucket it names with --store or allows with
+# --allow-origin nats-os://BUCKET, and from no other. A bad --store URL is a usage error
+# naming it.
 # Usage: cli_store.sh NATSBRIDGE tests/cli/lib.sh
 LIB=${2:?usage: $0 NATSBRIDGE /path/to/tests/cli/lib.sh}
 source "$LIB" "$1"
@@ -13,7 +15,7 @@ head -c 1500000 /dev/urandom >"$T/big.bin"
 SHA=$(sha256sum "$T/big.bin" | cut -d' ' -f1)
 
 # in memory: the link points into the bucket, the bytes arrive intact
-start_bg mem listen t.os --server "$URL" --json --count 1 --timeout 20
+start_bg mem listen t.os --server "$URL" --json --count 1 --timeout 20 --store nats-os://CLIBUCKET
 L=$BG_PID
 wait_for "$T/mem.err" "listening on t.os"
 expect_rc 0 send t.os --server "$URL" --store nats-os://CLIBUCKET --file "big=$T/big.bin" \
@@ -28,7 +30,8 @@ has "$T/mem.out" '"data":"hi"'
 has "$T/mem.out" '"dataname":"direct","type":"text","transport":"direct"'
 
 # --save-dir: streamed to DIR/<msg_id>/<dataname>
-start_bg save listen t.os --server "$URL" --json --count 1 --timeout 20 --save-dir "$T/saved"
+start_bg save listen t.os --server "$URL" --json --count 1 --timeout 20 --save-dir "$T/saved" \
+    --allow-origin nats-os://CLIBUCKET
 L=$BG_PID
 wait_for "$T/save.err" "listening on t.os"
 expect_rc 0 send t.os --server "$URL" --store nats-os://CLIBUCKET --file "big=$T/big.bin"
@@ -36,6 +39,20 @@ ID=$(cat "$T/run.out")
 wait_exit "$L" 20
 [ "$RC" = 0 ] || fail "listen --save-dir exited $RC"
 cmp "$T/big.bin" "$T/saved/$ID/big" || fail "saved Object Store payload differs"
+
+# a listener that names no bucket refuses the link, naming the bucket and the flag
+start_bg deny listen t.os --server "$URL" --json --timeout 20
+L=$BG_PID
+wait_for "$T/deny.err" "listening on t.os"
+expect_rc 0 send t.os --server "$URL" --store nats-os://CLIBUCKET --file "big=$T/big.bin"
+wait_for "$T/deny.err" "bucket 'CLIBUCKET', which is not allowed"
+has "$T/deny.err" "--allow-origin nats-os://CLIBUCKET"
+kill -INT "$L"
+wait_exit "$L" 5
+[ "$RC" = 0 ] || fail "listen (deny) exited $RC"
+[ ! -s "$T/deny.out" ] || fail "the refused message was printed"
+expect_rc 1 listen t.os --server "$URL" --allow-origin nats-os://bad.bucket
+has "$T/run.err" "bad.bucket"
 
 # bad URLs are usage errors that name them; nothing is sent
 expect_rc 1 send t.os --server "$URL" --store http://x/y --text a=b

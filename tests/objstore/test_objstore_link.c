@@ -8,9 +8,16 @@
 
 #include "integrity.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
+
+extern char **environ;
 
 #define BIG 300000
 
@@ -40,11 +47,37 @@ static bool sender(side *s)
            nb_client_connect(&s->c, s->o) == NB_OK;
 }
 
+/*
+ * Receiver options: nats-os:// links are fetched only from the bucket the
+ * options name for links (LINKS here) and allowed ones (issue 11 item 6).
+ */
+static nb_options *reader_options(void)
+{
+    nb_options *o = options();
+    if (o && nb_options_set_link_store(o, "nats-os://LINKS") != NB_OK) {
+        nb_options_destroy(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* A client that reads LINKS, and NOBUCKET (which does not exist) through the allowlist. */
+static nb_client *reader_client(void)
+{
+    nb_options *o = reader_options();
+    nb_client *c = NULL;
+    if (!o || nb_options_add_allowed_origin(o, "nats-os://NOBUCKET") != NB_OK ||
+        nb_client_connect(&c, o) != NB_OK)
+        fprintf(stderr, "reader_client: %s\n", nb_last_error());
+    nb_options_destroy(o);
+    return c;
+}
+
 /* A receiver with a sync subscription on subject; tweak adjusts its options first. */
 static bool receiver(side *s, const char *subject, void (*tweak)(nb_options *))
 {
     memset(s, 0, sizeof *s);
-    s->o = options();
+    s->o = reader_options();
     if (!s->o)
         return false;
     if (tweak)
@@ -264,7 +297,7 @@ OS_CASE(link_async_subscription)
     uint8_t *big = pattern(BIG);
     bool ok = big && sender(&a);
     memset(&r, 0, sizeof r);
-    r.o = ok ? options() : NULL;
+    r.o = ok ? reader_options() : NULL;
     ok = ok && r.o && nb_client_connect(&r.c, r.o) == NB_OK &&
          nb_client_subscribe(r.c, &r.sub, "os.async", NULL, on_env, on_err, &box) == NB_OK &&
          nb_client_flush(r.c, 5000) == NB_OK;
@@ -324,18 +357,27 @@ OS_CASE(link_parse_without_client)
     uint8_t *big = pattern(BIG);
     char url[512] = "";
     char *json = big ? sent_json(big, url) : NULL;
-    nb_envelope *in = NULL;
-    nb_status s = json ? nb_envelope_parse(&in, json, strlen(json), NULL) : NB_INTERNAL;
+    nb_envelope *in = NULL, *denied = NULL;
+    /* without options no bucket is allowed at all */
+    nb_status d = json ? nb_envelope_parse(&denied, json, strlen(json), NULL) : NB_INTERNAL;
+    char derr[1024];
+    snprintf(derr, sizeof derr, "%s", nb_last_error());
+    nb_options *o = reader_options();
+    nb_status s = json && o ? nb_envelope_parse(&in, json, strlen(json), o) : NB_INTERNAL;
+    nb_options_destroy(o);
     char err[1024];
     snprintf(err, sizeof err, "%s", nb_last_error());
     /* the same text through a client resolves */
     nb_envelope *ok = NULL;
-    nb_status c = json ? nb_client_receive(E.client, json, strlen(json), &ok) : NB_INTERNAL;
+    nb_client *rc = reader_client();
+    nb_status c = json && rc ? nb_client_receive(rc, json, strlen(json), &ok) : NB_INTERNAL;
+    nb_client_destroy(rc);
     size_t len = 0;
     bool same = ok && nb_payload_data(nb_envelope_payload(ok, 0), &len) && len == BIG;
     nb_envelope_destroy(ok);
     free(json);
     free(big);
+    CHECK(d == NB_NOT_ALLOWED && denied == NULL && strstr(derr, "bucket 'LINKS'"));
     CHECK(s == NB_INVALID_ARG && in == NULL);
     CHECK(strstr(err, url) && strstr(err, "nb_client") && strstr(err, "payloads[0] 'big.bin'"));
     CHECK_OK(c);
@@ -382,7 +424,9 @@ OS_CASE(link_deleted_object)
         s = nb_objstore_delete(os, name ? name + 1 : "");
     nb_objstore_destroy(os);
     nb_envelope *in = NULL;
-    nb_status r = s == NB_OK ? nb_client_receive(E.client, json, strlen(json), &in) : NB_INTERNAL;
+    nb_client *rc = reader_client();
+    nb_status r = s == NB_OK && rc ? nb_client_receive(rc, json, strlen(json), &in) : NB_INTERNAL;
+    nb_client_destroy(rc);
     char err[1024];
     snprintf(err, sizeof err, "%s", nb_last_error());
     free(json);
@@ -435,24 +479,31 @@ OS_CASE(link_bad_urls)
         {"nats-os://LINKS/%zz", NB_INVALID_ARG, "bad percent-escape"},
         {"nats-os://LINKS/a%00b", NB_INVALID_ARG, "bad percent-escape"},
         {"nats-os://NOBUCKET/x", NB_NOT_FOUND, "bucket 'NOBUCKET' not found"},
+        {"nats-os://PAYROLL/x", NB_NOT_ALLOWED,
+         "in Object Store bucket 'PAYROLL', which is not allowed (the link store is "
+         "nats-os://LINKS; allow it with --allow-origin nats-os://PAYROLL"},
+        {"nats-os://links/x", NB_NOT_ALLOWED, "bucket 'links', which is not allowed"},
         {"nats-os://LINKS/missing", NB_NOT_FOUND, "object 'missing' in bucket 'LINKS' not found"},
     };
     nb_objstore *os = NULL;
     CHECK_OK(nb_objstore_create(&os, E.client, &(nb_objstore_config){.bucket = "LINKS"}));
     nb_objstore_destroy(os);
+    nb_client *rc = reader_client();
+    CHECK(rc);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *json = link_envelope(bad[i].url);
-        CHECK(json);
         nb_envelope *in = NULL;
-        nb_status s = nb_client_receive(E.client, json, strlen(json), &in);
+        nb_status s = json ? nb_client_receive(rc, json, strlen(json), &in) : NB_NO_MEMORY;
         free(json);
         nb_envelope_destroy(in);
         if (s != bad[i].st || !strstr(nb_last_error(), bad[i].says) ||
             (bad[i].st == NB_INVALID_ARG && !strstr(nb_last_error(), bad[i].url))) {
             fprintf(stderr, "%s: got %s \"%s\"\n", bad[i].url, nb_status_text(s), nb_last_error());
+            nb_client_destroy(rc);
             CHECK(false);
         }
     }
+    nb_client_destroy(rc);
 }
 
 OS_CASE(link_store_option)
@@ -553,11 +604,13 @@ OS_CASE(link_through_jetstream)
     if (s == NB_OK)
         s = e ? nb_client_js_publish(a.c, "ev.one", e, NULL, NULL) : NB_NO_MEMORY;
     nb_js_consumer_config cc = {.subject = "ev.>", .durable = "objstore-test"};
+    nb_client *rc = s == NB_OK ? reader_client() : NULL;
     if (s == NB_OK)
-        s = nb_js_consumer_create(&cons, E.client, &cc, on_js_env, NULL, &box);
+        s = rc ? nb_js_consumer_create(&cons, rc, &cc, on_js_env, NULL, &box) : NB_INTERNAL;
     if (s == NB_OK)
         wait_nonzero(&box.seen);
     nb_js_consumer_destroy(cons);
+    nb_client_destroy(rc);
     const nb_payload *p = box.env ? nb_envelope_payload(box.env, 0) : NULL;
     size_t len = 0;
     bool same = p && is_store_link(p) && nb_payload_data(p, &len) && len == BIG &&
@@ -571,6 +624,240 @@ OS_CASE(link_through_jetstream)
     CHECK(same);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The bucket allowlist (issue 11 item 6)                                   */
+/* ------------------------------------------------------------------------ */
+
+static void allow_links_only(nb_options *o)
+{
+    /* its own link store is elsewhere: LINKS is read only because it is allowed */
+    nb_options_set_link_store(o, "nats-os://OTHER");
+    nb_options_add_allowed_origin(o, "nats-os://LINKS/");
+}
+
+static void no_bucket(nb_options *o) { nb_options_set_link_store(o, NULL); }
+
+OS_CASE(link_bucket_allowlist)
+{
+    trip deny, allow;
+    trip_run(&deny, "os.deny", no_bucket);
+    char err[1024];
+    snprintf(err, sizeof err, "%s", nb_last_error());
+    bool denied = deny.ok && deny.s == NB_NOT_ALLOWED && !deny.in;
+    trip_free(&deny);
+    trip_run(&allow, "os.allow", allow_links_only);
+    size_t len = 0;
+    const uint8_t *data = allow.in ? nb_payload_data(nb_envelope_payload(allow.in, 0), &len) : NULL;
+    bool same = data && len == BIG && memcmp(data, allow.big, BIG) == 0;
+    nb_status as = allow.s;
+    trip_free(&allow);
+    /* allowed origins are checked like the link store */
+    nb_options *o = options();
+    CHECK(o);
+    nb_status bad = nb_options_add_allowed_origin(o, "nats-os://bad.bucket");
+    char bad_err[512];
+    snprintf(bad_err, sizeof bad_err, "%s", nb_last_error());
+    nb_status named = nb_options_add_allowed_origin(o, "nats-os://B/name");
+    nb_status ftp = nb_options_add_allowed_origin(o, "ftp://x");
+    nb_options_destroy(o);
+    fprintf(stderr, "note: refused: %s\n", err);
+    CHECK(denied);
+    CHECK(strstr(err, "payloads[0] 'big.bin'") && strstr(err, "bucket 'LINKS'") &&
+          strstr(err, "--allow-origin nats-os://LINKS") && strstr(err, "link store is unset"));
+    CHECK_OK(as);
+    CHECK(same);
+    CHECK(bad == NB_INVALID_ARG && strstr(bad_err, "allowed origin") && strstr(bad_err, "bad.bucket"));
+    CHECK(named == NB_INVALID_ARG && ftp == NB_INVALID_ARG);
+}
+
+/* An envelope whose only payload links to url (size bytes), answered on reply_to ("" none). */
+static char *link_request(const char *url, size_t size, const char *reply_to)
+{
+    static const char fmt[] =
+        "{\"correlation_id\":\"c\",\"msg_id\":\"7e9f0a1b-2c3d-4e5f-8a9b-0c1d2e3f4a5c\","
+        "\"timestamp\":\"2026-03-13T07:02:50.443Z\",\"send_to\":\"echo.svc\",\"msg_purpose\":\"chat\","
+        "\"sender_name\":\"mallory\",\"sender_id\":\"i\",\"receiver_name\":\"\",\"receiver_id\":\"\","
+        "\"reply_to\":\"%s\",\"reply_to_msg_id\":\"\",\"broker_url\":\"\",\"metadata\":{},"
+        "\"payloads\":[{\"id\":\"p\",\"dataname\":\"loot\",\"type\":\"binary\",\"transport\":\"link\","
+        "\"encoding\":\"none\",\"size\":%zu,\"data\":\"%s\",\"metadata\":{}}]}";
+    size_t n = sizeof fmt + strlen(url) + strlen(reply_to) + 24;
+    char *out = malloc(n);
+    if (out)
+        snprintf(out, n, fmt, reply_to, size, url);
+    return out;
+}
+
+/* A nats.js link object in an allowed bucket must not lead into a bucket that is not. */
+OS_CASE(link_object_into_other_bucket)
+{
+    static const char secret[] = "alice 120000\n";
+    nb_objstore *pay = NULL, *links = NULL;
+    CHECK_OK(nb_objstore_create(&pay, E.client, &(nb_objstore_config){.bucket = "PAYROLL"}));
+    nb_status s = nb_objstore_put_bytes(pay, "salaries", secret, sizeof secret - 1, NULL);
+    if (s == NB_OK)
+        s = nb_objstore_create(&links, E.client, &(nb_objstore_config){.bucket = "LINKS"});
+    nb_objstore_destroy(pay);
+    nb_objstore_destroy(links);
+    CHECK_OK(s);
+    js_result r;
+    CHECK(os_js("link", "LINKS", "alias", "PAYROLL/salaries", &r));
+    char *json = link_request("nats-os://LINKS/alias", sizeof secret - 1, "");
+    CHECK(json);
+    nb_client *rc = reader_client(); /* LINKS and NOBUCKET, not PAYROLL */
+    nb_envelope *in = NULL;
+    nb_status got = rc ? nb_client_receive(rc, json, strlen(json), &in) : NB_INTERNAL;
+    char err[1024];
+    snprintf(err, sizeof err, "%s", nb_last_error());
+    nb_envelope_destroy(in);
+    nb_client_destroy(rc);
+    /* control: a reader that allows PAYROLL follows the same link */
+    nb_options *o = reader_options();
+    nb_client *ok_c = NULL;
+    nb_envelope *ok_in = NULL;
+    nb_status ok = o ? nb_options_add_allowed_origin(o, "nats-os://PAYROLL") : NB_INTERNAL;
+    if (ok == NB_OK)
+        ok = nb_client_connect(&ok_c, o);
+    if (ok == NB_OK)
+        ok = nb_client_receive(ok_c, json, strlen(json), &ok_in);
+    size_t len = 0;
+    const uint8_t *data = ok_in ? nb_payload_data(nb_envelope_payload(ok_in, 0), &len) : NULL;
+    bool same = data && len == sizeof secret - 1 && memcmp(data, secret, len) == 0;
+    nb_envelope_destroy(ok_in);
+    nb_client_destroy(ok_c);
+    nb_options_destroy(o);
+    free(json);
+    fprintf(stderr, "note: %s\n", err);
+    CHECK(got == NB_NOT_ALLOWED && strstr(err, "links to bucket 'PAYROLL'") &&
+          strstr(err, "--allow-origin nats-os://PAYROLL"));
+    CHECK_OK(ok);
+    CHECK(same);
+}
+
+/* A CLI service running in the background, its stderr in a file. */
+typedef struct service {
+    pid_t pid;
+    char err[512];
+} service;
+
+static bool service_start(service *sv, const char *const *argv)
+{
+    os_path(sv->err, "service.err");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, sv->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int rc = posix_spawn(&sv->pid, NBT_CLI, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc == 0;
+}
+
+/* Stops it: SIGTERM, a bounded wait, then SIGKILL. */
+static void service_stop(service *sv)
+{
+    if (sv->pid <= 0)
+        return;
+    kill(sv->pid, SIGTERM);
+    for (int i = 0; i < 100 && waitpid(sv->pid, NULL, WNOHANG) == 0; i++)
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    if (kill(sv->pid, 0) == 0) {
+        kill(sv->pid, SIGKILL);
+        waitpid(sv->pid, NULL, 0);
+    }
+    sv->pid = 0;
+}
+
+/* True once the file holds text (at most 10 s). */
+static bool file_says(const char *path, const char *text)
+{
+    for (int i = 0; i < 200; i++) {
+        char *body = nbt_read_file(path, NULL);
+        bool found = body && strstr(body, text);
+        free(body);
+        if (found)
+            return true;
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    }
+    return false;
+}
+
+/* What the service answers on a fresh inbox to the link request for url ("" when nothing in 3 s). */
+static void ask(natsConnection *nc, const char *url, size_t size, char *answer, size_t cap)
+{
+    char inbox[128];
+    snprintf(inbox, sizeof inbox, "_INBOX.mallory.%ld", (long)random());
+    answer[0] = '\0';
+    natsSubscription *sub = NULL;
+    natsMsg *m = NULL;
+    char *json = link_request(url, size, inbox);
+    if (json && natsConnection_SubscribeSync(&sub, nc, inbox) == NATS_OK &&
+        natsConnection_PublishString(nc, "echo.svc", json) == NATS_OK &&
+        natsSubscription_NextMsg(&m, sub, 3000) == NATS_OK)
+        snprintf(answer, cap, "%.*s", natsMsg_GetDataLength(m), natsMsg_GetData(m));
+    natsMsg_Destroy(m);
+    natsSubscription_Destroy(sub);
+    free(json);
+}
+
+/* The bytes of the first payload of an answer (direct), or false. */
+static bool answer_holds(const char *answer, const char *bytes, size_t n)
+{
+    nb_envelope *e = NULL;
+    nb_options *o = options();
+    bool same = false;
+    if (o && nb_options_set_fetch_links(o, false) == NB_OK &&
+        nb_envelope_parse(&e, answer, strlen(answer), o) == NB_OK) {
+        size_t len = 0;
+        const uint8_t *d = nb_payload_data(nb_envelope_payload(e, 0), &len);
+        same = d && len == n && memcmp(d, bytes, n) == 0;
+    }
+    nb_envelope_destroy(e);
+    nb_options_destroy(o);
+    return same;
+}
+
+/*
+ * The PAYROLL scenario of issue 11: `reply --echo` reads links from its own
+ * bucket ECHO; a caller allowed to publish to echo.svc sends it a link into
+ * PAYROLL, which the service's credentials can read. It must be refused,
+ * and the secret bytes never come back. A link into ECHO is echoed (control).
+ */
+OS_CASE(payroll_echo_refused)
+{
+    static const char secret[] = "alice 120000; bob 95000\n";
+    static const char public[] = "hello from the echo bucket\n";
+    nb_objstore *pay = NULL, *echo = NULL;
+    nb_status s = nb_objstore_create(&pay, E.client, &(nb_objstore_config){.bucket = "PAYROLL"});
+    if (s == NB_OK)
+        s = nb_objstore_put_bytes(pay, "salaries.csv", secret, sizeof secret - 1, NULL);
+    if (s == NB_OK)
+        s = nb_objstore_create(&echo, E.client, &(nb_objstore_config){.bucket = "ECHO"});
+    if (s == NB_OK)
+        s = nb_objstore_put_bytes(echo, "hello.txt", public, sizeof public - 1, NULL);
+    nb_objstore_destroy(pay);
+    nb_objstore_destroy(echo);
+    CHECK_OK(s);
+    service sv = {0};
+    const char *argv[] = {NBT_CLI, "reply", "echo.svc", "--echo", "--server", E.srv.url,
+                          "--store", "nats-os://ECHO", "--timeout", "60", NULL};
+    CHECK(service_start(&sv, argv));
+    natsConnection *nc = NULL;
+    char stolen[8192] = "", control[8192] = "";
+    bool up = file_says(sv.err, "listening on echo.svc") &&
+              natsConnection_ConnectTo(&nc, E.srv.url) == NATS_OK;
+    if (up) {
+        ask(nc, "nats-os://PAYROLL/salaries.csv", sizeof secret - 1, stolen, sizeof stolen);
+        ask(nc, "nats-os://ECHO/hello.txt", sizeof public - 1, control, sizeof control);
+    }
+    bool told = up && file_says(sv.err, "bucket 'PAYROLL', which is not allowed");
+    bool flag = told && file_says(sv.err, "--allow-origin nats-os://PAYROLL");
+    natsConnection_Destroy(nc);
+    service_stop(&sv);
+    CHECK(up);
+    CHECK(stolen[0] == '\0'); /* no answer at all: the bytes never came back */
+    CHECK(answer_holds(control, public, sizeof public - 1));
+    CHECK(told && flag);
+}
+
 static const nbt_case cases[] = {
     NBT_ENTRY(link_in_memory),         NBT_ENTRY(link_download_dir),
     NBT_ENTRY(link_file_payload),      NBT_ENTRY(link_async_subscription),
@@ -579,6 +866,8 @@ static const nbt_case cases[] = {
     NBT_ENTRY(link_max_download),      NBT_ENTRY(link_bad_urls),
     NBT_ENTRY(link_store_option),      NBT_ENTRY(link_http_unchanged),
     NBT_ENTRY(link_through_jetstream),
+    NBT_ENTRY(link_bucket_allowlist),  NBT_ENTRY(link_object_into_other_bucket),
+    NBT_ENTRY(payroll_echo_refused),
     {0}};
 
 int main(int argc, char **argv) { return nbt_main(argc, argv, cases); }
