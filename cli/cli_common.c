@@ -314,9 +314,15 @@ static int parse_words(int argc, char **argv, const cli_flag *table, const char 
     return rc;
 }
 
+const cli_flag **cli_flag_probe;
+
 int cli_parse(int argc, char **argv, const cli_flag *table, const char *usage, cli_args *a)
 {
     memset(a, 0, sizeof *a);
+    if (cli_flag_probe) { /* completion: hand over the table, parse nothing */
+        *cli_flag_probe = table;
+        return CLI_OK;
+    }
     a->timeout_ms = -1;
     /* A repeatable flag cannot occur more often than there are words. */
     size_t n = argc > 0 ? (size_t)argc : 1;

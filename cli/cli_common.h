@@ -186,6 +186,16 @@ int cli_js_listen(nb_client *c, const cli_args *a);
 int cli_parse(int argc, char **argv, const cli_flag *table, const char *usage, cli_args *a);
 void cli_args_free(cli_args *a);
 
+/* ---- completion (completion.c) --------------------------------------------- */
+
+/*
+ * When set, cli_parse stores the flag table it was given in *cli_flag_probe and
+ * returns CLI_OK without parsing or printing: `natsbridge completion` runs each
+ * subcommand once this way, so that completion follows the very tables the
+ * subcommands parse with.
+ */
+extern const cli_flag **cli_flag_probe;
+
 /* Reads a whole file into *out (malloc'd, NUL-terminated) and *len; 0 or an errno. */
 int cli_read_file(const char *path, char **out, size_t *len);
 
