@@ -37,7 +37,7 @@ install(FILES cmake/natsbridgeConfig.cmake ${CMAKE_CURRENT_BINARY_DIR}/natsbridg
 # known (`cmake --install build --prefix /opt/nb`, CPack's /usr). DESTDIR is not
 # part of it: file(INSTALL) adds DESTDIR itself, the .pc names the final prefix.
 set(_nb_pc_in ${CMAKE_CURRENT_SOURCE_DIR}/cmake/natsbridge.pc.in)
-set(_nb_pc_out ${CMAKE_CURRENT_BINARY_DIR}/pkgconfig-install/natsbridge.pc)
+set(_nb_pc_tmp ${CMAKE_CURRENT_BINARY_DIR}/pkgconfig-install)
 foreach(_dir LIBDIR INCLUDEDIR)
   if(IS_ABSOLUTE "${CMAKE_INSTALL_${_dir}}")
     set(_nb_pc_${_dir} "${CMAKE_INSTALL_${_dir}}")
@@ -50,14 +50,18 @@ set(_nb_pc_dest "\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig")
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
   set(_nb_pc_dest "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
 endif()
+# The .pc is made in a directory of its own per install run, so that installs
+# running at the same time (cpack and a test's cmake --install) do not mix.
 install(CODE "
   set(NB_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
   set(NB_PC_LIBDIR \"${_nb_pc_LIBDIR}\")
   set(NB_PC_INCLUDEDIR \"${_nb_pc_INCLUDEDIR}\")
   set(NB_PC_VERSION \"${PROJECT_VERSION}\")
-  configure_file(\"${_nb_pc_in}\" \"${_nb_pc_out}\" @ONLY)
-  file(INSTALL DESTINATION \"${_nb_pc_dest}\"
-       TYPE FILE FILES \"${_nb_pc_out}\")
+  string(RANDOM LENGTH 12 _nb_run)
+  set(_nb_pc \"${_nb_pc_tmp}/\${_nb_run}/natsbridge.pc\")
+  configure_file(\"${_nb_pc_in}\" \"\${_nb_pc}\" @ONLY)
+  file(INSTALL DESTINATION \"${_nb_pc_dest}\" TYPE FILE FILES \"\${_nb_pc}\")
+  file(REMOVE_RECURSE \"${_nb_pc_tmp}/\${_nb_run}\")
 " COMPONENT dev)
 
 # Man pages.
