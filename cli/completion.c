@@ -174,7 +174,7 @@ static comp_entry *new_entry(comp_set *s, const char *command, const char *actio
     }
     comp_entry *e = &s->entries[s->n++];
     e->command = command;
-    snprintf(e->action, sizeof e->action, "%s", action);
+    snprintf(e->action, sizeof e->action, "%.*s", MAX_NAME, action); /* bounded by find_actions */
     return e;
 }
 
