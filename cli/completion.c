@@ -330,6 +330,19 @@ static void print_zsh_entry(const comp_entry *e)
     printf(" \\\n            '*:argument:_files' ;;\n");
 }
 
+/* text inside a single-quoted _describe entry: ' closes the quote, : ends the name. */
+static void print_zsh_described(const char *text)
+{
+    for (const char *c = text; *c; c++) {
+        if (*c == '\'')
+            fputs("'\\''", stdout);
+        else if (*c == ':')
+            fputs("\\:", stdout);
+        else
+            putchar(*c);
+    }
+}
+
 static void print_zsh(const comp_set *s)
 {
     printf("#compdef natsbridge\n"
@@ -337,8 +350,13 @@ static void print_zsh(const comp_set *s)
            "# from the flag tables of the CLI itself. Install it as _natsbridge in a\n"
            "# directory of $fpath (Debian: /usr/share/zsh/vendor-completions).\n"
            "_natsbridge() {\n    local -a commands\n    commands=(");
-    for (size_t i = 0; i < cli_n_commands; i++)
-        printf(" '%s:%s'", cli_commands[i].name, cli_commands[i].summary);
+    for (size_t i = 0; i < cli_n_commands; i++) {
+        printf(" '");
+        print_zsh_described(cli_commands[i].name);
+        putchar(':');
+        print_zsh_described(cli_commands[i].summary);
+        putchar('\'');
+    }
     printf(" )\n    if ((CURRENT == 2)); then\n"
            "        _describe -t commands 'natsbridge command' commands\n        return\n    fi\n"
            "    local key=$words[2]\n    case $key in\n"
