@@ -6,8 +6,8 @@
 #   scripts/install-deps.sh --demo   that, and nats-server (scripts/demo.sh)
 #   scripts/install-deps.sh --test   that, and what the tests need (scripts/test.sh):
 #                                    clang and its sanitizer runtime, Node.js and the
-#                                    npm packages of the lockfile, Python 3, and the
-#                                    tools of the package tests (dpkg-dev, file, jq)
+#                                    npm packages of the lockfile, Python 3, valgrind,
+#                                    and the tools of the package tests (dpkg-dev, file, jq)
 set -euo pipefail
 
 usage() {
@@ -38,6 +38,8 @@ if $want_test; then
   packages+=(clang libclang-rt-14-dev)
   # The package tests: cpack's shlibdeps (dpkg-dev, file); the docs examples (jq).
   packages+=(dpkg-dev file jq)
+  # valgrind for scripts/memcheck.sh (memcheck of the CLI end to end).
+  packages+=(valgrind)
   # Node.js runs the JavaScript interop peer and the apache-arrow checks; a
   # machine that already has node (and npm) keeps its own.
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
