@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli.h - the natsbridge command-line tool: one file per subcommand, the
  * shared flag parsing and output in cli_common.c. Uses the public API only.

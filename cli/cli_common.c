@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_common.c - the code the natsbridge subcommands share (see cli_common.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_common.h - what the natsbridge subcommands share: one flag parser, the
  * payload flags, options building (cli_common.c), the listen-style JSON rendering,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * completion.c - `natsbridge completion bash|zsh|flags`: shell completion
  * generated from the flag tables the subcommands parse with. Each subcommand

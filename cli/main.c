@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c - `natsbridge`: dispatches to one subcommand per file.
  */

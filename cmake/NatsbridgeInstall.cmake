@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Install rules and Debian packages (CPack), included by the top CMakeLists.txt
 # once the natsbridge, natsbridge_static and natsbridge_cli targets exist.
 #

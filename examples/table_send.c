@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * table_send.c - build a table, send it, read it back, hand it to Arrow.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * natsbridge.h - the whole public API of libnatsbridge.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The demo: installs what is missing, builds natsbridge, starts a nats-server
 # (with JetStream) and the built-in file server on loopback, and moves real
 # messages with the CLI:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the Debian 12 packages natsbridge needs. Only what is missing is
 # installed; safe to run again. Needs root (or sudo).
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The whole test suite, as CI runs it: installs what is missing, builds with
 # gcc and runs every CTest, builds a gcc Release (optimizer warnings), then runs
 # every CTest again with clang under AddressSanitizer and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `natsbridge completion bash` is valid bash and completes commands, actions
 # and every flag of every table (`natsbridge completion flags`); the zsh script
 # is valid zsh when zsh is installed.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cpack -G DEB: three packages with their Depends, unpacked with dpkg -x into a
 # scratch root, where the CLI runs and consumers build (tests/package/lib.sh).
 source "$(dirname "$0")/lib.sh" "$@"

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The docs point only inside the repository: no absolute path of a build
 machine (/work/..., /home/..., ../shared), and every relative Markdown link
 resolves to a file or directory of the repository. Usage: docs_paths.py SOURCE_DIR"""

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `cmake --install` into a prefix, and with DESTDIR into a staging root: the .pc
 # names the prefix, the CLI runs without LD_LIBRARY_PATH (RPATH $ORIGIN/../lib),
 # consumers build with pkg-config and find_package (tests/package/lib.sh).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # lib.sh - sourced by the package tests: `source lib.sh BUILD_DIR SOURCE_DIR CC [CFLAGS]`.
 # Gives a temp dir ($T, removed on exit), fail, and check_install, which runs an
 # installed natsbridge the way a user would.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Every flag the CLI accepts is in natsbridge(1): each flag that a subcommand's
 # --help prints, and each flag of the tables the subcommands parse with
 # (`natsbridge completion flags`). A missing one is named. The other way round,

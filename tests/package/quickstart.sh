@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # docs/QUICKSTART.md, step by step, on free ports: the JavaScript peer sends a
 # direct and a link payload to `natsbridge listen`, `natsbridge send` sends both
 # to the JavaScript peer, and a listener whose file server URL is another

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The README's `reply --exec` example does what the README says: the responder
 # upper-cases the request's text payload "q" (jq reads the request's JSON line)
 # and the requester gets a text payload "result" holding "HELLO".

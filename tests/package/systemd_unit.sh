@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # contrib/natsbridge-fileserver.service passes `systemd-analyze verify` (with
 # ExecStart pointing at the built CLI) and keeps its hardening. Exit 77 (skip)
 # without systemd-analyze.

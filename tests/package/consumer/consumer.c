@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * consumer.c - a program built against an INSTALLED natsbridge by the package
  * tests (pkg-config, or the CMake package in consumer/CMakeLists.txt): builds
