@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_arrow.c - Arrow IPC encode and decode throughput of natsbridge
  * (nb_table_to_ipc, nb_table_from_ipc) on a 1,000,000-row table of mixed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_jetstream.c - JetStream publish and pull-consume rates, natsbridge
  * next to raw nats.c on the same bytes in the same run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_objstore.c - puts and gets one big object through a JetStream
  * Object Store bucket (file storage) on a local nats-server, streaming from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_rr.c - request/reply round trips per second and p50/p99 latency,
  * natsbridge next to raw nats.c.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench_stream.sh - does a big link payload stream in constant memory? Measured with the real
 # CLI: a nats-server and `natsbridge fileserver` on free loopback ports, a SIZE MB file sent with
 # `natsbridge send --file big=FILE:video` and saved by `natsbridge listen --save-dir`, the copy

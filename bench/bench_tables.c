@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_tables.c - throughput of the table model's other ways in and out
  * (the Arrow IPC codec has bench_arrow.c): jsontable encode and decode

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_throughput.c - envelopes per second end to end on loopback, next to
  * raw nats.c moving the same wire bytes.

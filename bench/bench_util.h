@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_util.h - the timing and statistics every benchmark program needs:
  * one monotonic clock in seconds, an ascending sort of samples and their

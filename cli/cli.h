@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli.h - the natsbridge command-line tool: one file per subcommand, the
  * shared flag parsing and output in cli_common.c. Uses the public API only.
@@ -22,5 +23,15 @@ int cmd_listen(int argc, char **argv);
 int cmd_reply(int argc, char **argv);
 int cmd_fileserver(int argc, char **argv);
 int cmd_stream(int argc, char **argv);
+int cmd_completion(int argc, char **argv);
+
+/* The subcommands in --help order (main.c); `natsbridge completion` walks them. */
+typedef struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} cli_command;
+extern const cli_command cli_commands[];
+extern const size_t cli_n_commands;
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_common.c - the code the natsbridge subcommands share (see cli_common.h).
  */
@@ -356,9 +357,15 @@ static int parse_words(int argc, char **argv, const cli_flag *table, const char 
     return rc;
 }
 
+const cli_flag **cli_flag_probe;
+
 int cli_parse(int argc, char **argv, const cli_flag *table, const char *usage, cli_args *a)
 {
     memset(a, 0, sizeof *a);
+    if (cli_flag_probe) { /* completion: hand over the table, parse nothing */
+        *cli_flag_probe = table;
+        return CLI_OK;
+    }
     a->timeout_ms = -1;
     a->download_timeout_ms = a->idle_timeout_ms = a->retry_budget_ms = -1;
     /* A repeatable flag cannot occur more often than there are words. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_common.h - what the natsbridge subcommands share: one flag parser, the
  * payload flags, options building (cli_common.c), the listen-style JSON rendering,
@@ -276,6 +277,16 @@ nb_status cli_apply_limits(const cli_args *a, nb_options *o, const char **what);
  */
 int cli_parse(int argc, char **argv, const cli_flag *table, const char *usage, cli_args *a);
 void cli_args_free(cli_args *a);
+
+/* ---- completion (completion.c) --------------------------------------------- */
+
+/*
+ * When set, cli_parse stores the flag table it was given in *cli_flag_probe and
+ * returns CLI_OK without parsing or printing: `natsbridge completion` runs each
+ * subcommand once this way, so that completion follows the very tables the
+ * subcommands parse with.
+ */
+extern const cli_flag **cli_flag_probe;
 
 /* Reads a whole file into *out (malloc'd, NUL-terminated) and *len; 0 or an errno. */
 int cli_read_file(const char *path, char **out, size_t *len);

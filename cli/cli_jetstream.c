@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_jetstream.c - the JetStream side of `send` and `listen`: the JetStream
  * flags, `send --jetstream` (store and print the ack) and `listen --jetstream

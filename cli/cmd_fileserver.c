@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_fileserver.c - `natsbridge fileserver`: runs the built-in file server
  * for link payloads until SIGINT or SIGTERM. Public API only.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_listen.c - `natsbridge listen`: prints (and optionally saves) every
  * message arriving on a subject.

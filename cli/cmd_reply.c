@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_reply.c - `natsbridge reply`: a responder that answers every request
  * on a subject with a copy of its payloads (--echo) or with the output of a

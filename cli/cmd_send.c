@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_send.c - `natsbridge send` (publish one message) and `natsbridge
  * request` (publish one and print the reply), both built from the payload

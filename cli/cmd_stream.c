@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd_stream.c - `natsbridge stream add|info|rm NAME`: JetStream streams
  * for `send --jetstream` and `listen --jetstream`.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * csv.c - CSV files to tables (`send --csv NAME=FILE.csv`) and tables to CSV
  * (`listen --save-dir DIR --csv`). RFC 4180: comma-separated, fields quoted

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c - `natsbridge`: dispatches to one subcommand per file.
  */
@@ -6,26 +7,24 @@
 #include <stdio.h>
 #include <string.h>
 
-static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} commands[] = {
+const cli_command cli_commands[] = {
     {"send", cmd_send, "publish one message"},
     {"request", cmd_request, "send a message and print the reply"},
     {"listen", cmd_listen, "print the messages arriving on a subject"},
     {"reply", cmd_reply, "answer requests (echo, or the output of a command)"},
     {"fileserver", cmd_fileserver, "run the built-in file server"},
     {"stream", cmd_stream, "add, show or remove a JetStream stream"},
+    {"completion", cmd_completion, "print a bash or zsh completion script"},
 };
-#define N_COMMANDS (sizeof commands / sizeof commands[0])
+#define N_COMMANDS (sizeof cli_commands / sizeof cli_commands[0])
+const size_t cli_n_commands = N_COMMANDS;
 
 static void usage(void)
 {
     printf("Usage: natsbridge COMMAND [ARGUMENT]...\n"
            "Sends and receives NATSBridge messages over NATS.\n\nCommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
-        printf("  %-12s %s\n", commands[i].name, commands[i].summary);
+        printf("  %-12s %s\n", cli_commands[i].name, cli_commands[i].summary);
     printf("\nRun `natsbridge COMMAND --help` for the flags of a command.\n"
            "  --help      show this help\n"
            "  --version   show the version\n"
@@ -39,9 +38,9 @@ static void usage(void)
 static int dispatch(const char *name, int argc, char **argv)
 {
     for (size_t i = 0; i < N_COMMANDS; i++)
-        if (strcmp(name, commands[i].name) == 0) {
-            cli_set_command(commands[i].name);
-            return commands[i].run(argc, argv);
+        if (strcmp(name, cli_commands[i].name) == 0) {
+            cli_set_command(cli_commands[i].name);
+            return cli_commands[i].run(argc, argv);
         }
     cli_error("unknown command '%s' (see natsbridge --help)", name);
     return CLI_USAGE;

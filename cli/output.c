@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * output.c - what the CLI prints and saves for a received envelope: the
  * listen-style JSON line (listen, request, reply --exec), the human summary,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * table_print.c - a received table as aligned text columns under its payload
  * line in `listen`'s human output: a header of names and types, the first

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # natsbridge CMake package: find_package(natsbridge) gives natsbridge::natsbridge
 # and natsbridge::natsbridge_static. The dependencies come from pkg-config, as
 # in the build itself.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * basic_text.c - send one text message and receive it.
  *

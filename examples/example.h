@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * example.h - the scaffolding every example would otherwise repeat.
  *

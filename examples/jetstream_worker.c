@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jetstream_worker.c - durable jobs: publish to a stream, work them off.
  *

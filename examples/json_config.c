@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * json_config.c - send a configuration as a dictionary payload and read its
  * fields on the receiving side.

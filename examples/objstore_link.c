@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * objstore_link.c - a large payload by claim-check in a JetStream Object Store.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * request_response.c - a responder and a requester.
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # run_example.sh [--jetstream] EXAMPLE EXPECTED...
 #
 # Runs one example program against a fresh nats-server on a free loopback

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * table_send.c - build a table, send it, read it back, hand it to Arrow.
  *
@@ -5,9 +6,10 @@
  * offsets for strings, a validity bitmap for nulls), travels as a "table"
  * payload (an Arrow IPC stream, what the Julia, JS and Python peers read),
  * and is read on the other side through nb_column_view. Finally it is
- * exported through the Arrow C Data Interface, the struct that Arrow C++
- * (arrow::ImportRecordBatch), DuckDB, polars or nanoarrow take without a
- * copy. NATS_URL says where the server is (default nats://localhost:4222).
+ * exported as Arrow C Data Interface structs and their layout printed: the
+ * ABI that Arrow C++ (arrow::ImportRecordBatch), nanoarrow, DuckDB and polars
+ * import, though this example hands them to none of those. NATS_URL says
+ * where the server is (default nats://localhost:4222).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -75,7 +77,7 @@ static nb_status show_arrow_export(const nb_table *t)
     for (int64_t i = 0; i < schema.n_children; i++)
         printf("arrow: child %s format %s nulls %" PRId64 "\n", schema.children[i]->name,
                schema.children[i]->format, array.children[i]->null_count);
-    /* Whoever ends up owning them (Arrow C++, DuckDB, ...) calls release. */
+    /* Whoever ends up owning them calls release: here, we do. */
     schema.release(&schema);
     array.release(&array);
     return NB_OK;

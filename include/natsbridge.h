@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * natsbridge.h - the whole public API of libnatsbridge.
  *
@@ -9,8 +10,14 @@
  *    message naming what was wrong is kept per thread: read it with
  *    nb_last_error(). Expected outcomes (NB_TIMEOUT) record a message too, but
  *    never print anything.
- *  - Handles are opaque. Out-pointers come first and are set to NULL on
- *    failure. Every _destroy(NULL) is a harmless no-op.
+ *  - Handles are opaque. A call that makes a handle takes its out-pointer
+ *    first (nb_client_connect(&client, opts), nb_objstore_open(&os, c, name));
+ *    a call on an existing handle takes that handle first and puts its
+ *    results last (nb_client_request(c, subject, req, timeout_ms, &reply),
+ *    nb_subscription_next, nb_client_receive, nb_payload_table,
+ *    nb_table_export, nb_table_to_ipc, nb_objstore_get_bytes). Either way an
+ *    out-pointer is set to NULL on failure (nb_table_export's structures are
+ *    left released). Every _destroy(NULL) is a harmless no-op.
  *  - Ownership words: "borrowed" (used during the call only), "copied",
  *    "taken" (only when NB_OK is returned; the caller's pointer is set to
  *    NULL), "view" (valid until a named event, usually the owner's _destroy).
@@ -1124,7 +1131,7 @@ NB_EXTERN void nb_object_info_clear(nb_object_info *info);
 /** Creates the bucket when it does not exist (an existing one is used as it is) and opens it. */
 NB_EXTERN nb_status nb_objstore_create(nb_objstore **out, nb_client *c,
                                        const nb_objstore_config *cfg);
-/** Opens an existing bucket; NB_NATS "... not found" when there is none. */
+/** Opens an existing bucket; NB_NOT_FOUND "... not found" when there is none. */
 NB_EXTERN nb_status nb_objstore_open(nb_objstore **out, nb_client *c, const char *bucket);
 NB_EXTERN void nb_objstore_destroy(nb_objstore *os);
 /** Deletes a bucket with every object in it. */
@@ -1160,7 +1167,7 @@ NB_EXTERN nb_status nb_objstore_put_file(nb_objstore *os, const char *name, cons
 NB_EXTERN nb_status nb_objstore_put_fd(nb_objstore *os, const char *name, int fd,
                                        nb_object_info *info);
 
-/** The info of an object; NB_NATS "... not found" when it does not exist or was deleted. */
+/** The info of an object; NB_NOT_FOUND "... not found" when it does not exist or was deleted. */
 NB_EXTERN nb_status nb_objstore_get_info(nb_objstore *os, const char *name,
                                          nb_object_info *info);
 /**

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The demo: installs what is missing, builds natsbridge, starts a nats-server
 # (with JetStream) and the built-in file server on loopback, and moves real
 # messages with the CLI:
@@ -16,7 +17,7 @@
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --demo
 build=${NB_DEMO_BUILD_DIR:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" --target natsbridge_cli >/dev/null

@@ -1,22 +1,57 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages natsbridge needs to build, test and run its demo.
-# Only what is missing is installed; safe to run again. Needs root (or sudo).
+# SPDX-License-Identifier: MIT
+# Installs the Debian 12 packages natsbridge needs. Only what is missing is
+# installed; safe to run again. Needs root (or sudo).
+#
+#   scripts/install-deps.sh          what building the library and the CLI needs
+#   scripts/install-deps.sh --demo   that, and nats-server (scripts/demo.sh)
+#   scripts/install-deps.sh --test   that, and what the tests need (scripts/test.sh):
+#                                    clang and its sanitizer runtime, Node.js and the
+#                                    npm packages of the lockfile, Python 3, valgrind,
+#                                    and the tools of the package tests (dpkg-dev, file, jq)
 set -euo pipefail
 
+usage() {
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+want_demo=false want_test=false
+for arg in "$@"; do
+  case $arg in
+  --demo) want_demo=true ;;
+  --test) want_demo=true want_test=true ;;
+  -h | --help) usage; exit 0 ;;
+  *) echo "install-deps: unknown argument '$arg'" >&2; usage >&2; exit 1 ;;
+  esac
+done
+
+# Building libnatsbridge and the natsbridge CLI.
 packages=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev
+  build-essential cmake pkg-config
   libnats-dev libcjson-dev libcurl4-openssl-dev libmicrohttpd-dev libssl-dev uuid-dev
-  nats-server
-  openssl # the security tests make their CA and certificates with the openssl CLI
 )
-# Node.js runs the JavaScript interop peer and the apache-arrow checks; a machine
-# that already has node (and npm) keeps its own.
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  packages+=(nodejs npm)
+# The demo and every integration test start a real NATS server.
+if $want_demo; then
+  packages+=(nats-server)
 fi
-# Python 3 runs the interop matrix driver and the standard-library Python peer.
-if ! command -v python3 >/dev/null 2>&1; then
-  packages+=(python3)
+if $want_test; then
+  # The second test pass: clang with AddressSanitizer and UndefinedBehaviorSanitizer.
+  packages+=(clang libclang-rt-14-dev)
+  # The package tests: cpack's shlibdeps (dpkg-dev, file); the docs examples (jq).
+  packages+=(dpkg-dev file jq)
+  # valgrind for scripts/memcheck.sh (memcheck of the CLI end to end).
+  packages+=(valgrind)
+  # The security tests make their CA and certificates with the openssl CLI.
+  packages+=(openssl)
+  # Node.js runs the JavaScript interop peer and the apache-arrow checks; a
+  # machine that already has node (and npm) keeps its own.
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    packages+=(nodejs npm)
+  fi
+  # Python 3 runs the interop matrix driver and the standard-library Python peer.
+  if ! command -v python3 >/dev/null 2>&1; then
+    packages+=(python3)
+  fi
 fi
 
 missing=()
@@ -39,9 +74,11 @@ fi
 
 # npm packages of the interop tests, exactly as the lockfile pins them; again
 # only when the lockfile changed since the last install.
-js_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/interop/js"
-if [ ! -f "$js_dir/node_modules/.package-lock.json" ] ||
-   [ "$js_dir/package-lock.json" -nt "$js_dir/node_modules/.package-lock.json" ]; then
-  echo "install-deps: npm ci in tests/interop/js"
-  (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error)
+if $want_test; then
+  js_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/interop/js"
+  if [ ! -f "$js_dir/node_modules/.package-lock.json" ] ||
+     [ "$js_dir/package-lock.json" -nt "$js_dir/node_modules/.package-lock.json" ]; then
+    echo "install-deps: npm ci in tests/interop/js"
+    (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
 fi

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * backoff.c - exponential back-off with full jitter, a monotonic clock and a
  * sleep that survives signals. The random source is a per-thread splitmix64

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * backoff.h - the one exponential back-off of natsbridge: full jitter,
  * capped, with an optional overall deadline.

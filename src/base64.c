@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * base64.c - standard base64 (RFC 4648 section 4), table-driven.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * base64.h - standard, padded base64 (RFC 4648 section 4), the variant the
  * peers write in direct payloads (PROTOCOL.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * buf.c - growable byte buffer: doubling growth, overflow-checked, always
  * NUL-terminated so that text can be handed out without a copy.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * codec.c - the envelope codec: nb_envelope <-> JSON text (docs/PROTOCOL.md).
  *

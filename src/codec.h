@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * codec.h - the envelope codec: nb_envelope <-> JSON text on the wire
  * (docs/PROTOCOL.md). Knows nothing of NATS or HTTP.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * envelope.c - nb_envelope: life cycle, payload list, field setters and
  * accessors, and the defaults filled in when an envelope is built.

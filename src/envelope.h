@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * envelope.h - the nb_envelope struct, shared by envelope.c (fields and
  * accessors), codec.c (JSON), transport.c and messaging.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fileclient.c - the HTTP side of link payloads, on libcurl: the Plik and
  * PUT upload handlers (bodies streamed from memory or a file, never copied

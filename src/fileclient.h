@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fileclient.h - the HTTP side of link payloads (libcurl): the Plik and PUT
  * upload handlers and the download handler with back-off are public

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fileserver.c - the built-in file server for link (claim-check) payloads,
  * on libmicrohttpd: the Plik API subset the peers use (PROTOCOL.md section 4.3)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * filestore.c - the storage behind the built-in file server (see filestore.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * filestore.h - the storage behind the built-in file server (fileserver.c):
  * files kept under generated names in one directory, an in-memory index from

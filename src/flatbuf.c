@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * flatbuf.c - bounds-checked FlatBuffers reading and a front-to-back builder
  * (see flatbuf.h). Binary format: flatbuffers_internals.html and flatcc's

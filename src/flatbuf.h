@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * flatbuf.h - a small bounds-checked FlatBuffers reader and a small builder,
  * enough for Arrow IPC metadata (Message.fbs, Schema.fbs, File.fbs).

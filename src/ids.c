@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ids.c - UUID v4 (libuuid's random generator) and UTC timestamps.
  */

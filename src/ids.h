@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ids.h - UUID v4 identifiers and ISO 8601 UTC timestamps for envelopes.
  */

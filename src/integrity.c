@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrity.c - SHA-256 through OpenSSL's EVP interface.
  */

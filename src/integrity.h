@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integrity.h - SHA-256 of payload bytes, in memory, from a file, or
  * incrementally while streaming (OpenSSL libcrypto).

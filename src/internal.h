@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * internal.h - what every module of libnatsbridge shares: the error setter,
  * string helpers and the visibility macro. Never installed.

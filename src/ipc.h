@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ipc.h - what the Arrow IPC reader (ipc_read.c) and writer (ipc_write.c)
  * share: the numbers of Arrow's Message.fbs, Schema.fbs and File.fbs

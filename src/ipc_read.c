@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ipc_read.c - Arrow IPC stream, legacy stream and file bytes to an nb_table
  * (Columnar.rst, "Serialization and IPC"; shared/reference/arrow-ipc.md §4).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ipc_write.c - nb_table to an Arrow IPC stream (Columnar.rst, "Serialization
  * and IPC"; shared/reference/arrow-ipc.md §4): metadata version V5,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jetstream.c - JetStream over nats.c 3.4.1: streams (create-or-check,
  * info, delete) and publishing envelopes with Nats-Msg-Id = msg_id, sync

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jetstream.h - what jetstream.c (streams, publishing) shares with
  * jsconsumer.c (durable pull consumers).

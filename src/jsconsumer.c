@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jsconsumer.c - durable JetStream pull consumers: a thread per consumer
  * fetches batches, decodes each envelope like nb_client_receive (link

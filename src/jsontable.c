@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jsontable.c - tables as JSON arrays of row objects, the peers' "jsontable"
  * (PROTOCOL.md "Tables"). The reader is a small dedicated JSON scanner rather

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jsprogress.c - keeps a fetched batch of JetStream messages from being
  * redelivered while a consumer works through it: a thread sends "in

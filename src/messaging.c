@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * messaging.c - the NATS side: one connection per nb_client, sends,
  * subscriptions (callback or sync), request and reply (nats.c 3.4.1).

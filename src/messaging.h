@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * messaging.h - what the NATS-facing modules (jetstream.c, objstore.c) share
  * with messaging.c: the client's nats.c connection and nats.c status mapping.

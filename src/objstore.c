@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * objstore.c - JetStream Object Store buckets (ADR-20) over nats.c 3.4.1
  * primitives. The claim-check backend that puts link payloads there is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * objstore.h - what transport.c needs of the Object Store claim-check
  * backend (objstore.c): link payloads put into a bucket on send, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * objstore_link.c - the Object Store claim-check backend: link payloads put
  * into a bucket on send (nb_options_set_link_store) and nats-os://BUCKET/NAME

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * options.c - nb_options: defaults, validated setters, clone.
  */

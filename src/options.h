@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * options.h - the nb_options struct, shared by the modules that read it.
  */

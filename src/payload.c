@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * payload.c - payload types, the nb_payload constructors and accessors, and
  * the content checks every payload passes (UTF-8 text, JSON dictionaries).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * payload.h - the nb_payload struct and the checks every payload passes,
  * shared by the codec (envelope.c, codec.c) and transport.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * table.c - nb_table: the schema and one Arrow-layout array per column
  * (table.h), building it column by column and reading it through views.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * table.h - the in-memory table of natsbridge (nb_table): a schema and one
  * contiguous Arrow-layout array per column. The Arrow IPC codec (ipc_read.c,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * table_cdata.c - the Arrow C Data Interface (Arrow's "cdata" specification):
  * nb_table_export hands a table out as a struct array whose children are the

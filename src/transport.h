@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * transport.h - transport choice per payload (direct vs link), the upload
  * of link payloads on send, and their download and verification on receive.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # listen reports a message that is not an envelope on stderr (one line) and goes on.
 source "$(dirname "$0")/lib.sh" "$@"
 start_server

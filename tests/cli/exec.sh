@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # reply --exec: the command gets the request as one listen --json line on stdin and its
 # stdout is the "result" text payload; non-UTF-8 output goes as binary; a non-zero exit is
 # reported and still answered with metadata exit_status; big input and output both flow.

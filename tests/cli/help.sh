@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # --help of the tool and of every subcommand prints usage to stdout and exits 0;
 # --version; no or an unknown command is a usage error (exit 1, one line on stderr).
 source "$(dirname "$0")/lib.sh" "$@"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # lib.sh - sourced by every CLI test: `source lib.sh "$@"` with the natsbridge binary as $1.
 # Gives a temp dir ($T), a nats-server on a free loopback port ($URL), background runs with
 # bounded waits, and a trap that stops what was started (by pid) and removes $T.

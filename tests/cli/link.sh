@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Link payloads through `natsbridge fileserver`: big files and --link go by link and arrive
 # intact; --save-dir gets them streamed to DIR/<msg_id>/<dataname>; --allow-origin admits a
 # file server; a link from an origin not allowed is reported and skipped.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # listen: --count N exits 0 after N messages; --timeout exits 3 after printing what came;
 # SIGINT and SIGTERM exit 0; the human summary names msg_id, sender and each payload.
 source "$(dirname "$0")/lib.sh" "$@"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Two listeners in one --queue group share 10 messages: each arrives exactly once overall.
 source "$(dirname "$0")/lib.sh" "$@"
 start_server

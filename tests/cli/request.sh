@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # request + reply --echo: the reply holds the same payloads; no responder exits 2; a
 # responder that never answers exits 3; a message without reply_to is reported, not answered.
 source "$(dirname "$0")/lib.sh" "$@"

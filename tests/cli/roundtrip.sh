@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # send + listen --json: text, dictionary and file payloads arrive with the right type,
 # size, sha256 and data; payload order and envelope fields are kept; send prints the
 # msg_id, and send --json the envelope as published.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # listen --save-dir: each payload's bytes land in DIR/<msg_id>/<dataname>, identical to
 # what was sent, and are reported as "path"; an unsafe dataname is refused with one
 # error line while the other payloads are still saved.

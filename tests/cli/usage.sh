@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Usage errors exit 1 with one line "natsbridge <cmd>: ..." on stderr and never need a server;
 # an unreachable server exits 2.
 source "$(dirname "$0")/lib.sh" "$@"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # --server takes a comma-separated list: send and listen reach the live server
 # among dead ones, and a bad element is refused naming its position and text.
 source "$(dirname "$0")/../cli/lib.sh" "$@"

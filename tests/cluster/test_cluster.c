@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_cluster.c - natsbridge against a 3-node nats-server cluster on
  * loopback (tests/fixture/cluster.h): clients given every node's URL, one

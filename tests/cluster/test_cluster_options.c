@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_cluster_options.c - several server URLs in nb_options_set_url: a
  * comma-separated list is accepted and normalized, and every bad element is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http.c - HTTP helpers of the file server's tests (see http.h).
  */

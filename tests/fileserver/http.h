@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http.h - what the file server's tests need to talk HTTP: a small libcurl
  * wrapper, a raw-socket request for paths libcurl would rewrite or refuse,

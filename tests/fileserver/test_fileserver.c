@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fileserver.c - the built-in file server, started in-process on a free
  * loopback port and driven over real HTTP (libcurl, or raw sockets where

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fileserver_cli.c - `natsbridge fileserver` as a process: the port line
  * on stdout, serving, a clean exit 0 on SIGTERM/SIGINT, exit 1 on usage

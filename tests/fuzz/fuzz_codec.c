@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_codec.c - libFuzzer target for the envelope decoder (nbi_codec_decode),
  * the decoder of every byte that arrives from NATS, and for the tables of the

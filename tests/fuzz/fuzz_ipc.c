@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_ipc.c - libFuzzer target for the Arrow IPC reader (nb_table_from_ipc),
  * which reads every table payload that arrives from a peer.

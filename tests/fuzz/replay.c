@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * replay.c - the replay driver of the fuzz targets (see replay.h).
  */

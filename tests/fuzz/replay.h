@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * replay.h - the replay driver shared by the fuzz targets' *_replay builds
  * (NB_FUZZ_REPLAY_MAIN): it runs inputs through the target's

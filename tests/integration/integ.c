@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integ.c - the integration tests' shared state and helpers (see integ.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * integ.h - what the integration tests share: one nats-server per case
  * (CASE), everything a case creates tracked in T and freed by teardown()

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_link_nats.c - link (claim-check) payloads end to end through a real
  * nats-server and the real built-in file server (in process, port 0, its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_messaging.c - natsbridge end to end over a real nats-server: every
  * payload type, the 14 envelope fields, async and sync subscriptions, queue

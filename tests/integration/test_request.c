@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_request.c - request/reply over a real nats-server: replies matched by
  * msg_id, concurrent requests on one client, no responders, timeouts.

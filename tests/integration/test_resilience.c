@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_resilience.c - what goes wrong, end to end: reconnects, size limits,
  * bad bytes on the wire, tampered payloads, slow consumers, bad arguments and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ack_service.c - the C side of the "device configuration" interop scenario:
  * a service on the natsbridge library that answers every request carrying a

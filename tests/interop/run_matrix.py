@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """run_matrix.py - one cell of the cross-language interop matrix (docs/INTEROP.md).
 
     run_matrix.py --nb NATSBRIDGE_CLI --ack ACK_SERVICE --table TABLE_PEER [--node NODE] CELL

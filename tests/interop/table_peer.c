@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * table_peer.c - the C side of the interop cells *.tableapi.*: tables built
  * and read with natsbridge's table API (not bytes handed through), against

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # JetStream from the CLI: stream add/info/rm, send --jetstream (ack, dedupe by --msg-id),
 # listen --jetstream --durable (acks what it printed; the durable resumes where it stopped;
 # --from-seq / --new), and usage errors that name the flag, against a real nats-server -js.

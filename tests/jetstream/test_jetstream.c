@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_jetstream.c - JetStream end to end against a real nats-server with
  * JetStream: streams, publish with dedupe (sync and async), durable pull

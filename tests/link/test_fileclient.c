@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fileclient.c - the HTTP client of link payloads (nb_upload_plik,
  * nb_upload_put, nb_download_http) against the real built-in file server,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fileclient_unit.c - URL origins (the allowlist's key) and the one
  * back-off of natsbridge: bounds, cap, extremes, threads, clock and sleep.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `natsbridge send --store nats-os://BUCKET` puts link payloads into a JetStream Object
 # Store bucket; `natsbridge listen --json` fetches them over its own NATS connection
 # (in memory and with --save-dir), from the bucket it names with --store or allows with

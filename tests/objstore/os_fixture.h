@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * os_fixture.h - what the Object Store tests share: a nats-server with
  * JetStream per case, a connected client, a temporary directory, files of

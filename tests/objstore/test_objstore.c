@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_objstore.c - the Object Store API (ADR-20 over JetStream) against a
  * real nats-server, with nats.js (views.os) as the other client: what one

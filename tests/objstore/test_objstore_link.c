@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_objstore_link.c - link payloads through an Object Store bucket
  * (nb_options_set_link_store), end to end through NATS: the sender puts,

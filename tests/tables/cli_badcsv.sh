@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # A bad CSV is a usage error (exit 1), one line naming the file, line and column;
 # nothing is sent (no server is needed: the payload is built before connecting).
 source "$(dirname "$0")/../cli/lib.sh" "$@"

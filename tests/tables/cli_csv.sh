@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # send --csv converts a CSV (RFC 4180 quoting, header row, inferred types, empty cells null)
 # into a table payload; listen prints it as aligned text columns, first 10 rows or --rows N.
 source "$(dirname "$0")/../cli/lib.sh" "$@"

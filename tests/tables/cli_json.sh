@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # listen --json gives a table payload "rows" and "columns"; --save-dir writes it as
 # NAME.arrows (and NAME.csv with --csv); --file NAME=PATH.arrows:table sends such a file
 # again, by link too, and it reads back the same.

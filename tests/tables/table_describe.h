@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * table_describe.h - a table as JSON in the very form js/ipc_common.mjs's
  * describe() gives apache-arrow's tables: {"rows", "columns": [{"name",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * table_fixture.h - a table of every column type with nulls, and a deep
  * comparison of two tables, shared by the tests of tests/tables. Header-only

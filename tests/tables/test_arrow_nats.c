@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_arrow_nats.c - issue 4's "Done when": a table built in C and sent with
  * natsbridge is read by apache-arrow in Node through NATS, directly and by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_cdata.c - the Arrow C Data Interface (src/table_cdata.c): export and
  * import round trips, exports outliving their table, slices (offsets), and

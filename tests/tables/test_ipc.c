@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_ipc.c - Arrow IPC round trips C -> IPC -> C (nb_table_to_ipc,
  * nb_table_to_ipc_file, nb_table_from_ipc): every type with nulls, empty

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_ipc_hostile.c - nb_table_from_ipc on corrupted and hostile bytes:
  * every truncation and byte flip of valid streams and files, and hand-built

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_jsontable.c - tables as JSON arrays of row objects (src/jsontable.c):
  * the mapping of every type, exact integers, type inference, round trips,

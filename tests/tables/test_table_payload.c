@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_table_payload.c - table payloads (src/payload.c "Table payloads"):
  * Arrow IPC and JSON tables through an envelope's wire text and back, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_base64.c - the strict base64 codec of src/base64.c.
  */

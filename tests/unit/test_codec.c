@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_codec.c - the envelope codec (src/codec.c) and envelope fields
  * (src/envelope.c): both directions for every field and type, the exact

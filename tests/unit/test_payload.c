@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_payload.c - payload types, constructors, accessors and content checks
  * (src/payload.c).

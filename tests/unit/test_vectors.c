@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_vectors.c - decodes every golden envelope file of tests/vectors and
  * checks the expected fields, payloads or error (format: tests/vectors/README.md).

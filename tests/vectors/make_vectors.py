@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes the golden envelope vectors of tests/vectors (see README.md).
 
 The expected values (sizes, SHA-256, decoded types) are computed here, in

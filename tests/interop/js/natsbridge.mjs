@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // natsbridge.mjs - a JavaScript NATSBridge peer for the natsbridge test suite.
 //
 // Written from the peers' wire format (/work/shared/reference/seed-wire-format.md and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // peer.mjs - the JS peer as a program, driven by tests/interop/run_matrix.py.
 //
 //   node peer.mjs send SPEC      publish one message; prints the envelope as sent (one line)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // run_vectors.mjs - runs every golden envelope of tests/vectors through the JS peer's
 // smartreceive (no downloads, Arrow bytes kept as bytes) and checks the expected result
 // (format: tests/vectors/README.md). Usage: node run_vectors.mjs VECTOR_DIR

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """natsbridge_peer.py - a Python NATSBridge peer in the style of the MicroPython one.
 
 Written from the peers' wire format (/work/shared/reference/seed-wire-format.md and

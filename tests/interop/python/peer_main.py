@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """peer_main.py - the Python peer as a program, driven by tests/interop/run_matrix.py.
 
     python3 peer_main.py send SPEC      publish one message; prints the envelope as sent

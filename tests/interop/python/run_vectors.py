@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """run_vectors.py - runs every golden envelope of tests/vectors through the Python peer's
 smartreceive (no downloads) and checks the expected result (format: tests/vectors/README.md).
 Usage: python3 run_vectors.py VECTOR_DIR. Exit 0 when every vector passes."""

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // os.mjs - the nats.js side of the Object Store interop tests (nats 2.29.3, js.views.os).
 //   node os.mjs JS_DIR SERVER_URL put BUCKET NAME FILE   puts FILE's bytes as NAME
 //   node os.mjs JS_DIR SERVER_URL get BUCKET NAME FILE   gets NAME into FILE

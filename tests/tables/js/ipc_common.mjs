@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ipc_common.mjs - what the Arrow IPC interop scripts share: loading the
 // pinned apache-arrow (17.0.0, installed in tests/interop/js) and describing
 // a table as the canonical JSON both sides compare (test_ipc.c does the same

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // nats_peer.mjs - apache-arrow in Node at the far end of NATS, for test_arrow_nats.c (issue 4,
 // "Done when"): tables travel as natsbridge "table" payloads through a real nats-server,
 // directly or by link through the built-in file server, using the JS peer library

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // read_natsbridge.mjs DIR - apache-arrow 17 reads what natsbridge wrote
 // (test_ipc.c, case write_for_apache_arrow): c_every_type.arrows (a stream in
 // batches of 7 rows), c_every_type.arrow (the file format) and c_empty.arrows

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // write_arrow.mjs OUTDIR - apache-arrow 17 writes the tables natsbridge must
 // read (test_ipc.c, case read_apache_arrow): every supported type with nulls
 // in record batches of 5, 0, 7 and 3 rows, as a stream (js_every_type.arrows)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // write_dict.mjs OUTDIR - apache-arrow 17 writes dictionary-encoded tables
 // that natsbridge must read as plain columns of the value type (test_ipc.c,
 // cases read_apache_arrow_dictionaries and table_from_json_reaches_c):
