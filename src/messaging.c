@@ -627,6 +627,31 @@ static nb_status connect_failed(const nb_options *o, natsStatus ns, const char *
     return nbi_fail(st == NB_OK ? NB_CONNECTION : st, "%s %s: %s", what, where, detail);
 }
 
+/* Whether a failed connect was the server refusing the credentials. */
+static bool refused_login(natsStatus ns)
+{
+    const char *text = nats_GetLastError(NULL);
+    return ns == NATS_CONNECTION_AUTH_FAILED || ns == NATS_NOT_PERMITTED ||
+           (text && strstr(text, "Authorization Violation"));
+}
+
+/*
+ * nats.c 3.4.1 sends an empty signature when the Ed25519 signature of the
+ * server's nonce starts with a zero byte, about one connect in 256 with an
+ * NKey or a JWT (nats.c issue #705, fixed in 3.8.0): the server refuses it.
+ * A refused login with those methods is tried again, with a fresh nonce,
+ * twice (one in 16 million then fails; a wrong key fails three times).
+ */
+static natsStatus connect_nats(nb_client *c, natsOptions *no)
+{
+    const nb_options *o = c->opts;
+    bool signs = o->nkey_seed_file || o->creds_file || o->creds_jwt;
+    natsStatus ns = natsConnection_Connect(&c->nc, no);
+    for (int retry = 0; ns != NATS_OK && signs && retry < 2 && refused_login(ns); retry++)
+        ns = natsConnection_Connect(&c->nc, no);
+    return ns;
+}
+
 nb_status nb_client_connect(nb_client **out, const nb_options *opts)
 {
     if (!out)
@@ -661,7 +686,7 @@ nb_status nb_client_connect(nb_client **out, const nb_options *opts)
             (s = c->opts->nats_configure(no, c->opts->nats_configure_closure)) != NB_OK)
             nbi_fail(s, "connect: the nats_configure callback failed (%s): not connected",
                      nb_status_text(s));
-        if (s == NB_OK && (ns = natsConnection_Connect(&c->nc, no)) != NATS_OK)
+        if (s == NB_OK && (ns = connect_nats(c, no)) != NATS_OK)
             s = connect_failed(c->opts, ns, "connect to");
     }
     natsOptions_Destroy(no);

@@ -46,6 +46,8 @@ auth_refused 'creds|credentials' send sec.op -s "$URL_operator" --creds "$M/stra
 refused 'authori[sz]ation|authenticat|refused' send sec.op -s "$URL_operator" --text a=b
 listen_refused 'creds|credentials' sec.op -s "$URL_operator" --creds "$M/stranger.creds"
 err_matches 'refus|reject|denied|not accepted'
+# an expired user JWT: nats-server 2.9 answers only "Authorization Violation"
+auth_refused 'creds|credentials' send sec.op -s "$URL_operator" --creds "$M/expired.creds" --text a=b
 refused 'creds|credentials' send sec.op -s "$URL_operator" --creds "$M/no-such.creds" --text a=b
 has "$T/run.err" "$M/no-such.creds"
 

@@ -6,7 +6,7 @@
 #     localhost, client.pem/.key signed by the CA, ca2.pem an unrelated CA and client2.pem/.key
 #     signed by it (the "wrong CA" cases);
 #   - NKeys, JWTs and .creds (tests/security/nkeygen.c): op.jwt, sys.jwt, acct.jwt, user.creds,
-#     stranger.creds, nkey.seed, nkey-other.seed, keys.env;
+#     stranger.creds, expired.creds, nkey.seed, nkey-other.seed, keys.env;
 #   - random passwords and a token: PASSWORD (user alice), LIMITED_PASSWORD (user limited),
 #     TOKEN, and the wrong ones the tests type (BAD_PASSWORD, BAD_TOKEN);
 #   - $M/secrets: every password, token, seed, user JWT and private-key line, one a line.
@@ -76,7 +76,7 @@ make_material() {
     {
         printf '%s\n' "$PASSWORD" "$LIMITED_PASSWORD" "$TOKEN" "$BAD_PASSWORD" "$BAD_TOKEN"
         cat "$M/seeds.txt"
-        sed -n '/BEGIN NATS USER JWT/{n;p}' "$M/user.creds" "$M/stranger.creds" # user JWTs
+        sed -n '/BEGIN NATS USER JWT/{n;p}' "$M"/*.creds # user JWTs
         grep -hv -- '-----' "$M"/*.key # the base64 lines of every private key
     } | grep -v '^$' >"$M/secrets" # an empty pattern would match every output
 }

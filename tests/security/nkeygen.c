@@ -8,6 +8,7 @@
  *   op.jwt, sys.jwt, acct.jwt   operator (self-signed), system and user accounts (signed by it)
  *   user.creds                  a user of acct, in the nsc .creds format (JWT + seed)
  *   stranger.creds              a user of an account the operator never signed: refused
+ *   expired.creds               a user of acct whose JWT expired an hour ago: refused
  *   nkey.seed, nkey-other.seed  plain NKey users (only the first is in a server config)
  *   keys.env                    OP_PUB SYS_PUB ACCT_PUB USER_PUB NKEY_PUB (sh syntax)
  *   seeds.txt                   every seed written, one a line (the secret grep reads it)
@@ -121,19 +122,21 @@ static char *base64url(const unsigned char *p, size_t n)
 }
 
 /*
- * A signed JWT (malloc'd) for subject sub issued by iss. nats_body is the inside of the
- * "nats" object without braces and without type/version, which are added here.
+ * A signed JWT (malloc'd) for subject sub issued by iss, valid from iat (Unix seconds) until
+ * exp (0: for ever). nats_body is the inside of the "nats" object without braces and without
+ * type/version, which are added here.
  */
 static char *make_jwt(const key *iss, const char *sub, const char *name, const char *type,
-                      const char *nats_body)
+                      const char *nats_body, long iat, long exp)
 {
-    char claims[4096], with_jti[4200], jti[64];
-    long iat = (long)time(NULL);
+    char claims[4096], with_jti[4200], jti[64], exp_field[40] = "";
+    if (exp > 0)
+        snprintf(exp_field, sizeof exp_field, "\"exp\":%ld,", exp);
     const char *sep = nats_body[0] ? "," : "";
     snprintf(claims, sizeof claims,
-             "{\"iat\":%ld,\"iss\":\"%s\",\"name\":\"%s\",\"sub\":\"%s\","
+             "{%s\"iat\":%ld,\"iss\":\"%s\",\"name\":\"%s\",\"sub\":\"%s\","
              "\"nats\":{%s%s\"type\":\"%s\",\"version\":2}}",
-             iat, iss->pub, name, sub, nats_body, sep, type);
+             exp_field, iat, iss->pub, name, sub, nats_body, sep, type);
     unsigned char digest[32];
     if (EVP_Digest(claims, strlen(claims), digest, NULL, EVP_sha256(), NULL) != 1)
         die("SHA-256 failed");
@@ -210,13 +213,14 @@ static const char account_body[] =
     "\"wildcards\":true,\"conn\":-1,\"leaf\":-1}";
 static const char user_body[] = "\"pub\":{},\"sub\":{},\"subs\":-1,\"data\":-1,\"payload\":-1";
 
-/* A user of account acct with a .creds file; its seed goes to seeds. */
-static void make_user(const key *acct, const char *name, const char *file, FILE *seeds,
+/* A user of account acct with a .creds file (JWT expiring at exp, 0 = never); its seed goes to seeds. */
+static void make_user(const key *acct, const char *name, const char *file, long exp, FILE *seeds,
                       char *pub_out)
 {
     key user;
     make_key(&user, PREFIX_USER);
-    char *jwt = make_jwt(acct, user.pub, name, "user", user_body);
+    long now = (long)time(NULL);
+    char *jwt = make_jwt(acct, user.pub, name, "user", user_body, exp > 0 ? exp - 3600 : now, exp);
     write_creds(file, jwt, user.seed);
     fprintf(seeds, "%s\n", user.seed);
     if (pub_out)
@@ -240,9 +244,10 @@ int main(int argc, char **argv)
 
     char op_body[200];
     snprintf(op_body, sizeof op_body, "\"system_account\":\"%s\"", sys.pub);
-    char *op_jwt = make_jwt(&op, op.pub, "nbtest-operator", "operator", op_body);
-    char *sys_jwt = make_jwt(&op, sys.pub, "SYS", "account", account_body);
-    char *acct_jwt = make_jwt(&op, acct.pub, "nbtest-account", "account", account_body);
+    long now = (long)time(NULL);
+    char *op_jwt = make_jwt(&op, op.pub, "nbtest-operator", "operator", op_body, now, 0);
+    char *sys_jwt = make_jwt(&op, sys.pub, "SYS", "account", account_body, now, 0);
+    char *acct_jwt = make_jwt(&op, acct.pub, "nbtest-account", "account", account_body, now, 0);
     write_text("op.jwt", op_jwt);
     write_text("sys.jwt", sys_jwt);
     write_text("acct.jwt", acct_jwt);
@@ -251,8 +256,9 @@ int main(int argc, char **argv)
     fprintf(seeds, "%s\n%s\n%s\n%s\n%s\n%s\n", op.seed, sys.seed, acct.seed, stranger_acct.seed,
             nk.seed, nk_other.seed);
     char user_pub[64];
-    make_user(&acct, "nbtest-user", "user.creds", seeds, user_pub);
-    make_user(&stranger_acct, "nbtest-stranger", "stranger.creds", seeds, NULL);
+    make_user(&acct, "nbtest-user", "user.creds", 0, seeds, user_pub);
+    make_user(&stranger_acct, "nbtest-stranger", "stranger.creds", 0, seeds, NULL);
+    make_user(&acct, "nbtest-expired", "expired.creds", now - 3600, seeds, NULL);
     if (fclose(seeds) != 0)
         die("write failed");
     write_text("nkey.seed", nk.seed);
