@@ -369,11 +369,14 @@ static bool nests_deeper(const cJSON *v, int left)
     return false;
 }
 
-/* where names the metadata in the error ("metadata", "payloads[3].metadata"). */
-static nb_status check_depth(const cJSON *m, const nb_options *o, const char *where)
+/* The metadata of payload index (NO_INDEX: the envelope's), named only when it fails. */
+static nb_status check_depth(const cJSON *m, const nb_options *o, size_t index)
 {
     if (!m || !nests_deeper(m, o->max_metadata_depth))
         return NB_OK;
+    char where[64] = "metadata";
+    if (index != NO_INDEX)
+        snprintf(where, sizeof where, "payloads[%zu].metadata", index);
     return nbi_fail(NB_TOO_LARGE,
                     "envelope: %s nests deeper than the limit of %d levels "
                     "(nb_options_set_max_metadata_depth, --max-metadata-depth)",
@@ -408,7 +411,7 @@ static nb_status read_metadata_or_note(nb_envelope *e, cJSON *root)
 static nb_status read_envelope_metadata(nb_envelope *e, cJSON *root, const nb_options *o)
 {
     nb_status s = read_metadata_or_note(e, root);
-    return s == NB_OK ? check_depth(e->metadata, o, "metadata") : s;
+    return s == NB_OK ? check_depth(e->metadata, o, NO_INDEX) : s;
 }
 
 /* Size fields are JSON integers 0..2^53 (the exact range of a double). */
@@ -476,9 +479,7 @@ static nb_status read_payload_metadata(nb_payload *p, cJSON *obj, const char *wh
         return NB_OK;
     if (!cJSON_IsObject(m))
         return nbi_fail(NB_BAD_ENVELOPE, "%s: field 'metadata' must be a JSON object", where);
-    char name[64];
-    snprintf(name, sizeof name, "payloads[%zu].metadata", i);
-    nb_status s = check_depth(m, o, name);
+    nb_status s = check_depth(m, o, i);
     if (s == NB_OK)
         take_object(&p->metadata, obj, m);
     return s;

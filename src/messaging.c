@@ -141,7 +141,8 @@ static uint64_t unconfirmed(nb_client *c)
 {
     uint64_t pub = atomic_load(&c->published);
     pthread_mutex_lock(&c->mu);
-    uint64_t since = pub - c->confirmed_published;
+    /* A confirmation may have counted later publishes than pub. */
+    uint64_t since = pub > c->confirmed_published ? pub - c->confirmed_published : 0;
     pthread_mutex_unlock(&c->mu);
     return since;
 }

@@ -367,6 +367,8 @@ static nb_status keep_file(nb_payload *p, char *final, who_t *who)
         nb_status s = nbi_fail(NB_IO, "%s: cannot rename '%s' to '%s': %s", name_of(who), p->path,
                                final, strerror(errno));
         unlink(p->path);
+        free(p->path);
+        p->path = NULL;
         free(final);
         return s;
     }
