@@ -848,6 +848,68 @@ static void upload_down_body(void)
 
 NBT_CASE(upload_server_down) { run(upload_down_body, -1, 0, NULL); }
 
+/* A server that reads a little of the request, then resets the connection (no answer). */
+typedef struct resetter {
+    int listen_fd;
+    int accepted;
+} resetter;
+
+static void *reset_main(void *arg)
+{
+    resetter *r = arg;
+    struct timeval tv = {5, 0};
+    setsockopt(r->listen_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int fd = accept(r->listen_fd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    r->accepted = 1;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[16384];
+    size_t got = 0;
+    ssize_t n;
+    while (got < 64 * 1024 && (n = recv(fd, buf, sizeof buf, 0)) > 0)
+        got += (size_t)n;
+    struct linger lg = {1, 0}; /* close with RST: what is unread and in flight is lost */
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+    return NULL;
+}
+
+static void upload_reset_body(void)
+{
+    resetter r = {socket(AF_INET, SOCK_STREAM, 0), 0};
+    struct sockaddr_in a;
+    socklen_t alen = sizeof a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(r.listen_fd >= 0);
+    bool up = bind(r.listen_fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+              listen(r.listen_fd, 4) == 0 &&
+              getsockname(r.listen_fd, (struct sockaddr *)&a, &alen) == 0;
+    pthread_t t;
+    if (!up || pthread_create(&t, NULL, reset_main, &r) != 0) {
+        close(r.listen_fd);
+        CHECK(false);
+    }
+    snprintf(E.base, sizeof E.base, "http://127.0.0.1:%d", ntohs(a.sin_port));
+    const size_t n = 900 * 1000; /* under the Expect threshold: the body is on its way */
+    uint8_t *bytes = make_bytes(n, 5);
+    char sha[65];
+    nb_upload_request req = mem_req("cut.bin", bytes, n, sha);
+    nb_upload_result res = {0};
+    nb_status s = nb_upload_put(&req, &res, NULL);
+    pthread_join(t, NULL);
+    close(r.listen_fd);
+    free(bytes);
+    CHECK(r.accepted);
+    CHECK_FAIL(s, NB_HTTP, "the server closed the connection during the upload and may have "
+                           "refused its size (900000 bytes)");
+    CHECK(!res.url);
+}
+
+NBT_CASE(upload_server_closes) { run(upload_reset_body, -1, 0, NULL); }
+
 static void bad_args_body(void)
 {
     char sha[65];
@@ -915,7 +977,7 @@ static const nbt_case cases[] = {
     NBT_ENTRY(non_http_refused),        NBT_ENTRY(upload_413),
     NBT_ENTRY(upload_bearer_token),     NBT_ENTRY(upload_token_not_required),
     NBT_ENTRY(upload_unreadable_file),
-    NBT_ENTRY(upload_server_down),      NBT_ENTRY(bad_arguments),
+    NBT_ENTRY(upload_server_down),      NBT_ENTRY(upload_server_closes),      NBT_ENTRY(bad_arguments),
     {0}};
 
 int main(int argc, char **argv) { return nbt_main(argc, argv, cases); }
