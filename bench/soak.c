@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * soak.c - a long run of small envelopes through the real `natsbridge listen`,
  * printing the listener's resident memory as it goes (docs/SECURITY.md,

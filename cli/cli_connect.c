@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_connect.c - how a NATS command finds its server and credentials
  * (issue 10), as natscli users expect: a flag beats the NATS_* environment

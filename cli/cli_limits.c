@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli_limits.c - the receive limit flags of listen, reply and request
  * (issue 11): --max-payloads, --max-link-bytes, --max-dataname,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # scripts/fuzz.sh [SECONDS]: builds the libFuzzer targets (clang, ASan +
 # UBSan, build-fuzz/, -DNB_BUILD_FUZZ=ON) and runs each for SECONDS (default
 # 60) on a scratch copy of its seeds, one after the other. Prints one line per

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # valgrind memcheck over the CLI end to end: the file server, listen (with
 # --save-dir), send (direct and link), reply --echo and request, and JetStream
 # (stream add, send --jetstream, a durable listen), every natsbridge process

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fileserver.h - the pure request parsing of the built-in file server
  * (fileserver.c): request paths, Range headers, message framing and the

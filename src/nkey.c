@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * nkey.c - NKey user seeds: encoding checks and the public key (nkey.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * nkey.h - the little of NATS NKeys natsbridge needs itself: finding a user
  * seed ("SU...") in a seed or .creds file and deriving its public key

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * redact.c - URLs without userinfo, nats.c errors without source locations,
  * and wiping secrets (see redact.h).

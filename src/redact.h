@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * redact.h - keeping secrets out of text: URLs without userinfo
  * (nb_url_redact, public) and nats.c error texts without their source

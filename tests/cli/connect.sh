@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Where a NATS command finds its server and credentials (issue 10): natscli contexts
 # ($XDG_CONFIG_HOME/nats/context/NAME.json, the selected one in context.txt, ~ expanded),
 # --context and NATS_CONTEXT, the NATS_* environment, flags and -s; the precedence

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Receive limits (issue 11): listen refuses a message over --max-payloads or --max-dataname
 # with one line naming the limit, its value, the setter and the flag, and goes on; a bad
 # limit value is a usage error; reply and request accept the same flags.

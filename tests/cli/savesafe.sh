@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # --save-dir safety (issue 11 items 7 and 12): saved payloads are 0600 and their directories
 # 0700 whatever the umask; a message directory others may write to is refused; a second
 # message that reuses a msg_id with a bad checksum is refused without deleting (or

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Publisher loss is visible (issue 11 item 10): a real nats-server that drops a published
 # message (its PUB line is over max_control_line, so the server closes the connection
 # instead of taking it) makes `send` exit 2 naming the loss, where it used to exit 0; a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fileserver_limits.c - the file server under hostile clients (issue 11,
  * items 8, 9 and 11): ambiguous framing refused before any body is stored,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The file server over HTTPS with a private CA (issue 10 item 5): `natsbridge fileserver
 # --tls-cert --tls-key` serves https://; a link payload goes end to end through NATS with
 # --fileserver-ca on both sides; the wrong CA, or none, fails clearly naming --fileserver-ca;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_base64.c - libFuzzer target for strict base64 (base64.c), which
  * decodes the data of every direct payload received. Two properties besides

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_csv.c - libFuzzer target for the CLI's CSV reader (cli/csv.c,
  * `send --csv NAME=FILE.csv`), compiled in with the CLI helpers it uses. The

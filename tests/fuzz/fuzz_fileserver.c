@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_fileserver.c - libFuzzer target for the built-in file server's request
  * parsing (src/fileserver.h): request paths and Plik route segments, Plik

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_flatbuf.c - libFuzzer target for the bounds-checked FlatBuffers reader
  * (flatbuf.c) on its own, the layer under every Arrow IPC message. The input

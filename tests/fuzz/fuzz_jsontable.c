@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_jsontable.c - libFuzzer target for nb_table_from_json (jsontable.c):
  * JSON arrays of row objects, as jsontable payloads and the Python peer's

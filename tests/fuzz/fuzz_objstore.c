@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_objstore.c - libFuzzer target for the Object Store's parsers of peer
  * text: nats-os:// link URLs (objstore_link.c; every nats-os link received)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_origin.c - libFuzzer target for nbi_url_origin (fileclient.c): the
  * "scheme://host[:port]" of every link URL a receiver is sent, compared with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * replay_main.c - the main() of a fuzz target's *_replay build when the target
  * has no replay of its own (nb_fuzz_target without OWN_MAIN): every file named

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_auth.c - the library against nats-servers that want credentials
  * (issue 10): user/password (option and URL) with per-user permissions,

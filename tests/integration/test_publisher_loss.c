@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_publisher_loss.c - a core publisher's loss is visible (issue 11 item
  * 10, second half), against a real nats-server that the test stops mid-run:

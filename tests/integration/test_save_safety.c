@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_save_safety.c - received payloads on disk (issue 11 items 7 and 12),
  * against a real nats-server and the real built-in file server: files are

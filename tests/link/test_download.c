@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_download.c - downloads that are bounded, interruptible and resumable
  * (issue 11 items 5 and 10): nb_download_http against the real built-in file

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # natscli contexts ($XDG_CONFIG_HOME/nats/context/NAME.json, the selected one in
 # $XDG_CONFIG_HOME/nats/context.txt): --context NAME, NATS_CONTEXT and context.txt connect
 # send and listen with no other flag, also to a TLS + .creds server (a production context);

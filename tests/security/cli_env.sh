@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The natscli environment variables: NATS_URL, NATS_USER + NATS_PASSWORD, NATS_TOKEN,
 # NATS_NKEY and NATS_CREDS connect send and listen with no flag; wrong values exit 2 with a
 # clear line; a flag overrides the environment; no output holds a secret.

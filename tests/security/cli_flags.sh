@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CLI flags against one server per method (user/password, token, NKey user, operator mode
 # with .creds): send and listen succeed with the right credentials; wrong or missing ones
 # exit 2 with one clear line naming the method; no output holds a secret.

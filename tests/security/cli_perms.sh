@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Per-user permissions (user "limited" may publish and subscribe only on allowed.>): allowed
 # subjects work; send to a forbidden subject exits 2 naming the subject and "permissions
 # violation" (no msg_id, no exit 0 for a dropped message); listen on a forbidden subject

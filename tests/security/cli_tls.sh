@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # TLS with a private CA and mutual TLS: send and listen succeed with --tlsca (and --tlscert /
 # --tlskey), also from NATS_CA / NATS_CERT / NATS_KEY; a missing or wrong CA, a missing or
 # foreign client certificate, tls:// against a plain server, ws:// and wss:// fail clearly;

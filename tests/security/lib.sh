@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # lib.sh - the security fixture, sourced by every security test:
 #     source "$(dirname "$0")/lib.sh" NATSBRIDGE NKEYGEN
 # On top of tests/cli/lib.sh ($T, run, start_bg, wait_*, has/lacks, cleanup by pid) it makes,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * nkeygen.c - makes the NKeys, JWTs and .creds files of the security tests,
  * with libcrypto only (no nsc, no network).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run_lib.sh NATSBRIDGE NKEYGEN TEST_EXE [CASE]: runs test_security_lib (every case, or one)
 # against one server per method, started once and shared by the cases (tests/security/lib.sh
 # makes the material and starts them). Their URLs, ports and monitoring URLs, the material

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_security_lib.c - the library side of issue 10 against real nats-servers
  * configured by tests/security/lib.sh: user/password, token, NKey seed file,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_ipc_repro.c - regression tests for issue 11 item 1: a remote heap
  * over-read in the Arrow IPC reader. The reproducer (shared/repro, copied to

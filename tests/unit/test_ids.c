@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_ids.c - UUIDs stay unique across fork(): the parent fills its random
  * pool, forks children that each make UUIDs, and every UUID of every process

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_limits.c - the receive limits of issue 11 (item 4): payloads per
  * envelope, total announced link bytes, dataname length, metadata depth and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_secure_options.c - keeping secrets in the process (issue 10): URL
  * redaction of every URL shape (nb_url_redact), nats.c error texts without
