@@ -943,7 +943,7 @@ static void bad_args_body(void)
     d.deadline_ms = 0;
     d.path = "/nonexistent/dir/out.bin";
     d.url = "http://127.0.0.1:1/x";
-    CHECK_FAIL(nb_download_http(&d, NULL, NULL, NULL), NB_IO, "open /nonexistent/dir/out.bin.part");
+    CHECK_FAIL(nb_download_http(&d, NULL, NULL, NULL), NB_IO, "cannot create '/nonexistent/dir/out.bin.part'");
 }
 
 NBT_CASE(bad_arguments) { run(bad_args_body, -1, 0, NULL); }
