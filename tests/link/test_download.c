@@ -7,7 +7,6 @@
  * connection, ignores Range or changes the file between attempts; and
  * `natsbridge listen` stopped by SIGINT during such a download.
  */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include "test.h"
 #include "cluster.h" /* nbt_free_ports */
 #include "server.h"  /* nbt_server: a real nats-server for the CLI case */
@@ -17,7 +16,6 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <nats/nats.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -47,12 +45,6 @@ typedef struct env {
 
 static env E;
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static nb_status server_start(nb_fileserver **fs, int port)
 {
     nb_fileserver_config cfg = {.listen_addr = "127.0.0.1", .port = port, .dir = E.store, .quiet = true};
@@ -79,18 +71,7 @@ static void run(void (*body)(void), bool fileserver)
         body();
     }
     nb_fileserver_stop(E.fs);
-    nftw(E.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void fill(uint8_t *p, size_t n, uint64_t seed)
-{
-    uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
-    for (size_t i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        p[i] = (uint8_t)(x >> 24);
-    }
+    nbt_remove_dir(E.dir);
 }
 
 static nb_download_request dl_req(const char *url)
@@ -490,7 +471,7 @@ static void resume_body(void)
     snprintf(dst, sizeof dst, "%s/dst.bin", E.dir);
     uint8_t *bytes = malloc(n);
     CHECK(bytes);
-    fill(bytes, n, 42);
+    nbt_fill_bytes(bytes, n, 42);
     FILE *f = fopen(src, "wb");
     bool written = f && fwrite(bytes, 1, n, f) == n;
     if (f)
@@ -563,7 +544,7 @@ static void resume_fallbacks_body(void)
 {
     enum { N = 300000 };
     static uint8_t body[N];
-    fill(body, N, 7);
+    nbt_fill_bytes(body, N, 7);
     char want[65], got[65];
     CHECK_OK(nbi_sha256_hex(body, N, want));
     hostile h = {.nscript = 1};

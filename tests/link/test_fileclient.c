@@ -83,22 +83,11 @@ static int free_port(void)
 /* Bytes and files                                                          */
 /* ------------------------------------------------------------------------ */
 
-static void fill(uint8_t *p, size_t n, uint64_t seed)
-{
-    uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
-    for (size_t i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        p[i] = (uint8_t)(x >> 24);
-    }
-}
-
 static uint8_t *make_bytes(size_t n, uint64_t seed)
 {
     uint8_t *p = malloc(n ? n : 1);
     if (p)
-        fill(p, n, seed);
+        nbt_fill_bytes(p, n, seed);
     return p;
 }
 
@@ -110,7 +99,7 @@ static int write_file(const char *path, uint64_t n, uint64_t seed)
     int rc = f ? 0 : -1;
     for (uint64_t done = 0; rc == 0 && done < n; seed++) {
         size_t k = n - done < sizeof block ? (size_t)(n - done) : sizeof block;
-        fill(block, k, seed);
+        nbt_fill_bytes(block, k, seed);
         rc = fwrite(block, 1, k, f) == k ? 0 : -1;
         done += k;
     }
