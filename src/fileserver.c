@@ -632,9 +632,10 @@ static enum MHD_Result begin_plik_file(fs_request *rq, struct MHD_Connection *c,
                              fs->max_size);
     if (nseg == 3 && (!nbi_is_uuid(seg[1]) || !nbi_filestore_valid_name(seg[2])))
         return refuse_upload(rq, c, 400, "file id must be a UUID and the file name plain");
-    snprintf(rq->upload_id, sizeof rq->upload_id, "%s", seg[0]); /* a live upload: a UUID */
+    /* Both were checked above: a live upload's id and a file id are UUIDs. */
+    snprintf(rq->upload_id, sizeof rq->upload_id, "%.*s", NBI_UUID_LEN, seg[0]);
     if (nseg == 3)
-        snprintf(rq->fileid, sizeof rq->fileid, "%s", seg[1]);
+        snprintf(rq->fileid, sizeof rq->fileid, "%.*s", NBI_UUID_LEN, seg[1]);
     else
         nbi_uuid4(rq->fileid);
     char key[FS_KEY_MAX + 2 * NBI_UUID_LEN];

@@ -10,6 +10,7 @@
 #include "integ.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,10 +41,14 @@ static int mode_of(const char *path)
 /* Entries of path besides . and .., or -1. */
 static int entries(const char *path)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "exit $(ls -A '%s' | wc -l)", path);
-    int rc = system(cmd);
-    return rc < 0 ? -1 : WEXITSTATUS(rc);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
 }
 
 static nb_options *saving_opts(void)
