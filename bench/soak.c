@@ -5,7 +5,7 @@
  * "Memory"). Nothing is asserted: a flat RSS column is what to look for.
  *
  * Method: a nats-server of its own (the test fixture), `natsbridge listen
- * SUBJECT --json --count N` as a child process whose stdout this program
+ * SUBJECT --json --count N+1` as a child process whose stdout this program
  * reads (one JSON line per envelope: that is how it counts deliveries), and a
  * library publisher in this process. The publisher keeps at most WINDOW
  * envelopes ahead of the listener, so the listener is never a slow consumer
@@ -75,7 +75,8 @@ static int listener_start(listener *l, const soak_args *a, const char *url)
     if (pipe(out) != 0 || pipe(err) != 0)
         return -1;
     char count[32];
-    snprintf(count, sizeof count, "%ld", a->count);
+    /* One more than is sent: the listener stays up to be measured after the last one. */
+    snprintf(count, sizeof count, "%ld", a->count + 1);
     l->pid = fork();
     if (l->pid == 0) {
         dup2(out[1], 1);
