@@ -23,7 +23,8 @@
  */
 #include "backoff.h"
 #include "jetstream.h"
-#include "messaging.h"
+#include "client.h"
+#include "natsstatus.h"
 
 #include <nats/nats.h>
 #include <pthread.h>

@@ -14,7 +14,8 @@
 #include "backoff.h"
 #include "envelope.h"
 #include "ids.h"
-#include "messaging.h"
+#include "client.h"
+#include "natsstatus.h"
 #include "options.h"
 #include "redact.h"
 
@@ -28,28 +29,6 @@
 #include <string.h>
 #include <time.h>
 
-struct nb_client {
-    natsConnection *nc;
-    nb_options *opts;       /* cloned at connect; sender_id fixed for the client's life */
-    pthread_mutex_t mu;     /* guards subs */
-    nb_subscription *subs;  /* async subscriptions, for slow-consumer reports */
-    pthread_cond_t closed_cv; /* signalled by on_closed (under mu) */
-    bool closed;              /* nats.c called on_closed: no more callbacks use c */
-    /* Permissions violations seen by on_async_error (under mu, signalled on closed_cv). */
-    uint64_t violations;        /* how many so far; violation i is in ring[i % VIOLATION_RING] */
-    struct {
-        char text[256];         /* as the server sent it: Permissions Violation for ... "SUBJECT" */
-    } ring[32];
-    uint64_t flushed;           /* violations reported (or not about publishing) by the last flush */
-
-    /* publisher loss (issue 11): what nb_client_confirm has vouched for */
-    atomic_uint_fast64_t published;   /* core publishes nats.c accepted */
-    atomic_uint_fast64_t disconnects; /* connections lost so far */
-    uint64_t confirmed_published;     /* (under mu) published at the last confirmation */
-    uint64_t confirmed_disconnects;   /* (under mu) disconnects at the last confirmation */
-    atomic_bool destroying;           /* nb_client_destroy closes: its CLOSED is no loss */
-};
-#define VIOLATION_RING 32
 
 struct nb_subscription {
     nb_client *client;
@@ -69,64 +48,6 @@ struct nb_subscription {
     uint64_t since;         /* client->violations when it was made: older ones are not about it */
     nb_subscription *next;  /* in client->subs */
 };
-
-/* ---- status mapping ---------------------------------------------------- */
-
-nb_status nbi_from_nats(natsStatus ns, const char *what)
-{
-    /* Without nats.c's "(conn.c:2088): " locations and without URL userinfo. */
-    char text[512];
-    nbi_nats_text(nats_GetLastError(NULL), text, sizeof text);
-    if (!*text)
-        snprintf(text, sizeof text, "%s", natsStatus_GetText(ns));
-    switch (ns) {
-    case NATS_OK:
-        return NB_OK;
-    case NATS_TIMEOUT:
-        return nbi_fail(NB_TIMEOUT, "%s: timed out", what);
-    case NATS_NO_SERVER:
-    case NATS_CONNECTION_CLOSED:
-    case NATS_CONNECTION_DISCONNECTED:
-    case NATS_CONNECTION_AUTH_FAILED:
-    case NATS_STALE_CONNECTION:
-    case NATS_NOT_YET_CONNECTED:
-        return nbi_fail(NB_CONNECTION, "%s: %s", what, text);
-    case NATS_NO_RESPONDERS:
-        return nbi_fail(NB_NO_RESPONDERS, "%s: no responders", what);
-    case NATS_SLOW_CONSUMER:
-        return nbi_fail(NB_SLOW_CONSUMER, "%s: slow consumer, messages dropped", what);
-    case NATS_MAX_PAYLOAD:
-        return nbi_fail(NB_TOO_LARGE, "%s: %s", what, text);
-    case NATS_NOT_FOUND:
-        return nbi_fail(NB_NOT_FOUND, "%s: not found", what);
-    case NATS_NOT_PERMITTED:
-        return nbi_fail(NB_PERMISSION, "%s: %s", what, text);
-    case NATS_NO_MEMORY:
-        return nbi_fail(NB_NO_MEMORY, "%s: out of memory", what);
-    case NATS_INVALID_ARG:
-    case NATS_INVALID_SUBJECT:
-        return nbi_fail(NB_INVALID_ARG, "%s: %s", what, text);
-    default:
-        return nbi_fail(NB_NATS, "%s: %s", what, text);
-    }
-}
-
-/*
- * NATS subjects and queue names travel in a text protocol line: whitespace
- * would split it (and CR LF inject a command), so they are refused here.
- */
-nb_status nbi_check_token(const char *what, const char *name, bool required)
-{
-    if (!name || !*name)
-        return required ? nbi_fail(NB_INVALID_ARG, "%s: empty subject", what) : NB_OK;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        if (*p <= ' ' || *p == 0x7f)
-            return nbi_fail(NB_INVALID_ARG,
-                            "%s: '%.200s' has whitespace or control characters, not allowed in "
-                            "NATS subjects and queue names",
-                            what, name);
-    return NB_OK;
-}
 
 /* ---- connection events ------------------------------------------------- */
 
@@ -735,8 +656,6 @@ int64_t nb_client_max_payload(const nb_client *c)
 }
 
 const nb_options *nb_client_options(const nb_client *c) { return c ? c->opts : NULL; }
-
-natsConnection *nbi_client_nats(const nb_client *c) { return c ? c->nc : NULL; }
 
 /*
  * After a flush that succeeded: a publish the server refused since the

@@ -30,7 +30,8 @@
 #include "ids.h"
 #include "integrity.h"
 #include "jetstream.h"
-#include "messaging.h"
+#include "client.h"
+#include "natsstatus.h"
 #include "options.h"
 #include "payload.h"
 

@@ -4,6 +4,7 @@
  * the content checks every payload passes (UTF-8 text, JSON dictionaries).
  */
 #include "payload.h"
+#include "utf8.h"
 
 #include "buf.h"
 #include "integrity.h"
@@ -67,52 +68,9 @@ const char *nb_transport_name(nb_transport t)
 }
 
 /* ------------------------------------------------------------------------ */
-/* UTF-8 and JSON checks                                                    */
+/* JSON checks                                                             */
 /* ------------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid (RFC 3629 table). */
-static size_t utf8_seq(const uint8_t *s, size_t n)
-{
-    uint8_t c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-                                            : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    if (len == 0 || len > n)
-        return 0;
-    /* The second byte's range is narrower after E0, ED, F0 and F4. */
-    uint8_t lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
-    uint8_t hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    return len;
-}
-
-size_t nbi_utf8_check(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        /* Fast path: eight ASCII bytes at a time (base64 and most text). */
-        if (n - i >= 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (!(w & 0x8080808080808080ull)) {
-                i += 8;
-                continue;
-            }
-        }
-        size_t k = utf8_seq(s + i, n - i);
-        if (k == 0)
-            return i;
-        i += k;
-    }
-    return n;
-}
-
-bool nbi_utf8_valid(const uint8_t *s, size_t n) { return nbi_utf8_check(s, n) == n; }
 
 cJSON *nbi_payload_parse_json(const char *text, size_t len, size_t *err_at)
 {

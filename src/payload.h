@@ -7,6 +7,7 @@
 #define NB_PAYLOAD_H
 
 #include "internal.h"
+#include "utf8.h"
 
 #include <stdio.h>
 
@@ -38,18 +39,12 @@ nb_status nbi_payload_new(nb_payload **out);
  */
 nb_status nbi_payload_check_content(nb_payload *p, const char *who);
 
-/* True when n bytes are valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-bool nbi_utf8_valid(const uint8_t *s, size_t n);
-
 /*
  * True when bytes start with '[' after JSON whitespace: JSON rows, never
  * Arrow IPC (which starts with 0xFFFFFFFF or "ARROW1"). A "table" like that
  * is read as a jsontable; a table payload like that is refused.
  */
 bool nbi_payload_is_json_rows(const uint8_t *data, size_t len);
-
-/* Offset of the first byte that starts no valid UTF-8 sequence, or n when all are valid. */
-size_t nbi_utf8_check(const uint8_t *s, size_t n);
 
 /* Takes data (malloc'd, with room for a NUL at data[len]) as the payload's bytes. */
 /* (p->size is left as is; a stale p->json is freed: call nbi_payload_check_content again.) */

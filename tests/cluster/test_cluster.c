@@ -10,7 +10,8 @@
  * Every case cleans up its servers, clients and directories, even on failure.
  */
 #include "cluster.h"
-#include "messaging.h"
+#include "client.h"
+#include "natsstatus.h"
 #include "server.h"
 #include "test.h"
 

@@ -5,7 +5,8 @@
 #include "os_fixture.h"
 
 #include "integrity.h"
-#include "messaging.h"
+#include "client.h"
+#include "natsstatus.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * client.h - struct nb_client: one NATS connection and what the layers over
+ * it read (its natsConnection and options). messaging.c creates, runs and
+ * frees it; the struct lives here, not in messaging.c, so that JetStream and
+ * the Object Store reach the connection without calling up into messaging.c
+ * (messaging -> transport -> Object Store link -> Object Store -> client.h).
+ */
+#ifndef NB_CLIENT_H
+#define NB_CLIENT_H
+
+#include "internal.h"
+
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct nb_client {
+    natsConnection *nc;
+    nb_options *opts;       /* cloned at connect; sender_id fixed for the client's life */
+    pthread_mutex_t mu;     /* guards subs */
+    nb_subscription *subs;  /* async subscriptions, for slow-consumer reports */
+    pthread_cond_t closed_cv; /* signalled by on_closed (under mu) */
+    bool closed;              /* nats.c called on_closed: no more callbacks use c */
+    /* Permissions violations seen by on_async_error (under mu, signalled on closed_cv). */
+    uint64_t violations;        /* how many so far; violation i is in ring[i % VIOLATION_RING] */
+    struct {
+        char text[256];         /* as the server sent it: Permissions Violation for ... "SUBJECT" */
+    } ring[32];
+    uint64_t flushed;           /* violations reported (or not about publishing) by the last flush */
+
+    /* publisher loss (issue 11): what nb_client_confirm has vouched for */
+    atomic_uint_fast64_t published;   /* core publishes nats.c accepted */
+    atomic_uint_fast64_t disconnects; /* connections lost so far */
+    uint64_t confirmed_published;     /* (under mu) published at the last confirmation */
+    uint64_t confirmed_disconnects;   /* (under mu) disconnects at the last confirmation */
+    atomic_bool destroying;           /* nb_client_destroy closes: its CLOSED is no loss */
+};
+#define VIOLATION_RING 32
+
+/* The client's NATS connection (NULL for a NULL client). */
+static inline natsConnection *nbi_client_nats(const nb_client *c) { return c ? c->nc : NULL; }
+
+/* The options the client was connected with (NULL for a NULL client). */
+static inline const nb_options *nbi_client_opts(const nb_client *c) { return c ? c->opts : NULL; }
+
+#endif /* NB_CLIENT_H */
