@@ -506,6 +506,8 @@ static char *save_payload(const char *msgdir, tables *tb, size_t index, bool csv
     const nb_payload *p = nb_envelope_payload(tb->e, index);
     const char *name = nb_payload_dataname(p);
     bool arrow = nb_payload_type(p) == NB_TYPE_TABLE;
+    if (unfetched(p)) /* --no-fetch: no bytes to save (an empty file would lie) */
+        return NULL;
     if (csv && is_table(p) && nb_is_safe_filename(name))
         save_csv(msgdir, tb, index, name);
     /* The library streamed a link payload there already (download_dir). */
