@@ -4,7 +4,7 @@
 # every payload's bytes (base64 decoding to what was sent, table rows bounded by --rows with
 # "truncated"); --no-fetch downloads nothing (the file server's request log proves it) and
 # still prints url, size and sha256; the summary shows short dictionaries and the first line of
-# a long text; every JSON line validates against docs/cli-json.schema.json, which rejects a
+# a long text; a link URL with userinfo is printed without it; every JSON line validates against docs/cli-json.schema.json, which rejects a
 # wrong document.
 source "$(dirname "$0")/lib.sh" "$@"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -116,6 +116,37 @@ lacks "$T/nfh.out" "(table not readable"
 sleep 0.3 # a GET would be logged when it completes
 lacks "$T/fs.err" "GET /${URL_BIG#*://*/} "
 
+# ---- a link URL with userinfo (another peer may send one): printed without it
+# raw_publish SUBJECT BODY: as in badmsg.sh, BODY published as is over the NATS text protocol.
+raw_publish() {
+    exec 3<>"/dev/tcp/127.0.0.1/$PORT" || fail "cannot reach nats-server"
+    local info
+    IFS= read -r -t 5 info <&3 || fail "no INFO from nats-server"
+    printf 'CONNECT {"verbose":false,"pedantic":false}\r\nPUB %s %d\r\n%s\r\nPING\r\n' \
+        "$1" "${#2}" "$2" >&3
+    IFS= read -r -t 5 info <&3 # PONG: the server has the message
+    exec 3<&-
+}
+expect_rc 0 send t.unused --server "$URL" --fileserver "$F" --text a=hi --link a --json
+ENV=$(sed "s|\"$F/|\"${F/http:\/\//http://alice:pw-s3cret@}/|" "$T/run.out")
+grep -q 'alice:pw-s3cret@' <<<"$ENV" || fail "no userinfo put into the envelope: $ENV"
+start_bg red listen t.red --server "$URL" --json --no-fetch --count 1 --timeout 15
+L1=$BG_PID
+start_bg redh listen t.red --server "$URL" --no-fetch --count 1 --timeout 15
+L2=$BG_PID
+wait_for "$T/red.err" "listening on t.red"
+wait_for "$T/redh.err" "listening on t.red"
+raw_publish t.red "$ENV"
+for pid in $L1 $L2; do
+    wait_exit "$pid" 15
+    [ "$RC" = 0 ] || fail "a listener of the userinfo link exited $RC"
+done
+has "$T/red.out" "\"url\":\"$F/file/"
+has "$T/redh.out" "not fetched: \"$F/file/"
+lacks "$T/red.out" "pw-s3cret"
+lacks "$T/redh.out" "pw-s3cret"
+lacks "$T/redh.out" "alice"
+
 # ---- request --json --data: the same output for a reply
 start_bg rep reply t.req --server "$URL" --echo --count 1 --timeout 15
 wait_for "$T/rep.err" "listening on t.req"
@@ -135,10 +166,10 @@ one_line "$T/run.err"
 has "$T/run.err" "--data needs --json"
 
 # ---- the schema: every JSON line above validates; wrong documents do not
-for f in d2 d10 nf nfd req; do cat "$T/$f.out"; done >"$T/all.jsonl"
-[ "$(wc -l <"$T/all.jsonl")" = 5 ] || fail "expected 5 JSON lines"
+for f in d2 d10 nf nfd red req; do cat "$T/$f.out"; done >"$T/all.jsonl"
+[ "$(wc -l <"$T/all.jsonl")" = 6 ] || fail "expected 6 JSON lines"
 "$PY" "$CHECK" "$SCHEMA" "$T/all.jsonl" >"$T/check.out" 2>&1 || fail "schema check: $(cat "$T/check.out")"
-has "$T/check.out" "5 document(s) valid"
+has "$T/check.out" "6 document(s) valid"
 # wrong documents, each one mutation of the first line: every one is rejected, by name
 "$PY" - "$T" <<'EOF' || fail "cannot write the wrong documents"
 import json, sys
