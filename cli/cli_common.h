@@ -362,6 +362,8 @@ int cli_output_check(const cli_args *a);
 
 /* Prints the topics of `natsbridge help TOPIC`, one line each, for the main --help. */
 void cli_help_list_topics(void);
+/* The topic names, each after a space, for completion. */
+void cli_help_topic_names(void);
 /* `natsbridge help TOPIC`: prints the topic and returns CLI_OK; CLI_CONTINUE when no topic has that name. */
 int cli_help_topic(const char *topic);
 

@@ -39,7 +39,7 @@ static const char listen_usage[] =
     "Examples:\n"
     "  natsbridge listen 'orders.>' --count 1 --timeout 30\n"
     "      wait up to 30 s for one message under orders. and print its summary\n"
-    "  natsbridge listen scans --json --no-fetch | jq -r '.payloads[].url // empty'\n"
+    "  natsbridge listen scans --json --no-fetch | jq '.payloads[].url // empty'\n"
     "      the URLs of link payloads, nothing downloaded\n"
     "  natsbridge listen reports --fileserver http://127.0.0.1:8080 --save-dir in --csv\n"
     "      save every payload under in/<msg_id>/, tables also as CSV\n";

@@ -32,6 +32,8 @@ static const char environment_text[] =
     "  NB_FILESERVER_TOKEN  bearer token: sent with uploads by send, request and reply\n"
     "                       (--fileserver-token), required by `natsbridge fileserver` for\n"
     "                       uploads and deletes (--token)\n"
+    "TLS (read by OpenSSL, for https file servers without --fileserver-ca):\n"
+    "  SSL_CERT_FILE, SSL_CERT_DIR  the system's CA certificates\n"
     "Secrets read from these variables never appear in messages, errors or --json.\n";
 
 static const char exit_codes_text[] =
@@ -79,7 +81,7 @@ static const char json_text[] =
     "  columns         tables: [{\"name\": ..., \"type\": ...}] per column\n"
     "  table_error     a table that cannot be decoded: why\n"
     "  path            with --save-dir: the file it was saved to\n"
-    "Example: natsbridge listen orders --json --data | jq -r '.payloads[].dataname'\n";
+    "Example: natsbridge listen orders --json --data | jq '.payloads[].dataname'\n";
 
 typedef struct help_topic {
     const char *name;
@@ -99,6 +101,12 @@ void cli_help_list_topics(void)
     printf("\nHelp topics (natsbridge help TOPIC):\n");
     for (size_t i = 0; i < N_TOPICS; i++)
         printf("  %-12s %s\n", topics[i].name, topics[i].summary);
+}
+
+void cli_help_topic_names(void)
+{
+    for (size_t i = 0; i < N_TOPICS; i++)
+        printf(" %s", topics[i].name);
 }
 
 int cli_help_topic(const char *topic)
