@@ -288,6 +288,8 @@ static int store_flag(cli_args *a, const cli_flag *f, const char *v)
     case F_ECHO: a->echo = true; break;
     case F_PUT: a->put = true; break;
     case F_SHA256: a->sha256 = true; break;
+    case F_DATA: a->data = true; break;         /* issue 13, cliout */
+    case F_NO_FETCH: a->no_fetch = true; break; /* issue 13, cliout */
     case F_ALLOW_ORIGIN: a->origins[a->n_origins++] = v; break;
     case F_LINK: a->links[a->n_links++] = v; break;
     case F_TEXT:
@@ -571,6 +573,9 @@ static nb_status apply_options(const cli_args *a, nb_options *o, const char **wh
         return s;
     *what = "--store";
     if (a->store && (s = nb_options_set_link_store(o, a->store)))
+        return s;
+    *what = "--no-fetch"; /* issue 13, cliout */
+    if (a->no_fetch && (s = nb_options_set_fetch_links(o, false)))
         return s;
     if ((s = cli_apply_limits(a, o, what))) /* receive limits */
         return s;

@@ -61,6 +61,8 @@ enum cli_flag_id {
     F_FILESERVER_TOKEN_FILE, F_FILESERVER_CA, F_FILESERVER_CERT, F_FILESERVER_KEY,
     /* downloads */
     F_DOWNLOAD_TIMEOUT, F_IDLE_TIMEOUT, F_RETRY_BUDGET,
+    /* issue 13, cliout: scriptable output of listen and request */
+    F_DATA, F_NO_FETCH,
     F_FLAG_ID_END
 };
 
@@ -207,7 +209,19 @@ typedef struct cli_args {
     uint64_t max_payloads, max_link_bytes, max_dataname, max_metadata_depth, max_envelope_bytes;
     /* downloads: -1 when not given (the library's defaults) */
     int64_t download_timeout_ms, idle_timeout_ms, retry_budget_ms;
+    /* issue 13, cliout: --json --data (payload bytes and table rows), --no-fetch */
+    bool data, no_fetch;
 } cli_args;
+
+/* issue 13, cliout: the output flags of listen and request, and their --help lines. */
+#define CLI_FLAGS_OUTPUT {"data", F_DATA, false}, {"no-fetch", F_NO_FETCH, false}
+#define OUTPUT_HELP                                                                        \
+    "  --data                     with --json, also the bytes of every payload in \"data\":\n" \
+    "                             binary, image, audio and video as base64, tables as\n"  \
+    "                             JSON rows (at most --rows, \"truncated\" when cut)\n"   \
+    "  --no-fetch                 do not download link payloads: print their url, size\n" \
+    "                             and the sha256 the sender put in their metadata\n"
+
 
 /* The JetStream flags of send and listen, and their --help lines. */
 #define CLI_FLAGS_JS_SEND                                                               \
@@ -341,6 +355,17 @@ char *cli_render_json(const nb_envelope *e, char *const *paths);
  * stdout is flushed. CLI_OK, or CLI_RUNTIME when stdout fails.
  */
 int cli_print_envelope(const cli_args *a, const nb_envelope *e);
+/* Output flags that only go together (--data needs --json): CLI_CONTINUE or CLI_USAGE. */
+int cli_output_check(const cli_args *a);
+
+/* ---- help topics (help_topics.c, issue 13) ---------------------------------- */
+
+/* Prints the topics of `natsbridge help TOPIC`, one line each, for the main --help. */
+void cli_help_list_topics(void);
+/* The topic names, each after a space, for completion. */
+void cli_help_topic_names(void);
+/* `natsbridge help TOPIC`: prints the topic and returns CLI_OK; CLI_CONTINUE when no topic has that name. */
+int cli_help_topic(const char *topic);
 
 /* ---- tables (csv.c, table_print.c) --------------------------------------- */
 

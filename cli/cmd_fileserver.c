@@ -46,7 +46,14 @@ static const char usage_text[] =
     "  --max-pending-uploads N     POST /upload records still without a file; more\n"
     "                              get 503 (default 1000)\n"
     "  --quiet             no per-request log lines on stderr\n"
-    "  --help              print this text and exit\n";
+    "  --help              print this text and exit\n"
+    "Examples:\n"
+    "  natsbridge fileserver --listen 127.0.0.1:8080 --dir /var/lib/natsbridge\n"
+    "      serve this machine only: senders and listeners running on it\n"
+    "  natsbridge fileserver --listen 0.0.0.0:8080 --token-file /etc/natsbridge/token --ttl 3600\n"
+    "      serve the network; uploads need the token; files are kept for an hour\n"
+    "  natsbridge fileserver --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem\n"
+    "      serve HTTPS (add --token-file as above)\n";
 
 typedef struct fs_args {
     char host[256];

@@ -62,6 +62,8 @@ static const char request_usage[] =
     "  --save-dir DIR             save the reply's payloads to DIR/<msg_id>/<dataname>\n"
     LIMITS_HELP
     "  --json                     print the reply as one JSON line\n"
+    OUTPUT_HELP /* issue 13, cliout */
+    "  --rows N                   table rows printed, and in \"data\" with --data (default 10)\n"
     "  --quiet                    no informational messages on stderr\n"
     "  --help                     show this help\n"
     "Exit status: 0 answered, 1 usage error, 2 connection or runtime error (also when\n"
@@ -76,6 +78,8 @@ static const cli_flag request_flags[] = {CLI_FLAGS_COMMON,         CLI_FLAGS_SEN
                                          {"timeout", F_TIMEOUT, true},
                                          {"save-dir", F_SAVE_DIR, true},
                                          {"store", F_STORE, true}, CLI_FLAGS_LIMITS,
+                                         /* issue 13, cliout: output of the reply */
+                                         CLI_FLAGS_OUTPUT, {"rows", F_ROWS, true},
                                          CLI_FLAGS_END};
 
 static int publish(const cli_args *a, nb_client *c, nb_envelope *e)
@@ -127,6 +131,8 @@ static int run(int argc, char **argv, const cli_flag *flags, const char *usage, 
     nb_envelope *e = NULL;
     nb_client *c = NULL;
     int rc = cli_parse(argc, argv, flags, usage, &a);
+    if (rc == CLI_CONTINUE)
+        rc = cli_output_check(&a); /* issue 13, cliout */
     if (rc == CLI_CONTINUE && act == ask && a.timeout_ms == 0) {
         cli_error("--timeout: must be at least 0.001 seconds");
         rc = CLI_USAGE;

@@ -298,6 +298,7 @@ static void print_bash(const comp_set *s)
            "    help)\n"
            "        ((COMP_CWORD == 2)) && COMPREPLY=($(compgen -W '");
     print_commands();
+    cli_help_topic_names(); /* issue 13: help topics */
     printf("' -- \"$cur\"))\n        return 0 ;;\n"
            "    completion)\n"
            "        ((COMP_CWORD == 2)) && COMPREPLY=($(compgen -W 'bash zsh flags' -- \"$cur\"))\n"
@@ -361,7 +362,9 @@ static void print_zsh(const comp_set *s)
     printf(" )\n    if ((CURRENT == 2)); then\n"
            "        _describe -t commands 'natsbridge command' commands\n        return\n    fi\n"
            "    local key=$words[2]\n    case $key in\n"
-           "    help) ((CURRENT == 3)) && _describe -t commands 'command' commands; return ;;\n"
+           "    help) ((CURRENT == 3)) && { _describe -t commands 'command' commands; compadd");
+    cli_help_topic_names(); /* issue 13: help topics */
+    printf("; }; return ;;\n"
            "    completion) ((CURRENT == 3)) && compadd bash zsh flags; return ;;\n");
     for (size_t i = 0; i < cli_n_commands; i++) {
         if (!has_actions(s, cli_commands[i].name))

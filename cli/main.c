@@ -33,6 +33,7 @@ static void usage(void)
            "environment; else the selected natscli context (see `natsbridge send --help`).\n"
            "Exit status: 0 success, 1 usage error, 2 connection, authentication, TLS,\n"
            "permission or runtime error, 3 timeout.\n");
+    cli_help_list_topics(); /* issue 13: help topics */
 }
 
 static int dispatch(const char *name, int argc, char **argv)
@@ -64,6 +65,9 @@ int main(int argc, char **argv)
     }
     /* `natsbridge help send` is `natsbridge send --help`. */
     if (strcmp(word, "help") == 0) {
+        int rc = cli_help_topic(argv[2]); /* issue 13: environment, exit-codes, json */
+        if (rc != CLI_CONTINUE)
+            return rc;
         char *args[] = {argv[2], "--help", NULL};
         return dispatch(argv[2], 2, args);
     }

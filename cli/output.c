@@ -19,6 +19,12 @@
 
 static const char *or_empty(const char *s) { return s ? s : ""; }
 
+/* What --json adds on request (issue 13): the bytes of every payload and table rows. */
+typedef struct json_opts {
+    bool data;        /* --data */
+    int64_t max_rows; /* --rows: table rows in "data" */
+} json_opts;
+
 /* "data": the text of a text payload, the JSON value of a dictionary or JSON table. */
 static bool add_data(cJSON *o, const nb_payload *p)
 {
@@ -33,6 +39,139 @@ static bool add_data(cJSON *o, const nb_payload *p)
     if (!text || !nb_payload_data(p, &len) || strlen(text) != len)
         return true;
     return cJSON_AddStringToObject(o, "data", text) != NULL;
+}
+
+/* Standard padded base64 (RFC 4648 section 4) of n bytes (malloc'd, NUL-terminated). */
+static char *base64(const uint8_t *in, size_t n)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (n > (SIZE_MAX - 1) / 4 * 3 - 3)
+        return NULL;
+    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+    for (size_t i = 0; out && i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
+                     (i + 2 < n ? in[i + 2] : 0);
+        *o++ = abc[v >> 18 & 63];
+        *o++ = abc[v >> 12 & 63];
+        *o++ = i + 1 < n ? abc[v >> 6 & 63] : '=';
+        *o++ = i + 2 < n ? abc[v & 63] : '=';
+    }
+    if (out)
+        *o = '\0';
+    return out;
+}
+
+/* --data for a binary, image, audio or video payload in memory: its bytes as base64. */
+static bool add_base64(cJSON *o, const nb_payload *p)
+{
+    size_t len = 0;
+    const uint8_t *bytes = nb_payload_data(p, &len);
+    if (!bytes) /* in a file (--save-dir) or not fetched: "path" or "url" tell where */
+        return true;
+    char *text = base64(bytes, len);
+    bool ok = text && cJSON_AddStringToObject(o, "data", text);
+    free(text);
+    return ok;
+}
+
+/*
+ * The length of the first max rows of a JSON array of row objects (text from
+ * nb_table_to_json, so well-formed): up to and including the max-th row's
+ * closing brace; *cut tells whether rows were left out.
+ */
+static size_t rows_prefix(const char *json, size_t len, int64_t max, bool *cut)
+{
+    int depth = 0;
+    int64_t rows = 0;
+    bool in_string = false;
+    *cut = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = json[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (depth == 1 && rows == max) {
+                *cut = true;
+                return i;
+            }
+            depth++;
+        } else if (c == ']' || c == '}') {
+            if (--depth == 1)
+                rows++;
+        }
+    }
+    return len;
+}
+
+/*
+ * --data for a table: its first max_rows rows as nb_table_to_json writes them
+ * (spliced as text, so that 64-bit integers stay exact) and "truncated".
+ */
+static bool add_rows(cJSON *o, const nb_table *t, int64_t max_rows)
+{
+    char *json = NULL;
+    size_t len = 0;
+    if (nb_table_to_json(t, &json, &len) != NB_OK)
+        return cJSON_AddStringToObject(o, "table_error", nb_last_error()) != NULL;
+    bool cut;
+    size_t keep = rows_prefix(json, len, max_rows, &cut);
+    if (cut) { /* "[row,row," + "]": the comma before the first row left out goes too */
+        while (keep > 1 && json[keep - 1] != '}')
+            keep--;
+        json[keep++] = ']';
+        json[keep] = '\0';
+    }
+    bool ok = cJSON_AddItemToObject(o, "data", cJSON_CreateRaw(json)) &&
+              cJSON_AddBoolToObject(o, "truncated", cut);
+    free(json);
+    return ok;
+}
+
+/* A link's sha256 when the sender put one in its metadata (a link not fetched has no bytes). */
+static const char *metadata_sha256(const nb_payload *p)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(nb_payload_metadata(p), "sha256");
+    const char *hex = cJSON_IsString(v) ? v->valuestring : NULL;
+    if (!hex || strlen(hex) != 64)
+        return NULL;
+    for (const char *c = hex; *c; c++)
+        if (!strchr("0123456789abcdefABCDEF", *c))
+            return NULL;
+    return hex;
+}
+
+/* A link payload's URL without userinfo (malloc'd): it may carry a password. */
+static char *redacted_url(const nb_payload *p)
+{
+    const char *url = nb_payload_url(p);
+    size_t n = url ? strlen(url) + 1 : 0;
+    char *out = n ? malloc(n) : NULL;
+    return out ? nb_url_redact(url, out, n) : NULL;
+}
+
+/* A link payload whose bytes were not downloaded (--no-fetch). */
+static bool unfetched(const nb_payload *p)
+{
+    size_t len;
+    return nb_payload_transport(p) == NB_TRANSPORT_LINK && !nb_payload_path(p) &&
+           !nb_payload_data(p, &len);
+}
+
+/* "url" (redacted) and "fetched" of a link payload. */
+static bool add_link(cJSON *o, const nb_payload *p)
+{
+    if (nb_payload_transport(p) != NB_TRANSPORT_LINK)
+        return true;
+    char *url = redacted_url(p);
+    bool ok = (!nb_payload_url(p) || (url && cJSON_AddStringToObject(o, "url", url))) &&
+              cJSON_AddBoolToObject(o, "fetched", !unfetched(p));
+    free(url);
+    return ok;
 }
 
 /* ---- tables: "rows" and "columns" of a table payload ----------------------- */
@@ -93,13 +232,23 @@ static const nb_table *table_at(tables *tb, size_t i, const char **error)
     return tb->table[i];
 }
 
-/* A table that cannot be read gets "table_error" instead: the message still prints. */
-static bool add_table_shape(cJSON *o, tables *tb, size_t index)
+/*
+ * A table that cannot be read gets "table_error" instead: the message still prints.
+ * With --data, its rows replace the "data" a JSON table has.
+ */
+static bool add_table_shape(cJSON *o, tables *tb, size_t index, const json_opts *opt)
 {
     const char *error;
+    if (unfetched(nb_envelope_payload(tb->e, index)))
+        return true; /* --no-fetch: nothing to read */
     const nb_table *t = table_at(tb, index, &error);
     if (!t)
         return cJSON_AddStringToObject(o, "table_error", error) != NULL;
+    if (opt->data) {
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "data");
+        if (!add_rows(o, t, opt->max_rows))
+            return false;
+    }
     cJSON *cols = cJSON_CreateArray();
     bool ok = cols && cJSON_AddNumberToObject(o, "rows", (double)nb_table_rows(t));
     for (size_t i = 0; ok && i < nb_table_column_count(t); i++)
@@ -110,7 +259,7 @@ static bool add_table_shape(cJSON *o, tables *tb, size_t index)
     return ok && !cols;
 }
 
-static cJSON *payload_json(tables *tb, size_t index, const char *path)
+static cJSON *payload_json(tables *tb, size_t index, const char *path, const json_opts *opt)
 {
     const nb_payload *p = nb_envelope_payload(tb->e, index);
     char sha[65];
@@ -121,13 +270,19 @@ static cJSON *payload_json(tables *tb, size_t index, const char *path)
                                       nb_transport_name(nb_payload_transport(p))) &&
               cJSON_AddStringToObject(o, "encoding", or_empty(nb_payload_encoding(p))) &&
               cJSON_AddNumberToObject(o, "size", (double)nb_payload_size(p));
-    if (ok && nb_payload_sha256_hex(p, sha) == NB_OK)
+    const char *given = unfetched(p) ? metadata_sha256(p) : NULL;
+    if (ok && given)
+        ok = cJSON_AddStringToObject(o, "sha256", given) != NULL;
+    else if (ok && !unfetched(p) && nb_payload_sha256_hex(p, sha) == NB_OK)
         ok = cJSON_AddStringToObject(o, "sha256", sha) != NULL;
     else if (ok)
         ok = cJSON_AddNullToObject(o, "sha256") != NULL;
-    ok = ok && add_data(o, p);
+    ok = ok && add_link(o, p) && add_data(o, p);
+    if (ok && opt->data && !is_table(p) && nb_payload_type(p) != NB_TYPE_TEXT &&
+        nb_payload_type(p) != NB_TYPE_DICTIONARY)
+        ok = add_base64(o, p);
     if (ok && is_table(p))
-        ok = add_table_shape(o, tb, index);
+        ok = add_table_shape(o, tb, index, opt);
     if (ok && path)
         ok = cJSON_AddStringToObject(o, "path", path) != NULL;
     if (!ok) {
@@ -160,7 +315,7 @@ static bool add_fields(cJSON *o, const nb_envelope *e)
     return cJSON_AddItemToObject(o, "metadata", copy);
 }
 
-static char *render_json(tables *tb, char *const *paths)
+static char *render_json(tables *tb, char *const *paths, const json_opts *opt)
 {
     const nb_envelope *e = tb->e;
     cJSON *o = cJSON_CreateObject();
@@ -168,7 +323,7 @@ static char *render_json(tables *tb, char *const *paths)
     bool ok = o && list && add_fields(o, e);
     size_t n = nb_envelope_payload_count(e);
     for (size_t i = 0; ok && i < n; i++)
-        ok = cJSON_AddItemToArray(list, payload_json(tb, i, paths ? paths[i] : NULL));
+        ok = cJSON_AddItemToArray(list, payload_json(tb, i, paths ? paths[i] : NULL, opt));
     ok = ok && cJSON_AddItemToObject(o, "payloads", list);
     if (!ok)
         cJSON_Delete(list);
@@ -180,7 +335,8 @@ static char *render_json(tables *tb, char *const *paths)
 char *cli_render_json(const nb_envelope *e, char *const *paths)
 {
     tables tb;
-    char *text = tables_init(&tb, e) ? render_json(&tb, paths) : NULL;
+    json_opts opt = {false, 0};
+    char *text = tables_init(&tb, e) ? render_json(&tb, paths, &opt) : NULL;
     tables_free(&tb);
     return text;
 }
@@ -350,6 +506,8 @@ static char *save_payload(const char *msgdir, tables *tb, size_t index, bool csv
     const nb_payload *p = nb_envelope_payload(tb->e, index);
     const char *name = nb_payload_dataname(p);
     bool arrow = nb_payload_type(p) == NB_TYPE_TABLE;
+    if (unfetched(p)) /* --no-fetch: no bytes to save (an empty file would lie) */
+        return NULL;
     if (csv && is_table(p) && nb_is_safe_filename(name))
         save_csv(msgdir, tb, index, name);
     /* The library streamed a link payload there already (download_dir). */
@@ -405,10 +563,10 @@ static int finish_line(void)
     return CLI_OK;
 }
 
-static int print_json(tables *tb, char *const *paths)
+static int print_json(tables *tb, char *const *paths, const json_opts *opt)
 {
     const nb_envelope *e = tb->e;
-    char *line = render_json(tb, paths);
+    char *line = render_json(tb, paths, opt);
     if (!line) {
         cli_error("out of memory rendering message %s", nb_envelope_msg_id(e));
         return CLI_RUNTIME;
@@ -418,21 +576,72 @@ static int print_json(tables *tb, char *const *paths)
     return finish_line();
 }
 
-/* A short text is shown inline, JSON-quoted so that it stays on its line. */
+#define INLINE_MAX 200 /* bytes of text or compact JSON shown on a payload's line */
+
+/* The first line of a long text, cut to INLINE_MAX bytes on a UTF-8 boundary (malloc'd). */
+static char *first_line(const char *text)
+{
+    size_t n = strcspn(text, "\r\n");
+    if (n > INLINE_MAX)
+        for (n = INLINE_MAX; n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80;)
+            n--;
+    char *line = malloc(n + 1);
+    if (line) {
+        memcpy(line, text, n);
+        line[n] = '\0';
+    }
+    return line;
+}
+
+/*
+ * What follows the sizes on a payload's line: a text or a dictionary inline
+ * when short (JSON-quoted or compact JSON, so that it stays on its line), the
+ * first line of a long text, or where an unfetched link points.
+ */
+static void print_inline(const nb_payload *p)
+{
+    nb_type t = nb_payload_type(p);
+    const char *text = t == NB_TYPE_TEXT ? nb_payload_text(p) : NULL;
+    const cJSON *json = t == NB_TYPE_DICTIONARY ? nb_payload_json(p) : NULL;
+    if (text && strlen(text) <= INLINE_MAX) {
+        char *q = cli_quote(text);
+        printf(" %s", q ? q : "?");
+        cJSON_free(q);
+    } else if (text) {
+        char *line = first_line(text);
+        char *q = line ? cli_quote(line) : NULL;
+        printf(" %s... (%zu bytes)", q ? q : "?", strlen(text));
+        cJSON_free(q);
+        free(line);
+    } else if (json) {
+        char *compact = cJSON_PrintUnformatted(json);
+        if (compact && strlen(compact) <= INLINE_MAX)
+            printf(" %s", compact);
+        else
+            printf(" (%zu bytes of JSON: see --json)", compact ? strlen(compact) : 0);
+        cJSON_free(compact);
+    } else if (unfetched(p)) {
+        char *url = redacted_url(p);
+        char *q = url ? cli_quote(url) : NULL;
+        const char *sha = metadata_sha256(p);
+        printf(" not fetched: %s", q ? q : "?");
+        if (sha)
+            printf(" sha256 %s", sha);
+        cJSON_free(q);
+        free(url);
+    }
+}
+
 static void print_payload_line(const nb_payload *p, const char *path)
 {
     char *name = cli_quote(nb_payload_dataname(p));
     printf("  %s %s %s %llu bytes", name ? name : "?", or_empty(nb_payload_type_name(p)),
            nb_transport_name(nb_payload_transport(p)),
            (unsigned long long)nb_payload_size(p));
-    const char *text = nb_payload_type(p) == NB_TYPE_TEXT ? nb_payload_text(p) : NULL;
-    char *q = text && strlen(text) <= 200 ? cli_quote(text) : NULL;
-    if (q)
-        printf(" %s", q);
+    print_inline(p);
     if (path)
         printf(" saved to %s", path);
     putchar('\n');
-    cJSON_free(q);
     cJSON_free(name);
 }
 
@@ -466,10 +675,19 @@ static int print_human(tables *tb, char *const *paths, int64_t max_rows)
     for (size_t i = 0; i < n; i++) {
         const nb_payload *p = nb_envelope_payload(e, i);
         print_payload_line(p, paths[i]);
-        if (is_table(p))
+        if (is_table(p) && !unfetched(p))
             print_table_rows(tb, i, max_rows);
     }
     return finish_line();
+}
+
+int cli_output_check(const cli_args *a)
+{
+    if (a->data && !a->json) {
+        cli_error("--data needs --json (the summary shows short texts and dictionaries already)");
+        return CLI_USAGE;
+    }
+    return CLI_CONTINUE;
 }
 
 int cli_print_envelope(const cli_args *a, const nb_envelope *e)
@@ -486,7 +704,8 @@ int cli_print_envelope(const cli_args *a, const nb_envelope *e)
     if (a->save_dir)
         save_payloads(a->save_dir, &tb, paths, a->csv_out);
     int64_t max_rows = a->has_rows ? (int64_t)(a->rows > INT64_MAX ? INT64_MAX : a->rows) : 10;
-    int rc = a->json ? print_json(&tb, paths) : print_human(&tb, paths, max_rows);
+    json_opts opt = {a->data, max_rows};
+    int rc = a->json ? print_json(&tb, paths, &opt) : print_human(&tb, paths, max_rows);
     if (a->save_dir)
         rename_streamed_tables(e, paths);
     for (size_t i = 0; i < n; i++)

@@ -94,6 +94,8 @@ endif()
 install(FILES contrib/natsbridge-fileserver.service
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT cli)
 install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT cli)
+# The JSON Schema of listen/request --json (issue 13), named by `natsbridge help json`.
+install(FILES docs/cli-json.schema.json DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT cli)
 
 # ---- Debian packages -----------------------------------------------------------
 set(CPACK_PACKAGE_NAME natsbridge)

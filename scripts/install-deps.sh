@@ -43,6 +43,8 @@ if $want_test; then
   packages+=(valgrind)
   # The security tests make their CA and certificates with the openssl CLI.
   packages+=(openssl)
+  # cli.output cross-checks its JSON Schema check with the jsonschema package (issue 13).
+  packages+=(python3-jsonschema)
   # Node.js runs the JavaScript interop peer and the apache-arrow checks; a
   # machine that already has node (and npm) keeps its own.
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
