@@ -16,11 +16,13 @@
 #include <sys/resource.h>
 
 #define FS_CMD "natsbridge fileserver"
+#define FS_CORS_MAX 64 /* --cors-origin flags kept (the library's limit) */
 
 static const char usage_text[] =
     "usage: natsbridge fileserver [--listen HOST:PORT] [--dir DIR] [--ttl SECONDS]\n"
     "                             [--max-size BYTES] [--token TOKEN | --token-file FILE]\n"
-    "                             [--tls-cert FILE --tls-key FILE] [LIMITS] [--quiet] [--help]\n"
+    "                             [--tls-cert FILE --tls-key FILE] [--cors-origin ORIGIN]...\n"
+    "                             [LIMITS] [--quiet] [--help]\n"
     "\n"
     "Serves link (claim-check) payloads over HTTP or HTTPS: the Plik API subset\n"
     "(POST /upload, POST /file/ID, GET /file/ID/FILEID/NAME) and plain\n"
@@ -37,6 +39,9 @@ static const char usage_text[] =
     "  --token-file FILE   read that token from the first line of FILE\n"
     "  --tls-cert FILE     serve HTTPS with this PEM certificate chain ...\n"
     "  --tls-key FILE      ... and its PEM private key\n"
+    "  --cors-origin ORIGIN  web pages from ORIGIN (http://host:port) may upload and\n"
+    "                      download; '*' lets any page download (GET, HEAD) only.\n"
+    "                      Repeatable; without it no CORS header is sent\n"
     "Limits (each refusal is logged):\n"
     "  --max-connections N         open connections in all (default 1000)\n"
     "  --max-connections-per-ip N  open connections per client address (default 64)\n"
@@ -65,6 +70,8 @@ typedef struct fs_args {
     const char *token_file;
     const char *tls_cert, *tls_key;
     uint64_t max_conn, max_per_ip, header_timeout_ms, idle_timeout_s, max_pending;
+    const char *cors[FS_CORS_MAX];
+    size_t ncors;
     bool quiet;
     bool help;
 } fs_args;
@@ -173,6 +180,12 @@ static int take_value(fs_args *a, const char *name, const char *v)
         if (!parse_uint(v, UINT64_MAX, &n))
             return usage_error("--max-size: '%s' is not a number of bytes", v);
         a->max_size = n;
+    } else if (strcmp(name, "--cors-origin") == 0) {
+        if (!v[0])
+            return usage_error("--cors-origin: empty origin");
+        if (a->ncors == FS_CORS_MAX)
+            return usage_error("--cors-origin: more than %d origins", FS_CORS_MAX);
+        a->cors[a->ncors++] = v; /* checked by the library, which names what is wrong */
     } else if (strcmp(name, "--token") == 0) {
         if (!v[0])
             return usage_error("--token: empty token");
@@ -190,7 +203,7 @@ static int parse_args(int argc, char **argv, fs_args *a)
         "--max-size",        "--token",         "--token-file",
         "--tls-cert",        "--tls-key",       "--max-connections",
         "--max-connections-per-ip", "--header-timeout", "--idle-timeout",
-        "--max-pending-uploads"};
+        "--max-pending-uploads", "--cors-origin"};
     const size_t nvalued = sizeof valued / sizeof valued[0];
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -299,7 +312,8 @@ int cmd_fileserver(int argc, char **argv)
         .max_connections = (unsigned)a.max_conn, .max_connections_per_ip = (unsigned)a.max_per_ip,
         .header_timeout_ms = (unsigned)a.header_timeout_ms,
         .idle_timeout_s = (unsigned)a.idle_timeout_s, .max_pending_uploads = (size_t)a.max_pending,
-        .tls_cert_file = a.tls_cert, .tls_key_file = a.tls_key};
+        .tls_cert_file = a.tls_cert, .tls_key_file = a.tls_key,
+        .cors_origins = a.cors, .cors_origin_count = a.ncors};
     raise_fd_limit(a.max_conn ? a.max_conn : 1000);
     nb_fileserver *fs = NULL;
     nb_status s = nb_fileserver_start(&fs, &cfg);

@@ -599,6 +599,14 @@ typedef struct nb_fileserver_config {
     size_t max_pending_uploads;      /**< POST /upload records still without a file; 0 = 1000 */
     const char *tls_cert_file;       /**< PEM certificate chain: serve HTTPS (needs tls_key_file) */
     const char *tls_key_file;        /**< PEM private key of tls_cert_file */
+    /* Browser peers (issue 15): CORS. No origin (the default) means no CORS header at all. */
+    /**
+     * Origins ("http://host:port", as a browser sends them) whose pages may upload
+     * (POST, PUT) and download (GET, HEAD); "*" lets any page download only. Borrowed
+     * during nb_fileserver_start (copied). At most 64.
+     */
+    const char *const *cors_origins;
+    size_t cors_origin_count; /**< entries in cors_origins */
 } nb_fileserver_config;
 
 /** Starts the file server in background threads (config borrowed). */

@@ -8,11 +8,12 @@
 #   scripts/install-deps.sh --test   that, and what the tests need (scripts/test.sh):
 #                                    clang and its sanitizer runtime, Node.js and the
 #                                    npm packages of the lockfile, Python 3, valgrind,
-#                                    and the tools of the package tests (dpkg-dev, file, jq)
+#                                    and the tools of the package tests (dpkg-dev, file, jq);
+#                                    chromium and the npm packages of the browser test
 set -euo pipefail
 
 usage() {
-  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 want_demo=false want_test=false
@@ -50,6 +51,8 @@ if $want_test; then
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     packages+=(nodejs npm)
   fi
+  # The browser test (issue 15): Debian's chromium, driven headless by playwright-core.
+  packages+=(chromium)
   # Python 3 runs the interop matrix driver and the standard-library Python peer.
   if ! command -v python3 >/dev/null 2>&1; then
     packages+=(python3)
@@ -83,4 +86,14 @@ if $want_test; then
     echo "install-deps: npm ci in tests/interop/js"
     (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
+  # The browser test: nats.ws for the example page (served from examples/web/node_modules,
+  # never a CDN) and playwright-core for the driver; same rule as above.
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  for dir in "$root/examples/web" "$root/tests/browser"; do
+    if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+       [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+      echo "install-deps: npm ci in ${dir#"$root"/}"
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+  done
 fi

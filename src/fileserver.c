@@ -20,6 +20,12 @@
  * "..", "//", ".", a backslash, a control character or an encoded "/" or NUL
  * are 400.
  *
+ * Browser pages (issue 15): with CORS origins configured, OPTIONS preflights
+ * are answered (204, or 403 for an origin or method not allowed) and every
+ * response carries Vary: Origin, plus Access-Control-Allow-Origin when the
+ * request's Origin may use that method (cors_headers). Without them no
+ * Access-Control header is ever sent and OPTIONS is 405 as before.
+ *
  * Hostile clients (docs/SECURITY.md, "File server"): connection limits in
  * all and per address, a deadline for complete request headers (a watchdog
  * thread; MHD's own timeout is idle-based), a cap on Plik uploads still
@@ -102,6 +108,7 @@ struct nb_fileserver {
     bool lock_ready, starting;
     char mhd_error[256];      /* libmicrohttpd's own message while starting */
     char *tls_cert, *tls_key; /* PEM text; MHD keeps pointers to them while it runs */
+    nbi_fs_cors cors;         /* pages allowed by --cors-origin (fileserver_cors.c) */
 
     pthread_mutex_t conn_lock; /* guards conns and watch_stop */
     pthread_cond_t watch_wake;
@@ -206,12 +213,32 @@ int nbi_fs_plik_segments(char *path, char *seg[3])
 /* Responses                                                                */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * The CORS headers of every response once origins are configured: Vary:
+ * Origin always (a cache must not hand one page's answer to another), and
+ * Access-Control-Allow-Origin with the exposed headers when this page may
+ * make this request (nbi_fs_cors_allow). A preflight adds its own.
+ */
+static void cors_headers(const fs_request *rq, struct MHD_Connection *c, struct MHD_Response *r)
+{
+    if (!nbi_fs_cors_enabled(&rq->fs->cors))
+        return;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Origin");
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    const char *allow = nbi_fs_cors_allow(&rq->fs->cors, origin, rq->method);
+    if (!allow)
+        return;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, allow);
+    MHD_add_response_header(r, "Access-Control-Expose-Headers", NBI_FS_CORS_EXPOSE_HEADERS);
+}
+
 /* Queues r (taken) with status, recording both for the log line. */
 static enum MHD_Result queue(fs_request *rq, struct MHD_Connection *c, int status,
                              struct MHD_Response *r, uint64_t bytes)
 {
     if (!r)
         return MHD_NO;
+    cors_headers(rq, c, r);
     rq->status = status;
     rq->bytes_out = bytes;
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
@@ -693,6 +720,37 @@ static enum MHD_Result refuse_framing(fs_request *rq, struct MHD_Connection *c, 
     return queue(rq, c, 400, r, len);
 }
 
+/*
+ * OPTIONS with CORS configured: a browser's preflight for path. Allowed: 204
+ * with the origin, the route's methods this origin may use, the request
+ * headers peers send and a Max-Age. Not allowed: 403 without any
+ * Access-Control-Allow-* header, so the browser refuses the request.
+ */
+static enum MHD_Result preflight(fs_request *rq, struct MHD_Connection *c, const char *path)
+{
+    const nbi_fs_cors *cors = &rq->fs->cors;
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    const char *want = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                   "Access-Control-Request-Method");
+    if (!origin || !want)
+        return reply_error(rq, c, 400, "OPTIONS is answered as a CORS preflight only: it needs "
+                                       "Origin and Access-Control-Request-Method");
+    const char *allow = nbi_fs_cors_allow(cors, origin, want);
+    /* Only a listed origin gets the upload methods; "*" gets GET and HEAD. */
+    const char *methods = nbi_fs_cors_route_methods(path, allow && strcmp(allow, "*") != 0);
+    if (!allow || !nbi_fs_cors_method_listed(methods, want))
+        return reply_error(rq, c, 403, "CORS: origin %.256s may not %.16s %s (see --cors-origin)",
+                           origin, want, rq->log_path);
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (r) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, allow);
+        MHD_add_response_header(r, "Access-Control-Allow-Methods", methods);
+        MHD_add_response_header(r, "Access-Control-Allow-Headers", NBI_FS_CORS_ALLOW_HEADERS);
+        MHD_add_response_header(r, "Access-Control-Max-Age", NBI_FS_CORS_MAX_AGE);
+    }
+    return queue(rq, c, 204, r, 0);
+}
+
 static enum MHD_Result begin(fs_request *rq, struct MHD_Connection *c, const char *url,
                              const char *method)
 {
@@ -705,6 +763,17 @@ static enum MHD_Result begin(fs_request *rq, struct MHD_Connection *c, const cha
     const char *bad = nbi_fs_decode_path(url, path);
     if (bad)
         return reply_error(rq, c, strcmp(bad, "path too long") == 0 ? 414 : 400, "%s", bad);
+    if (nbi_fs_cors_enabled(&rq->fs->cors)) {
+        if (strcmp(method, "OPTIONS") == 0)
+            return preflight(rq, c, path);
+        /* A page may POST a form to any site without a preflight: a write from a
+         * page whose origin is not allowed to write is refused, not just unreadable. */
+        const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+        bool write = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+        if (origin && write && !nbi_fs_cors_allow(&rq->fs->cors, origin, method))
+            return refuse_upload(rq, c, 403, "CORS: origin %.256s may not %.16s here (see "
+                                             "--cors-origin)", origin, method);
+    }
     if (nbi_fs_plik_path(path))
         return begin_plik(rq, c, path, method);
     bool head = strcmp(method, "HEAD") == 0;
@@ -1300,7 +1369,9 @@ nb_status nb_fileserver_start(nb_fileserver **out, const nb_fileserver_config *c
                                                    : FS_DEFAULT_HEADER_TIMEOUT_MS;
     int64_t ttl_s = cfg->ttl_seconds ? cfg->ttl_seconds : FS_DEFAULT_TTL_S;
     const char *host = cfg->listen_addr && cfg->listen_addr[0] ? cfg->listen_addr : "127.0.0.1";
-    s = tls_load(fs, cfg);
+    s = nbi_fs_cors_init(&fs->cors, cfg->cors_origins, cfg->cors_origin_count);
+    if (s == NB_OK)
+        s = tls_load(fs, cfg);
     if (s == NB_OK)
         s = watch_start(fs);
     if (s == NB_OK && (s = nbi_filestore_open(&fs->store, cfg->dir, ttl_s * 1000)) == NB_OK)
@@ -1332,5 +1403,6 @@ void nb_fileserver_stop(nb_fileserver *fs)
     free(fs->tls_cert);
     free(fs->tls_key);
     free(fs->token);
+    nbi_fs_cors_free(&fs->cors);
     free(fs);
 }

@@ -75,4 +75,52 @@ bool nbi_fs_upload_options(const char *body, size_t len, cJSON **opts);
 /* What the options ask for: one-shot, and a TTL in ms (0 = the server's). */
 void nbi_fs_upload_settings(const cJSON *opts, bool *oneshot, int64_t *ttl_ms);
 
+/* ------------------------------------------------------------------------ */
+/* CORS for browser peers (issue 15; fileserver_cors.c)                     */
+/* ------------------------------------------------------------------------ */
+
+#define NBI_FS_CORS_MAX_ORIGINS 64
+/* What a preflight lets a page send: the token, the Plik upload token, a
+ * ranged download and the JSON / multipart bodies. */
+#define NBI_FS_CORS_ALLOW_HEADERS "Authorization, X-UploadToken, Range, Content-Type"
+/* What a page may read of a response (the others are CORS-safelisted). */
+#define NBI_FS_CORS_EXPOSE_HEADERS \
+    "Content-Length, Content-Range, Accept-Ranges, Retry-After, WWW-Authenticate"
+#define NBI_FS_CORS_MAX_AGE "600" /* seconds a browser may cache a preflight */
+
+/*
+ * The origins whose pages may use the server. A listed origin may upload
+ * (POST, PUT) and download (GET, HEAD); "*" lets any page download only, so
+ * that an upload from an origin not listed never gets a CORS header and the
+ * browser refuses it. DELETE is never allowed to a page.
+ */
+typedef struct nbi_fs_cors {
+    char **origins; /* exact "scheme://host[:port]" strings */
+    size_t count;
+    bool any_download; /* "*" was given */
+} nbi_fs_cors;
+
+/* NULL when origin is "*" or "http[s]://host[:port]" (no path, no slash at
+ * the end, printable ASCII), else a constant saying what is wrong. */
+const char *nbi_fs_cors_check_origin(const char *origin);
+/* Copies the n origins (checked) into c; on failure c is left empty. */
+nb_status nbi_fs_cors_init(nbi_fs_cors *c, const char *const *origins, size_t n);
+void nbi_fs_cors_free(nbi_fs_cors *c);
+/* True when any origin was configured: then every response carries Vary: Origin. */
+bool nbi_fs_cors_enabled(const nbi_fs_cors *c);
+/*
+ * The Access-Control-Allow-Origin value for a request from origin (the Origin
+ * header, may be NULL) with method, or NULL when the page gets no CORS header:
+ * origin itself when listed, "*" for a GET/HEAD when "*" was given.
+ */
+const char *nbi_fs_cors_allow(const nbi_fs_cors *c, const char *origin, const char *method);
+/*
+ * The methods a preflight for path may announce ("POST" for /upload, POST,
+ * GET and HEAD under /file/, else PUT, GET and HEAD), only GET and HEAD when
+ * uploads are not allowed. A constant.
+ */
+const char *nbi_fs_cors_route_methods(const char *path, bool uploads);
+/* True when method is one of the comma-separated list (exact tokens). */
+bool nbi_fs_cors_method_listed(const char *list, const char *method);
+
 #endif

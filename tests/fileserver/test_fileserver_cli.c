@@ -199,6 +199,7 @@ NBT_CASE(cli_usage_errors)
         {{"--tls-cert="}, "--tls-cert: empty file name"},
         {{"--token", "a", "--token-file", "/etc/hostname"}, "--token or --token-file, not both"},
         {{"--token-file", "/nonexistent/t"}, "--token-file /nonexistent/t: No such file"},
+        {{"--cors-origin="}, "--cors-origin: empty origin"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[512], out[512];
@@ -239,7 +240,14 @@ NBT_CASE(cli_runtime_errors)
         wait_exit(&p, 10000);
         proc_close(&p);
     }
+    /* An origin no browser sends (issue 15): refused at start, naming it. */
+    snprintf(dir, sizeof dir, "%s/cors", root);
+    const char *bad_origin[] = {"--listen", "127.0.0.1:0", "--dir", dir, "--cors-origin",
+                                "http://page.example/", NULL};
+    int rc3 = run(bad_origin, err, sizeof err, out, sizeof out);
+    bool origin_msg = strstr(err, "'http://page.example/': origin must be") != NULL;
     rm_tree(root);
+    CHECK(rc3 == 2 && origin_msg);
     CHECK(rc1 == 2 && dir_msg);
     CHECK(rc2 == 2 && port_msg);
 }
