@@ -95,18 +95,36 @@ const char *cli_reply_error_message(const nb_envelope *e)
     return "(no error payload)";
 }
 
+/* Moves i back to the start of a UTF-8 character. */
+static size_t char_start(const char *s, size_t i)
+{
+    while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80)
+        i--;
+    return i;
+}
+
+/*
+ * msg made to fit one error line (cli_error keeps 2 KiB): its start, which says what
+ * failed, and its end, where a command's stderr says why.
+ */
+static const char *shorten(const char *msg, char *buf, size_t cap)
+{
+    enum { HEAD = 300, TAIL = 1300 };
+    size_t n = strlen(msg);
+    if (n <= HEAD + TAIL || cap < HEAD + TAIL + 8)
+        return msg;
+    size_t head = char_start(msg, HEAD), tail = char_start(msg, n - TAIL);
+    snprintf(buf, cap, "%.*s [...] %s", (int)head, msg, msg + tail);
+    return buf;
+}
+
 int cli_reply_error_check(const nb_envelope *reply, const char *subject, int rc)
 {
     const char *msg = cli_reply_error_message(reply);
     if (!msg)
         return rc;
-    /* The text came off the wire: no control character reaches the terminal but newlines. */
-    char *safe = strdup(msg);
-    for (char *c = safe; c && *c; c++)
-        if ((unsigned char)*c < 0x20 && *c != '\n' && *c != '\t')
-            *c = '?';
-    cli_error("%s answered with an error: %s", subject, safe ? safe : msg);
-    free(safe);
+    char buf[1800]; /* (cli_error makes it one line without control characters) */
+    cli_error("%s answered with an error: %s", subject, shorten(msg, buf, sizeof buf));
     return CLI_RUNTIME;
 }
 
@@ -683,7 +701,8 @@ static int failure_reply(const char *reason, const char *what, const char *id, e
         return CLI_RUNTIME;
     }
     snprintf(msg, cap, "%s%s%.*s", what, n ? ": " : "", (int)n, r->err);
-    cli_error("--exec: request %s: %s", id, msg);
+    char buf[1800];
+    cli_error("--exec: request %s: %s", id, shorten(msg, buf, sizeof buf));
     int rc = cli_error_reply(reason, strcmp(reason, "spawn") == 0 ? -1 : r->exit_status, msg, out);
     free(msg);
     return rc;
