@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -417,7 +418,7 @@ static void reap(pid_t pid, int64_t deadline, int64_t timeout_ms, exec_result *r
     pid_t got = 0;
     while (!r->reason && (got = waitpid(pid, &st, WNOHANG)) == 0 && cli_now_ms() < deadline &&
            !cli_stop)
-        usleep(5000);
+        nanosleep(&(struct timespec){0, 5000000}, NULL); /* 5 ms */
     if (got == 0 && !r->reason && cli_stop)
         set_error(r, "interrupted", "interrupted");
     if (got == 0 && !r->reason)
@@ -499,6 +500,10 @@ static bool only_members(const cJSON *o, const char *const *names, size_t n, con
             i++;
         if (i == n)
             return bad(d, "%s: unknown member \"%.64s\"", where, m->string);
+        /* cJSON keeps both of {"text": 1, "text": 2} and we would read the first: refused */
+        for (const cJSON *seen = o->child; seen != m; seen = seen->next)
+            if (strcmp(seen->string, m->string) == 0)
+                return bad(d, "%s: member \"%s\" given twice", where, m->string);
     }
     return true;
 }

@@ -178,6 +178,8 @@ for i in $(seq 40); do pgrep -f 'sleep 37.25' >/dev/null || break; sleep 0.05; d
 ! pgrep -f 'sleep 37.25' >/dev/null || fail "the timed-out command's child is still running"
 expect_rc 1 reply t.x --exec true --exec-timeout 0
 has "$T/run.err" "--exec-timeout: must be at least 0.001 seconds"
+expect_rc 1 reply t.x --echo --exec-timeout 5
+has "$T/run.err" "--exec-timeout and --exec-max-output go with --exec, not --echo"
 
 # --exec-max-output
 replier big t.big --exec 'head -c 50000 /dev/zero | tr "\0" a' --exec-max-output 1000 --count 1
@@ -200,9 +202,10 @@ type) echo '{"natsbridge_reply": 1, "payloads": [{"dataname": "a", "type": "pict
 two) echo '{"natsbridge_reply": 1, "payloads": [{"dataname": "a", "type": "text", "text": "x", "path": "/x"}]}' ;;
 nofile) echo '{"natsbridge_reply": 1, "payloads": [{"dataname": "a", "type": "binary", "path": "$T/missing.bin"}]}' ;;
 empty) echo '{"natsbridge_reply": 1, "payloads": []}' ;;
+twice) echo '{"natsbridge_reply": 1, "payloads": [{"dataname": "a", "type": "text", "text": "x", "text": "y"}]}' ;;
 esac
 EOF
-replier bad t.bad --exec "sh $T/bad.sh" --count 8
+replier bad t.bad --exec "sh $T/bad.sh" --count 9
 P=$R
 expect_error t.bad 'bad answer document: "natsbridge_reply": must be 1' --text case=version
 has "$T/run.out" '"metadata":{"reason":"bad_answer","exit_status":0}'
@@ -214,6 +217,7 @@ expect_error t.bad 'bad answer document: payloads[0]: give exactly one of "text"
 expect_error t.bad "bad answer document: payloads[0]: " --text case=nofile
 has "$T/run.err" "missing.bin"
 expect_error t.bad 'bad answer document: "payloads": must be a non-empty array' --text case=empty
+expect_error t.bad 'bad answer document: payloads[0]: member "text" given twice' --text case=twice
 wait_exit "$P" 10
 [ "$RC" = 0 ] || fail "reply (bad documents) exited $RC"
 echo PASS
