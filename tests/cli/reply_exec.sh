@@ -27,6 +27,12 @@ stop() {
     done
 }
 
+# finish PID: a replier that was to stop by itself (--count) exits 0, bounded.
+finish() {
+    wait_exit "$1" 10
+    [ "$RC" = 0 ] || fail "replier $1 exited $RC"
+}
+
 # answered NAME: how many requests replier NAME answered.
 answered() { grep -c '^natsbridge reply: answered ' "$T/$1.err"; }
 
@@ -80,7 +86,7 @@ NB_TEXT_STALE=old NB_SUBJECT=bogus replier env t.env --exec "sh $T/env.sh" --cou
 E=$R
 expect_rc 0 request t.env --server "$URL" --json --correlation-id C-42 --sender-name bob \
     --text q=hello --text 'my-name.x=two words' --file "big=$T/big.txt:text" --dict 'd={"k":1}'
-wait_exit "$E" 10
+finish "$E"
 ID=$(grep -o '"reply_to_msg_id":"[^"]*"' "$T/run.out" | cut -d'"' -f4)
 [ -n "$ID" ] || fail "no reply_to_msg_id in the reply"
 for want in 'subject=t.env\n' "msg_id=$ID\\n" 'corr=C-42\n' 'sender=bob\n' 'reply_to=_INBOX.' \
@@ -110,8 +116,7 @@ EOF
 replier doc t.doc --exec "sh $T/doc.sh" --count 1 --fileserver "$F" --threshold 100000
 D=$R
 expect_rc 0 request t.doc --server "$URL" --json --allow-origin "$F" --text q=x --timeout 10
-wait_exit "$D" 10
-[ "$RC" = 0 ] || fail "reply (document) exited $RC"
+finish "$D"
 has "$T/run.out" '"metadata":{"job":7}'
 has "$T/run.out" '"dataname":"summary","type":"text","transport":"direct"'
 has "$T/run.out" '"data":"for $NB_TEXT_Q"'
@@ -127,7 +132,7 @@ lacks "$T/run.out" '"msg_purpose":"error"'
 replier plainjson t.plain --exec 'cat >/dev/null; echo "{\"a\":1}"' --count 1
 P=$R
 expect_rc 0 request t.plain --server "$URL" --json --text q=x
-wait_exit "$P" 10
+finish "$P"
 has "$T/run.out" '"dataname":"result","type":"text"'
 has "$T/run.out" '"data":"{\"a\":1}\n"'
 
@@ -147,14 +152,14 @@ P=$R
 expect_error t.fail "the command exited with status 5: disk full" --text q=x
 has "$T/run.out" '"metadata":{"reason":"exit","exit_status":5}'
 lacks "$T/run.out" partial
-wait_exit "$P" 10
+finish "$P"
 has "$T/fail.err" "the command exited with status 5: disk full"
 
 replier sig t.sig --exec 'echo dying >&2; kill -TERM $$' --count 1
 P=$R
 expect_error t.sig "the command was killed by signal 15: dying" --text q=x
 has "$T/run.out" '"metadata":{"reason":"signal","exit_status":143}'
-wait_exit "$P" 10
+finish "$P"
 
 # stderr over 4 KiB: its end arrives, bounded
 replier chatty t.chatty --exec 'head -c 20000 /dev/zero | tr "\0" e >&2; printf "\nthe real cause\n" >&2; exit 1' --count 1
@@ -163,7 +168,7 @@ expect_error t.chatty "the command exited with status 1: eeee" --text q=x
 has "$T/run.err" "the real cause" # the last line of its stderr, on a line of its own
 size=$(grep -o '"size":[0-9]*' "$T/run.out" | tail -1 | cut -d: -f2)
 [ "$size" -le 4200 ] || fail "the error text is $size bytes: stderr not bounded to 4 KiB"
-wait_exit "$P" 10
+finish "$P"
 
 # --exec-timeout: killed with what it started (its process group), answered at once
 replier slow t.slow --exec 'sleep 37.25 & wait' --exec-timeout 0.5 --count 1
@@ -173,7 +178,7 @@ expect_error t.slow "the command did not finish within 0.500 s (--exec-timeout)"
 ms=$((($(date +%s%N) - start) / 1000000))
 [ "$ms" -lt 5000 ] || fail "the timed-out request took $ms ms"
 has "$T/run.out" '"reason":"timeout"'
-wait_exit "$P" 10
+finish "$P"
 for i in $(seq 40); do pgrep -f 'sleep 37.25' >/dev/null || break; sleep 0.05; done
 ! pgrep -f 'sleep 37.25' >/dev/null || fail "the timed-out command's child is still running"
 expect_rc 1 reply t.x --exec true --exec-timeout 0
@@ -186,7 +191,7 @@ replier big t.big --exec 'head -c 50000 /dev/zero | tr "\0" a' --exec-max-output
 P=$R
 expect_error t.big "the command's output is over the 1000-byte limit (--exec-max-output)" --text q=x
 has "$T/run.out" '"reason":"output_limit"'
-wait_exit "$P" 10
+finish "$P"
 
 # ---- bad answer documents: each fault named; the case comes in NB_TEXT_CASE
 cat >"$T/bad.sh" <<EOF
@@ -218,6 +223,7 @@ expect_error t.bad "bad answer document: payloads[0]: " --text case=nofile
 has "$T/run.err" "missing.bin"
 expect_error t.bad 'bad answer document: "payloads": must be a non-empty array' --text case=empty
 expect_error t.bad 'bad answer document: payloads[0]: member "text" given twice' --text case=twice
-wait_exit "$P" 10
-[ "$RC" = 0 ] || fail "reply (bad documents) exited $RC"
+finish "$P"
+# no sanitizer report from any replier (ASan/UBSan builds)
+! grep -l "Sanitizer\|runtime error" "$T"/*.err || fail "a sanitizer report in the logs above"
 echo PASS
