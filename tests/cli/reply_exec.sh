@@ -128,6 +128,16 @@ has "$T/run.out" '"dataname":"note","type":"text","transport":"link"'
 has "$T/run.out" '"data":"small"'
 lacks "$T/run.out" '"msg_purpose":"error"'
 
+# an answer that cannot be sent (its link's file server is down): an error reply, not silence
+cp "$T/doc.sh" "$T/down.sh"
+replier down t.down --exec "sh $T/down.sh" --count 1 --fileserver "http://127.0.0.1:1" \
+    --threshold 100000 --retries 0
+P=$R
+expect_rc 2 request t.down --server "$URL" --json --text q=x --timeout 15
+has "$T/run.err" "natsbridge request: t.down answered with an error: the command's answer could not be sent: payloads[2] 'report': upload to http://127.0.0.1:1 failed"
+has "$T/run.out" '"metadata":{"reason":"send"}'
+finish "$P"
+
 # JSON without the marker is plain text, as before answer documents
 replier plainjson t.plain --exec 'cat >/dev/null; echo "{\"a\":1}"' --count 1
 P=$R
