@@ -309,6 +309,8 @@ static int store_flag(cli_args *a, const cli_flag *f, const char *v)
             return cli_store_jetstream_flag(a, f, v);
         if (CLI_IS_LIMIT_FLAG(f->id)) /* receive limits */
             return cli_store_limit_flag(a, f, v);
+        if (CLI_IS_REPLY_FLAG(f->id)) /* issue 13, clireply: reply_exec.c */
+            return cli_store_reply_flag(a, f, v);
         return store_number(a, f, v);
     }
     return CLI_CONTINUE;

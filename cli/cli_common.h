@@ -63,6 +63,8 @@ enum cli_flag_id {
     F_DOWNLOAD_TIMEOUT, F_IDLE_TIMEOUT, F_RETRY_BUDGET,
     /* issue 13, cliout: scriptable output of listen and request */
     F_DATA, F_NO_FETCH,
+    /* issue 13, clireply: reply's default queue group and the --exec protocol (reply_exec.c) */
+    F_NO_QUEUE, F_EXEC_TIMEOUT, F_EXEC_MAX_OUTPUT,
     F_FLAG_ID_END
 };
 
@@ -211,6 +213,10 @@ typedef struct cli_args {
     int64_t download_timeout_ms, idle_timeout_ms, retry_budget_ms;
     /* issue 13, cliout: --json --data (payload bytes and table rows), --no-fetch */
     bool data, no_fetch;
+    /* issue 13, clireply: reply (reply_exec.c); 0: the defaults */
+    bool no_queue;
+    int64_t exec_timeout_ms;
+    uint64_t exec_max_output;
 } cli_args;
 
 /* issue 13, cliout: the output flags of listen and request, and their --help lines. */
@@ -279,6 +285,19 @@ int cli_js_listen(nb_client *c, const cli_args *a);
 int cli_store_limit_flag(cli_args *a, const cli_flag *f, const char *v);
 /* Sets the limits given on o; on failure *what names the flag. */
 nb_status cli_apply_limits(const cli_args *a, nb_options *o, const char **what);
+
+/* ---- reply --exec (issue 13, clireply: reply_exec.c) ---------------------- */
+
+#define CLI_IS_REPLY_FLAG(id) ((id) >= F_NO_QUEUE && (id) <= F_EXEC_MAX_OUTPUT)
+/* Stores --no-queue, --exec-timeout or --exec-max-output: CLI_CONTINUE or CLI_USAGE. */
+int cli_store_reply_flag(cli_args *a, const cli_flag *f, const char *v);
+/*
+ * The message of an error reply (msg_purpose "error", text payload "error", as
+ * `reply --exec` sends when its command fails), or NULL when e is not one.
+ */
+const char *cli_reply_error_message(const nb_envelope *e);
+/* rc, or CLI_RUNTIME after printing "SUBJECT answered with an error: MESSAGE" for one. */
+int cli_reply_error_check(const nb_envelope *reply, const char *subject, int rc);
 
 /* What cli_parse returns besides an exit code: carry on with the command. */
 #define CLI_CONTINUE (-1)

@@ -118,6 +118,7 @@ static int ask(const cli_args *a, nb_client *c, nb_envelope *e)
     if (s)
         return cli_fail(CLI_RUNTIME, s, NULL);
     int rc = cli_print_envelope(a, reply);
+    rc = cli_reply_error_check(reply, a->subject, rc); /* issue 13, clireply: exit 2 on an error reply */
     nb_envelope_destroy(reply);
     return rc;
 }
