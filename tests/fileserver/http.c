@@ -201,3 +201,26 @@ int count_entries(const char *dir, const char *suffix)
     closedir(d);
     return count;
 }
+
+bool fx_start(fx *f, nb_fileserver_config cfg)
+{
+    if (!f->root[0] && !tmp_dir(f->root))
+        return false;
+    snprintf(f->dir, sizeof f->dir, "%s/files", f->root);
+    cfg.dir = f->dir;
+    cfg.listen_addr = cfg.listen_addr ? cfg.listen_addr : "127.0.0.1";
+    if (nb_fileserver_start(&f->fs, &cfg) != NB_OK) {
+        fprintf(stderr, "nb_fileserver_start: %s\n", nb_last_error());
+        return false;
+    }
+    f->port = nb_fileserver_port(f->fs);
+    return f->port > 0;
+}
+
+void fx_done(fx *f)
+{
+    nb_fileserver_stop(f->fs);
+    f->fs = NULL;
+    if (f->root[0])
+        rm_tree(f->root);
+}

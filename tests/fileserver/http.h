@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "buf.h"
+#include "natsbridge.h"
 
 typedef struct http_req {
     const char *method;        /* GET (default), HEAD, PUT, POST, DELETE */
@@ -52,5 +53,18 @@ bool tmp_dir(char out[256]);
 void rm_tree(const char *path);
 /* Entries of dir ending in suffix ("" counts all); -1 when dir cannot be read. */
 int count_entries(const char *dir, const char *suffix);
+
+/* A built-in file server on 127.0.0.1, storing under a fresh temporary folder. */
+typedef struct fx {
+    char root[256]; /* the temporary folder (kept when already set: a restart) */
+    char dir[300];  /* root/files, the server's storage */
+    nb_fileserver *fs;
+    int port;
+} fx;
+
+/* Starts the server with cfg (dir set here; listen_addr 127.0.0.1 unless given). */
+bool fx_start(fx *f, nb_fileserver_config cfg);
+/* Stops the server and removes the temporary folder. */
+void fx_done(fx *f);
 
 #endif

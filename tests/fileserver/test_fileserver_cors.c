@@ -17,37 +17,6 @@
 #define OTHER "http://evil.example:8000"  /* an origin on no list */
 #define ORIGIN_H(o) "Origin: " o
 
-typedef struct fx {
-    char root[256];
-    nb_fileserver *fs;
-    int port;
-} fx;
-
-static bool fx_start(fx *f, nb_fileserver_config cfg)
-{
-    char dir[300];
-    if (!tmp_dir(f->root))
-        return false;
-    snprintf(dir, sizeof dir, "%s/files", f->root);
-    cfg.dir = dir;
-    cfg.listen_addr = "127.0.0.1";
-    cfg.quiet = true;
-    if (nb_fileserver_start(&f->fs, &cfg) != NB_OK) {
-        fprintf(stderr, "nb_fileserver_start: %s\n", nb_last_error());
-        return false;
-    }
-    f->port = nb_fileserver_port(f->fs);
-    return f->port > 0;
-}
-
-static void fx_done(fx *f)
-{
-    nb_fileserver_stop(f->fs);
-    f->fs = NULL;
-    if (f->root[0])
-        rm_tree(f->root);
-}
-
 /* A case against a fresh server with the CORS origins given (none: no CORS). */
 #define CORS_CASE(name, token_, ...)                                           \
     static void name##_body(fx *f);                                            \
@@ -57,7 +26,7 @@ static void fx_done(fx *f)
         size_t n = sizeof origins / sizeof origins[0];                         \
         bool none = n == 1 && origins[0] == NULL;                              \
         fx f = {0};                                                            \
-        nb_fileserver_config cfg = {.token = token_,                           \
+        nb_fileserver_config cfg = {.token = token_, .quiet = true,            \
                                     .cors_origins = none ? NULL : origins,     \
                                     .cors_origin_count = none ? 0 : n};        \
         if (fx_start(&f, cfg))                                                 \

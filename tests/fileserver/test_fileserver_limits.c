@@ -23,35 +23,6 @@
 #include "http.h"
 #include "test.h"
 
-typedef struct fx {
-    char root[256];
-    char dir[300];
-    nb_fileserver *fs;
-    int port;
-} fx;
-
-static bool fx_start(fx *f, nb_fileserver_config cfg)
-{
-    if (!tmp_dir(f->root))
-        return false;
-    snprintf(f->dir, sizeof f->dir, "%s/files", f->root);
-    cfg.dir = f->dir;
-    cfg.listen_addr = "127.0.0.1";
-    if (nb_fileserver_start(&f->fs, &cfg) != NB_OK) {
-        fprintf(stderr, "nb_fileserver_start: %s\n", nb_last_error());
-        return false;
-    }
-    f->port = nb_fileserver_port(f->fs);
-    return f->port > 0;
-}
-
-static void fx_done(fx *f)
-{
-    nb_fileserver_stop(f->fs);
-    f->fs = NULL;
-    rm_tree(f->root);
-}
-
 #define FS_CASE(name, ...)                                                     \
     static void name##_body(fx *f);                                            \
     NBT_CASE(name)                                                             \
