@@ -141,16 +141,18 @@ has "$T/run.out" '"data":"B2"'
 expect_rc 3 listen 'eph.>' --jetstream --last --count 2 --timeout 2 --json "${S[@]}"
 [ "$(wc -l <"$T/run.out")" = 1 ] || fail "--last printed $(wc -l <"$T/run.out") lines"
 has "$T/run.out" '"data":"B2"'
-# --since and --from-time as a duration: the last 1.2 s hold only batch B. Read within the
-# window; the pause above is what makes the cut.
-for start in "--since 1s" "--from-time 1s"; do
+# --since and --from-time as a duration: a window that holds batch C and not what came 4 s
+# before it. The window is what passed since just before C was sent plus 1.5 s, so a slow start
+# (sanitizers, a busy machine) neither cuts C nor reaches back to the older messages.
+for start in --since --from-time; do
+    sleep 4
+    BEFORE=$(date +%s%3N)
     for i in 1 2; do expect_rc 0 send eph.x --text n=C$i --jetstream "${S[@]}"; done
-    # shellcheck disable=SC2086
-    expect_rc 3 listen 'eph.>' --jetstream $start --count 3 --timeout 2 --json "${S[@]}"
-    [ "$(wc -l <"$T/run.out")" = 2 ] || fail "$start printed $(wc -l <"$T/run.out") lines"
+    WINDOW=$(($(date +%s%3N) - BEFORE + 1500))ms
+    expect_rc 3 listen 'eph.>' --jetstream "$start" "$WINDOW" --count 3 --timeout 2 --json "${S[@]}"
+    [ "$(wc -l <"$T/run.out")" = 2 ] || fail "$start $WINDOW printed $(wc -l <"$T/run.out") lines"
     has "$T/run.out" '"data":"C1"'
     has "$T/run.out" '"data":"C2"'
-    sleep 1.5 # C is now older than 1 s
 done
 # --since a long time: everything (5 + 2 + 2).
 expect_rc 0 listen 'eph.>' --jetstream --since 1h --count 9 --timeout 10 --json "${S[@]}"
