@@ -3,7 +3,8 @@
 # JetStream management from the CLI (issue 13): stream ls/purge (--subject, --keep)/edit,
 # consumer ls/info/rm, confirmation (rm and purge refused without -f when stdin is not a
 # terminal), and ephemeral `listen --jetstream` from --all, --last, --new, --since and
-# --from-time (a duration and RFC 3339), against a real nats-server -js.
+# --from-time (a duration and RFC 3339), against a real nats-server -js; the question itself
+# on a pseudo-terminal (script(1)).
 source "$(dirname "$0")/../cli/lib.sh" "$@"
 
 # Usage errors need no server: exit 1, one line naming what is wrong.
@@ -185,6 +186,26 @@ wait_exit "$TL" 10
 [ "$RC" = 0 ] || fail "interrupted ephemeral listen exited $RC"
 expect_rc 0 consumer ls EPH -J "${S[@]}"
 [ "$(cat "$T/run.out")" = "[]" ] || fail "ephemeral consumers left: $(cat "$T/run.out")"
+
+# On a terminal (script(1) gives one): it asks, and only y or yes goes on.
+command -v script >/dev/null || fail "script (util-linux) is needed for the terminal test"
+on_tty() { # ANSWER ARGS...: natsbridge ARGS on a pseudo-terminal answering ANSWER; sets RC
+    local answer=$1
+    shift
+    printf '%s\n' "$answer" | timeout 20 script -qec "$(printf '%q ' "$NB" "$@")" /dev/null \
+        >"$T/tty.out" 2>&1
+    RC=$?
+}
+expect_rc 0 stream add ASK --subjects ask "${S[@]}"
+on_tty n stream rm ASK "${S[@]}"
+[ "$RC" = 1 ] || fail "stream rm answered n exited $RC"
+has "$T/tty.out" "delete stream ASK with all its messages and consumers? [y/N]"
+has "$T/tty.out" "not confirmed: nothing done"
+expect_rc 0 stream info ASK "${S[@]}"
+on_tty YES stream rm ASK "${S[@]}"
+[ "$RC" = 0 ] || fail "stream rm answered YES exited $RC"
+has "$T/tty.out" "deleted stream ASK"
+expect_rc 2 stream info ASK "${S[@]}"
 
 expect_rc 0 stream rm EPH -f "${S[@]}"
 expect_rc 0 stream rm OTHER --force --quiet "${S[@]}"
