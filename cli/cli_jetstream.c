@@ -358,6 +358,12 @@ int cli_js_publish(const cli_args *a, nb_client *c, nb_envelope *e)
     nb_js_publish_options po = {5000, 3, 200, a->stream};
     nb_js_ack ack;
     nb_status s = nb_client_js_publish(c, a->subject, e, &po, &ack);
+    if (s == NB_NO_RESPONDERS) { /* name the commands that show and make streams */
+        cli_error("%s (natsbridge stream ls shows the streams; natsbridge stream add NAME "
+                  "--subjects SUBJECT makes one)",
+                  nb_last_error());
+        return CLI_RUNTIME;
+    }
     if (s)
         return cli_fail(CLI_RUNTIME, s, NULL);
     return print_ack(a, e, &ack);

@@ -81,6 +81,7 @@ has "$T/run.out" '{"ack":{"stream":"ORDERS","seq":3,"duplicate":false}}'
 has "$T/run.out" '"send_to":"orders.new"'
 expect_rc 2 send nowhere --text a=b --jetstream --server "$URL"
 has "$T/run.err" "no stream holds this subject"
+has "$T/run.err" "(natsbridge stream ls shows the streams; natsbridge stream add NAME --subjects SUBJECT makes one)"
 
 expect_rc 0 stream info ORDERS --server "$URL"
 has "$T/run.out" "stream ORDERS"
