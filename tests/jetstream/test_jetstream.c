@@ -569,7 +569,16 @@ JCASE(bad_arguments, 0)
     nb_js_consumer_config cc = consumer_cfg("args.>", "D");
     CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, NULL, NULL, NULL), NB_INVALID_ARG,
                "on_envelope");
+    /* No durable is an ephemeral consumer (issue 13); an empty name is still refused. */
     cc.durable = NULL;
+    CHECK_OK(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]));
+    nb_js_consumer_destroy(k);
+    k = NULL;
+    cc.inactive_threshold_ms = -1;
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
+               NB_INVALID_ARG, "inactive_threshold_ms -1");
+    cc.inactive_threshold_ms = 0;
+    cc.durable = "";
     CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
                NB_INVALID_ARG, "durable: a name is required");
     cc.durable = "has.dot";
