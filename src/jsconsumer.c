@@ -446,7 +446,7 @@ static nb_status bind_subscription(nb_js_consumer *k)
         return NB_OK;
     }
     k->sub = NULL;
-    return nbi_js_failf(ns, jerr, "pull subscribe to durable '%.200s' on stream '%.200s'",
+    return nbi_js_failf(ns, jerr, "pull subscribe to consumer '%.200s' on stream '%.200s'",
                         k->durable, k->stream);
 }
 
@@ -616,7 +616,7 @@ static bool fetch_failed(nb_js_consumer *k, natsStatus ns, jsErrCode jerr, int *
 {
     if ((*failures)++ == 0)
         report(k,
-               nbi_js_failf(ns, jerr, "pull from durable '%.200s' on stream '%.200s'", k->durable,
+               nbi_js_failf(ns, jerr, "pull from consumer '%.200s' on stream '%.200s'", k->durable,
                             k->stream),
                NULL, NB_JS_NONE);
     int64_t pause = *failures < MAX_FETCH_BACKOFF_MS / 200 ? *failures * 200 : MAX_FETCH_BACKOFF_MS;
