@@ -23,6 +23,7 @@ int cmd_listen(int argc, char **argv);
 int cmd_reply(int argc, char **argv);
 int cmd_fileserver(int argc, char **argv);
 int cmd_stream(int argc, char **argv);
+int cmd_consumer(int argc, char **argv); /* JetStream consumers (issue 13, clijs) */
 int cmd_completion(int argc, char **argv);
 
 /* The subcommands in --help order (main.c); `natsbridge completion` walks them. */

@@ -142,7 +142,9 @@ static const cli_flag *find_short(const cli_flag *t, char c)
     static const struct {
         char letter;
         const char *name;
-    } short_flags[] = {{'s', "server"}};
+    } short_flags[] = {{'s', "server"},
+                       /* JetStream management (issue 13, clijs) */
+                       {'f', "force"}, {'J', "json"}};
     for (size_t i = 0; i < sizeof short_flags / sizeof *short_flags; i++)
         if (short_flags[i].letter == c)
             return find_flag(t, short_flags[i].name, strlen(short_flags[i].name));

@@ -65,6 +65,8 @@ enum cli_flag_id {
     F_DATA, F_NO_FETCH,
     /* issue 13, clireply: reply's default queue group and the --exec protocol (reply_exec.c) */
     F_NO_QUEUE, F_EXEC_TIMEOUT, F_EXEC_MAX_OUTPUT,
+    /* JetStream management, ephemeral listen (issue 13, clijs): parsed in cli_jetstream.c */
+    F_FORCE, F_ALL, F_LAST, F_SINCE, F_KEEP, F_SUBJECT, F_MAX_MSGS, F_MAX_BYTES,
     F_FLAG_ID_END
 };
 
@@ -217,6 +219,13 @@ typedef struct cli_args {
     bool no_queue;
     int64_t exec_timeout_ms;
     uint64_t exec_max_output;
+    /* JetStream management, ephemeral listen (issue 13, clijs) */
+    bool force;               /* -f: no confirmation */
+    bool start_all, start_last;
+    const char *purge_subject; /* stream purge --subject */
+    uint64_t keep;             /* stream purge --keep; 0: none */
+    int64_t max_msgs, max_bytes; /* stream edit; -1: no limit */
+    unsigned js_given;         /* NB_JS_SET_* of the stream settings given (stream edit) */
 } cli_args;
 
 /* issue 13, cliout: the output flags of listen and request, and their --help lines. */
@@ -236,7 +245,8 @@ typedef struct cli_args {
     {"jetstream", F_JETSTREAM, false}, {"durable", F_DURABLE, true},                    \
         {"stream", F_STREAM, true}, {"from-seq", F_FROM_SEQ, true},                     \
         {"from-time", F_FROM_TIME, true}, {"new", F_NEW, false}, {"batch", F_BATCH, true}, \
-        {"ack-wait", F_ACK_WAIT, true}, {"max-deliver", F_MAX_DELIVER, true}
+        {"ack-wait", F_ACK_WAIT, true}, {"max-deliver", F_MAX_DELIVER, true},           \
+        {"all", F_ALL, false}, {"last", F_LAST, false}, {"since", F_SINCE, true}
 #define JS_SEND_HELP                                                                       \
     "JetStream:\n"                                                                          \
     "  --jetstream                store the message in the stream holding SUBJECT and\n"   \
@@ -245,17 +255,25 @@ typedef struct cli_args {
     "  --msg-id ID                the envelope's msg_id, the stream's dedupe key\n"        \
     "  --stream NAME              fail unless stream NAME stores it\n"
 #define JS_LISTEN_HELP                                                                     \
-    "JetStream (durable, at-least-once: a message is acked once printed):\n"              \
-    "  --jetstream --durable NAME pull from durable consumer NAME (made when missing)\n"   \
+    "JetStream (at-least-once: a message is acked once printed):\n"                       \
+    "  --jetstream                pull from an ephemeral consumer, deleted when listen\n"  \
+    "                             exits (by the server 30 s after a crash)\n"             \
+    "  --durable NAME             pull from durable consumer NAME instead (made when\n"    \
+    "                             missing; it keeps its place between runs)\n"            \
     "  --stream NAME              the stream (default: the one holding SUBJECT)\n"         \
-    "  --from-seq N | --from-time RFC3339 | --new\n"                                      \
-    "                             where a new durable starts (default: the first message)\n" \
+    "  --all | --last | --new | --since DURATION | --from-seq N | --from-time TIME\n"     \
+    "                             where the consumer starts (default --all): every\n"     \
+    "                             message, the newest one, only new ones, those of the\n"  \
+    "                             last DURATION (1h, 30m, 10s, 1h30m, 2d, 500ms), from\n"  \
+    "                             a sequence, from TIME (RFC 3339 or a DURATION ago);\n"  \
+    "                             an existing durable keeps its place\n"                  \
     "  --batch N                  messages per pull (default 64)\n"                         \
     "  --ack-wait SECONDS         redelivered when not acked in time (default 30)\n"       \
     "  --max-deliver N            deliveries before giving up (default: no limit)\n"
 
 /* JetStream flags are parsed by cli_jetstream.c; CLI_CONTINUE or CLI_USAGE. */
-#define CLI_IS_JETSTREAM_FLAG(id) ((id) >= F_JETSTREAM && (id) <= F_DUPE_WINDOW)
+#define CLI_IS_JETSTREAM_FLAG(id)                                                       \
+    (((id) >= F_JETSTREAM && (id) <= F_DUPE_WINDOW) || ((id) >= F_FORCE && (id) <= F_MAX_BYTES))
 int cli_store_jetstream_flag(cli_args *a, const cli_flag *f, const char *v);
 /* Flags that only go together (--durable needs --jetstream, ...): CLI_CONTINUE or CLI_USAGE. */
 int cli_js_check(const cli_args *a, bool listen);
@@ -263,6 +281,14 @@ int cli_js_check(const cli_args *a, bool listen);
 int cli_js_publish(const cli_args *a, nb_client *c, nb_envelope *e);
 /* listen --jetstream: a durable pull consumer printing as listen does. Exit code. */
 int cli_js_listen(nb_client *c, const cli_args *a);
+/*
+ * JetStream management (issue 13, clijs): asks "QUESTION [y/N]" on the terminal
+ * unless -f; CLI_CONTINUE when confirmed, else an exit code after an error line
+ * (stdin not a terminal and no -f: refused, naming -f; never blocks a script).
+ */
+int cli_js_confirm(const cli_args *a, const char *question);
+/* "2026-03-13T07:02:50.443Z" for Unix milliseconds, into out[32]. */
+void cli_js_time_text(int64_t ms, char out[32]);
 
 /* ---- receive limits (cli_limits.c) ---------------------------------------- */
 

@@ -6,10 +6,12 @@
  */
 #include "cli_common.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ======================================================================== */
 /* Flags                                                                    */
@@ -109,10 +111,97 @@ static int store_storage(cli_args *a, const char *v)
     return CLI_CONTINUE;
 }
 
+/* The number of milliseconds in one unit of a duration ("h", "ms", ...); 0 when unknown. */
+static int64_t unit_ms(const char *unit, size_t len)
+{
+    static const struct {
+        const char *name;
+        int64_t ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
+                 {"w", 604800000}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strlen(units[i].name) == len && memcmp(units[i].name, unit, len) == 0)
+            return units[i].ms;
+    return 0;
+}
+
+/*
+ * A duration as natscli takes it: number-unit pairs, "1h", "30m", "1h30m",
+ * "2d", "500ms" (units ms, s, m, h, d, w). At most 100 years. 0 when bad.
+ */
+static int parse_duration(const char *text, int64_t *ms)
+{
+    const int64_t max = 100LL * 365 * 86400000;
+    int64_t total = 0;
+    const char *p = text;
+    if (!*p)
+        return -1;
+    while (*p) {
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        int64_t n = 0;
+        for (; isdigit((unsigned char)*p); p++) {
+            n = n * 10 + (*p - '0');
+            if (n > max)
+                return -1;
+        }
+        size_t len = 0;
+        while (isalpha((unsigned char)p[len]))
+            len++;
+        int64_t unit = unit_ms(p, len);
+        if (unit == 0 || n > (max - total) / unit)
+            return -1;
+        total += n * unit;
+        p += len;
+    }
+    *ms = total;
+    return 0;
+}
+
+/* Unix time now, in milliseconds (the stream's timestamps are wall-clock). */
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --since DURATION: that long ago. */
+static int store_since(cli_args *a, const char *v)
+{
+    int64_t ago = 0;
+    if (parse_duration(v, &ago) != 0 || ago == 0) {
+        cli_error("--since: '%s' is not a duration such as 1h, 30m, 10s or 1h30m", v);
+        return CLI_USAGE;
+    }
+    if (a->from_time_ms) {
+        cli_error("--since and --from-time: give at most one");
+        return CLI_USAGE;
+    }
+    a->from_time_ms = wall_ms() - ago;
+    if (a->from_time_ms <= 0) {
+        cli_error("--since: %s ago is before 1970", v);
+        return CLI_USAGE;
+    }
+    return CLI_CONTINUE;
+}
+
 static int store_from_time(cli_args *a, const char *v)
 {
+    int64_t ago = 0;
+    if (a->from_time_ms) {
+        cli_error("--since and --from-time: give at most one");
+        return CLI_USAGE;
+    }
     if (parse_rfc3339(v, &a->from_time_ms) != 0 || a->from_time_ms <= 0) {
-        cli_error("--from-time: '%s' is not an RFC 3339 time such as 2026-03-13T07:02:50Z", v);
+        if (parse_duration(v, &ago) == 0 && ago > 0 && wall_ms() - ago > 0) {
+            a->from_time_ms = wall_ms() - ago; /* natscli's habit: a duration ago */
+            return CLI_CONTINUE;
+        }
+        a->from_time_ms = 0;
+        cli_error("--from-time: '%s' is neither an RFC 3339 time such as 2026-03-13T07:02:50Z "
+                  "nor a duration such as 1h",
+                  v);
         return CLI_USAGE;
     }
     /* JetStream counts time in int64 nanoseconds. */
@@ -123,8 +212,38 @@ static int store_from_time(cli_args *a, const char *v)
     return CLI_CONTINUE;
 }
 
+/* --max-msgs / --max-bytes: a whole number >= 1, or "unlimited" (-1). */
+static int store_limit(const cli_flag *f, const char *v, int64_t *slot)
+{
+    uint64_t n = 0;
+    if (strcmp(v, "unlimited") == 0 || strcmp(v, "-1") == 0) {
+        *slot = -1;
+        return CLI_CONTINUE;
+    }
+    int rc = store_bounded(f, v, 1, INT64_MAX, &n);
+    *slot = (int64_t)n;
+    return rc;
+}
+
+static int store_management_flag(cli_args *a, const cli_flag *f, const char *v);
+
+/* The stream settings stream edit changes: those given. */
+static unsigned setting_of(int id)
+{
+    switch (id) {
+    case F_SUBJECTS: return NB_JS_SET_SUBJECTS;
+    case F_MAX_AGE: return NB_JS_SET_MAX_AGE;
+    case F_MAX_MSGS: return NB_JS_SET_MAX_MSGS;
+    case F_MAX_BYTES: return NB_JS_SET_MAX_BYTES;
+    case F_DUPE_WINDOW: return NB_JS_SET_DUPLICATE_WINDOW;
+    case F_REPLICAS: return NB_JS_SET_REPLICAS;
+    default: return 0;
+    }
+}
+
 int cli_store_jetstream_flag(cli_args *a, const cli_flag *f, const char *v)
 {
+    a->js_given |= setting_of(f->id);
     switch (f->id) {
     case F_JETSTREAM: a->jetstream = true; return CLI_CONTINUE;
     case F_NEW: a->new_only = true; return CLI_CONTINUE;
@@ -141,6 +260,22 @@ int cli_store_jetstream_flag(cli_args *a, const cli_flag *f, const char *v)
     case F_ACK_WAIT: return store_ack_wait(f, v, &a->ack_wait_ms);
     case F_MAX_AGE: return cli_parse_seconds(f->name, v, &a->max_age_ms);
     case F_DUPE_WINDOW: return cli_parse_seconds(f->name, v, &a->dupe_window_ms);
+    default: return store_management_flag(a, f, v);
+    }
+}
+
+/* The JetStream flags of issue 13 (clijs): management and where a listen starts. */
+static int store_management_flag(cli_args *a, const cli_flag *f, const char *v)
+{
+    switch (f->id) {
+    case F_FORCE: a->force = true; return CLI_CONTINUE;
+    case F_ALL: a->start_all = true; return CLI_CONTINUE;
+    case F_LAST: a->start_last = true; return CLI_CONTINUE;
+    case F_SINCE: return store_since(a, v);
+    case F_SUBJECT: a->purge_subject = v; return CLI_CONTINUE;
+    case F_KEEP: return store_bounded(f, v, 1, UINT64_MAX, &a->keep);
+    case F_MAX_MSGS: return store_limit(f, v, &a->max_msgs);
+    case F_MAX_BYTES: return store_limit(f, v, &a->max_bytes);
     default:
         cli_error("--%s: not a JetStream flag", f->name);
         return CLI_USAGE;
@@ -156,8 +291,8 @@ static const char *needs_jetstream(const cli_args *a)
         return "--msg-id";
     if (a->stream)
         return "--stream";
-    if (a->from_seq || a->from_time_ms || a->new_only)
-        return "--from-seq, --from-time and --new";
+    if (a->from_seq || a->from_time_ms || a->new_only || a->start_all || a->start_last)
+        return "--all, --last, --new, --since, --from-seq and --from-time";
     if (a->batch || a->ack_wait_ms || a->max_deliver)
         return "--batch, --ack-wait and --max-deliver";
     return NULL;
@@ -172,12 +307,11 @@ int cli_js_check(const cli_args *a, bool listen)
     }
     if (!a->jetstream || !listen)
         return CLI_CONTINUE;
-    if (!a->durable) {
-        cli_error("--jetstream: listen needs --durable NAME (where the consumer keeps its place)");
-        return CLI_USAGE;
-    }
-    if ((a->from_seq != 0) + (a->from_time_ms != 0) + a->new_only > 1) {
-        cli_error("--from-seq, --from-time and --new: give at most one");
+    /* Without --durable the consumer is ephemeral: it goes when listen exits. */
+    if ((a->from_seq != 0) + (a->from_time_ms != 0) + a->new_only + a->start_all +
+            a->start_last >
+        1) {
+        cli_error("--all, --last, --new, --since, --from-seq and --from-time: give at most one");
         return CLI_USAGE;
     }
     if (a->queue) {
@@ -224,6 +358,12 @@ int cli_js_publish(const cli_args *a, nb_client *c, nb_envelope *e)
     nb_js_publish_options po = {5000, 3, 200, a->stream};
     nb_js_ack ack;
     nb_status s = nb_client_js_publish(c, a->subject, e, &po, &ack);
+    if (s == NB_NO_RESPONDERS) { /* name the commands that show and make streams */
+        cli_error("%s (natsbridge stream ls shows the streams; natsbridge stream add NAME "
+                  "--subjects SUBJECT makes one)",
+                  nb_last_error());
+        return CLI_RUNTIME;
+    }
     if (s)
         return cli_fail(CLI_RUNTIME, s, NULL);
     return print_ack(a, e, &ack);
@@ -309,6 +449,8 @@ static nb_js_consumer_config consumer_config(const cli_args *a)
         cfg.start_time_ms = a->from_time_ms;
     } else if (a->new_only) {
         cfg.start = NB_JS_START_NEW;
+    } else if (a->start_last) {
+        cfg.start = NB_JS_START_LAST;
     }
     return cfg;
 }
@@ -351,11 +493,53 @@ int cli_js_listen(nb_client *c, const cli_args *a)
     nb_status s = nb_js_consumer_create(&k, c, &cfg, on_js_envelope, on_js_error, &l);
     if (s)
         return cli_fail(CLI_RUNTIME, s, NULL);
-    cli_note("listening on %s (JetStream durable %s)", a->subject, a->durable);
+    if (a->durable)
+        cli_note("listening on %s (JetStream durable %s)", a->subject, a->durable);
+    else
+        cli_note("listening on %s (JetStream, an ephemeral consumer)", a->subject);
     int64_t deadline = a->timeout_ms >= 0 ? cli_now_ms() + a->timeout_ms : -1;
     int rc = wait_done(&l, deadline);
     nb_js_consumer_destroy(k);
     pthread_cond_destroy(&l.cv);
     pthread_mutex_destroy(&l.mu);
     return rc;
+}
+
+/* ======================================================================== */
+/* JetStream management (issue 13, clijs)                                   */
+/* ======================================================================== */
+
+int cli_js_confirm(const cli_args *a, const char *question)
+{
+    if (a->force)
+        return CLI_CONTINUE;
+    if (!isatty(STDIN_FILENO)) {
+        cli_error("%s: not confirmed (standard input is not a terminal): add -f (--force)",
+                  question);
+        return CLI_USAGE;
+    }
+    fprintf(stderr, "%s [y/N] ", question);
+    fflush(stderr);
+    char line[64];
+    if (!fgets(line, sizeof line, stdin))
+        line[0] = '\0';
+    line[strcspn(line, "\r\n")] = '\0';
+    for (char *p = line; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (strcmp(line, "y") == 0 || strcmp(line, "yes") == 0)
+        return CLI_CONTINUE;
+    cli_error("not confirmed: nothing done");
+    return CLI_USAGE;
+}
+
+void cli_js_time_text(int64_t ms, char out[32])
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms < 0 || !gmtime_r(&secs, &tm)) {
+        snprintf(out, 32, "-");
+        return;
+    }
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
 }

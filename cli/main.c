@@ -13,7 +13,8 @@ const cli_command cli_commands[] = {
     {"listen", cmd_listen, "print the messages arriving on a subject"},
     {"reply", cmd_reply, "answer requests (echo, or the output of a command)"},
     {"fileserver", cmd_fileserver, "run the built-in file server"},
-    {"stream", cmd_stream, "add, show or remove a JetStream stream"},
+    {"stream", cmd_stream, "list, add, show, edit, purge or remove JetStream streams"},
+    {"consumer", cmd_consumer, "list, show or remove JetStream consumers"},
     {"completion", cmd_completion, "print a bash or zsh completion script"},
 };
 #define N_COMMANDS (sizeof cli_commands / sizeof cli_commands[0])

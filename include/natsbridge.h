@@ -963,6 +963,8 @@ typedef struct nb_js_stream_info {
     uint64_t first_seq;         /**< sequence of the oldest message */
     uint64_t last_seq;          /**< sequence of the newest message */
     int64_t consumers;          /**< consumers on the stream */
+    int64_t max_msgs;           /**< most messages kept; -1 = no limit (added in issue 13) */
+    int64_t max_bytes;          /**< most bytes kept; -1 = no limit (added in issue 13) */
 } nb_js_stream_info;
 
 /** Reads the stream called name. NB_NOT_FOUND when there is none. Free *out with _destroy. */
@@ -1058,14 +1060,17 @@ typedef enum nb_js_start {
     NB_JS_START_ALL = 0,      /**< the oldest message in the stream (the default) */
     NB_JS_START_SEQUENCE,     /**< the message with start_sequence, or the next one */
     NB_JS_START_TIME,         /**< the first message stored at or after start_time_ms */
-    NB_JS_START_NEW           /**< only messages stored after the consumer is created */
+    NB_JS_START_NEW,          /**< only messages stored after the consumer is created */
+    NB_JS_START_LAST          /**< the newest message in the stream, then new ones (issue 13) */
 } nb_js_start;
 
 /** A consumer's settings. Zero means the default for every number. */
 typedef struct nb_js_consumer_config {
     const char *stream;       /**< NULL: the stream that holds subject */
     const char *subject;      /**< required: what to consume (wildcards allowed) */
-    const char *durable;      /**< required: its name on the server, where it keeps its place */
+    const char *durable;      /**< its name on the server, where it keeps its place; NULL: an
+                                   ephemeral consumer, deleted by nb_js_consumer_destroy and
+                                   by the server once unused for inactive_threshold_ms */
     int batch;                /**< messages asked for per pull; 0 = 64 */
     int64_t ack_wait_ms;      /**< redelivered when not acked within this; 0 = 30000.
                                    While a fetched batch is worked through (downloads and
@@ -1081,6 +1086,8 @@ typedef struct nb_js_consumer_config {
     int not_found_deliveries; /**< a link that is not found (NB_NOT_FOUND: HTTP 404/410, or
                                    no such Object Store object) is terminated at this
                                    delivery; 0 = 3 */
+    int64_t inactive_threshold_ms; /**< ephemeral only: the server deletes it after this long
+                                        without a pull (a listener that died); 0 = 30000 */
 } nb_js_consumer_config;
 
 /** Where a delivered message stands; strings are views valid during the callback. */
@@ -1138,7 +1145,7 @@ NB_EXTERN nb_status nb_js_consumer_create(nb_js_consumer **out, nb_client *c,
 /**
  * Stops pulling and frees: waits for a running callback; fetched messages
  * not yet handed over are naked so they come back at once. The durable stays
- * on the server. Before nb_client_destroy. May be called from the consumer's
+ * on the server; an ephemeral consumer (no durable) is deleted. Before nb_client_destroy. May be called from the consumer's
  * own callbacks: it then returns at once, the callback's verdict is still
  * applied, and the consumer's thread frees it without using the client
  * again, so the callback may destroy the client next.
@@ -1148,6 +1155,89 @@ NB_EXTERN void nb_js_consumer_destroy(nb_js_consumer *cons);
 NB_EXTERN nb_status nb_js_consumer_delete(nb_client *c, const char *stream, const char *durable);
 
 /* == end jetstream API == */
+
+/* == jetstream management API (issue 13) == */
+
+/**
+ * Every stream on the server, with its settings and state: *out is an array
+ * of *count infos (NULL and 0 when there is none). Free with
+ * nb_js_stream_list_destroy.
+ */
+NB_EXTERN nb_status nb_js_stream_list(nb_client *c, nb_js_stream_info ***out, size_t *count);
+NB_EXTERN void nb_js_stream_list_destroy(nb_js_stream_info **list, size_t count);
+
+/**
+ * Removes messages from stream name: all of them, or (subject not NULL) only
+ * those on subject (wildcards allowed); keep > 0 keeps that many of the
+ * newest. *purged (may be NULL) is how many went. NB_NOT_FOUND: no such stream.
+ */
+NB_EXTERN nb_status nb_js_stream_purge(nb_client *c, const char *name, const char *subject,
+                                       uint64_t keep, uint64_t *purged);
+
+/** Which members of nb_js_stream_changes nb_js_stream_update applies (bits of `set`). */
+enum {
+    NB_JS_SET_SUBJECTS = 1 << 0,
+    NB_JS_SET_MAX_AGE = 1 << 1,
+    NB_JS_SET_MAX_MSGS = 1 << 2,
+    NB_JS_SET_MAX_BYTES = 1 << 3,
+    NB_JS_SET_DUPLICATE_WINDOW = 1 << 4,
+    NB_JS_SET_REPLICAS = 1 << 5
+};
+
+/** The settings of a stream that may change; only those named in `set` are applied. */
+typedef struct nb_js_stream_changes {
+    unsigned set;                /**< NB_JS_SET_* bits */
+    const char *const *subjects; /**< the new subject list (replaces the old), at least one */
+    size_t subject_count;
+    int64_t max_age_ms;          /**< 0 = kept forever */
+    int64_t max_msgs;            /**< -1 = no limit */
+    int64_t max_bytes;           /**< -1 = no limit */
+    int64_t duplicate_window_ms; /**< > 0, at most max_age when that is set */
+    int replicas;                /**< 1 to 5 (more than 1 needs a cluster) */
+} nb_js_stream_changes;
+
+/**
+ * Changes the settings of the existing stream name as ch says (borrowed);
+ * the others stay. Storage, name and retention cannot change. A refusal of
+ * the server is NB_INVALID_ARG with its reason; NB_NOT_FOUND: no such stream.
+ */
+NB_EXTERN nb_status nb_js_stream_update(nb_client *c, const char *name,
+                                        const nb_js_stream_changes *ch);
+
+/** A consumer's settings and state; strings are views valid until its _destroy. */
+typedef struct nb_js_consumer_info {
+    const char *stream;
+    const char *name;          /**< the durable's name, or the server's name of an ephemeral */
+    const char *subject;       /**< its filter subject; "" when it takes the whole stream */
+    bool durable;              /**< false: ephemeral */
+    bool pull;                 /**< false: a push consumer (with a deliver subject) */
+    nb_js_start start;
+    uint64_t start_sequence;   /**< for NB_JS_START_SEQUENCE */
+    int64_t start_time_ms;     /**< for NB_JS_START_TIME, Unix time in milliseconds */
+    int64_t ack_wait_ms;
+    int64_t max_deliver;       /**< -1 = no limit */
+    int64_t inactive_threshold_ms; /**< 0 = none */
+    int64_t created_ms;        /**< Unix time in milliseconds */
+    uint64_t pending;          /**< messages not delivered yet */
+    uint64_t ack_pending;      /**< delivered and not acked yet */
+    uint64_t redelivered;      /**< delivered more than once and not acked yet */
+    uint64_t delivered_seq;    /**< stream sequence of the last delivery */
+    uint64_t ack_floor_seq;    /**< stream sequence up to which everything is acked */
+} nb_js_consumer_info;
+
+/** Reads consumer name of stream. NB_NOT_FOUND when either is missing. Free *out with _destroy. */
+NB_EXTERN nb_status nb_js_consumer_info_get(nb_client *c, const char *stream, const char *name,
+                                            nb_js_consumer_info **out);
+NB_EXTERN void nb_js_consumer_info_destroy(nb_js_consumer_info *info);
+/**
+ * Every consumer of stream (durable and ephemeral): *out is an array of
+ * *count infos (NULL and 0 when there is none). Free with nb_js_consumer_list_destroy.
+ */
+NB_EXTERN nb_status nb_js_consumer_list(nb_client *c, const char *stream,
+                                        nb_js_consumer_info ***out, size_t *count);
+NB_EXTERN void nb_js_consumer_list_destroy(nb_js_consumer_info **list, size_t count);
+
+/* == end jetstream management API == */
 
 /* ------------------------------------------------------------------------ */
 /* Object Store claim-check backend (ADR-20 over JetStream)                 */

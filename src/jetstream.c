@@ -276,7 +276,7 @@ void nb_js_stream_info_destroy(nb_js_stream_info *info)
     free(h);
 }
 
-static nb_status copy_info(const jsStreamInfo *si, nb_js_stream_info **out)
+nb_status nbi_js_copy_stream_info(const jsStreamInfo *si, nb_js_stream_info **out)
 {
     const jsStreamConfig *sc = si->Config;
     info_holder *h = calloc(1, sizeof *h);
@@ -303,6 +303,8 @@ static nb_status copy_info(const jsStreamInfo *si, nb_js_stream_info **out)
     h->pub.first_seq = si->State.FirstSeq;
     h->pub.last_seq = si->State.LastSeq;
     h->pub.consumers = si->State.Consumers;
+    h->pub.max_msgs = sc->MaxMsgs > 0 ? sc->MaxMsgs : -1;
+    h->pub.max_bytes = sc->MaxBytes > 0 ? sc->MaxBytes : -1;
     *out = &h->pub;
     return NB_OK;
 }
@@ -328,7 +330,7 @@ nb_status nb_js_stream_info_get(nb_client *c, const char *name, nb_js_stream_inf
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     natsStatus ns = js_GetStreamInfo(&si, js, name, NULL, &jerr);
-    s = ns == NATS_OK ? copy_info(si, out) : nbi_js_failf(ns, jerr, "stream '%.200s'", name);
+    s = ns == NATS_OK ? nbi_js_copy_stream_info(si, out) : nbi_js_failf(ns, jerr, "stream '%.200s'", name);
     jsStreamInfo_Destroy(si);
     jsCtx_Destroy(js);
     return s;

@@ -31,6 +31,9 @@ static inline bool nbi_js_missing(natsStatus ns, jsErrCode jerr, jsErrCode code)
 /* Keeps the recorded message but makes it NB_INVALID_ARG (the server refused a config). */
 nb_status nbi_js_as_invalid_arg(void);
 
+/* A copy of si as the public info (free with nb_js_stream_info_destroy). */
+nb_status nbi_js_copy_stream_info(const jsStreamInfo *si, nb_js_stream_info **out);
+
 /* A JetStream context on c's connection with wait_ms for API calls; o may be NULL. */
 nb_status nbi_js_context(nb_client *c, int64_t wait_ms, jsOptions *o, jsCtx **out);
 

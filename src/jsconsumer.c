@@ -38,6 +38,7 @@
 #define DEFAULT_NAK_DELAY_MS 1000
 #define DEFAULT_MAX_NAK_DELAY_MS 60000
 #define DEFAULT_NOT_FOUND_DELIVERIES 3
+#define DEFAULT_INACTIVE_MS 30000
 /* How long one pull waits for messages: also how soon destroy is noticed. */
 #define FETCH_WAIT_MS 500
 #define MAX_FETCH_BACKOFF_MS 2000
@@ -55,6 +56,9 @@ struct nb_js_consumer {
     char *stream;
     char *durable;
     char *subject;
+    bool ephemeral;        /* no durable asked: made here, deleted at destroy */
+    bool created;          /* the ephemeral exists on the server */
+    int64_t inactive_threshold_ms;
     int batch;
     int64_t ack_wait_ms;
     int max_deliver;
@@ -80,6 +84,10 @@ static void free_consumer(nb_js_consumer *k)
         natsSubscription_Unsubscribe(k->sub);
         natsSubscription_Destroy(k->sub);
     }
+    /* An ephemeral goes with its listener; if this fails (connection lost, client gone),
+       the server removes it after its inactive threshold. */
+    if (k->ephemeral && k->created)
+        js_DeleteConsumer(k->js, k->stream, k->durable, NULL, NULL);
     jsCtx_Destroy(k->js);
     pthread_mutex_destroy(&k->mu);
     free(k->stream);
@@ -118,43 +126,47 @@ static void report(nb_js_consumer *k, nb_status s, const nb_js_delivery *d, nb_j
 static nb_status check_consumer_config(const nb_js_consumer_config *cfg)
 {
     nb_status s = nbi_check_token("consumer: subject", cfg->subject, true);
-    if (s == NB_OK)
+    if (s == NB_OK && cfg->durable) /* NULL: an ephemeral consumer */
         s = nbi_js_check_name("consumer: durable", cfg->durable);
     if (s == NB_OK && cfg->stream)
         s = nbi_js_check_name("consumer: stream", cfg->stream);
     if (s != NB_OK)
         return s;
+    const char *name = cfg->durable ? cfg->durable : "(ephemeral)";
     if (cfg->batch < 0 || cfg->batch > 100000)
         return nbi_fail(NB_INVALID_ARG, "consumer '%s': batch %d is not between 1 and 100000",
-                        cfg->durable, cfg->batch);
+                        name, cfg->batch);
     char what[300];
-    snprintf(what, sizeof what, "consumer '%s'", cfg->durable);
+    snprintf(what, sizeof what, "consumer '%s'", name);
     if ((s = nbi_js_check_duration(what, "ack_wait_ms", cfg->ack_wait_ms)) != NB_OK ||
         (s = nbi_js_check_duration(what, "nak_delay_ms", cfg->nak_delay_ms)) != NB_OK ||
-        (s = nbi_js_check_duration(what, "max_nak_delay_ms", cfg->max_nak_delay_ms)) != NB_OK)
+        (s = nbi_js_check_duration(what, "max_nak_delay_ms", cfg->max_nak_delay_ms)) != NB_OK ||
+        (s = nbi_js_check_duration(what, "inactive_threshold_ms", cfg->inactive_threshold_ms)) !=
+            NB_OK)
         return s;
     if (cfg->max_deliver < 0 || cfg->not_found_deliveries < 0)
         return nbi_fail(NB_INVALID_ARG,
                         "consumer '%s': max_deliver %d and not_found_deliveries %d must not be "
                         "negative",
-                        cfg->durable, cfg->max_deliver, cfg->not_found_deliveries);
-    if (cfg->start < NB_JS_START_ALL || cfg->start > NB_JS_START_NEW)
-        return nbi_fail(NB_INVALID_ARG, "consumer '%s': start %d is not a known start",
-                        cfg->durable, (int)cfg->start);
+                        name, cfg->max_deliver, cfg->not_found_deliveries);
+    if (cfg->start < NB_JS_START_ALL || cfg->start > NB_JS_START_LAST)
+        return nbi_fail(NB_INVALID_ARG, "consumer '%s': start %d is not a known start", name,
+                        (int)cfg->start);
     if (cfg->start == NB_JS_START_SEQUENCE && cfg->start_sequence == 0)
         return nbi_fail(NB_INVALID_ARG, "consumer '%s': start_sequence must be at least 1",
-                        cfg->durable);
+                        name);
     if (cfg->start == NB_JS_START_TIME &&
         (cfg->start_time_ms < 0 || cfg->start_time_ms > INT64_MAX / NS_PER_MS))
         return nbi_fail(NB_INVALID_ARG, "consumer '%s': start_time_ms %lld is out of range",
-                        cfg->durable, (long long)cfg->start_time_ms);
+                        name, (long long)cfg->start_time_ms);
     return NB_OK;
 }
 
 static void consumer_config(jsConsumerConfig *cc, const nb_js_consumer_config *cfg)
 {
     static const jsDeliverPolicy policy[] = {js_DeliverAll, js_DeliverByStartSequence,
-                                             js_DeliverByStartTime, js_DeliverNew};
+                                             js_DeliverByStartTime, js_DeliverNew,
+                                             js_DeliverLast};
     jsConsumerConfig_Init(cc);
     cc->Durable = cfg->durable;
     cc->FilterSubject = cfg->subject;
@@ -166,6 +178,10 @@ static void consumer_config(jsConsumerConfig *cc, const nb_js_consumer_config *c
         cc->OptStartTime = cfg->start_time_ms * NS_PER_MS;
     cc->AckWait = (cfg->ack_wait_ms > 0 ? cfg->ack_wait_ms : DEFAULT_ACK_WAIT_MS) * NS_PER_MS;
     cc->MaxDeliver = cfg->max_deliver > 0 ? cfg->max_deliver : -1;
+    if (!cfg->durable)
+        cc->InactiveThreshold = (cfg->inactive_threshold_ms > 0 ? cfg->inactive_threshold_ms
+                                                                : DEFAULT_INACTIVE_MS) *
+                                NS_PER_MS;
 }
 
 static const char *start_name(jsDeliverPolicy p)
@@ -175,7 +191,7 @@ static const char *start_name(jsDeliverPolicy p)
     case js_DeliverByStartTime: return "from a time";
     case js_DeliverNew: return "new messages only";
     case js_DeliverAll: return "all";
-    default: return "last";
+    default: return "the last message";
     }
 }
 
@@ -184,14 +200,14 @@ static const char *start_name(jsDeliverPolicy p)
  * caller asked for that is not the one it was made with, is a conflict.
  */
 static nb_status compare_consumer(const jsConsumerConfig *have, const jsConsumerConfig *want,
-                                  const nb_js_consumer_config *cfg)
+                                  const nb_js_consumer_config *cfg, const char *stream)
 {
     const char *filter = have->FilterSubject ? have->FilterSubject : "";
     if (strcmp(filter, want->FilterSubject) != 0)
         return nbi_fail(NB_INVALID_ARG,
-                        "durable '%s' exists with subject '%s' (asked '%s'): delete it or use "
-                        "another durable name",
-                        cfg->durable, filter, want->FilterSubject);
+                        "durable '%s' exists with subject '%s' (asked '%s'): delete it "
+                        "(natsbridge consumer rm %s %s) or use another durable name",
+                        cfg->durable, filter, want->FilterSubject, stream, cfg->durable);
     bool asked_start = cfg->start != NB_JS_START_ALL;
     bool same_start = have->DeliverPolicy == want->DeliverPolicy &&
                       have->OptStartSeq == want->OptStartSeq &&
@@ -199,9 +215,10 @@ static nb_status compare_consumer(const jsConsumerConfig *have, const jsConsumer
     if (asked_start && !same_start)
         return nbi_fail(NB_INVALID_ARG,
                         "durable '%s' exists with start '%s' (asked '%s'): an existing durable "
-                        "keeps its place; delete it or use another durable name",
+                        "keeps its place; delete it (natsbridge consumer rm %s %s) or use "
+                        "another durable name",
                         cfg->durable, start_name(have->DeliverPolicy),
-                        start_name(want->DeliverPolicy));
+                        start_name(want->DeliverPolicy), stream, cfg->durable);
     if (have->AckPolicy != js_AckExplicit || (have->DeliverSubject && *have->DeliverSubject))
         return nbi_fail(NB_INVALID_ARG,
                         "durable '%s' exists but is not a pull consumer with explicit acks",
@@ -229,8 +246,20 @@ static cJSON *parse_answer(natsMsg *resp, const char **refusal)
     return doc;
 }
 
+/* Keeps the name the server gave an ephemeral consumer, to bind to it and delete it. */
+static nb_status take_ephemeral_name(nb_js_consumer *k, const char *name, const char *what)
+{
+    if (!name || !*name)
+        return nbi_fail(NB_NATS, "%s: the server named no consumer", what);
+    free(k->durable);
+    if (!(k->durable = nbi_strdup(name)))
+        return nbi_fail(NB_NO_MEMORY, "%s: out of memory", what);
+    k->created = true;
+    return NB_OK;
+}
+
 /* The server's answer to a consumer create request: NB_OK, or its error named. */
-static nb_status consumer_answer(natsMsg *resp, const char *what)
+static nb_status consumer_answer(nb_js_consumer *k, natsMsg *resp, const char *what)
 {
     const char *text = NULL;
     cJSON *doc = parse_answer(resp, &text);
@@ -240,6 +269,9 @@ static nb_status consumer_answer(natsMsg *resp, const char *what)
         s = nbi_fail(NB_NATS, "%s: the server's answer is not JSON", what);
     else if (err)
         s = nbi_fail(NB_INVALID_ARG, "%s: %s", what, text ? text : "refused by the server");
+    else if (k->ephemeral)
+        s = take_ephemeral_name(
+            k, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "name")), what);
     cJSON_Delete(doc);
     return s;
 }
@@ -252,18 +284,23 @@ static nb_status consumer_answer(natsMsg *resp, const char *what)
 static nb_status add_consumer_from_time(nb_js_consumer *k, const jsConsumerConfig *cc,
                                         const char *what)
 {
-    char when[40], subject[600], ack_wait[24], max_deliver[24];
+    char when[40], subject[600], ack_wait[24], max_deliver[24], inactive[24];
     format_utc(cc->OptStartTime, when);
     /* Integers as such: cJSON would print 1e+15, which the server cannot read as a duration. */
     snprintf(ack_wait, sizeof ack_wait, "%lld", (long long)cc->AckWait);
     snprintf(max_deliver, sizeof max_deliver, "%lld", (long long)cc->MaxDeliver);
-    snprintf(subject, sizeof subject, "$JS.API.CONSUMER.DURABLE.CREATE.%s.%s", k->stream,
-             cc->Durable);
+    snprintf(inactive, sizeof inactive, "%lld", (long long)cc->InactiveThreshold);
+    if (k->ephemeral)
+        snprintf(subject, sizeof subject, "$JS.API.CONSUMER.CREATE.%s", k->stream);
+    else
+        snprintf(subject, sizeof subject, "$JS.API.CONSUMER.DURABLE.CREATE.%s.%s", k->stream,
+                 cc->Durable);
     cJSON *req = cJSON_CreateObject();
     cJSON *c = cJSON_CreateObject();
     bool ok = req && c && cJSON_AddStringToObject(req, "stream_name", k->stream) &&
               cJSON_AddItemToObject(req, "config", c) &&
-              cJSON_AddStringToObject(c, "durable_name", cc->Durable) &&
+              (k->ephemeral ? cJSON_AddRawToObject(c, "inactive_threshold", inactive) != NULL
+                            : cJSON_AddStringToObject(c, "durable_name", cc->Durable) != NULL) &&
               cJSON_AddStringToObject(c, "deliver_policy", "by_start_time") &&
               cJSON_AddStringToObject(c, "opt_start_time", when) &&
               cJSON_AddStringToObject(c, "ack_policy", "explicit") &&
@@ -280,7 +317,7 @@ static nb_status add_consumer_from_time(nb_js_consumer *k, const jsConsumerConfi
     natsMsg *resp = NULL;
     natsStatus ns = natsConnection_RequestString(&resp, k->nc, subject, body, DEFAULT_WAIT_MS);
     cJSON_free(body);
-    nb_status s = ns == NATS_OK ? consumer_answer(resp, what) : nbi_js_fail(ns, 0, what);
+    nb_status s = ns == NATS_OK ? consumer_answer(k, resp, what) : nbi_js_fail(ns, 0, what);
     natsMsg_Destroy(resp);
     return s;
 }
@@ -292,9 +329,11 @@ static nb_status add_consumer(nb_js_consumer *k, const jsConsumerConfig *want, c
     jsConsumerInfo *ai = NULL;
     jsErrCode jerr = 0;
     natsStatus ns = js_AddConsumer(&ai, k->js, k->stream, (jsConsumerConfig *)want, NULL, &jerr);
+    nb_status named = ns == NATS_OK && k->ephemeral ? take_ephemeral_name(k, ai->Name, what)
+                                                     : NB_OK;
     jsConsumerInfo_Destroy(ai);
     if (ns == NATS_OK)
-        return NB_OK;
+        return named;
     nb_status s = nbi_js_fail(ns, jerr, what); /* records "what: the server's reason" */
     /* The server refused the config (a filter outside the stream, ...): the caller's mistake. */
     return ns == NATS_ERR ? nbi_js_as_invalid_arg() : s;
@@ -309,9 +348,11 @@ static nb_status update_consumer(nb_js_consumer *k, const jsConsumerConfig *have
     if (have->DeliverPolicy == js_DeliverByStartTime)
         return nbi_fail(NB_INVALID_ARG,
                         "%s starts from a time and cannot be updated: it has ack wait %lld ms and "
-                        "max deliver %lld (asked %lld ms and %lld); delete it or ask for the same",
+                        "max deliver %lld (asked %lld ms and %lld); delete it (natsbridge "
+                        "consumer rm %s %s) or ask for the same",
                         what, (long long)(have->AckWait / NS_PER_MS), (long long)have->MaxDeliver,
-                        (long long)(want->AckWait / NS_PER_MS), (long long)want->MaxDeliver);
+                        (long long)(want->AckWait / NS_PER_MS), (long long)want->MaxDeliver,
+                        k->stream, k->durable);
     jsConsumerConfig upd = *have;
     upd.AckWait = want->AckWait;
     upd.MaxDeliver = want->MaxDeliver;
@@ -330,11 +371,15 @@ static nb_status ensure_durable(nb_js_consumer *k, const nb_js_consumer_config *
     jsConsumerInfo *ci = NULL;
     jsErrCode jerr = 0;
     char what[600];
+    if (k->ephemeral) {
+        snprintf(what, sizeof what, "ephemeral consumer on stream '%.200s'", k->stream);
+        return add_consumer(k, &want, what);
+    }
     snprintf(what, sizeof what, "durable '%.200s' on stream '%.200s'", cfg->durable, k->stream);
     natsStatus ns = js_GetConsumerInfo(&ci, k->js, k->stream, cfg->durable, NULL, &jerr);
     nb_status s = NB_OK;
     if (ns == NATS_OK) {
-        s = compare_consumer(ci->Config, &want, cfg);
+        s = compare_consumer(ci->Config, &want, cfg, k->stream);
         bool changed = ci->Config->AckWait != want.AckWait || ci->Config->MaxDeliver != want.MaxDeliver;
         if (s == NB_OK && changed)
             s = update_consumer(k, ci->Config, &want, what);
@@ -402,7 +447,7 @@ static nb_status bind_subscription(nb_js_consumer *k)
         return NB_OK;
     }
     k->sub = NULL;
-    return nbi_js_failf(ns, jerr, "pull subscribe to durable '%.200s' on stream '%.200s'",
+    return nbi_js_failf(ns, jerr, "pull subscribe to consumer '%.200s' on stream '%.200s'",
                         k->durable, k->stream);
 }
 
@@ -572,7 +617,7 @@ static bool fetch_failed(nb_js_consumer *k, natsStatus ns, jsErrCode jerr, int *
 {
     if ((*failures)++ == 0)
         report(k,
-               nbi_js_failf(ns, jerr, "pull from durable '%.200s' on stream '%.200s'", k->durable,
+               nbi_js_failf(ns, jerr, "pull from consumer '%.200s' on stream '%.200s'", k->durable,
                             k->stream),
                NULL, NB_JS_NONE);
     int64_t pause = *failures < MAX_FETCH_BACKOFF_MS / 200 ? *failures * 200 : MAX_FETCH_BACKOFF_MS;
@@ -640,7 +685,9 @@ static void *pull_loop(void *arg)
 
 static nb_status copy_settings(nb_js_consumer *k, const nb_js_consumer_config *cfg)
 {
-    k->durable = nbi_strdup(cfg->durable);
+    /* An ephemeral's name comes from the server; until then, messages call it so. */
+    k->ephemeral = !cfg->durable;
+    k->durable = nbi_strdup(cfg->durable ? cfg->durable : "(ephemeral)");
     k->subject = nbi_strdup(cfg->subject);
     if (cfg->stream)
         k->stream = nbi_strdup(cfg->stream);

@@ -18,25 +18,25 @@ expect_rc 1 stream add ORDERS --subjects a --replicas 9
 has "$T/run.err" "--replicas: 9 is not between 1 and 5"
 expect_rc 1 stream info
 has "$T/run.err" "missing NAME after 'info'"
-expect_rc 1 stream purge ORDERS
-has "$T/run.err" "unknown action 'purge'"
+expect_rc 1 stream shrink ORDERS
+has "$T/run.err" "unknown action 'shrink'"
 expect_rc 1 send orders.new --text a=b --msg-id 7
 has "$T/run.err" "--msg-id: only with --jetstream"
-expect_rc 1 listen orders.new --jetstream
-has "$T/run.err" "needs --durable NAME"
+expect_rc 1 listen orders.new --jetstream --all --last
+has "$T/run.err" "give at most one"
 expect_rc 1 listen orders.new --durable d
 has "$T/run.err" "--durable: only with --jetstream"
 expect_rc 1 listen orders.new --jetstream --durable d --new --from-seq 2
 has "$T/run.err" "give at most one"
 expect_rc 1 listen orders.new --jetstream --durable d --from-time 'last tuesday'
-has "$T/run.err" "--from-time: 'last tuesday' is not an RFC 3339 time"
+has "$T/run.err" "--from-time: 'last tuesday' is neither an RFC 3339 time"
 expect_rc 1 listen orders.new --jetstream --durable d --from-time 2999-01-01T00:00:00Z
 has "$T/run.err" "--from-time: 2999-01-01T00:00:00Z is after 2262"
 expect_rc 1 listen orders.new --jetstream --durable d --from-seq 0
 has "$T/run.err" "--from-seq: 0 is not between 1"
 one_line "$T/run.err"
 expect_rc 1 listen orders.new --jetstream --durable d --from-time 2026-02-31T00:00:00Z
-has "$T/run.err" "--from-time: '2026-02-31T00:00:00Z' is not an RFC 3339 time"
+has "$T/run.err" "--from-time: '2026-02-31T00:00:00Z' is neither an RFC 3339 time"
 expect_rc 1 listen orders.new --jetstream --durable d --ack-wait 2592001
 has "$T/run.err" "--ack-wait: 2592001 seconds is longer than 30 days"
 expect_rc 1 stream add "$(printf 'N%.0s' $(seq 300))" --subjects a
@@ -64,10 +64,10 @@ expect_rc 0 stream info TEMP --json --server "$URL"
 has "$T/run.out" '"subjects":["temp.a","temp.b"],"storage":"memory","replicas":1,"max_age":30,"dupe_window":10'
 expect_rc 0 stream info TEMP --server "$URL"
 has "$T/run.out" "max age      30.000 s"
-expect_rc 0 stream rm TEMP --server "$URL" --quiet
+expect_rc 0 stream rm TEMP --server "$URL" --quiet -f
 [ -s "$T/run.out" ] && fail "stream rm --quiet printed: $(cat "$T/run.out")"
 expect_rc 0 help stream
-has "$T/run.out" "Usage: natsbridge stream add NAME --subjects"
+has "$T/run.out" "natsbridge stream add NAME --subjects"
 
 # send --jetstream prints msg_id, stream and sequence; the same --msg-id is a duplicate.
 expect_rc 0 send orders.new --text item=first --jetstream --server "$URL"
@@ -81,6 +81,7 @@ has "$T/run.out" '{"ack":{"stream":"ORDERS","seq":3,"duplicate":false}}'
 has "$T/run.out" '"send_to":"orders.new"'
 expect_rc 2 send nowhere --text a=b --jetstream --server "$URL"
 has "$T/run.err" "no stream holds this subject"
+has "$T/run.err" "(natsbridge stream ls shows the streams; natsbridge stream add NAME --subjects SUBJECT makes one)"
 
 expect_rc 0 stream info ORDERS --server "$URL"
 has "$T/run.out" "stream ORDERS"
@@ -125,6 +126,11 @@ expect_rc 3 listen 'orders.>' --jetstream --durable future --from-time 2200-12-3
 # A durable cannot be moved: a different start is named.
 expect_rc 2 listen 'orders.>' --jetstream --durable shipper --from-seq 1 --timeout 1 --server "$URL"
 has "$T/run.err" "durable 'shipper' exists with start 'all'"
+# ... and names a command that exists and deletes it.
+has "$T/run.err" "natsbridge consumer rm ORDERS shipper"
+expect_rc 0 consumer rm ORDERS shipper -f --server "$URL"
+expect_rc 0 listen 'orders.>' --jetstream --durable shipper --from-seq 3 --count 1 --timeout 10 --json --server "$URL"
+has "$T/run.out" '"data":"third"'
 
 # Interrupted (SIGINT) while waiting: exit 0, and what it printed was acked.
 start_bg tail listen 'orders.>' --jetstream --durable tail --new --json --server "$URL"
@@ -137,9 +143,9 @@ wait_exit "$TL" 10
 [ "$RC" = 0 ] || fail "listen --jetstream interrupted exited $RC"
 expect_rc 3 listen 'orders.>' --jetstream --durable tail --timeout 1 --server "$URL"
 
-expect_rc 0 stream rm ORDERS --server "$URL"
+expect_rc 0 stream rm ORDERS --server "$URL" -f
 has "$T/run.out" "deleted stream ORDERS"
 expect_rc 2 stream info ORDERS --server "$URL"
 has "$T/run.err" "no such stream"
-expect_rc 2 stream rm ORDERS --server "$URL"
+expect_rc 2 stream rm ORDERS --server "$URL" --force
 echo PASS

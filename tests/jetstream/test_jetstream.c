@@ -569,7 +569,16 @@ JCASE(bad_arguments, 0)
     nb_js_consumer_config cc = consumer_cfg("args.>", "D");
     CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, NULL, NULL, NULL), NB_INVALID_ARG,
                "on_envelope");
+    /* No durable is an ephemeral consumer (issue 13); an empty name is still refused. */
     cc.durable = NULL;
+    CHECK_OK(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]));
+    nb_js_consumer_destroy(k);
+    k = NULL;
+    cc.inactive_threshold_ms = -1;
+    CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
+               NB_INVALID_ARG, "inactive_threshold_ms -1");
+    cc.inactive_threshold_ms = 0;
+    cc.durable = "";
     CHECK_FAIL(nb_js_consumer_create(&k, c, &cc, on_js_envelope, NULL, &tallies[0]),
                NB_INVALID_ARG, "durable: a name is required");
     cc.durable = "has.dot";
@@ -1678,6 +1687,214 @@ JCASE(forked_publishers_unique, 0)
     CHECK(stored == FORKED_PUBLISHERS * FORKED_SENDS);
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* Management (issue 13): list, purge, update streams; list, read consumers; */
+/* ephemeral consumers                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* The index of stream name in list, or -1. */
+static int stream_at(nb_js_stream_info **list, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i]->config.name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+JCASE(manage_streams, 0)
+{
+    nb_client *c = new_client();
+    CHECK(c);
+    if (!c)
+        return;
+    nb_js_stream_info **list = NULL;
+    size_t n = 99;
+    CHECK_OK(nb_js_stream_list(c, &list, &n));
+    CHECK(n == 0 && list == NULL);
+    CHECK(make_stream(c, "MA", "ma.>") && make_stream(c, "MB", "mb.>"));
+    CHECK(publish_range(c, "ma.x", 0, 4) && publish_range(c, "ma.y", 4, 10));
+    CHECK_OK(nb_js_stream_list(c, &list, &n));
+    CHECK(n == 2);
+    int a = stream_at(list, n, "MA");
+    CHECK(a >= 0 && stream_at(list, n, "MB") >= 0);
+    if (a >= 0)
+        CHECK(list[a]->messages == 10 && list[a]->config.subject_count == 1 &&
+              strcmp(list[a]->config.subjects[0], "ma.>") == 0 && list[a]->max_msgs == -1);
+    nb_js_stream_list_destroy(list, n);
+
+    /* Purge ma.y keeping the newest 2, then ma.x entirely, then the rest. */
+    uint64_t purged = 0;
+    CHECK_OK(nb_js_stream_purge(c, "MA", "ma.y", 2, &purged));
+    CHECK(purged == 4);
+    CHECK(stream_messages(c, "MA") == 6);
+    CHECK_OK(nb_js_stream_purge(c, "MA", "ma.x", 0, &purged));
+    CHECK(purged == 4);
+    CHECK_OK(nb_js_stream_purge(c, "MA", NULL, 0, &purged));
+    CHECK(purged == 2 && stream_messages(c, "MA") == 0);
+    CHECK(nb_js_stream_purge(c, "NOPE", NULL, 0, &purged) == NB_NOT_FOUND);
+    CHECK(strstr(nb_last_error(), "NOPE") != NULL);
+    CHECK(nb_js_stream_purge(c, "MA", "bad subject", 0, NULL) == NB_INVALID_ARG);
+
+    /* Update: every changeable setting reaches the server; the others stay. */
+    const char *subjects[] = {"ma.>", "audit.ma"};
+    nb_js_stream_changes ch = {NB_JS_SET_SUBJECTS | NB_JS_SET_MAX_AGE | NB_JS_SET_MAX_MSGS |
+                                   NB_JS_SET_MAX_BYTES | NB_JS_SET_DUPLICATE_WINDOW,
+                               subjects, 2, 3600000, 500, 1000000, 60000, 0};
+    CHECK_OK(nb_js_stream_update(c, "MA", &ch));
+    nb_js_stream_info *info = NULL;
+    CHECK_OK(nb_js_stream_info_get(c, "MA", &info));
+    if (info)
+        CHECK(info->config.subject_count == 2 && info->config.max_age_ms == 3600000 &&
+              info->max_msgs == 500 && info->max_bytes == 1000000 &&
+              info->config.duplicate_window_ms == 60000 && info->config.storage == NB_JS_FILE);
+    nb_js_stream_info_destroy(info);
+    nb_js_stream_changes unlimited = {NB_JS_SET_MAX_MSGS, NULL, 0, 0, -1, 0, 0, 0};
+    CHECK_OK(nb_js_stream_update(c, "MA", &unlimited));
+    CHECK_OK(nb_js_stream_info_get(c, "MA", &info));
+    if (info)
+        CHECK(info->max_msgs == -1 && info->max_bytes == 1000000);
+    nb_js_stream_info_destroy(info);
+    /* The server's refusal is the caller's mistake, with its reason. */
+    nb_js_stream_changes overlap = {NB_JS_SET_SUBJECTS, (const char *[]){"mb.x"}, 1, 0, 0, 0, 0, 0};
+    CHECK(nb_js_stream_update(c, "MA", &overlap) == NB_INVALID_ARG);
+    CHECK(strstr(nb_last_error(), "update stream 'MA'") != NULL);
+    /* A single server takes replicas 1 (a cluster is needed for more); 9 is refused here. */
+    nb_js_stream_changes replicas = {NB_JS_SET_REPLICAS, NULL, 0, 0, 0, 0, 0, 1};
+    CHECK_OK(nb_js_stream_update(c, "MA", &replicas));
+    replicas.replicas = 9;
+    CHECK(nb_js_stream_update(c, "MA", &replicas) == NB_INVALID_ARG);
+    CHECK(strstr(nb_last_error(), "replicas 9 is not between 1 and 5") != NULL);
+    nb_js_stream_changes none = {0, NULL, 0, 0, 0, 0, 0, 0};
+    CHECK(nb_js_stream_update(c, "MA", &none) == NB_INVALID_ARG);
+    CHECK(strstr(nb_last_error(), "nothing to change") != NULL);
+    nb_js_stream_changes zero = {NB_JS_SET_MAX_MSGS, NULL, 0, 0, 0, 0, 0, 0};
+    CHECK(nb_js_stream_update(c, "MA", &zero) == NB_INVALID_ARG);
+    CHECK(strstr(nb_last_error(), "max msgs 0") != NULL);
+    CHECK(nb_js_stream_update(c, "NOPE", &unlimited) == NB_NOT_FOUND);
+}
+
+JCASE(manage_consumers, 0)
+{
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "MC", "mc.>"));
+    if (!c)
+        return;
+    nb_js_consumer_info **list = NULL;
+    size_t n = 99;
+    CHECK_OK(nb_js_consumer_list(c, "MC", &list, &n));
+    CHECK(n == 0 && list == NULL);
+    CHECK(nb_js_consumer_list(c, "NOPE", &list, &n) == NB_NOT_FOUND);
+    CHECK(publish_range(c, "mc.a", 0, 3));
+    nb_js_consumer_config cfg = consumer_cfg("mc.a", "worker");
+    cfg.max_deliver = 7;
+    CHECK(consume(c, 0, &cfg, &tallies[0]));
+    CHECK(tally_wait(&tallies[0], &tallies[0].total, 3, 10000));
+    stop_consumer(0);
+    CHECK_OK(nb_js_consumer_list(c, "MC", &list, &n));
+    CHECK(n == 1);
+    if (n == 1)
+        CHECK(strcmp(list[0]->name, "worker") == 0 && strcmp(list[0]->stream, "MC") == 0 &&
+              strcmp(list[0]->subject, "mc.a") == 0 && list[0]->durable && list[0]->pull);
+    nb_js_consumer_list_destroy(list, n);
+    CHECK(publish_range(c, "mc.a", 3, 5));
+    nb_js_consumer_info *ci = NULL;
+    CHECK_OK(nb_js_consumer_info_get(c, "MC", "worker", &ci));
+    if (ci)
+        CHECK(ci->ack_wait_ms == 2000 && ci->max_deliver == 7 && ci->start == NB_JS_START_ALL &&
+              ci->ack_floor_seq == 3 && ci->delivered_seq == 3 && ci->pending == 2 &&
+              ci->ack_pending == 0 && ci->created_ms > 0);
+    nb_js_consumer_info_destroy(ci);
+    CHECK_OK(nb_js_consumer_delete(c, "MC", "worker"));
+    CHECK(nb_js_consumer_info_get(c, "MC", "worker", &ci) == NB_NOT_FOUND && ci == NULL);
+    CHECK(strstr(nb_last_error(), "worker") != NULL);
+    CHECK(nb_js_consumer_info_get(c, "MC", "bad.name", &ci) == NB_INVALID_ARG);
+}
+
+/* A durable that differs names the command that deletes it (and that command exists). */
+JCASE(durable_conflict_names_command, 0)
+{
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "MX", "mx.>"));
+    if (!c)
+        return;
+    nb_js_consumer_config cfg = consumer_cfg("mx.a", "d1");
+    CHECK(consume(c, 0, &cfg, &tallies[0]));
+    stop_consumer(0);
+    cfg.start = NB_JS_START_SEQUENCE;
+    cfg.start_sequence = 1;
+    nb_js_consumer *k = NULL;
+    CHECK(nb_js_consumer_create(&k, c, &cfg, on_js_envelope, on_js_error, &tallies[0]) ==
+          NB_INVALID_ARG);
+    CHECK(strstr(nb_last_error(), "natsbridge consumer rm MX d1") != NULL);
+}
+
+static size_t consumer_count(nb_client *c, const char *stream)
+{
+    nb_js_consumer_info **list = NULL;
+    size_t n = 0;
+    if (nb_js_consumer_list(c, stream, &list, &n) != NB_OK)
+        return SIZE_MAX;
+    nb_js_consumer_list_destroy(list, n);
+    return n;
+}
+
+JCASE(ephemeral_consumers, 0)
+{
+    nb_client *c = new_client();
+    CHECK(c && make_stream(c, "EP", "ep.>"));
+    if (!c)
+        return;
+    CHECK(publish_range(c, "ep.a", 0, 5));
+    sleep_ms(20);
+    while (unix_ms() % 1000 < 10 || unix_ms() % 1000 > 60)
+        sleep_ms(5);
+    int64_t middle = unix_ms();
+    sleep_ms(50);
+    CHECK(publish_range(c, "ep.a", 5, 8));
+
+    nb_js_consumer_config all = consumer_cfg("ep.>", NULL);
+    all.inactive_threshold_ms = 5000;
+    CHECK(consume(c, 0, &all, &tallies[0]));
+    nb_js_consumer_config last = consumer_cfg("ep.>", NULL);
+    last.start = NB_JS_START_LAST;
+    CHECK(consume(c, 1, &last, &tallies[1]));
+    nb_js_consumer_config tm = consumer_cfg("ep.>", NULL);
+    tm.start = NB_JS_START_TIME;
+    tm.start_time_ms = middle;
+    CHECK(consume(c, 2, &tm, &tallies[2]));
+    nb_js_consumer_config fresh = consumer_cfg("ep.>", NULL);
+    fresh.start = NB_JS_START_NEW;
+    CHECK(consume(c, 3, &fresh, &tallies[3]));
+    CHECK(consumer_count(c, "EP") == 4);
+
+    CHECK(tally_wait(&tallies[0], &tallies[0].total, 8, 10000));
+    CHECK(tally_wait(&tallies[1], &tallies[1].total, 1, 10000));
+    CHECK(tally_wait(&tallies[2], &tallies[2].total, 3, 10000));
+    sleep_ms(300);
+    CHECK(tally_read(&tallies[3], &tallies[3].total) == 0);
+    CHECK(tally_read(&tallies[1], &tallies[1].total) == 1 && tallies[1].seqs[0] == 8);
+    CHECK(tallies[2].seqs[0] == 6 && tallies[2].seen[5] == 1 && tallies[2].seen[4] == 0);
+    CHECK(publish_range(c, "ep.a", 8, 9));
+    CHECK(tally_wait(&tallies[3], &tallies[3].total, 1, 10000));
+    CHECK(tallies[3].seqs[0] == 9);
+
+    /* Listed as ephemeral with its inactive threshold; gone once destroyed. */
+    nb_js_consumer_info **list = NULL;
+    size_t n = 0;
+    CHECK_OK(nb_js_consumer_list(c, "EP", &list, &n));
+    size_t ephemerals = 0, with_threshold = 0;
+    for (size_t i = 0; i < n; i++) {
+        ephemerals += !list[i]->durable;
+        with_threshold += list[i]->inactive_threshold_ms == 5000;
+    }
+    CHECK(n == 4 && ephemerals == 4 && with_threshold == 1);
+    nb_js_consumer_list_destroy(list, n);
+    for (size_t i = 0; i < 4; i++)
+        stop_consumer(i);
+    CHECK(consumer_count(c, "EP") == 0);
+}
+
 static const nbt_case cases[] = {
     NBT_ENTRY(streams),
     NBT_ENTRY(publish_dedupe),
@@ -1706,6 +1923,10 @@ static const nbt_case cases[] = {
     NBT_ENTRY(publisher_destroy_in_ack),
     NBT_ENTRY(publisher_destroy_abandons),
     NBT_ENTRY(forked_publishers_unique),
+    NBT_ENTRY(manage_streams),
+    NBT_ENTRY(manage_consumers),
+    NBT_ENTRY(durable_conflict_names_command),
+    NBT_ENTRY(ephemeral_consumers),
     {0},
 };
 
