@@ -16,7 +16,8 @@
  *    no consumer, not an error.
  */
 #include "jetstream.h"
-#include "messaging.h"
+#include "client.h"
+#include "natsstatus.h"
 
 #include <nats/nats.h>
 #include <stdio.h>
