@@ -61,6 +61,8 @@ enum cli_flag_id {
     F_FILESERVER_TOKEN_FILE, F_FILESERVER_CA, F_FILESERVER_CERT, F_FILESERVER_KEY,
     /* downloads */
     F_DOWNLOAD_TIMEOUT, F_IDLE_TIMEOUT, F_RETRY_BUDGET,
+    /* issue 13, clisend: send --count N --interval DURATION */
+    F_INTERVAL,
     F_FLAG_ID_END
 };
 
@@ -207,6 +209,8 @@ typedef struct cli_args {
     uint64_t max_payloads, max_link_bytes, max_dataname, max_metadata_depth, max_envelope_bytes;
     /* downloads: -1 when not given (the library's defaults) */
     int64_t download_timeout_ms, idle_timeout_ms, retry_budget_ms;
+    /* issue 13, clisend: send --interval (-1 when not given) */
+    int64_t interval_ms;
 } cli_args;
 
 /* The JetStream flags of send and listen, and their --help lines. */
@@ -221,8 +225,10 @@ typedef struct cli_args {
     "JetStream:\n"                                                                          \
     "  --jetstream                store the message in the stream holding SUBJECT and\n"   \
     "                             print the ack: msg_id, stream, sequence (duplicate);\n"  \
-    "                             with --json, the envelope then {\"ack\":{...}}\n"       \
-    "  --msg-id ID                the envelope's msg_id, the stream's dedupe key\n"        \
+    "                             with --json, one object: the envelope with an \"ack\"\n" \
+    "                             member {\"stream\",\"seq\",\"duplicate\"}\n"              \
+    "  --msg-id ID                the envelope's msg_id, the stream's dedupe key (also\n"  \
+    "                             without --jetstream: the msg_id of a core send)\n"      \
     "  --stream NAME              fail unless stream NAME stores it\n"
 #define JS_LISTEN_HELP                                                                     \
     "JetStream (durable, at-least-once: a message is acked once printed):\n"              \
@@ -326,6 +332,17 @@ int cli_connect(const cli_args *a, nb_client **out);
 void cli_close(nb_client *c);
 /* The envelope of the payload and envelope flags; CLI_USAGE on a bad flag value. */
 int cli_build_envelope(const cli_args *a, nb_envelope **out);
+
+/* ---- send and request (issue 13, part clisend) --------------------------- */
+
+/*
+ * The payload of --file NAME=VALUE (cli_send.c): VALUE is PATH[:TYPE];
+ * PATH "-" or /dev/stdin streams standard input. CLI_CONTINUE, or an exit
+ * code after an error line (an unknown TYPE is named).
+ */
+int cli_file_payload(const char *name, const char *value, nb_payload **p);
+/* A DURATION: a decimal number with ms, s, m or h (no unit: seconds). CLI_CONTINUE or CLI_USAGE. */
+int cli_parse_duration(const char *flag, const char *text, int64_t *ms);
 
 /* ---- output -------------------------------------------------------------- */
 
