@@ -140,13 +140,23 @@ static const cli_flag *find_flag(const cli_flag *t, const char *name, size_t len
     return NULL;
 }
 
+/* The one-letter flags, as in natscli, for every command that has the long one. */
+static const struct {
+    char letter;
+    const char *name;
+} short_flags[] = {{'s', "server"}, {'J', "json"}, {'q', "quiet"}}; /* -J -q: issue 13 */
+
+char cli_short_flag(const char *name)
+{
+    for (size_t i = 0; i < sizeof short_flags / sizeof *short_flags; i++)
+        if (strcmp(short_flags[i].name, name) == 0)
+            return short_flags[i].letter;
+    return '\0';
+}
+
 /* The row of a one-letter flag ("-s" is --server, as in natscli), or NULL. */
 static const cli_flag *find_short(const cli_flag *t, char c)
 {
-    static const struct {
-        char letter;
-        const char *name;
-    } short_flags[] = {{'s', "server"}, {'J', "json"}, {'q', "quiet"}}; /* -J -q: issue 13 */
     for (size_t i = 0; i < sizeof short_flags / sizeof *short_flags; i++)
         if (short_flags[i].letter == c)
             return find_flag(t, short_flags[i].name, strlen(short_flags[i].name));
