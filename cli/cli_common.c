@@ -63,15 +63,19 @@ void cli_note(const char *fmt, ...)
     va_end(ap);
 }
 
+/* issue 13: the library's origin refusal stays neutral; the CLI names its flag. */
+const char *cli_hint(const char *msg)
+{
+    return msg && strstr(msg, "not from an allowed origin") ? "; allow it with --allow-origin ORIGIN"
+                                                            : "";
+}
+
 int cli_fail(int code, nb_status s, const char *what)
 {
     const char *msg = nb_last_error();
     if (!msg || !*msg)
         msg = nb_status_text(s);
-    /* issue 13: the library's origin refusal stays neutral; the CLI names its flag. */
-    const char *hint = s == NB_NOT_ALLOWED && strstr(msg, "not from an allowed origin")
-                           ? "; allow it with --allow-origin ORIGIN"
-                           : "";
+    const char *hint = cli_hint(msg);
     if (what)
         cli_error("%s: %s%s", what, msg, hint);
     else

@@ -341,6 +341,8 @@ int cli_build_envelope(const cli_args *a, nb_envelope **out);
  * code after an error line (an unknown TYPE is named).
  */
 int cli_file_payload(const char *name, const char *value, nb_payload **p);
+/* "; allow it with --allow-origin ORIGIN" when msg is an origin refusal, else "" (cli_fail's too). */
+const char *cli_hint(const char *msg);
 /* The one-letter form of the long flag name ('J' for "json"), or '\0' (for completion). */
 char cli_short_flag(const char *name);
 /* A DURATION: a decimal number with ms, s, m or h (no unit: seconds). CLI_CONTINUE or CLI_USAGE. */

@@ -256,7 +256,7 @@ static int ask(const cli_args *a, nb_client *c, nb_envelope *e)
         /* The library says "request: ..."; the CLI's line already names the command. */
         const char *msg = nb_last_error();
         if (msg && strncmp(msg, "request: ", 9) == 0) {
-            cli_error("%s", msg + 9);
+            cli_error("%s%s", msg + 9, cli_hint(msg));
             return s == NB_TIMEOUT ? CLI_TIMEOUT : CLI_RUNTIME;
         }
         return cli_fail(s == NB_TIMEOUT ? CLI_TIMEOUT : CLI_RUNTIME, s, NULL);

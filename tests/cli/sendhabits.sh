@@ -145,6 +145,19 @@ wait_exit "$L" 10
 has "$T/deny.err" "not from an allowed origin"
 has "$T/deny.err" "allow it with --allow-origin ORIGIN"
 
+# a reply by link from an origin the requester does not allow: the timeout names the refusal
+# and --allow-origin (the replier's file server is the same one under another origin)
+FL=${F/127.0.0.1/localhost}
+start_bg lecho reply t.lecho -s "$URL" --echo --count 1 --timeout 20 --fileserver "$FL" --threshold 1
+wait_for "$T/lecho.err" "t.lecho"
+expect_rc 3 req t.lecho -s "$URL" --fileserver "$F" --text q=ping --timeout 3
+one_line "$T/run.err"
+has "$T/run.err" "natsbridge req: no reply to msg_id"
+has "$T/run.err" "refused"
+has "$T/run.err" "not from an allowed origin"
+has "$T/run.err" "allow it with --allow-origin ORIGIN"
+lacks "$T/run.err" "req: request:"
+
 # ---- send --jetstream --json: one JSON document, the envelope with an "ack" member ------
 expect_rc 0 stream add HABITS --subjects 'habits.>' -s "$URL"
 expect_rc 0 send habits.one -s "$URL" --text a=1 --jetstream --json --msg-id js-1
