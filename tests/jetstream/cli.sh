@@ -20,8 +20,8 @@ expect_rc 1 stream info
 has "$T/run.err" "missing NAME after 'info'"
 expect_rc 1 stream purge ORDERS
 has "$T/run.err" "unknown action 'purge'"
-expect_rc 1 send orders.new --text a=b --msg-id 7
-has "$T/run.err" "--msg-id: only with --jetstream"
+expect_rc 1 send orders.new --text a=b --stream ORDERS # --msg-id alone is a core send's msg_id (issue 13)
+has "$T/run.err" "--stream: only with --jetstream"
 expect_rc 1 listen orders.new --jetstream
 has "$T/run.err" "needs --durable NAME"
 expect_rc 1 listen orders.new --durable d
