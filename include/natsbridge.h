@@ -350,8 +350,8 @@ NB_EXTERN void nb_payload_destroy(nb_payload *p);
  * upload handler (chunked, size unknown) and hashed on the way, its size
  * and metadata.sha256 set once it is uploaded. Later sends of the same
  * envelope carry the same bytes or URL. closure must stay valid until the
- * first send. Links need nb_upload_plik or nb_upload_put (not an Object
- * Store link store nor a custom handler, which may need the size first).
+ * first send. Links need nb_upload_plik, nb_upload_put or an Object Store
+ * link store (not a custom handler, which may need the size first).
  */
 NB_EXTERN nb_status nb_payload_create_reader(nb_payload **out, const char *dataname,
                                              nb_type type, nb_read_fn read, void *closure);

@@ -243,12 +243,7 @@ static nb_status read_head(nb_payload *p, size_t limit, nbi_buf *head, bool *eof
 /* The rest of the stream goes by link: uploaded as it is read, hashed and counted on the way. */
 static nb_status stream_link(nb_payload *p, const nb_options *o, const nbi_buf *head, who_t *who)
 {
-    if (o->link_store)
-        return nbi_fail(NB_INVALID_ARG,
-                        "%s: a streamed payload (size unknown) cannot go to the link store %s; "
-                        "send it from a file",
-                        name_of(who), o->link_store);
-    if (o->upload && o->upload != nb_upload_plik && o->upload != nb_upload_put)
+    if (!o->link_store && o->upload && o->upload != nb_upload_plik && o->upload != nb_upload_put)
         return nbi_fail(NB_INVALID_ARG,
                         "%s: a streamed payload (size unknown) needs the built-in upload handlers",
                         name_of(who));

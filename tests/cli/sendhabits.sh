@@ -72,6 +72,20 @@ has "$T/big.out" "\"size\":5000000,\"sha256\":\"$SHA\""
 [ -z "$(find /tmp -maxdepth 2 -newer "$T/big.bin" -size +4M 2>/dev/null | grep -v "^$T")" ] ||
     fail "a temporary file of the stdin bytes was made"
 
+# ... and into an Object Store bucket (--store), streamed too
+start_bg os sub t.os -s "$URL" -J --count 1 --timeout 20 --save-dir "$T/saved-os" \
+    --allow-origin nats-os://PIPED
+L=$BG_PID
+wait_for "$T/os.err" "listening on t.os"
+cat "$T/big.bin" | timeout 20 "$NB" pub t.os -s "$URL" --store nats-os://PIPED --file big=- \
+    >"$T/run.out" 2>"$T/run.err" || fail "pub --store --file big=- failed: $(cat "$T/run.err")"
+ID=$(cat "$T/run.out")
+wait_exit "$L" 20
+[ "$RC" = 0 ] || fail "sub (Object Store) exited $RC"
+has "$T/os.out" '"transport":"link"'
+has "$T/os.out" "\"size\":5000000,\"sha256\":\"$SHA\""
+[ "$(sha256sum "$T/saved-os/$ID/big" | cut -d' ' -f1)" = "$SHA" ] || fail "stdin via the bucket differs"
+
 # small stdin goes direct, /dev/stdin too; :TYPE works with -
 start_bg small sub t.small -s "$URL" -J --count 3 --timeout 20
 L=$BG_PID
