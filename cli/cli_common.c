@@ -63,15 +63,23 @@ void cli_note(const char *fmt, ...)
     va_end(ap);
 }
 
+/* issue 13: the library's origin refusal stays neutral; the CLI names its flag. */
+const char *cli_hint(const char *msg)
+{
+    return msg && strstr(msg, "not from an allowed origin") ? "; allow it with --allow-origin ORIGIN"
+                                                            : "";
+}
+
 int cli_fail(int code, nb_status s, const char *what)
 {
     const char *msg = nb_last_error();
     if (!msg || !*msg)
         msg = nb_status_text(s);
+    const char *hint = cli_hint(msg);
     if (what)
-        cli_error("%s: %s", what, msg);
+        cli_error("%s: %s%s", what, msg, hint);
     else
-        cli_error("%s", msg);
+        cli_error("%s%s", msg, hint);
     return code;
 }
 
@@ -136,15 +144,24 @@ static const cli_flag *find_flag(const cli_flag *t, const char *name, size_t len
     return NULL;
 }
 
+/* The one-letter flags, as in natscli, for every command that has the long one. */
+static const struct {
+    char letter;
+    const char *name;
+} short_flags[] = {{'s', "server"}, {'J', "json"}, {'q', "quiet"}, /* -J -q: issue 13 */
+                   {'f', "force"}}; /* JetStream management (issue 13) */
+
+char cli_short_flag(const char *name)
+{
+    for (size_t i = 0; i < sizeof short_flags / sizeof *short_flags; i++)
+        if (strcmp(short_flags[i].name, name) == 0)
+            return short_flags[i].letter;
+    return '\0';
+}
+
 /* The row of a one-letter flag ("-s" is --server, as in natscli), or NULL. */
 static const cli_flag *find_short(const cli_flag *t, char c)
 {
-    static const struct {
-        char letter;
-        const char *name;
-    } short_flags[] = {{'s', "server"},
-                       /* JetStream management (issue 13, clijs) */
-                       {'f', "force"}, {'J', "json"}};
     for (size_t i = 0; i < sizeof short_flags / sizeof *short_flags; i++)
         if (short_flags[i].letter == c)
             return find_flag(t, short_flags[i].name, strlen(short_flags[i].name));
@@ -306,6 +323,8 @@ static int store_flag(cli_args *a, const cli_flag *f, const char *v)
     case F_ROWS:
         a->has_rows = true;
         return cli_parse_u64(f->name, v, &a->rows);
+    case F_INTERVAL: /* issue 13, clisend */
+        return cli_parse_duration(f->name, v, &a->interval_ms);
     default:
         if (CLI_IS_JETSTREAM_FLAG(f->id))
             return cli_store_jetstream_flag(a, f, v);
@@ -374,6 +393,7 @@ int cli_parse(int argc, char **argv, const cli_flag *table, const char *usage, c
     }
     a->timeout_ms = -1;
     a->download_timeout_ms = a->idle_timeout_ms = a->retry_budget_ms = -1;
+    a->interval_ms = -1; /* issue 13, clisend */
     /* A repeatable flag cannot occur more often than there are words. */
     size_t n = argc > 0 ? (size_t)argc : 1;
     a->origins = calloc(n, sizeof *a->origins);
@@ -715,25 +735,10 @@ static int make_dict(const char *name, const char *value, nb_payload **p)
     return s ? cli_fail(s == NB_NO_MEMORY ? CLI_RUNTIME : CLI_USAGE, s, "--dict") : CLI_CONTINUE;
 }
 
-/* PATH[:TYPE]: the part after the last ':' is a type only when it names one. */
+/* PATH[:TYPE], or standard input: cli_send.c (issue 13). */
 static int make_file(const char *name, const char *value, nb_payload **p)
 {
-    const char *colon = strrchr(value, ':');
-    nb_type type = NB_TYPE_BINARY;
-    size_t path_len = strlen(value);
-    if (colon && nb_type_parse(colon + 1, &type) == NB_OK)
-        path_len = (size_t)(colon - value);
-    else
-        type = NB_TYPE_BINARY;
-    char *path = strndup(value, path_len);
-    if (!path) {
-        cli_error("out of memory");
-        return CLI_RUNTIME;
-    }
-    nb_status s = nb_payload_create_file(p, name, type, path);
-    free(path);
-    /* A missing or unreadable file is a bad argument: exit 1, like every payload flag. */
-    return s ? cli_fail(s == NB_NO_MEMORY ? CLI_RUNTIME : CLI_USAGE, s, "--file") : CLI_CONTINUE;
+    return cli_file_payload(name, value, p);
 }
 
 static bool is_linked(const cli_args *a, const char *name)

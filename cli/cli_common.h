@@ -67,6 +67,8 @@ enum cli_flag_id {
     F_NO_QUEUE, F_EXEC_TIMEOUT, F_EXEC_MAX_OUTPUT,
     /* JetStream management, ephemeral listen (issue 13, clijs): parsed in cli_jetstream.c */
     F_FORCE, F_ALL, F_LAST, F_SINCE, F_KEEP, F_SUBJECT, F_MAX_MSGS, F_MAX_BYTES,
+    /* issue 13, clisend: send --count N --interval DURATION */
+    F_INTERVAL,
     F_FLAG_ID_END
 };
 
@@ -226,6 +228,8 @@ typedef struct cli_args {
     uint64_t keep;             /* stream purge --keep; 0: none */
     int64_t max_msgs, max_bytes; /* stream edit; -1: no limit */
     unsigned js_given;         /* NB_JS_SET_* of the stream settings given (stream edit) */
+    /* issue 13, clisend: send --interval (-1 when not given) */
+    int64_t interval_ms;
 } cli_args;
 
 /* issue 13, cliout: the output flags of listen and request, and their --help lines. */
@@ -251,8 +255,10 @@ typedef struct cli_args {
     "JetStream:\n"                                                                          \
     "  --jetstream                store the message in the stream holding SUBJECT and\n"   \
     "                             print the ack: msg_id, stream, sequence (duplicate);\n"  \
-    "                             with --json, the envelope then {\"ack\":{...}}\n"       \
-    "  --msg-id ID                the envelope's msg_id, the stream's dedupe key\n"        \
+    "                             with --json, one object: the envelope with an \"ack\"\n" \
+    "                             member {\"stream\",\"seq\",\"duplicate\"}\n"              \
+    "  --msg-id ID                the envelope's msg_id, the stream's dedupe key (also\n"  \
+    "                             without --jetstream: the msg_id of a core send)\n"      \
     "  --stream NAME              fail unless stream NAME stores it\n"
 #define JS_LISTEN_HELP                                                                     \
     "JetStream (at-least-once: a message is acked once printed):\n"                       \
@@ -385,6 +391,21 @@ int cli_connect(const cli_args *a, nb_client **out);
 void cli_close(nb_client *c);
 /* The envelope of the payload and envelope flags; CLI_USAGE on a bad flag value. */
 int cli_build_envelope(const cli_args *a, nb_envelope **out);
+
+/* ---- send and request (issue 13, part clisend) --------------------------- */
+
+/*
+ * The payload of --file NAME=VALUE (cli_send.c): VALUE is PATH[:TYPE];
+ * PATH "-" or /dev/stdin streams standard input. CLI_CONTINUE, or an exit
+ * code after an error line (an unknown TYPE is named).
+ */
+int cli_file_payload(const char *name, const char *value, nb_payload **p);
+/* "; allow it with --allow-origin ORIGIN" when msg is an origin refusal, else "" (cli_fail's too). */
+const char *cli_hint(const char *msg);
+/* The one-letter form of the long flag name ('J' for "json"), or '\0' (for completion). */
+char cli_short_flag(const char *name);
+/* A DURATION: a decimal number with ms, s, m or h (no unit: seconds). CLI_CONTINUE or CLI_USAGE. */
+int cli_parse_duration(const char *flag, const char *text, int64_t *ms);
 
 /* ---- output -------------------------------------------------------------- */
 

@@ -328,14 +328,27 @@ int cli_js_check(const cli_args *a, bool listen)
 static int print_ack(const cli_args *a, const nb_envelope *e, const nb_js_ack *ack)
 {
     if (a->json) {
+        /* One JSON document (issue 13): the envelope as published with an "ack" member. */
         size_t len = 0;
         const char *json = nb_envelope_json(e, &len);
-        char *stream = cli_quote(ack->stream);
-        fwrite(json ? json : "", 1, json ? len : 0, stdout);
-        printf("\n{\"ack\":{\"stream\":%s,\"seq\":%llu,\"duplicate\":%s}}\n",
-               stream ? stream : "\"\"", (unsigned long long)ack->sequence,
-               ack->duplicate ? "true" : "false");
-        cJSON_free(stream);
+        cJSON *root = json ? cJSON_ParseWithLength(json, len) : NULL;
+        cJSON *ackj = cJSON_CreateObject();
+        char *text = NULL;
+        if (root && ackj && cJSON_AddStringToObject(ackj, "stream", ack->stream) &&
+            cJSON_AddNumberToObject(ackj, "seq", (double)ack->sequence) &&
+            cJSON_AddBoolToObject(ackj, "duplicate", ack->duplicate) &&
+            cJSON_AddItemToObject(root, "ack", ackj)) {
+            ackj = NULL; /* root's now */
+            text = cJSON_PrintUnformatted(root);
+        }
+        cJSON_Delete(ackj);
+        cJSON_Delete(root);
+        if (!text) {
+            cli_error("out of memory for the --json output");
+            return CLI_RUNTIME;
+        }
+        printf("%s\n", text);
+        cJSON_free(text);
     } else if (!a->quiet) {
         printf("%s stream %s seq %llu%s\n", nb_envelope_msg_id(e), ack->stream,
                (unsigned long long)ack->sequence, ack->duplicate ? " duplicate" : "");

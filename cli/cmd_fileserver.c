@@ -50,7 +50,7 @@ static const char usage_text[] =
     "  --idle-timeout SECONDS      idle connections are closed after (default 60)\n"
     "  --max-pending-uploads N     POST /upload records still without a file; more\n"
     "                              get 503 (default 1000)\n"
-    "  --quiet             no per-request log lines on stderr\n"
+    "  -q, --quiet         no per-request log lines on stderr\n"
     "  --help              print this text and exit\n"
     "Examples:\n"
     "  natsbridge fileserver --listen 127.0.0.1:8080 --dir /var/lib/natsbridge\n"
@@ -211,7 +211,7 @@ static int parse_args(int argc, char **argv, fs_args *a)
             a->help = true;
             continue;
         }
-        if (strcmp(arg, "--quiet") == 0) {
+        if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) { /* -q: issue 13 */
             a->quiet = true;
             continue;
         }

@@ -73,9 +73,13 @@ static bool add_flag(comp_entry *e, const char *name, size_t len, bool has_value
 
 static bool add_table(comp_entry *e, const cli_flag *t)
 {
-    for (; t->name; t++)
+    for (; t->name; t++) {
         if (!add_flag(e, t->name, strlen(t->name), t->has_value))
             return false;
+        char letter = cli_short_flag(t->name); /* -s, -J, -q (issue 13) */
+        if (letter && !add_flag(e, &letter, 1, t->has_value))
+            return false;
+    }
     return true;
 }
 

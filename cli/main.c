@@ -16,6 +16,10 @@ const cli_command cli_commands[] = {
     {"stream", cmd_stream, "list, add, show, edit, purge or remove JetStream streams"},
     {"consumer", cmd_consumer, "list, show or remove JetStream consumers"},
     {"completion", cmd_completion, "print a bash or zsh completion script"},
+    /* issue 13: natscli's names */
+    {"pub", cmd_send, "the same as send (natscli's name)"},
+    {"sub", cmd_listen, "the same as listen (natscli's name)"},
+    {"req", cmd_request, "the same as request (natscli's name)"},
 };
 #define N_COMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 const size_t cli_n_commands = N_COMMANDS;

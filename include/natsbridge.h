@@ -230,7 +230,14 @@ typedef void (*nb_progress_cb)(const char *dataname, uint64_t done, uint64_t tot
 /** Receives the progress of link uploads and downloads (NULL turns it off). */
 NB_EXTERN nb_status nb_options_set_progress_cb(nb_options *o, nb_progress_cb cb, void *closure);
 
-/** What an upload handler is given: bytes in memory or a file to stream. */
+/**
+ * Reads up to cap bytes into buf; *got = 0 means the end. A failure stops the
+ * transfer. (The reader of nb_objstore_put, declared here too for the payloads
+ * streamed from a reader, issue 13; C11 allows the identical typedef twice.)
+ */
+typedef nb_status (*nb_read_fn)(void *closure, uint8_t *buf, size_t cap, size_t *got);
+
+/** What an upload handler is given: bytes in memory, a file or a reader to stream. */
 typedef struct nb_upload_request {
     const char *fileserver_url; /**< base URL of the file server */
     const char *dataname;       /**< the payload's name */
@@ -241,6 +248,10 @@ typedef struct nb_upload_request {
     nb_progress_cb progress;    /**< may be NULL */
     void *progress_closure;
     const struct nb_fileserver_auth *auth; /**< TLS trust and token (NULL: none), see below */
+    /* streamed payloads (issue 13): when read is set, data and path are NULL, size and
+     * sha256_hex are unknown (0, NULL) and the bytes come from read until it returns 0 */
+    nb_read_fn read;            /**< the reader of a streamed payload, or NULL */
+    void *read_ctx;             /**< its closure */
 } nb_upload_request;
 
 /** What an upload handler returns; strings are malloc'd and freed by the library. */
@@ -329,6 +340,22 @@ NB_EXTERN nb_status nb_payload_create_dict(nb_payload **out, const char *datanam
 NB_EXTERN nb_status nb_payload_create_file(nb_payload **out, const char *dataname,
                                            nb_type type, const char *path);
 NB_EXTERN void nb_payload_destroy(nb_payload *p);
+
+/* ---- payloads streamed from a reader (issue 13: standard input) ---------- */
+/**
+ * A payload whose bytes come from read(closure, ...) when its envelope is sent
+ * or built, read once, never held whole: the bytes up to the size threshold
+ * are read first, and a stream that ends before it goes direct like any
+ * small payload; a longer one (or one forced by link) is streamed to the
+ * upload handler (chunked, size unknown) and hashed on the way, its size
+ * and metadata.sha256 set once it is uploaded. Later sends of the same
+ * envelope carry the same bytes or URL. closure must stay valid until the
+ * first send. Links need nb_upload_plik, nb_upload_put or an Object Store
+ * link store (not a custom handler, which may need the size first).
+ */
+NB_EXTERN nb_status nb_payload_create_reader(nb_payload **out, const char *dataname,
+                                             nb_type type, nb_read_fn read, void *closure);
+/* ---- end of payloads streamed from a reader ------------------------------- */
 
 /** Sets the payload's metadata object from JSON text (must be an object). */
 NB_EXTERN nb_status nb_payload_set_metadata_json(nb_payload *p, const char *json);

@@ -349,12 +349,21 @@ typedef struct source {
     uint64_t size;
     uint64_t pos;
     int read_errno;     /* the file could not be read (-1: it shrank) */
+    nb_read_fn read;    /* a streamed payload (issue 13): size unknown, sent chunked */
+    void *read_ctx;
+    bool read_failed;   /* the reader failed: its nbi_fail message stands */
 } source;
 
 static nb_status source_open(source *s, const nb_upload_request *req)
 {
     memset(s, 0, sizeof *s);
     s->size = req->size;
+    if (req->read) {
+        s->read = req->read;
+        s->read_ctx = req->read_ctx;
+        s->path = "the stream";
+        return NB_OK;
+    }
     if (!req->path) {
         if (!req->data && req->size)
             return nbi_fail(NB_INVALID_ARG, "upload '%s': no data and no path", req->dataname);
@@ -389,6 +398,15 @@ static void source_close(source *s)
 static size_t source_read(char *buf, size_t size, size_t nitems, void *arg)
 {
     source *s = arg;
+    if (s->read) { /* a stream: as much as the reader gives, until it ends */
+        size_t n = 0;
+        if (s->read(s->read_ctx, (uint8_t *)buf, size * nitems, &n) != NB_OK) {
+            s->read_failed = true; /* the reader's message is the one kept */
+            return CURL_READFUNC_ABORT;
+        }
+        s->pos += n;
+        return n;
+    }
     uint64_t left = s->size - s->pos;
     size_t want = size * nitems;
     if (want > left)
@@ -413,6 +431,10 @@ static size_t source_read(char *buf, size_t size, size_t nitems, void *arg)
 static int source_seek(void *arg, curl_off_t offset, int origin)
 {
     source *s = arg;
+    if (s->read) /* a stream cannot go back; "seeking" where it is costs nothing */
+        return origin == SEEK_SET && offset >= 0 && (uint64_t)offset == s->pos
+                   ? CURL_SEEKFUNC_OK
+                   : CURL_SEEKFUNC_CANTSEEK;
     if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > s->size)
         return CURL_SEEKFUNC_CANTSEEK;
     if (s->file && fseeko(s->file, (off_t)offset, SEEK_SET) != 0)
@@ -510,12 +532,15 @@ static void answer_reason(const upload_call *u, char *out, size_t outsz)
 /* Performs the request; any failure or non-2xx answer is an error naming the URL. */
 static nb_status call_run(upload_call *u, const source *src)
 {
-    bool expect = src && src->size > EXPECT_CONTINUE_MIN;
+    /* A stream of unknown size may be large: ask first, as for a large file. */
+    bool expect = src && (src->read || src->size > EXPECT_CONTINUE_MIN);
     if (header_add(&u->headers, "Expect", expect ? "100-continue" : "") != NB_OK ||
         curl_easy_setopt(u->curl, CURLOPT_HTTPHEADER, u->headers) != CURLE_OK)
         return nbi_fail(NB_HTTP, "upload: %s %s: cannot set headers", u->method, u->url);
     CURLcode rc = curl_easy_perform(u->curl);
     curl_easy_getinfo(u->curl, CURLINFO_RESPONSE_CODE, &u->status);
+    if (src && src->read_failed)
+        return nbi_fail_prefix(NB_IO, "upload: %s %s: reading the stream", u->method, u->url);
     if (src && src->read_errno)
         return nbi_fail(NB_IO, "upload: read %s: %s", src->path,
                         src->read_errno > 0 ? strerror(src->read_errno)
@@ -528,7 +553,8 @@ static nb_status call_run(upload_call *u, const source *src)
         return nbi_fail(NB_HTTP,
                         "upload: %s %s: the server closed the connection during the upload and "
                         "may have refused its size (%llu bytes): %s",
-                        u->method, u->url, (unsigned long long)src->size,
+                        u->method, u->url,
+                        (unsigned long long)(src->read ? src->pos : src->size),
                         curl_reason(rc, u->err));
     if (rc != CURLE_OK)
         return nbi_fail(NB_HTTP, "upload: %s %s: %s%s", u->method, u->url, hint,
@@ -612,7 +638,8 @@ static nb_status plik_mime(upload_call *u, const char *dataname, source *src)
         return nbi_fail(NB_NO_MEMORY, "upload: out of memory for the multipart body");
     if (curl_mime_name(part, "file") || curl_mime_filename(part, dataname) ||
         curl_mime_type(part, "application/octet-stream") ||
-        curl_mime_data_cb(part, (curl_off_t)src->size, source_read, source_seek, NULL, src) ||
+        curl_mime_data_cb(part, src->read ? (curl_off_t)-1 : (curl_off_t)src->size, source_read,
+                          source_seek, NULL, src) ||
         curl_easy_setopt(u->curl, CURLOPT_MIMEPOST, u->mime))
         return nbi_fail(NB_HTTP, "upload: POST %s: cannot build the multipart body", u->url);
     return NB_OK;
@@ -693,7 +720,8 @@ static nb_status put_body(upload_call *u, source *src)
         curl_easy_setopt(u->curl, CURLOPT_READDATA, src) ||
         curl_easy_setopt(u->curl, CURLOPT_SEEKFUNCTION, source_seek) ||
         curl_easy_setopt(u->curl, CURLOPT_SEEKDATA, src) ||
-        curl_easy_setopt(u->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)src->size))
+        curl_easy_setopt(u->curl, CURLOPT_INFILESIZE_LARGE,
+                         src->read ? (curl_off_t)-1 : (curl_off_t)src->size))
         return nbi_fail(NB_HTTP, "upload: PUT %s: cannot set the body", u->url);
     return header_add(&u->headers, "Content-Type", "application/octet-stream");
 }

@@ -1089,21 +1089,38 @@ static void stop_subscriptions(nb_client *c)
 /* ---- request / reply --------------------------------------------------- */
 
 /* Waits for the envelope answering msg_id; other envelopes on the inbox are not ours. */
+/* The timeout of a request; a message refused on the inbox (issue 13: a link from an origin
+ * not allowed) is named, or the requester would only see "no reply". */
+static nb_status no_reply(const char *msg_id, const char *refused)
+{
+    if (refused[0])
+        return nbi_fail(NB_TIMEOUT, "request: no reply to msg_id %s in time; a message on the "
+                                    "reply inbox was refused: %s",
+                        msg_id, refused);
+    return nbi_fail(NB_TIMEOUT, "request: no reply to msg_id %s in time", msg_id);
+}
+
 static nb_status await_reply(nb_subscription *inbox, const char *msg_id, int64_t deadline,
                              nb_envelope **reply)
 {
+    char refused[600] = "";
     for (;;) {
         int64_t left = deadline - nbi_now_ms();
         if (left <= 0)
-            return nbi_fail(NB_TIMEOUT, "request: no reply to msg_id %s in time", msg_id);
+            return no_reply(msg_id, refused);
         nb_envelope *env = NULL;
         nb_status s = nb_subscription_next(inbox, left, &env);
-        if (s == NB_TIMEOUT)
-            return nbi_fail(NB_TIMEOUT, "request: no reply to msg_id %s in time", msg_id);
+        if (s == NB_TIMEOUT) { /* the wait, or a reply's download (--download-timeout) */
+            if (!strstr(nb_last_error(), "no message within"))
+                snprintf(refused, sizeof refused, "%s", nb_last_error());
+            return no_reply(msg_id, refused);
+        }
         if (s == NB_NO_RESPONDERS || s == NB_CONNECTION || s == NB_NATS || s == NB_PERMISSION)
             return s;
-        if (s != NB_OK) /* a bad envelope on our inbox is not the reply: keep waiting */
+        if (s != NB_OK) { /* a bad envelope on our inbox is not the reply: keep waiting */
+            snprintf(refused, sizeof refused, "%s", nb_last_error());
             continue;
+        }
         if (strcmp(env->reply_to_msg_id ? env->reply_to_msg_id : "", msg_id) == 0) {
             *reply = env;
             return NB_OK;

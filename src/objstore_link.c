@@ -229,9 +229,13 @@ static nb_status upload_to(nb_objstore *os, const nb_upload_request *req, const 
     nb_object_info info = {0};
     char hex[NBI_SHA256_HEX_LEN + 1];
     nb_objstore_set_progress_cb(os, req->progress, req->progress_closure);
-    nb_status s = req->path ? nbi_objstore_put_path(os, name, req->path, req->size, &info, hex)
-                            : nbi_objstore_put_memory(os, name, req->data, (size_t)req->size, &info, hex);
-    if (s == NB_OK && (s = check_stored(req, &info, hex)) != NB_OK)
+    /* A streamed payload (issue 13) has no size to check: transport.c hashes and counts
+     * the very bytes the reader gives as they go in. */
+    nb_status s = req->read ? nb_objstore_put(os, name, req->read, req->read_ctx, &info)
+                  : req->path
+                      ? nbi_objstore_put_path(os, name, req->path, req->size, &info, hex)
+                      : nbi_objstore_put_memory(os, name, req->data, (size_t)req->size, &info, hex);
+    if (s == NB_OK && !req->read && (s = check_stored(req, &info, hex)) != NB_OK)
         nb_objstore_delete(os, name); /* never leave torn bytes behind a link */
     nb_object_info_clear(&info);
     return s;

@@ -358,6 +358,25 @@ nb_status nb_payload_create_file(nb_payload **out, const char *dataname, nb_type
     return NB_OK;
 }
 
+/* Payloads streamed from a reader (issue 13): the bytes are read when sent (transport.c). */
+nb_status nb_payload_create_reader(nb_payload **out, const char *dataname, nb_type type,
+                                   nb_read_fn read, void *closure)
+{
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "payload: out is NULL");
+    *out = NULL;
+    if (!read)
+        return nbi_fail(NB_INVALID_ARG, "payload '%s': read is NULL", nbi_or_empty(dataname));
+    nb_payload *p;
+    nb_status s = payload_start(&p, dataname, type);
+    if (s != NB_OK)
+        return s;
+    p->reader = read;
+    p->reader_ctx = closure;
+    *out = p;
+    return NB_OK;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Setters and accessors                                                    */
 /* ------------------------------------------------------------------------ */
@@ -462,6 +481,15 @@ nb_status nb_payload_sha256_hex(const nb_payload *p, char out[65])
         return nbi_sha256_hex(p->data, p->len, out);
     if (p->path)
         return nbi_sha256_file_hex(p->path, out, NULL);
+    /* A streamed payload was hashed while it was uploaded; before that it has no bytes yet. */
+    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(p->metadata, "sha256");
+    if (p->streamed && cJSON_IsString(sha) && strlen(sha->valuestring) == 64) {
+        memcpy(out, sha->valuestring, 65);
+        return NB_OK;
+    }
+    if (p->reader)
+        return nbi_fail(NB_INVALID_ARG, "payload '%s': a streamed payload is hashed when it is sent",
+                        nbi_or_empty(p->dataname));
     return nbi_fail(NB_INVALID_ARG, "payload '%s': no bytes to hash (link not downloaded)",
                     nbi_or_empty(p->dataname));
 }

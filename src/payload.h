@@ -27,6 +27,10 @@ struct nb_payload {
     cJSON *metadata; /* always an object */
     bool force_link;
     bool made_file;  /* path was created by this message (receivers remove only those) */
+    /* streamed payloads (issue 13): the reader until the first send consumed it */
+    nb_read_fn reader;
+    void *reader_ctx;
+    bool streamed;   /* uploaded from the reader: later sends keep url, size, sha256 */
 };
 
 /* A zeroed payload with an empty metadata object. */

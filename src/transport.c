@@ -14,6 +14,7 @@
  */
 #include "transport.h"
 
+#include "buf.h"
 #include "codec.h"
 #include "fileclient.h"
 #include "ids.h"
@@ -111,11 +112,11 @@ static nb_status current_size(nb_payload *p, who_t *who)
     return NB_OK;
 }
 
-static nb_status upload(nb_payload *p, const nb_options *o, const char *hex, who_t *who)
+/* Uploads req (its bytes from p or a reader) and keeps the URL in p->url. */
+static nb_status upload_req(nb_payload *p, const nb_options *o, const nb_upload_request *rq,
+                            who_t *who)
 {
-    nb_fileserver_auth auth = nbi_fsauth_view(o);
-    nb_upload_request req = {o->fileserver_url, p->dataname, p->data, p->data ? NULL : p->path,
-                             p->size, hex, o->progress, o->progress_closure, &auth};
+    nb_upload_request req = *rq;
     if (o->link_store) { /* Object Store claim-check instead of the file server (objstore.c) */
         char *url = NULL;
         nb_status st = nbi_objstore_upload(&req, o, &url);
@@ -138,6 +139,14 @@ static nb_status upload(nb_payload *p, const nb_options *o, const char *hex, who
     if (s != NB_OK)
         return nbi_fail_prefix(s, "%s: upload to %s failed", name_of(who), o->fileserver_url);
     return NB_OK;
+}
+
+static nb_status upload(nb_payload *p, const nb_options *o, const char *hex, who_t *who)
+{
+    nb_fileserver_auth auth = nbi_fsauth_view(o);
+    nb_upload_request req = {o->fileserver_url, p->dataname, p->data, p->data ? NULL : p->path,
+                             p->size, hex, o->progress, o->progress_closure, &auth, NULL, NULL};
+    return upload_req(p, o, &req, who);
 }
 
 static nb_status prepare_link(nb_payload *p, const nb_options *o, who_t *who)
@@ -173,11 +182,138 @@ static nb_status prepare_direct(nb_payload *p, const nb_options *o, who_t *who)
     return nbi_set_string(&p->encoding, "base64");
 }
 
+/* ---- payloads streamed from a reader (issue 13) -------------------------- */
+
+/* What the upload reads: the head already read, then the rest of the reader, hashed. */
+typedef struct stream_src {
+    nb_payload *p;
+    const uint8_t *head;
+    size_t head_len, head_pos;
+    nbi_sha256 *hash;
+    uint64_t total;
+} stream_src;
+
+static nb_status stream_read(void *closure, uint8_t *buf, size_t cap, size_t *got)
+{
+    stream_src *st = closure;
+    *got = 0;
+    if (st->head_pos < st->head_len) {
+        size_t left = st->head_len - st->head_pos;
+        *got = left < cap ? left : cap;
+        memcpy(buf, st->head + st->head_pos, *got);
+        st->head_pos += *got;
+    } else {
+        nb_status s = st->p->reader(st->p->reader_ctx, buf, cap, got);
+        if (s != NB_OK) /* a user's reader cannot set the message: name the failure here */
+            return nbi_fail(s, "payload '%s': its reader failed (%s)", st->p->dataname,
+                            nb_status_text(s));
+        if (*got > cap)
+            *got = cap; /* a reader claiming more than it was given is not trusted */
+    }
+    nb_status s = nbi_sha256_update(st->hash, buf, *got);
+    st->total += *got;
+    return s;
+}
+
+/*
+ * Reads up to limit bytes of p's reader into head; *eof when the reader
+ * ended before. Reads stop at the limit so that a long stream is never held whole.
+ */
+static nb_status read_head(nb_payload *p, size_t limit, nbi_buf *head, bool *eof, who_t *who)
+{
+    *eof = false;
+    while (head->len < limit) {
+        size_t want = limit - head->len < 65536 ? limit - head->len : 65536;
+        nb_status s = nbi_buf_reserve(head, want);
+        if (s != NB_OK)
+            return nbi_fail_prefix(s, "%s", name_of(who));
+        size_t n = 0;
+        s = p->reader(p->reader_ctx, head->data + head->len, want, &n);
+        if (s != NB_OK)
+            return nbi_fail(s, "%s: its reader failed (%s)", name_of(who), nb_status_text(s));
+        if (n == 0) {
+            *eof = true;
+            break;
+        }
+        head->len += n < want ? n : want;
+    }
+    return NB_OK;
+}
+
+/* The rest of the stream goes by link: uploaded as it is read, hashed and counted on the way. */
+static nb_status stream_link(nb_payload *p, const nb_options *o, const nbi_buf *head, who_t *who)
+{
+    if (!o->link_store && o->upload && o->upload != nb_upload_plik && o->upload != nb_upload_put)
+        return nbi_fail(NB_INVALID_ARG,
+                        "%s: a streamed payload (size unknown) needs the built-in upload handlers",
+                        name_of(who));
+    stream_src st = {p, head->data, head->len, 0, NULL, 0};
+    nb_status s = nbi_sha256_create(&st.hash);
+    if (s != NB_OK)
+        return s;
+    nb_fileserver_auth auth = nbi_fsauth_view(o);
+    nb_upload_request req = {o->fileserver_url, p->dataname, NULL, NULL, 0, NULL, o->progress,
+                             o->progress_closure, &auth, stream_read, &st};
+    s = upload_req(p, o, &req, who);
+    char hex[NBI_SHA256_HEX_LEN + 1];
+    if (s == NB_OK)
+        s = nbi_sha256_finish(st.hash, hex);
+    else
+        nbi_sha256_discard(st.hash);
+    if (s == NB_OK)
+        s = set_metadata_sha256(p, hex);
+    if (s != NB_OK)
+        return s;
+    p->size = st.total;
+    p->transport = NB_TRANSPORT_LINK;
+    return nbi_set_string(&p->encoding, "none");
+}
+
+/*
+ * A payload streamed from a reader, on its first send: under the threshold
+ * it becomes an in-memory payload sent direct; else it is streamed by link.
+ * Either way the reader is spent, and later sends reuse the result.
+ */
+static nb_status prepare_reader(nb_payload *p, const nb_options *o, who_t *who)
+{
+    nbi_buf head = NBI_BUF_INIT;
+    bool eof = false;
+    size_t limit = p->force_link ? 0 : o->size_threshold;
+    nb_status s = read_head(p, limit, &head, &eof, who);
+    if (s == NB_OK && eof && head.len < limit) {
+        size_t len = 0;
+        uint8_t *data = nbi_buf_detach(&head, &len); /* NUL-terminated, even when empty */
+        if (!data)
+            s = nbi_fail(NB_NO_MEMORY, "%s: out of memory", name_of(who));
+        if (data) {
+            nbi_payload_take_data(p, data, len);
+            p->size = len;
+            p->reader = NULL;
+            s = nbi_payload_check_content(p, name_of(who));
+        }
+        if (s == NB_OK)
+            s = prepare_direct(p, o, who);
+    } else if (s == NB_OK) {
+        s = stream_link(p, o, &head, who);
+        if (s == NB_OK)
+            p->streamed = true;
+    }
+    nbi_buf_free(&head);
+    p->reader = NULL; /* spent, even after a failure: part of it was read */
+    return s;
+}
+
 nb_status nbi_transport_prepare(nb_envelope *e, const nb_options *o)
 {
     for (size_t i = 0; i < e->count; i++) {
         nb_payload *p = e->payloads[i];
         who_t w = {i, p, ""};
+        if (p->reader || p->streamed) { /* streamed payloads (issue 13) */
+            nb_status s = p->streamed ? NB_OK : prepare_reader(p, o, &w);
+            if (s != NB_OK)
+                return s;
+            continue;
+        }
         nb_status s = current_size(p, &w);
         if (s != NB_OK)
             return s;
@@ -232,7 +368,7 @@ static nb_status check_origin(const nb_payload *p, const nb_options *o, who_t *w
     if (!origin_allowed(origin, o))
         return nbi_fail(NB_NOT_ALLOWED,
                         "%s: link URL '%.300s' is not from an allowed origin (the file server's "
-                        "is %.200s; add others with an allowlist)",
+                        "is %.200s; other origins must be allowed)",
                         name_of(who), p->url, o->fileserver_url ? o->fileserver_url : "unset");
     return NB_OK;
 }

@@ -20,8 +20,8 @@ expect_rc 1 stream info
 has "$T/run.err" "missing NAME after 'info'"
 expect_rc 1 stream shrink ORDERS
 has "$T/run.err" "unknown action 'shrink'"
-expect_rc 1 send orders.new --text a=b --msg-id 7
-has "$T/run.err" "--msg-id: only with --jetstream"
+expect_rc 1 send orders.new --text a=b --stream ORDERS # --msg-id alone is a core send's msg_id (issue 13)
+has "$T/run.err" "--stream: only with --jetstream"
 expect_rc 1 listen orders.new --jetstream --all --last
 has "$T/run.err" "give at most one"
 expect_rc 1 listen orders.new --durable d
@@ -77,7 +77,7 @@ has "$T/run.out" "order-2 stream ORDERS seq 2"
 expect_rc 0 send orders.new --text item=again --jetstream --msg-id order-2 --server "$URL"
 has "$T/run.out" "order-2 stream ORDERS seq 2 duplicate"
 expect_rc 0 send orders.new --text item=third --jetstream --json --server "$URL" --stream ORDERS
-has "$T/run.out" '{"ack":{"stream":"ORDERS","seq":3,"duplicate":false}}'
+has "$T/run.out" ',"ack":{"stream":"ORDERS","seq":3,"duplicate":false}}' # one JSON object (issue 13)
 has "$T/run.out" '"send_to":"orders.new"'
 expect_rc 2 send nowhere --text a=b --jetstream --server "$URL"
 has "$T/run.err" "no stream holds this subject"

@@ -51,7 +51,7 @@ while read -r cmd rest; do
     action=
     [[ $1 != -* ]] && { action=$1; shift; }
     flag=$1
-    COMP_WORDS=(natsbridge $cmd $action --)
+    COMP_WORDS=(natsbridge $cmd $action -) # "-": long flags and one-letter ones (-s, -J, -q)
     COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
     _natsbridge
     printf '%s\n' "${COMPREPLY[@]}" | grep -qxF -- "$flag" ||

@@ -18,8 +18,8 @@ fail() {
 
 # flags_in FILE: the long flags (--word) and one-letter flags (-x) FILE names, one per line.
 flags_in() {
-    grep -oE -- '(^|[^A-Za-z0-9_-])--?[a-z0-9][a-z0-9-]*' "$1" | sed -E 's/^[^-]*//' |
-        grep -E -- '^--[a-z0-9][a-z0-9-]+$|^-[a-z]$' | grep -vxF -- '-h' | sort -u
+    grep -oE -- '(^|[^A-Za-z0-9_-])--?[A-Za-z0-9][a-z0-9-]*' "$1" | sed -E 's/^[^-]*//' |
+        grep -E -- '^--[a-z0-9][a-z0-9-]+$|^-[a-zA-Z]$' | grep -vxF -- '-h' | sort -u
 }
 
 # The CLI's flags: every --help, and the flag tables.
