@@ -43,6 +43,8 @@ if $want_test; then
   packages+=(valgrind)
   # The security tests make their CA and certificates with the openssl CLI.
   packages+=(openssl)
+  # The Python binding's tests: a venv to pip install bindings/python into (issue 14).
+  packages+=(python3-venv python3-pip)
   # Node.js runs the JavaScript interop peer and the apache-arrow checks; a
   # machine that already has node (and npm) keeps its own.
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

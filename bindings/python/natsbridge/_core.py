@@ -490,6 +490,21 @@ class Message:
             self.envelope.get("msg_id"), self.envelope.get("sender_name"),
             [(d, t) for d, _, t in self.payloads])
 
+    def raw(self, i):
+        """The decoded bytes of payload i as they travelled (text and JSON undecoded); None
+        when they are in a file or were not fetched. Needs the message's C copy, which
+        messages received through a Client keep."""
+        if self._handle is None:
+            raise InvalidArgumentError(_lib.NB_INVALID_ARG, "raw: this message keeps no C copy "
+                                       "(received with smartreceive on bytes)")
+        p = lib.nb_envelope_payload(self._handle, i)
+        if not p:
+            raise InvalidArgumentError(_lib.NB_INVALID_ARG, "raw: no payload %d (the message "
+                                       "has %d)" % (i, len(self.payloads)))
+        n = c_size_t()
+        ptr = lib.nb_payload_data(p, byref(n))
+        return ctypes.string_at(ptr, n.value) if ptr else None
+
     def reply(self, data, **fields):
         """Answers this message (see Client.reply)."""
         if self._client is None:
@@ -1029,8 +1044,9 @@ _SUB_ERROR = _lib.ERROR_CB(_sub_error_trampoline)
 
 ACK, NAK, TERM, NAK_NOW = 0, 1, 2, 3
 _STARTS = {"all": 0, "sequence": 1, "time": 2, "new": 3}
+# (no True/False keys: they would be the same keys as 1 and 0)
 _ACTIONS = {None: ACK, "ack": ACK, "nak": NAK, "term": TERM, "nak_now": NAK_NOW,
-            ACK: ACK, NAK: NAK, TERM: TERM, NAK_NOW: NAK_NOW, True: ACK, False: NAK}
+            ACK: ACK, NAK: NAK, TERM: TERM, NAK_NOW: NAK_NOW}
 
 
 def _delivery(d):
@@ -1064,8 +1080,8 @@ class Consumer:
             0 if nak_delay is None else _ms(nak_delay), 0, 0)
         self._key = _registry.add(self)
         try:
-            client._call(lib.nb_js_consumer_create, byref(self._ptr), byref(cfg), _JS_ENVELOPE,
-                         _JS_ERROR, self._key)
+            client._call(lambda c: lib.nb_js_consumer_create(byref(self._ptr), c, byref(cfg),
+                                                             _JS_ENVELOPE, _JS_ERROR, self._key))
         except BaseException:
             _registry.remove(self._key)
             raise
@@ -1099,7 +1115,7 @@ def _js_envelope_trampoline(cons_p, env, d, key):
     try:
         msg = Message(env, cons.client)
         verdict = cons._callback(msg, _delivery(d.contents))
-        action = _ACTIONS.get(verdict)
+        action = None if isinstance(verdict, bool) else _ACTIONS.get(verdict)
         if action is None:
             raise InvalidArgumentError(_lib.NB_INVALID_ARG, "consume callback returned %r: return "
                                        "ACK, NAK, TERM or NAK_NOW (or None to ack)" % (verdict,))
@@ -1152,9 +1168,9 @@ class ObjectStore:
         if create:
             cfg = _lib.ObjstoreConfig(_b(bucket), _b(description), _ms(ttl) if ttl else 0,
                                       bool(memory), int(replicas), int(max_bytes))
-            client._call(lib.nb_objstore_create, byref(self._ptr), byref(cfg))
+            client._call(lambda c: lib.nb_objstore_create(byref(self._ptr), c, byref(cfg)))
         else:
-            client._call(lib.nb_objstore_open, byref(self._ptr), _b(bucket))
+            client._call(lambda c: lib.nb_objstore_open(byref(self._ptr), c, _b(bucket)))
         client._stores.add(self)
 
     def __enter__(self):
