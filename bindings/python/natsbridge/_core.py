@@ -377,6 +377,56 @@ def table_to_rows(ipc):
         lib.nb_table_destroy(t)
 
 
+def _items(data):
+    """data [(dataname, data, type)] as an nb_item array, with the bytes it points into (keep
+    them alive during the call). Python-side errors name the item."""
+    if isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
+        raise InvalidArgumentError(_lib.NB_INVALID_ARG, "data must be a list of (dataname, data, "
+                                   "type) tuples, got %s" % type(data).__name__)
+    data = list(data)
+    arr = (_lib.Item * len(data))()
+    keep = []
+    for n, item in enumerate(data):
+        if not isinstance(item, (tuple, list)) or len(item) != 3:
+            raise InvalidArgumentError(_lib.NB_INVALID_ARG, "data[%d] must be a (dataname, data, "
+                                       "type) tuple, got %r" % (n, item))
+        dataname, value, tname = item
+        if not isinstance(dataname, str):
+            raise InvalidArgumentError(_lib.NB_INVALID_ARG, "data[%d]: the dataname must be a "
+                                       "str, got %r" % (n, dataname))
+        code = _type_code(tname, dataname)
+        raw = _serialize(dataname, value, code)
+        name = dataname.encode("utf-8")
+        keep.append(raw)
+        keep.append(name)
+        it = arr[n]
+        it.dataname = name
+        it.data = ctypes.cast(c_char_p(raw), c_void_p)
+        it.len = len(raw)
+        it.type = code
+    return arr, len(data), keep
+
+
+def _send_fields(fields):
+    """nb_send_fields from keywords; "" and None keep the defaults."""
+    f = _lib.SendFields()
+    for key in ("correlation_id", "msg_id", "msg_purpose", "receiver_name", "receiver_id",
+                "reply_to", "reply_to_msg_id"):
+        v = fields.get(key)
+        if v:
+            setattr(f, key, _b(v))
+    md = fields.get("metadata")
+    if md:
+        f.metadata_json = json.dumps(md, ensure_ascii=False).encode("utf-8")
+    return f
+
+
+def _seed_shaped(fields):
+    """True when nb_*_items can carry the call: no per-payload link, no per-message sender
+    (those go through the envelope builder below)."""
+    return not (fields.get("link") or fields.get("sender_name") or fields.get("sender_id"))
+
+
 def _build(data, fields):
     """A new nb_envelope holding data [(dataname, data, type)] and fields; the caller owns it."""
     if isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
@@ -556,6 +606,20 @@ def smartsend(subject, data, nats_url=None, fileserver_url=None,
                 sender_name=sender_name, fileserver_upload_handler=fileserver_upload_handler)
     o = _Options(opts)
     try:
+        if _seed_shaped(fields):
+            items, n, keep = _items(data)
+            f = _send_fields(fields)
+            out = c_void_p()
+            s = lib.nb_smartsend_items(_b(subject), items, n, byref(f), o.ptr, byref(out))
+            del keep
+            if s != 0:
+                err = last_error(s)
+                o.raise_pending()
+                raise err
+            try:
+                return _wire(out)
+            finally:
+                lib.nb_envelope_destroy(out)
         env = _build(data, fields)
         try:
             s = lib.nb_smartsend(_b(subject), env, o.ptr)
@@ -756,6 +820,16 @@ class Client:
         receiver_id, reply_to, reply_to_msg_id, metadata and link (datanames sent by link).
         Returns the envelope as sent (a dict of the 14 fields)."""
         _check_fields(fields)
+        if _seed_shaped(fields):
+            items, n, keep = _items(data)
+            out = c_void_p()
+            self._call(lib.nb_client_send_items, _b(subject), items, n,
+                       byref(_send_fields(fields)), byref(out))
+            del keep
+            try:
+                return _wire(out)
+            finally:
+                lib.nb_envelope_destroy(out)
         env = _build(data, fields)
         try:
             self._call(lib.nb_client_send, _b(subject), env)
@@ -766,6 +840,12 @@ class Client:
     def publish(self, subject, data, **fields):
         """send without returning the envelope (a little faster for many small messages)."""
         _check_fields(fields)
+        if _seed_shaped(fields):
+            items, n, keep = _items(data)
+            self._call(lib.nb_client_send_items, _b(subject), items, n,
+                       byref(_send_fields(fields)), None)
+            del keep
+            return
         env = _build(data, fields)
         try:
             self._call(lib.nb_client_send, _b(subject), env)

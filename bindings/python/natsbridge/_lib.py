@@ -173,6 +173,16 @@ class DownloadRequest(Structure):
                 ("sha256_out", c_void_p)]
 
 
+class Item(Structure):  # nb_item: one (dataname, data, type) of smartsend
+    _fields_ = [("dataname", c_char_p), ("data", c_void_p), ("len", c_size_t), ("type", c_int)]
+
+
+class SendFields(Structure):  # nb_send_fields
+    _fields_ = [("correlation_id", c_char_p), ("msg_id", c_char_p), ("msg_purpose", c_char_p),
+                ("receiver_name", c_char_p), ("receiver_id", c_char_p), ("reply_to", c_char_p),
+                ("reply_to_msg_id", c_char_p), ("metadata_json", c_char_p)]
+
+
 class JsStreamConfig(Structure):
     _fields_ = [("name", c_char_p), ("subjects", POINTER(c_char_p)), ("subject_count", c_size_t),
                 ("storage", c_int), ("replicas", c_int), ("max_age_ms", c_int64),
@@ -334,6 +344,12 @@ for _name, _res, _args in (
         ("nb_subscription_destroy", None, (_P,)),
         ("nb_client_request", _S, (_P, c_char_p, _P, c_int64, _PP)),
         ("nb_client_reply", _S, (_P, _P, _P)),
+        # seed-shaped sending
+        ("nb_envelope_create_items", _S, (_PP, POINTER(Item), c_size_t, POINTER(SendFields))),
+        ("nb_client_send_items", _S, (_P, c_char_p, POINTER(Item), c_size_t, POINTER(SendFields),
+                                      _PP)),
+        ("nb_smartsend_items", _S, (c_char_p, POINTER(Item), c_size_t, POINTER(SendFields), _P,
+                                    _PP)),
         # tables
         ("nb_table_from_json", _S, (_PP, c_char_p, c_size_t)),
         ("nb_table_destroy", None, (_P,)),
