@@ -44,7 +44,8 @@ DIRECTIONS = {"pyb2c": ("pyb", "c"), "c2pyb": ("c", "pyb"), "pyb2js": ("pyb", "j
 MODES = {"py2pyb": ["direct"]}  # the stdlib peer uploads no links
 REQREP = ["pyb_to_c", "c_to_pyb", "pyb_to_js", "js_to_pyb"]
 API = ["bad_input", "callback_raises", "close_in_callback", "threads", "iterator",
-       "handlers", "tables", "jetstream_kill", "objstore_link", "auth", "pip_venv"]
+       "handlers", "tables", "jetstream_kill", "objstore_link", "auth", "pip_venv",
+       "cmake_install"]
 
 
 def python_env(env):
@@ -695,6 +696,32 @@ def api_pip_venv(run, nb):
     if not where.startswith(venv):
         raise Failure("imported %s, not the venv's copy" % where)
     expect_eq("sent", size, "11")
+
+
+def api_cmake_install(run, nb):
+    """cmake --install puts the package in <prefix>/lib/python3/dist-packages, and it finds the
+    library of that prefix with no NATSBRIDGE_LIBRARY."""
+    build = os.path.dirname(os.path.abspath(run.args.lib))
+    prefix = run.path("prefix")
+    r = subprocess.run(["cmake", "--install", build, "--prefix", prefix], capture_output=True,
+                       text=True, timeout=120)
+    if r.returncode != 0:
+        raise Failure("cmake --install failed: %s" % r.stderr[-1500:])
+    site = os.path.join(prefix, "lib", "python3", "dist-packages")
+    env = python_env(dict(os.environ, PYTHONPATH=site))
+    env.pop("NATSBRIDGE_LIBRARY", None)
+    r = subprocess.run([sys.executable, "-B", "-c", "import natsbridge, sys; "
+                        "print(natsbridge.__file__); print(natsbridge.library_path); "
+                        "e = natsbridge.smartsend('/inst', [('m', 'installed', 'text')], "
+                        "nats_url=sys.argv[1]); print(e['payloads'][0]['size'])", run.nats_url],
+                       capture_output=True, text=True, timeout=60, env=env, cwd=run.path("nats"))
+    if r.returncode != 0:
+        raise Failure("import of the installed package failed: %s" % r.stderr[-1500:])
+    where, lib, size = r.stdout.split()
+    for what, path in (("package", where), ("library", lib)):
+        if not path.startswith(prefix):
+            raise Failure("the installed %s came from %s, not %s" % (what, path, prefix))
+    expect_eq("sent", size, "9")
 
 
 def run_cell(run, cell):
