@@ -1081,7 +1081,21 @@ def _now():
     return time.monotonic()
 
 
+_pinned = threading.local()
+
+
+def _pin_thread_state():
+    """Keeps this (nats.c) thread's Python thread state between callbacks. ctypes makes one
+    per callback on a thread Python did not start and drops it on return, which costs more
+    than the callback itself; one extra PyGILState_Ensure, never released, keeps it (one
+    small state per natsbridge thread, freed with the interpreter)."""
+    if not getattr(_pinned, "done", False):
+        ctypes.pythonapi.PyGILState_Ensure()
+        _pinned.done = True
+
+
 def _envelope_trampoline(sub_p, env, key):
+    _pin_thread_state()
     sub = _registry.get(key)
     if sub is None or sub._closed:
         lib.nb_envelope_destroy(env)
@@ -1186,6 +1200,7 @@ class Consumer:
 
 
 def _js_envelope_trampoline(cons_p, env, d, key):
+    _pin_thread_state()
     cons = _registry.get(key)
     if cons is None:
         lib.nb_envelope_destroy(env)

@@ -246,10 +246,30 @@ _P = c_void_p
 _PP = POINTER(c_void_p)
 
 
+# Calls that never block (accessors, setters, frees) keep the GIL: releasing and re-taking it
+# costs more than they do, and when a callback thread and a sending thread share the GIL each
+# release is a hand-over to the other thread. Every call that can wait (network, files,
+# callbacks into Python) goes through CDLL, which releases it.
+_fast = ctypes.PyDLL(library_path)
+_FAST_PREFIXES = ("nb_payload_", "nb_envelope_set_", "nb_options_set_", "nb_type_",
+                  "nb_status_text", "nb_last_error", "nb_version_string")
+_FAST = {"nb_envelope_json", "nb_envelope_payload", "nb_envelope_payload_count",
+         "nb_envelope_destroy", "nb_envelope_create", "nb_envelope_add_payload",
+         "nb_options_create", "nb_options_destroy", "nb_object_info_clear",
+         "nb_envelope_create_items"}
+_SLOW = {"nb_payload_create_table", "nb_options_set_fileserver_ca",
+         "nb_options_set_fileserver_client_cert", "nb_options_set_tls_ca_file",
+         "nb_options_set_tls_client_cert", "nb_options_set_nkey_seed_file",
+         "nb_options_set_creds_file"}  # read files or encode whole tables
+
+
 def _proto(name, restype, *argtypes):
-    f = getattr(lib, name)
+    fast = name not in _SLOW and (name in _FAST or name.startswith(_FAST_PREFIXES))
+    f = getattr(_fast if fast else lib, name)
     f.restype = restype
     f.argtypes = list(argtypes)
+    if fast:
+        setattr(lib, name, f)  # lib.<name> is now the GIL-keeping one
 
 
 for _name, _res, _args in (
