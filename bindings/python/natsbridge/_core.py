@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """smartsend, smartreceive and Client over libnatsbridge (see _lib.py for the ctypes layer)."""
 
+import atexit
 import ctypes
 import itertools
 import json
@@ -8,6 +9,7 @@ import os
 import sys
 import threading
 import traceback
+import weakref
 
 from ctypes import byref, c_bool, c_char_p, c_int, c_size_t, c_void_p
 
@@ -734,6 +736,7 @@ class Client:
             self._opts.close()
             self._opts.forget_handlers()
             raise err
+        _open_clients.add(self)
 
     # A call in flight holds the client open: close() waits for it (never freeing what
     # another thread is using).
@@ -978,6 +981,20 @@ def _check_fields(fields):
     if unknown:
         raise TypeError("natsbridge: unknown envelope field(s): %s (known: %s)"
                         % (", ".join(sorted(unknown)), ", ".join(SEND_FIELDS)))
+
+
+# Clients still open at exit are closed then, before the interpreter goes away: no nats.c
+# thread may call into Python after that.
+_open_clients = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_clients():
+    for c in list(_open_clients):
+        try:
+            c.close()
+        except Exception:  # noqa: BLE001 - exiting anyway
+            pass
 
 
 # Which client's callback the current thread runs, so that close() from inside it does not
