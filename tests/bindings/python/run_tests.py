@@ -703,10 +703,11 @@ def api_cmake_install(run, nb):
     library of that prefix with no NATSBRIDGE_LIBRARY."""
     build = os.path.dirname(os.path.abspath(run.args.lib))
     prefix = run.path("prefix")
-    r = subprocess.run(["cmake", "--install", build, "--prefix", prefix], capture_output=True,
-                       text=True, timeout=120)
-    if r.returncode != 0:
-        raise Failure("cmake --install failed: %s" % r.stderr[-1500:])
+    for component in ("lib", "python"):  # the shared library and the package
+        r = subprocess.run(["cmake", "--install", build, "--prefix", prefix, "--component",
+                            component], capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise Failure("cmake --install --component %s failed: %s" % (component, r.stderr[-1500:]))
     site = os.path.join(prefix, "lib", "python3", "dist-packages")
     env = python_env(dict(os.environ, PYTHONPATH=site))
     env.pop("NATSBRIDGE_LIBRARY", None)
