@@ -508,24 +508,34 @@ class Message:
     dict of the 14 fields with `payloads` as that list; `wire` the envelope as it travelled.
     smartreceive(msg) accepts it. Also indexable like the envelope dict (msg["msg_id"])."""
 
-    __slots__ = ("envelope", "payloads", "_wire", "_handle", "_client", "__weakref__")
+    __slots__ = ("payloads", "_env", "_wire", "_handle", "_client", "__weakref__")
 
     def __init__(self, handle, client=None):
         self._handle = handle
         self._client = client
-        wire = _wire(handle)
-        self._wire = wire
+        self._wire = self._env = None
         count = lib.nb_envelope_payload_count(handle)
         self.payloads = [_payload_value(lib.nb_envelope_payload(handle, i)) for i in range(count)]
-        env = dict(wire)
-        env["payloads"] = self.payloads
-        self.envelope = env
-        if client is None:  # nothing can reply with it: free the C copy at once
+        if client is None:  # nothing can reply with it: read the fields, free the C copy
+            self.wire
             self._free()
 
     @property
     def wire(self):
+        """The envelope as it travelled (a dict; payload data is base64 text or a URL).
+        Parsed on first use: a callback that reads only payloads never pays for it."""
+        if self._wire is None:
+            self._wire = _wire(self._handle)
         return self._wire
+
+    @property
+    def envelope(self):
+        """The 14 fields, with payloads the list of (dataname, data, type)."""
+        if self._env is None:
+            env = dict(self.wire)
+            env["payloads"] = self.payloads
+            self._env = env
+        return self._env
 
     @property
     def subject(self):
