@@ -44,8 +44,8 @@ DIRECTIONS = {"pyb2c": ("pyb", "c"), "c2pyb": ("c", "pyb"), "pyb2js": ("pyb", "j
 MODES = {"py2pyb": ["direct"]}  # the stdlib peer uploads no links
 REQREP = ["pyb_to_c", "c_to_pyb", "pyb_to_js", "js_to_pyb"]
 API = ["bad_input", "callback_raises", "close_in_callback", "threads", "iterator",
-       "handlers", "tables", "jetstream_kill", "objstore_link", "auth", "pip_venv",
-       "cmake_install"]
+       "handlers", "tables", "jetstream_kill", "objstore_link", "auth", "tls_token",
+       "pip_venv", "cmake_install"]
 
 
 def python_env(env):
@@ -667,6 +667,67 @@ def api_auth(run, nb):
                   lambda: nb.Client(nats_url=url, tls_ca_file=run.path("nope.pem")), "nope.pem")
     expect_raises("missing creds file", nb.NatsBridgeError,
                   lambda: nb.Client(nats_url=url, creds_file=run.path("nope.creds")), "nope.creds")
+
+
+def start_conf_server(run, name, conf_text):
+    """A nats-server of its own with conf_text; returns its nats:// URL."""
+    conf = run.path(name + ".conf")
+    with open(conf, "w") as f:
+        f.write(conf_text)
+    ports = run.path(name + "-ports")
+    os.mkdir(ports)
+    p = run.background(name, [os.environ.get("NB_TEST_NATS_SERVER", "nats-server"), "-a",
+                              "127.0.0.1", "-p", "-1", "-c", conf, "--ports_file_dir", ports])
+    pf = os.path.join(ports, "nats-server_%d.ports" % p.pid)
+    wait_until(name + " server", lambda: os.path.exists(pf) and os.path.getsize(pf) > 0, 10)
+    with open(pf) as f:
+        return json.load(f)["nats"][0]
+
+
+def openssl(run, *argv):
+    r = subprocess.run(["openssl"] + list(argv), capture_output=True, text=True, timeout=60,
+                       cwd=run.dir)
+    if r.returncode != 0:
+        raise Failure("openssl %s: %s" % (argv[0], r.stderr[-500:]))
+
+
+def api_tls_token(run, nb):
+    """A token-protected server, and a TLS server with a private CA (tls_ca_file): refused
+    without them, a round trip with them; neither secret appears in an error."""
+    url = start_conf_server(run, "nats-token", 'authorization { token: "tok-9f2e71" }\n')
+    e = expect_raises("no token", nb.NatsBridgeError, lambda: nb.Client(nats_url=url),
+                      "uthorization")
+    e = expect_raises("wrong token", nb.NatsBridgeError,
+                      lambda: nb.Client(nats_url=url, token="tok-wrong"), "uthorization")
+    if "tok-wrong" in str(e):
+        raise Failure("the token leaked into an error: %s" % e)
+    with nb.Client(nats_url=url, token="tok-9f2e71") as c:
+        sub = c.subscribe("/tok")
+        c.flush()
+        c.send("/tok", [("w", "with a token", "text")])
+        expect_eq("token round trip", sub.next_msg(10).payloads[0][1], "with a token")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl(run, "req", "-x509", *ec, "-days", "2", "-keyout", "ca.key", "-out", "ca.pem",
+            "-subj", "/CN=nbtest python ca", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl(run, "req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj",
+            "/CN=127.0.0.1")
+    with open(run.path("server.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl(run, "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-days", "2", "-set_serial", "0x7123456789", "-extfile", "server.ext",
+            "-out", "server.pem")
+    url = start_conf_server(run, "nats-tls", 'tls {\n  cert_file: "%s"\n  key_file: "%s"\n'
+                            '  timeout: 3\n}\n' % (run.path("server.pem"), run.path("server.key")))
+    tls_url = url.replace("nats://", "tls://")
+    expect_raises("no CA", nb.NatsBridgeError,
+                  lambda: nb.Client(nats_url=tls_url, connect_timeout=3), "SSL")
+    with nb.Client(nats_url=tls_url, tls_ca_file=run.path("ca.pem"),
+                   tls_hostname="127.0.0.1") as c:
+        sub = c.subscribe("/tls")
+        c.flush()
+        c.send("/tls", [("w", "over TLS", "text")])
+        expect_eq("TLS round trip", sub.next_msg(10).payloads[0][1], "over TLS")
 
 
 def api_pip_venv(run, nb):
