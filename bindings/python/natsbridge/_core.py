@@ -387,7 +387,7 @@ def _items(data):
                                    "type) tuples, got %s" % type(data).__name__)
     data = list(data)
     arr = (_lib.Item * len(data))()
-    keep = []
+    keep = []  # the bytes the items point into, alive until the call returns
     for n, item in enumerate(data):
         if not isinstance(item, (tuple, list)) or len(item) != 3:
             raise InvalidArgumentError(_lib.NB_INVALID_ARG, "data[%d] must be a (dataname, data, "
@@ -401,16 +401,15 @@ def _items(data):
         name = dataname.encode("utf-8")
         keep.append(raw)
         keep.append(name)
-        it = arr[n]
-        it.dataname = name
-        it.data = ctypes.cast(c_char_p(raw), c_void_p)
-        it.len = len(raw)
-        it.type = code
+        arr[n] = (name, raw, len(raw), code)
     return arr, len(data), keep
 
 
 def _send_fields(fields):
-    """nb_send_fields from keywords; "" and None keep the defaults."""
+    """nb_send_fields from keywords (None when there are none); "" and None keep the
+    defaults."""
+    if not fields:
+        return None
     f = _lib.SendFields()
     for key in ("correlation_id", "msg_id", "msg_purpose", "receiver_name", "receiver_id",
                 "reply_to", "reply_to_msg_id"):
@@ -622,7 +621,7 @@ def smartsend(subject, data, nats_url=None, fileserver_url=None,
             items, n, keep = _items(data)
             f = _send_fields(fields)
             out = c_void_p()
-            s = lib.nb_smartsend_items(_b(subject), items, n, byref(f), o.ptr, byref(out))
+            s = lib.nb_smartsend_items(_b(subject), items, n, f, o.ptr, byref(out))
             del keep
             if s != 0:
                 err = last_error(s)
@@ -734,7 +733,7 @@ class Client:
         options["nats_url"] = nats_url
         self._opts = _Options(options)
         self._ptr = c_void_p()
-        self._cv = threading.Condition()
+        self._cv = threading.Condition(threading.Lock())  # a plain lock: cheaper than RLock
         self._busy = 0
         self._closed = False
         self._subs = set()
@@ -760,7 +759,7 @@ class Client:
     def _leave(self):
         with self._cv:
             self._busy -= 1
-            if self._busy == 0:
+            if self._busy == 0 and self._closed:  # only close() waits for it
                 self._cv.notify_all()
 
     def _call(self, fn, *args):
@@ -836,8 +835,8 @@ class Client:
         if _seed_shaped(fields):
             items, n, keep = _items(data)
             out = c_void_p()
-            self._call(lib.nb_client_send_items, _b(subject), items, n,
-                       byref(_send_fields(fields)), byref(out))
+            self._call(lib.nb_client_send_items, _b(subject), items, n, _send_fields(fields),
+                       byref(out))
             del keep
             try:
                 return _wire(out)
@@ -855,8 +854,8 @@ class Client:
         _check_fields(fields)
         if _seed_shaped(fields):
             items, n, keep = _items(data)
-            self._call(lib.nb_client_send_items, _b(subject), items, n,
-                       byref(_send_fields(fields)), None)
+            self._call(lib.nb_client_send_items, _b(subject), items, n, _send_fields(fields),
+                       None)
             del keep
             return
         env = _build(data, fields)

@@ -174,7 +174,9 @@ class DownloadRequest(Structure):
 
 
 class Item(Structure):  # nb_item: one (dataname, data, type) of smartsend
-    _fields_ = [("dataname", c_char_p), ("data", c_void_p), ("len", c_size_t), ("type", c_int)]
+    # data is const void *; c_char_p lets a bytes object be stored directly (the Item keeps a
+    # reference to it while it lives), with no copy and no cast
+    _fields_ = [("dataname", c_char_p), ("data", c_char_p), ("len", c_size_t), ("type", c_int)]
 
 
 class SendFields(Structure):  # nb_send_fields
