@@ -16,6 +16,7 @@ Rows, in the same run against the same nats-server:
                    thread doing next_msg + smartreceive (the seed's synchronous Python shape)
     binding send   Client.send (returns the envelope dict), callback subscription
     binding publish  Client.publish (no envelope returned), a thread iterating the subscription
+    binding 2 procs  Client.send here, a callback subscription in a second Python process
     C library      bench_throughput's "100 B text" natsbridge figure (when --c-bench is given)
 Then --rss-count messages through the binding with the process's RSS printed as it goes.
 Nothing is asserted: the figures are printed (docs/BENCHMARKS.md).
@@ -173,6 +174,51 @@ def run_binding(nb, url, count, rep, returns_envelope):
     return count / dt
 
 
+RECEIVER = r"""
+import sys, threading
+import natsbridge as nb
+url, subject, count, text = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+n, bad, done = [0], [0], threading.Event()
+def cb(msg):
+    if msg.payloads[0][1] != text:
+        bad[0] += 1
+    n[0] += 1
+    if n[0] == count:
+        done.set()
+with nb.Client(nats_url=url, pending_limits=(-1, -1)) as c:
+    c.subscribe(subject, cb)
+    c.flush()
+    print("ready", flush=True)
+    ok = done.wait(300)
+    print("done %d %d" % (n[0], bad[0]) if ok else "timeout %d" % n[0], flush=True)
+"""
+
+
+def run_binding_2proc(nb, url, count, rep):
+    """The receiver in a process of its own (as sender and receiver usually are): no GIL
+    shared between them, as the C library's two threads share nothing either."""
+    subject = "bench.pyb2.%d" % rep
+    env = dict(os.environ, PYTHONPATH=os.path.join(SRC, "bindings", "python"))
+    p = subprocess.Popen([sys.executable, "-c", RECEIVER, url, subject, str(count), TEXT],
+                         stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        if p.stdout.readline().strip() != "ready":
+            raise RuntimeError("the receiver process did not start")
+        with nb.Client(nats_url=url) as pub_c:
+            data = [("msg", TEXT, "text")]
+            t0 = time.perf_counter()
+            for _ in range(count):
+                pub_c.send(subject, data)
+            pub_c.flush()
+            line = p.stdout.readline().split()
+            dt = time.perf_counter() - t0
+        if line[:1] != ["done"] or line[2] != "0":
+            raise RuntimeError("the receiver process: %s" % " ".join(line))
+        return count / dt
+    finally:
+        p.wait(30)
+
+
 def run_c(c_bench, url, count, reps):
     out = subprocess.run([c_bench, "--url", url, "--reps", str(reps), "--small", str(count),
                           "--large", "1"], capture_output=True, text=True, timeout=600)
@@ -246,6 +292,8 @@ def main():
                           args.reps)
         pub = median_row("binding pub+iter", lambda r: run_binding(nb, url, args.count, r, False),
                          args.reps)
+        two = median_row("binding 2 procs", lambda r: run_binding_2proc(nb, url, args.count, r),
+                         args.reps)
         c = None
         if args.c_bench:
             c, line = run_c(args.c_bench, url, args.count * 2, args.reps)
@@ -253,8 +301,8 @@ def main():
         print("\nbinding send+cb / stdlib peer = %.1fx (target >= 5x)" % (send / peer))
         print("binding pub+iter / stdlib peer = %.1fx" % (pub / peer))
         if c:
-            print("C library / binding send+cb = %.2fx, / binding pub+iter = %.2fx (target <= 2x)"
-                  % (c / send, c / pub))
+            print("C library / binding send+cb = %.2fx, / binding pub+iter = %.2fx, "
+                  "/ binding 2 procs = %.2fx (target <= 2x)" % (c / send, c / pub, c / two))
         print("\nRSS over %d envelopes through the binding (send + callback decode):"
               % args.rss_count)
         rss_run(nb, url, args.rss_count)
