@@ -46,6 +46,8 @@ if $want_test; then
   packages+=(openssl)
   # cli.output cross-checks its JSON Schema check with the jsonschema package (issue 13).
   packages+=(python3-jsonschema)
+  # The Python binding's tests: a venv to pip install bindings/python into (issue 14).
+  packages+=(python3-venv python3-pip)
   # Node.js runs the JavaScript interop peer and the apache-arrow checks; a
   # machine that already has node (and npm) keeps its own.
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""bench_python.py - the Python binding next to the stdlib Python peer and the C library.
+
+    python3 bench/bench_python.py --lib build-rel/libnatsbridge.so.0 \\
+        [--c-bench build-rel/bench/bench_throughput] [--url nats://...] [--count N]
+        [--peer-count N] [--reps R] [--rss-count N]
+
+Scenario (the one of bench_throughput.c): 100 B text envelopes end to end on loopback, a
+publisher connection and a subscriber connection in one process; the timer runs from the first
+send until the subscriber has decoded (smartreceive) the last envelope. The publisher waits
+while more than WINDOW envelopes are in flight, so that nobody is dropped as a slow consumer.
+
+Rows, in the same run against the same nats-server:
+    peer           tests/interop/python/natsbridge_peer.py: smartsend(nc, ...) and a reader
+                   thread doing next_msg + smartreceive (the seed's synchronous Python shape)
+    binding send   Client.send (returns the envelope dict), callback subscription
+    binding publish  Client.publish (no envelope returned), a thread iterating the subscription
+    binding 2 procs  Client.send here, a callback subscription in a second Python process
+    C library      bench_throughput's "100 B text" natsbridge figure (when --c-bench is given)
+Then --rss-count messages through the binding with the process's RSS printed as it goes.
+Nothing is asserted: the figures are printed (docs/BENCHMARKS.md).
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(HERE)
+WINDOW = 5000
+TEXT = ("natsbridge bench " * 8)[:100]
+
+
+def rss_mib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def start_nats(tmp):
+    exe = os.environ.get("NB_TEST_NATS_SERVER", "nats-server")
+    if not shutil.which(exe):
+        sys.exit("bench_python: nats-server not found (or set NB_TEST_NATS_SERVER)")
+    p = subprocess.Popen([exe, "-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", tmp],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pf = os.path.join(tmp, "nats-server_%d.ports" % p.pid)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            with open(pf) as f:
+                return p, json.load(f)["nats"][0]
+        except (OSError, ValueError, KeyError, IndexError):
+            time.sleep(0.02)
+    p.kill()
+    sys.exit("bench_python: nats-server did not start")
+
+
+class Counter:
+    def __init__(self, total):
+        self.total = total
+        self.n = 0
+        self.cv = threading.Condition()
+        self.done = threading.Event()
+
+    def add(self):
+        with self.cv:
+            self.n += 1
+            if self.n % 500 == 0 or self.n == self.total:
+                self.cv.notify_all()
+        if self.n == self.total:
+            self.done.set()
+
+    def wait_window(self, sent):
+        with self.cv:
+            while sent - self.n > WINDOW:
+                if not self.cv.wait(10):
+                    raise RuntimeError("no progress for 10 s (%d of %d received)" % (self.n, sent))
+
+
+def run_peer(url, count, rep):
+    sys.path.insert(0, os.path.join(SRC, "tests", "interop", "python"))
+    import natsbridge_peer as peer
+    subject = "bench.peer.%d" % rep
+    sub_nc = peer.NATS(url)
+    sub_nc.subscribe(subject)
+    sub_nc.flush()
+    pub_nc = peer.NATS(url)
+    counter = Counter(count)
+    errors = []
+
+    def reader():
+        try:
+            for _ in range(count):
+                msg = sub_nc.next_msg(30)
+                if msg is None:
+                    raise RuntimeError("peer reader timed out")
+                env = peer.smartreceive(msg.data)
+                if env["payloads"][0][1] != TEXT:
+                    raise RuntimeError("peer decoded a wrong payload")
+                counter.add()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+            counter.done.set()
+
+    t = threading.Thread(target=reader)
+    t0 = time.perf_counter()
+    t.start()
+    for i in range(count):
+        peer.smartsend(pub_nc, subject, [("msg", TEXT, "text")])
+        counter.wait_window(i + 1)
+    counter.done.wait(120)
+    dt = time.perf_counter() - t0
+    t.join(5)
+    pub_nc.close()
+    sub_nc.close()
+    if errors:
+        raise errors[0]
+    return count / dt
+
+
+def run_binding(nb, url, count, rep, returns_envelope):
+    subject = "bench.pyb.%d.%d" % (rep, returns_envelope)
+    counter = Counter(count)
+    bad = []
+
+    def cb(msg):
+        if msg.payloads[0][1] != TEXT:
+            bad.append(msg)
+        counter.add()
+
+    with nb.Client(nats_url=url, pending_limits=(-1, -1)) as sub_c, \
+            nb.Client(nats_url=url) as pub_c:
+        reader = None
+        if returns_envelope:  # Client.send and a callback subscription
+            sub_c.subscribe(subject, cb)
+        else:  # Client.publish and a reader thread iterating the subscription
+            sub = sub_c.subscribe(subject)
+
+            def read():
+                for msg in sub:
+                    cb(msg)
+                    if counter.n == count:
+                        return
+            reader = threading.Thread(target=read)
+            reader.start()
+        sub_c.flush()
+        send = pub_c.send if returns_envelope else pub_c.publish
+        data = [("msg", TEXT, "text")]
+        t0 = time.perf_counter()
+        for i in range(count):
+            send(subject, data)
+            if i % 256 == 0:
+                counter.wait_window(i + 1)
+        pub_c.flush()
+        if not counter.done.wait(120):
+            raise RuntimeError("binding: only %d of %d arrived" % (counter.n, count))
+        dt = time.perf_counter() - t0
+        if reader:
+            reader.join(10)
+    if bad:
+        raise RuntimeError("binding decoded %d wrong payloads" % len(bad))
+    return count / dt
+
+
+RECEIVER = r"""
+import sys, threading
+import natsbridge as nb
+url, subject, count, text = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+n, bad, done = [0], [0], threading.Event()
+def cb(msg):
+    if msg.payloads[0][1] != text:
+        bad[0] += 1
+    n[0] += 1
+    if n[0] == count:
+        done.set()
+with nb.Client(nats_url=url, pending_limits=(-1, -1)) as c:
+    c.subscribe(subject, cb)
+    c.flush()
+    print("ready", flush=True)
+    ok = done.wait(300)
+    print("done %d %d" % (n[0], bad[0]) if ok else "timeout %d" % n[0], flush=True)
+"""
+
+
+def run_binding_2proc(nb, url, count, rep):
+    """The receiver in a process of its own (as sender and receiver usually are): no GIL
+    shared between them, as the C library's two threads share nothing either."""
+    subject = "bench.pyb2.%d" % rep
+    env = dict(os.environ, PYTHONPATH=os.path.join(SRC, "bindings", "python"))
+    p = subprocess.Popen([sys.executable, "-c", RECEIVER, url, subject, str(count), TEXT],
+                         stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        if p.stdout.readline().strip() != "ready":
+            raise RuntimeError("the receiver process did not start")
+        with nb.Client(nats_url=url) as pub_c:
+            data = [("msg", TEXT, "text")]
+            t0 = time.perf_counter()
+            for _ in range(count):
+                pub_c.send(subject, data)
+            pub_c.flush()
+            line = p.stdout.readline().split()
+            dt = time.perf_counter() - t0
+        if line[:1] != ["done"] or line[2] != "0":
+            raise RuntimeError("the receiver process: %s" % " ".join(line))
+        return count / dt
+    finally:
+        p.wait(30)
+
+
+def run_c(c_bench, url, count, reps):
+    out = subprocess.run([c_bench, "--url", url, "--reps", str(reps), "--small", str(count),
+                          "--large", "1"], capture_output=True, text=True, timeout=600)
+    for line in out.stdout.splitlines():
+        if line.startswith("100 B text"):
+            # payload msgs/rep wireB | nb env/s [min-max] ...
+            m = re.search(r"\|\s+([0-9]+)\s", line)
+            if m:
+                return float(m.group(1)), line
+    raise RuntimeError("bench_throughput printed no '100 B text' row:\n%s%s" % (out.stdout, out.stderr))
+
+
+def median_row(name, fn, reps):
+    figures = [fn(r) for r in range(reps)]
+    med = statistics.median(figures)
+    print("%-18s %12.0f   [%.0f-%.0f]" % (name, med, min(figures), max(figures)), flush=True)
+    return med
+
+
+def rss_run(nb, url, total):
+    subject = "bench.rss"
+    counter = Counter(total)
+    with nb.Client(nats_url=url, pending_limits=(-1, -1)) as sub_c, \
+            nb.Client(nats_url=url) as pub_c:
+        sub_c.subscribe(subject, lambda msg: counter.add())
+        sub_c.flush()
+        data = [("msg", TEXT, "text")]
+        step = max(1, total // 5)
+        print("%-10s %10s" % ("messages", "RSS MiB"))
+        print("%-10d %10.1f" % (0, rss_mib()), flush=True)
+        for i in range(total):
+            pub_c.send(subject, data)
+            if i % 256 == 0:
+                counter.wait_window(i + 1)
+            if (i + 1) % step == 0:
+                counter.wait_window(i + 1 - 0)
+                print("%-10d %10.1f" % (i + 1, rss_mib()), flush=True)
+        if not counter.done.wait(120):
+            raise RuntimeError("rss run: only %d of %d arrived" % (counter.n, total))
+    print("%-10s %10.1f (after close)" % ("end", rss_mib()))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lib", help="libnatsbridge (else NATSBRIDGE_LIBRARY or the installed one)")
+    ap.add_argument("--c-bench", help="bench_throughput, for the C library's figure")
+    ap.add_argument("--url", help="a running nats-server (else one is started)")
+    ap.add_argument("--count", type=int, default=50000, help="envelopes per binding/C run")
+    ap.add_argument("--peer-count", type=int, default=10000, help="envelopes per peer run")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--rss-count", type=int, default=100000)
+    args = ap.parse_args()
+    if args.lib:
+        os.environ["NATSBRIDGE_LIBRARY"] = os.path.abspath(args.lib)
+    sys.path.insert(0, os.path.join(SRC, "bindings", "python"))
+    import natsbridge as nb
+
+    tmp = tempfile.mkdtemp(prefix="nbbench-")
+    server = None
+    url = args.url
+    if not url:
+        server, url = start_nats(tmp)
+    try:
+        print("bench_python: natsbridge %s (%s), Python %s, server %s"
+              % (nb.library_version, nb.library_path, sys.version.split()[0], url))
+        print("100 B text envelopes end to end (first send until the last is decoded); "
+              "median of %d [min-max]\n" % args.reps)
+        print("%-18s %12s" % ("", "envelopes/s"))
+        peer = median_row("stdlib peer", lambda r: run_peer(url, args.peer_count, r), args.reps)
+        send = median_row("binding send+cb", lambda r: run_binding(nb, url, args.count, r, True),
+                          args.reps)
+        pub = median_row("binding pub+iter", lambda r: run_binding(nb, url, args.count, r, False),
+                         args.reps)
+        two = median_row("binding 2 procs", lambda r: run_binding_2proc(nb, url, args.count, r),
+                         args.reps)
+        c = None
+        if args.c_bench:
+            c, line = run_c(args.c_bench, url, args.count * 2, args.reps)
+            print("%-18s %12.0f   (bench_throughput: %s)" % ("C library", c, " ".join(line.split())))
+        print("\nbinding send+cb / stdlib peer = %.1fx (target >= 5x)" % (send / peer))
+        print("binding pub+iter / stdlib peer = %.1fx" % (pub / peer))
+        if c:
+            print("C library / binding send+cb = %.2fx, / binding pub+iter = %.2fx, "
+                  "/ binding 2 procs = %.2fx (target <= 2x)" % (c / send, c / pub, c / two))
+        print("\nRSS over %d envelopes through the binding (send + callback decode):"
+              % args.rss_count)
+        rss_run(nb, url, args.rss_count)
+    finally:
+        if server:
+            server.send_signal(signal.SIGTERM)
+            server.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
