@@ -1,0 +1,596 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * addon.c - the Node-API module: errors, JS values <-> C values, options.
+ * The asynchronous operations are in ops.c, subscriptions in subs.c; the
+ * JavaScript API (smartsend, smartreceive, Client) is in ../lib/natsbridge.js.
+ */
+#include "nbnode.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The enum's names, so that JS code can test err.code === 'NB_TIMEOUT'. */
+static const char *const status_names[NB_STATUS_COUNT] = {
+    "NB_OK", "NB_INVALID_ARG", "NB_NO_MEMORY", "NB_BAD_ENVELOPE", "NB_BAD_PAYLOAD",
+    "NB_TOO_LARGE", "NB_CONNECTION", "NB_TIMEOUT", "NB_NO_RESPONDERS", "NB_SLOW_CONSUMER",
+    "NB_IO", "NB_HTTP", "NB_INTEGRITY", "NB_NOT_ALLOWED", "NB_NATS", "NB_INTERNAL",
+    "NB_NOT_FOUND", "NB_PERMISSION",
+};
+_Static_assert(sizeof status_names / sizeof status_names[0] == NB_STATUS_COUNT,
+               "one name per nb_status");
+
+napi_value nbn_undefined(napi_env env)
+{
+    napi_value u;
+    napi_get_undefined(env, &u);
+    return u;
+}
+
+/* A napi call failed: keep a pending exception if there is one, else throw naming the call. */
+void nbn_throw_napi(napi_env env, const char *what)
+{
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending)
+        return;
+    const napi_extended_error_info *info = NULL;
+    napi_get_last_error_info(env, &info);
+    char msg[512];
+    snprintf(msg, sizeof msg, "natsbridge addon: %s failed (%s)", what,
+             info && info->error_message ? info->error_message : "unknown napi error");
+    napi_throw_error(env, NULL, msg);
+}
+
+/* An Error with message, .code (the status's enum name) and .status (its number). */
+napi_value nbn_error_value(napi_env env, nb_status s, const char *message)
+{
+    napi_value msg, code, num, err;
+    if ((unsigned)s >= NB_STATUS_COUNT)
+        s = NB_INTERNAL;
+    napi_create_string_utf8(env, message && *message ? message : nb_status_text(s),
+                            NAPI_AUTO_LENGTH, &msg);
+    napi_create_string_utf8(env, status_names[s], NAPI_AUTO_LENGTH, &code);
+    napi_create_error(env, code, msg, &err);
+    napi_create_int32(env, (int32_t)s, &num);
+    napi_set_named_property(env, err, "status", num);
+    return err;
+}
+
+napi_value nbn_throw(napi_env env, nb_status s, const char *message)
+{
+    napi_throw(env, nbn_error_value(env, s, message));
+    return NULL;
+}
+
+char *nbn_string(napi_env env, napi_value v, const char *what)
+{
+    napi_valuetype t;
+    size_t len = 0;
+    if (napi_typeof(env, v, &t) != napi_ok || t != napi_string) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s must be a string", what);
+        napi_throw_type_error(env, "NB_INVALID_ARG", msg);
+        return NULL;
+    }
+    napi_get_value_string_utf8(env, v, NULL, 0, &len);
+    char *s = malloc(len + 1);
+    if (!s) {
+        nbn_throw(env, NB_NO_MEMORY, "out of memory copying a string");
+        return NULL;
+    }
+    napi_get_value_string_utf8(env, v, s, len + 1, &len);
+    if (strlen(s) != len) { /* an embedded NUL would silently cut the C string */
+        free(s);
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s must not contain a NUL character", what);
+        napi_throw_type_error(env, "NB_INVALID_ARG", msg);
+        return NULL;
+    }
+    return s;
+}
+
+/* obj[name] when it is neither undefined nor null; *out NULL otherwise. */
+static bool prop(napi_env env, napi_value obj, const char *name, napi_value *out)
+{
+    napi_valuetype t;
+    *out = NULL;
+    if (!obj)
+        return true;
+    if (napi_typeof(env, obj, &t) != napi_ok || t != napi_object)
+        return true;
+    napi_value v;
+    if (napi_get_named_property(env, obj, name, &v) != napi_ok) {
+        nbn_throw_napi(env, name);
+        return false;
+    }
+    napi_typeof(env, v, &t);
+    if (t != napi_undefined && t != napi_null)
+        *out = v;
+    return true;
+}
+
+bool nbn_prop_string(napi_env env, napi_value obj, const char *name, char **out)
+{
+    napi_value v;
+    *out = NULL;
+    if (!prop(env, obj, name, &v))
+        return false;
+    if (!v)
+        return true;
+    char what[128];
+    snprintf(what, sizeof what, "option %s", name);
+    *out = nbn_string(env, v, what);
+    return *out != NULL;
+}
+
+bool nbn_prop_number(napi_env env, napi_value obj, const char *name, double *out, bool *present)
+{
+    napi_value v;
+    *present = false;
+    if (!prop(env, obj, name, &v))
+        return false;
+    if (!v)
+        return true;
+    if (napi_get_value_double(env, v, out) != napi_ok) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "option %s must be a number", name);
+        napi_throw_type_error(env, "NB_INVALID_ARG", msg);
+        return false;
+    }
+    *present = true;
+    return true;
+}
+
+bool nbn_prop_bool(napi_env env, napi_value obj, const char *name, bool *out, bool *present)
+{
+    napi_value v;
+    *present = false;
+    if (!prop(env, obj, name, &v))
+        return false;
+    if (!v)
+        return true;
+    if (napi_get_value_bool(env, v, out) != napi_ok) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "option %s must be true or false", name);
+        napi_throw_type_error(env, "NB_INVALID_ARG", msg);
+        return false;
+    }
+    *present = true;
+    return true;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+typedef nb_status (*string_setter)(nb_options *, const char *);
+
+/* The options that are one string each, JS name -> setter. */
+static const struct {
+    const char *name;
+    string_setter set;
+} string_options[] = {
+    {"natsUrl", nb_options_set_url},
+    {"fileserverUrl", nb_options_set_fileserver_url},
+    {"senderName", nb_options_set_sender_name},
+    {"senderId", nb_options_set_sender_id},
+    {"downloadDir", nb_options_set_download_dir},
+    {"linkStore", nb_options_set_link_store},
+    {"token", nb_options_set_token},
+    {"nkeySeedFile", nb_options_set_nkey_seed_file},
+    {"credsFile", nb_options_set_creds_file},
+    {"tlsCaFile", nb_options_set_tls_ca_file},
+    {"tlsHostname", nb_options_set_tls_hostname},
+    {"connectionName", nb_options_set_connection_name},
+    {"fileserverToken", nb_options_set_fileserver_token},
+    {"fileserverCaFile", nb_options_set_fileserver_ca},
+};
+
+/* Applies one setter's status: throws nb_last_error() on failure. */
+static bool applied(napi_env env, nb_status s)
+{
+    if (s != NB_OK)
+        nbn_throw(env, s, nb_last_error());
+    return s == NB_OK;
+}
+
+static bool apply_strings(napi_env env, napi_value obj, nb_options *o)
+{
+    for (size_t i = 0; i < sizeof string_options / sizeof string_options[0]; i++) {
+        char *v = NULL;
+        if (!nbn_prop_string(env, obj, string_options[i].name, &v))
+            return false;
+        if (!v)
+            continue;
+        nb_status s = string_options[i].set(o, v);
+        /* Secrets are wiped before the copy is freed, as the library does with its own. */
+        memset(v, 0, strlen(v));
+        free(v);
+        if (!applied(env, s))
+            return false;
+    }
+    return true;
+}
+
+/* Options given as pairs (user/password, TLS client certificate). */
+static bool apply_pairs(napi_env env, napi_value obj, nb_options *o)
+{
+    char *a = NULL, *b = NULL;
+    bool ok = nbn_prop_string(env, obj, "user", &a) && nbn_prop_string(env, obj, "password", &b);
+    if (ok && (a || b))
+        ok = applied(env, nb_options_set_user_password(o, a ? a : "", b ? b : ""));
+    if (b)
+        memset(b, 0, strlen(b));
+    free(a);
+    free(b);
+    a = b = NULL;
+    if (ok)
+        ok = nbn_prop_string(env, obj, "tlsCertFile", &a) &&
+             nbn_prop_string(env, obj, "tlsKeyFile", &b);
+    if (ok && (a || b))
+        ok = applied(env, nb_options_set_tls_client_cert(o, a, b));
+    free(a);
+    free(b);
+    return ok;
+}
+
+/* A number option that must be a whole number in [min, max]. */
+static bool int_option(napi_env env, napi_value obj, const char *name, double min, double max,
+                       int64_t *out, bool *present)
+{
+    double d;
+    if (!nbn_prop_number(env, obj, name, &d, present))
+        return false;
+    if (*present && (d != d || d < min || d > max || d != (double)(int64_t)d)) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "option %s must be a whole number from %.0f to %.0f, not %g",
+                 name, min, max, d);
+        nbn_throw(env, NB_INVALID_ARG, msg);
+        return false;
+    }
+    if (*present)
+        *out = (int64_t)d;
+    return true;
+}
+
+#define MAX_SAFE 9007199254740991.0
+
+static bool apply_numbers(napi_env env, napi_value obj, nb_options *o)
+{
+    int64_t v, r = NB_DEFAULT_MAX_RETRIES, b = NB_DEFAULT_BASE_DELAY_MS,
+               m = NB_DEFAULT_MAX_DELAY_MS;
+    bool p, pr = false, pb = false, pm = false;
+    if (!int_option(env, obj, "sizeThreshold", 0, MAX_SAFE, &v, &p) ||
+        (p && !applied(env, nb_options_set_size_threshold(o, (size_t)v))))
+        return false;
+    if (!int_option(env, obj, "connectTimeout", 1, 86400000, &v, &p) ||
+        (p && !applied(env, nb_options_set_connect_timeout(o, v))))
+        return false;
+    if (!int_option(env, obj, "maxReconnect", -1, 1e9, &v, &p) ||
+        (p && !applied(env, nb_options_set_max_reconnect(o, (int)v))))
+        return false;
+    if (!int_option(env, obj, "reconnectWait", 0, 86400000, &v, &p) ||
+        (p && !applied(env, nb_options_set_reconnect_wait(o, v))))
+        return false;
+    if (!int_option(env, obj, "maxDownload", 0, MAX_SAFE, &v, &p) ||
+        (p && !applied(env, nb_options_set_max_download(o, (uint64_t)v))))
+        return false;
+    if (!int_option(env, obj, "downloadDeadline", 0, 2592000000.0, &v, &p) ||
+        (p && !applied(env, nb_options_set_download_deadline(o, v))))
+        return false;
+    if (!int_option(env, obj, "maxRetries", 0, 1000, &r, &pr) ||
+        !int_option(env, obj, "baseDelay", 0, 86400000, &b, &pb) ||
+        !int_option(env, obj, "maxDelay", 0, 86400000, &m, &pm))
+        return false;
+    /* The seed's back-off: retries counted, not a time budget (nb_options_set_backoff). */
+    if ((pr || pb || pm) && !applied(env, nb_options_set_backoff(o, (int)r, b, m)))
+        return false;
+    return true;
+}
+
+static bool apply_bools(napi_env env, napi_value obj, nb_options *o)
+{
+    bool v, p;
+    if (!nbn_prop_bool(env, obj, "checksum", &v, &p) ||
+        (p && !applied(env, nb_options_set_direct_sha256(o, v))))
+        return false;
+    if (!nbn_prop_bool(env, obj, "allowReconnect", &v, &p) ||
+        (p && !applied(env, nb_options_set_allow_reconnect(o, v))))
+        return false;
+    if (!nbn_prop_bool(env, obj, "tlsRequired", &v, &p) ||
+        (p && !applied(env, nb_options_set_tls_required(o, v))))
+        return false;
+    if (!nbn_prop_bool(env, obj, "fetchLinks", &v, &p) ||
+        (p && !applied(env, nb_options_set_fetch_links(o, v))))
+        return false;
+    if (!nbn_prop_bool(env, obj, "sendAsap", &v, &p) ||
+        (p && !applied(env, nb_options_set_send_asap(o, v))))
+        return false;
+    return true;
+}
+
+/* uploader: 'plik' (the default, as the peers) or 'put'; allowOrigins: an array of origins. */
+static bool apply_lists(napi_env env, napi_value obj, nb_options *o)
+{
+    char *up = NULL;
+    if (!nbn_prop_string(env, obj, "uploader", &up))
+        return false;
+    bool ok = true;
+    if (up && strcmp(up, "put") == 0)
+        ok = applied(env, nb_options_set_upload_handler(o, nb_upload_put, NULL));
+    else if (up && strcmp(up, "plik") != 0) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "option uploader must be 'plik' or 'put', not '%.100s'", up);
+        ok = nbn_throw(env, NB_INVALID_ARG, msg) != NULL;
+    }
+    free(up);
+    napi_value list;
+    if (!ok || !prop(env, obj, "allowOrigins", &list))
+        return false;
+    if (!list)
+        return true;
+    bool is_array = false;
+    uint32_t n = 0;
+    napi_is_array(env, list, &is_array);
+    if (!is_array) {
+        nbn_throw(env, NB_INVALID_ARG, "option allowOrigins must be an array of origins");
+        return false;
+    }
+    napi_get_array_length(env, list, &n);
+    for (uint32_t i = 0; i < n && ok; i++) {
+        napi_value e;
+        napi_get_element(env, list, i, &e);
+        char *origin = nbn_string(env, e, "every element of allowOrigins");
+        ok = origin && applied(env, nb_options_add_allowed_origin(o, origin));
+        free(origin);
+    }
+    return ok;
+}
+
+nb_options *nbn_options_from(napi_env env, napi_value obj)
+{
+    nb_options *o = NULL;
+    if (!applied(env, nb_options_create(&o)))
+        return NULL;
+    if (apply_strings(env, obj, o) && apply_pairs(env, obj, o) && apply_numbers(env, obj, o) &&
+        apply_bools(env, obj, o) && apply_lists(env, obj, o))
+        return o;
+    nb_options_destroy(o);
+    return NULL;
+}
+
+/* ---- envelopes ---------------------------------------------------------- */
+
+typedef nb_status (*env_setter)(nb_envelope *, const char *);
+
+static const struct {
+    const char *name;
+    env_setter set;
+} envelope_fields[] = {
+    {"correlationId", nb_envelope_set_correlation_id},
+    {"msgId", nb_envelope_set_msg_id},
+    {"msgPurpose", nb_envelope_set_msg_purpose},
+    {"senderName", nb_envelope_set_sender_name},
+    {"senderId", nb_envelope_set_sender_id},
+    {"receiverName", nb_envelope_set_receiver_name},
+    {"receiverId", nb_envelope_set_receiver_id},
+    {"replyTo", nb_envelope_set_reply_to},
+    {"replyToMsgId", nb_envelope_set_reply_to_msg_id},
+    {"metadataJson", nb_envelope_set_metadata_json},
+};
+
+/* item.data: a Buffer/TypedArray (bytes, borrowed) or a string (UTF-8, malloc'd into *owned). */
+static bool item_bytes(napi_env env, napi_value data, uint32_t i, const void **bytes,
+                       size_t *len, char **owned)
+{
+    bool is_typed = false, is_buffer = false;
+    *owned = NULL;
+    napi_is_buffer(env, data, &is_buffer);
+    if (is_buffer) {
+        void *p;
+        napi_get_buffer_info(env, data, &p, len);
+        *bytes = p;
+        return true;
+    }
+    napi_is_typedarray(env, data, &is_typed);
+    if (is_typed) {
+        napi_typedarray_type t;
+        size_t count, offset;
+        void *p;
+        napi_value ab;
+        napi_get_typedarray_info(env, data, &t, &count, &p, &ab, &offset);
+        *bytes = p;
+        *len = t == napi_uint8_array || t == napi_int8_array || t == napi_uint8_clamped_array
+                   ? count
+                   : 0;
+        if (*len == 0 && count > 0) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "payloads[%u].data: only byte arrays (Uint8Array, Buffer) "
+                     "can be sent", i);
+            nbn_throw(env, NB_INVALID_ARG, msg);
+            return false;
+        }
+        return true;
+    }
+    char what[96];
+    snprintf(what, sizeof what, "payloads[%u].data (normalised)", i);
+    *owned = nbn_string(env, data, what);
+    if (!*owned)
+        return false;
+    *bytes = *owned;
+    *len = strlen(*owned);
+    return true;
+}
+
+/* One normalised item {dataname, type, data, link} into a new payload added to e. */
+static bool add_item(napi_env env, nb_envelope *e, napi_value item, uint32_t i)
+{
+    char *dataname = NULL, *type = NULL, *owned = NULL;
+    napi_value data;
+    const void *bytes = NULL;
+    size_t len = 0;
+    nb_type t;
+    nb_payload *p = NULL;
+    bool link = false, has_link = false, ok = false;
+    if (!nbn_prop_string(env, item, "dataname", &dataname) ||
+        !nbn_prop_string(env, item, "type", &type) || !prop(env, item, "data", &data) ||
+        !nbn_prop_bool(env, item, "link", &link, &has_link))
+        goto out;
+    if (!dataname || !type || !data) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "payloads[%u] needs dataname, data and type", i);
+        nbn_throw(env, NB_INVALID_ARG, msg);
+        goto out;
+    }
+    if (!applied(env, nb_type_parse(type, &t)) ||
+        !item_bytes(env, data, i, &bytes, &len, &owned))
+        goto out;
+    nb_status s = nb_payload_create(&p, dataname, t, bytes, len);
+    if (s == NB_OK && link)
+        s = nb_payload_force_link(p, true);
+    if (s == NB_OK)
+        s = nb_envelope_add_payload(e, &p);
+    if (s != NB_OK) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "payloads[%u] '%.100s': %s", i, dataname, nb_last_error());
+        nbn_throw(env, s, msg);
+        goto out;
+    }
+    ok = true;
+out:
+    nb_payload_destroy(p);
+    free(dataname);
+    free(type);
+    free(owned);
+    return ok;
+}
+
+static bool set_fields(napi_env env, nb_envelope *e, napi_value fields)
+{
+    for (size_t i = 0; i < sizeof envelope_fields / sizeof envelope_fields[0]; i++) {
+        char *v = NULL;
+        if (!nbn_prop_string(env, fields, envelope_fields[i].name, &v))
+            return false;
+        if (!v)
+            continue;
+        nb_status s = envelope_fields[i].set(e, v);
+        free(v);
+        if (!applied(env, s))
+            return false;
+    }
+    return true;
+}
+
+nb_envelope *nbn_envelope_from(napi_env env, napi_value items, napi_value fields)
+{
+    bool is_array = false;
+    uint32_t n = 0;
+    napi_is_array(env, items, &is_array);
+    if (!is_array) {
+        nbn_throw(env, NB_INVALID_ARG, "payloads must be an array of {dataname, data, type}");
+        return NULL;
+    }
+    napi_get_array_length(env, items, &n);
+    if (n == 0) {
+        nbn_throw(env, NB_INVALID_ARG, "payloads must hold at least one {dataname, data, type}");
+        return NULL;
+    }
+    nb_envelope *e = NULL;
+    if (!applied(env, nb_envelope_create(&e)))
+        return NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        napi_value item;
+        napi_get_element(env, items, i, &item);
+        if (!add_item(env, e, item, i)) {
+            nb_envelope_destroy(e);
+            return NULL;
+        }
+    }
+    if (!set_fields(env, e, fields)) {
+        nb_envelope_destroy(e);
+        return NULL;
+    }
+    return e;
+}
+
+static void set_str(napi_env env, napi_value obj, const char *name, const char *s)
+{
+    napi_value v;
+    if (!s)
+        napi_get_null(env, &v);
+    else
+        napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, obj, name, v);
+}
+
+static napi_value payload_to_js(napi_env env, const nb_payload *p)
+{
+    napi_value o, bytes;
+    size_t len = 0;
+    napi_create_object(env, &o);
+    set_str(env, o, "dataname", nb_payload_dataname(p));
+    set_str(env, o, "type", nb_type_name(nb_payload_type(p)));
+    set_str(env, o, "typeName", nb_payload_type_name(p));
+    set_str(env, o, "transport", nb_transport_name(nb_payload_transport(p)));
+    set_str(env, o, "url", nb_payload_url(p));
+    set_str(env, o, "path", nb_payload_path(p));
+    const uint8_t *data = nb_payload_data(p, &len);
+    if (data)
+        napi_create_buffer_copy(env, len, data, NULL, &bytes);
+    else
+        napi_get_null(env, &bytes);
+    napi_set_named_property(env, o, "bytes", bytes);
+    return o;
+}
+
+napi_value nbn_envelope_to_js(napi_env env, const nb_envelope *e)
+{
+    napi_value o, list, json;
+    size_t len = 0;
+    const char *text = nb_envelope_json(e, &len);
+    size_t n = nb_envelope_payload_count(e);
+    NBN_CALL(env, napi_create_object(env, &o));
+    NBN_CALL(env, napi_create_string_utf8(env, text ? text : "{}", text ? len : 2, &json));
+    napi_set_named_property(env, o, "json", json);
+    NBN_CALL(env, napi_create_array_with_length(env, n, &list));
+    for (size_t i = 0; i < n; i++)
+        napi_set_element(env, list, (uint32_t)i, payload_to_js(env, nb_envelope_payload(e, i)));
+    napi_set_named_property(env, o, "payloads", list);
+    return o;
+}
+
+/* ---- module ------------------------------------------------------------- */
+
+static napi_value version(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    napi_value v;
+    napi_create_string_utf8(env, nb_version_string(), NAPI_AUTO_LENGTH, &v);
+    return v;
+}
+
+/* Checks options without connecting (the JS layer validates early with it). */
+static napi_value check_options(napi_env env, napi_callback_info info)
+{
+    size_t argc = 1;
+    napi_value argv[1];
+    NBN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    nb_options *o = nbn_options_from(env, argc ? argv[0] : NULL);
+    if (!o)
+        return NULL;
+    nb_options_destroy(o);
+    return nbn_undefined(env);
+}
+
+static napi_value init(napi_env env, napi_value exports)
+{
+    napi_property_descriptor props[] = {
+        {"version", NULL, version, NULL, NULL, NULL, napi_default, NULL},
+        {"checkOptions", NULL, check_options, NULL, NULL, NULL, napi_default, NULL},
+    };
+    NBN_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+    if (!nbn_init_ops(env, exports) || !nbn_init_subs(env, exports))
+        return NULL;
+    return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nbnode.h - what the files of the Node-API addon share (bindings/node/src).
+ *
+ * Threading model: JavaScript runs on the main thread only. Every call that
+ * may block (connect, send, request, flush, receive with downloads, JetStream,
+ * Object Store, closing) runs in napi_async_work on libuv's thread pool and
+ * settles a promise on the main thread. Deliveries from nats.c's threads
+ * reach JavaScript through napi_threadsafe_function.
+ *
+ * Ownership: an nbn_client or nbn_sub is owned jointly by its JS handle (an
+ * external whose finalizer drops one reference) and by whatever runs on it
+ * (an async operation, a thread-safe function): each holds a reference
+ * counted on the main thread, and the struct is freed when the last one goes.
+ */
+#ifndef NBNODE_H
+#define NBNODE_H
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include "natsbridge.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+
+/* Checks a napi call made on the main thread; on failure throws and returns NULL. */
+#define NBN_CALL(env, call)                                                    \
+    do {                                                                       \
+        if ((call) != napi_ok) {                                               \
+            nbn_throw_napi(env, #call);                                        \
+            return NULL;                                                       \
+        }                                                                      \
+    } while (0)
+
+typedef struct nbn_sub nbn_sub;
+typedef struct nbn_consumer nbn_consumer;
+
+/* One connection (nb_client) as JavaScript sees it. */
+typedef struct nbn_client {
+    nb_client *c;          /* NULL once closed */
+    int refs;              /* the JS handle + each running operation (main thread only) */
+    int ops;               /* operations running on c */
+    bool closing;          /* close() was called: no new operation may start */
+    napi_deferred *closers; /* promises of close() calls waiting for the close */
+    size_t closer_count;
+    nbn_sub **subs;        /* open subscriptions, closed with the client */
+    size_t sub_count;
+    nbn_consumer **consumers; /* running JetStream consumers, stopped with the client */
+    size_t consumer_count;
+    bool close_started;
+} nbn_client;
+
+/* addon.c: errors, values, options. */
+void nbn_throw_napi(napi_env env, const char *what);
+napi_value nbn_error_value(napi_env env, nb_status s, const char *message);
+napi_value nbn_throw(napi_env env, nb_status s, const char *message);
+napi_value nbn_undefined(napi_env env);
+/* A malloc'd copy of the string value v (NULL and a thrown TypeError naming what otherwise). */
+char *nbn_string(napi_env env, napi_value v, const char *what);
+/* obj[name] as a malloc'd string; *out NULL when absent/undefined/null. false when it threw. */
+bool nbn_prop_string(napi_env env, napi_value obj, const char *name, char **out);
+/* obj[name] as a number; *present false when absent. false when it threw. */
+bool nbn_prop_number(napi_env env, napi_value obj, const char *name, double *out, bool *present);
+bool nbn_prop_bool(napi_env env, napi_value obj, const char *name, bool *out, bool *present);
+/* nb_options from a JS object of connection/sending/receiving settings (NULL when it threw). */
+nb_options *nbn_options_from(napi_env env, napi_value obj);
+/* An nb_envelope from (items, fields) as the JS layer normalises them (NULL when it threw). */
+nb_envelope *nbn_envelope_from(napi_env env, napi_value items, napi_value fields);
+/* {json, payloads: [{dataname, type, transport, bytes, url, path}]} for a received envelope. */
+napi_value nbn_envelope_to_js(napi_env env, const nb_envelope *e);
+/* The client behind a handle, or NULL (and a thrown error) when it is closed or not one. */
+nbn_client *nbn_client_get(napi_env env, napi_value handle, bool allow_closed);
+void nbn_client_unref(nbn_client *cl);
+
+/* ops.c: the asynchronous operations and the client's life. */
+napi_value nbn_init_ops(napi_env env, napi_value exports);
+/* Marks an operation started on cl (refs and ops up); false when cl is closing. */
+bool nbn_client_op_begin(napi_env env, nbn_client *cl);
+/* Ends it (main thread), starting a pending close when it was the last one. */
+void nbn_client_op_end(napi_env env, nbn_client *cl);
+/* Queues f in the thread pool; its promise is returned. */
+typedef struct nbn_work nbn_work;
+
+/* subs.c: subscriptions and JetStream consumers. */
+napi_value nbn_init_subs(napi_env env, napi_value exports);
+/* Called from the close's worker thread: stops every subscription/consumer of cl. */
+void nbn_subs_stop_all(nbn_client *cl);
+/* Called on the main thread after the close: releases their thread-safe functions. */
+void nbn_subs_release_all(nbn_client *cl);
+
+#endif /* NBNODE_H */
