@@ -526,6 +526,58 @@ NB_EXTERN nb_status nb_client_reply(nb_client *c, const nb_envelope *request,
                                     nb_envelope *reply);
 
 /* ------------------------------------------------------------------------ */
+/* Seed-shaped sending: smartsend(subject, [(dataname, data, type), ...])   */
+/* ------------------------------------------------------------------------ */
+
+/** One (dataname, data, type) of the peers' smartsend. */
+typedef struct nb_item {
+    const char *dataname; /**< a safe file name (nb_is_safe_filename), unique in the message */
+    const void *data;     /**< borrowed; copied by the call (may be NULL when len is 0) */
+    size_t len;           /**< bytes at data */
+    nb_type type;         /**< nb_type_parse() maps the peers' names ("image", "arrowtable") */
+} nb_item;
+
+/**
+ * The envelope fields smartsend takes as options. Zero-initialise it; a NULL
+ * member keeps the default (fresh correlation and message ids, purpose
+ * "chat", the options' sender name, no receiver, no reply-to, no metadata).
+ */
+typedef struct nb_send_fields {
+    const char *correlation_id;
+    const char *msg_id;
+    const char *msg_purpose;
+    const char *receiver_name;
+    const char *receiver_id;
+    const char *reply_to;
+    const char *reply_to_msg_id;
+    const char *metadata_json; /**< a JSON object, or NULL */
+} nb_send_fields;
+
+/**
+ * A new envelope holding copies of items[0..n) and the fields (may be NULL).
+ * Refuses an empty list, an unsafe or repeated dataname and content its type
+ * forbids (invalid UTF-8 text, a dictionary that is not JSON), naming the item.
+ */
+NB_EXTERN nb_status nb_envelope_create_items(nb_envelope **out, const nb_item *items, size_t n,
+                                             const nb_send_fields *fields);
+/**
+ * smartsend over a connected client: builds the envelope of items and fields
+ * and sends it on subject (as nb_client_send). On NB_OK, *out (when out is
+ * not NULL) receives the sent envelope: nb_envelope_json() is its wire text.
+ */
+NB_EXTERN nb_status nb_client_send_items(nb_client *c, const char *subject, const nb_item *items,
+                                         size_t n, const nb_send_fields *fields,
+                                         nb_envelope **out);
+/**
+ * smartsend in one call with its own connection (opts: URL, file server,
+ * threshold, sender, authentication, TLS; NULL = defaults), flushed before it
+ * returns. *out as for nb_client_send_items.
+ */
+NB_EXTERN nb_status nb_smartsend_items(const char *subject, const nb_item *items, size_t n,
+                                       const nb_send_fields *fields, const nb_options *opts,
+                                       nb_envelope **out);
+
+/* ------------------------------------------------------------------------ */
 /* Built-in file server (Plik subset and PUT/GET/HEAD/DELETE)               */
 /* ------------------------------------------------------------------------ */
 

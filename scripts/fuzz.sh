@@ -15,6 +15,8 @@
 #   NB_FUZZ_TARGETS    space-separated names to run only those (default: all)
 #   NB_FUZZ_JOBS       build parallelism (default 2)
 #   NB_FUZZ_NICE       nice level of the fuzzers (default 10)
+#   NB_FUZZ_TIMEOUT    seconds one input may take, wall clock (default 25); raise it for long
+#                      runs on a loaded machine, where a niced fuzzer waits for the CPU
 # A crash: its input is $NB_FUZZ_OUT/<target>/crash-* (or leak-, timeout-,
 # oom-); replay it with build-fuzz/tests/fuzz/<target> FILE, fix the bug, and
 # add the file to the target's seed folder tests/fuzz/corpus/<name>/.
@@ -27,6 +29,7 @@ build=${NB_FUZZ_BUILD:-build-fuzz}
 out=${NB_FUZZ_OUT:-$build/fuzz-out}
 jobs=${NB_FUZZ_JOBS:-2}
 nice_level=${NB_FUZZ_NICE:-10}
+unit_timeout=${NB_FUZZ_TIMEOUT:-25}
 
 echo "== natsbridge fuzz: building in $build (clang, -DNB_BUILD_FUZZ=ON)"
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DNB_BUILD_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug \
@@ -64,7 +67,7 @@ while IFS='|' read -r name max_len dict seeds writes writer_args; do
     "$build/tests/fuzz/${name}_replay" --write-seeds "$corpus" "${wargs[@]}"
   fi
   args=(-max_total_time="$seconds" -max_len="$max_len" -print_final_stats=1
-        -timeout=25 -rss_limit_mb=2048 -artifact_prefix="$dir/")
+        -timeout="$unit_timeout" -rss_limit_mb=2048 -artifact_prefix="$dir/")
   [ -n "$dict" ] && args+=(-dict="$dict")
   rc=0
   nice -n "$nice_level" "$build/tests/fuzz/$name" "${args[@]}" "$corpus" >"$dir/log" 2>&1 || rc=$?

@@ -64,6 +64,47 @@ nb_status nb_envelope_add_payload(nb_envelope *e, nb_payload **p)
     return NB_OK;
 }
 
+/* FNV-1a: the distinct-name check hashes every dataname once. */
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/*
+ * An open addressing set of payload indices keeps this O(n) (a receiver's
+ * count is bounded by max_payloads; the table is at most half full).
+ */
+nb_status nbi_envelope_check_distinct_names(const nb_envelope *e, const char *why)
+{
+    size_t cap = 16;
+    while (cap < e->count * 2)
+        cap *= 2;
+    size_t *slot = malloc(cap * sizeof *slot); /* payload index + 1; 0 is empty */
+    if (!slot)
+        return nbi_fail(NB_NO_MEMORY, "envelope: out of memory checking %zu datanames", e->count);
+    memset(slot, 0, cap * sizeof *slot);
+    nb_status s = NB_OK;
+    for (size_t i = 0; s == NB_OK && i < e->count; i++) {
+        const char *name = e->payloads[i]->dataname;
+        size_t at = (size_t)name_hash(name) & (cap - 1);
+        for (; slot[at]; at = (at + 1) & (cap - 1)) {
+            size_t j = slot[at] - 1;
+            if (strcmp(e->payloads[j]->dataname, name) == 0) {
+                s = nbi_fail(NB_NOT_ALLOWED,
+                             "payloads[%zu] '%.200s': the same dataname as payloads[%zu]; %s",
+                             i, name, j, why);
+                break;
+            }
+        }
+        slot[at] = i + 1;
+    }
+    free(slot);
+    return s;
+}
+
 /* Copies value into *field: a UTF-8 string, non-empty when required. */
 static nb_status set_field(nb_envelope *e, char **field, const char *name, const char *value,
                            bool non_empty)

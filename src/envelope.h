@@ -37,4 +37,12 @@ struct nb_envelope {
  */
 nb_status nbi_envelope_fill_defaults(nb_envelope *e, const char *subject, const nb_options *o);
 
+/*
+ * Refuses two payloads of one dataname, naming both indices and why they
+ * must differ: a receiver saving DIR/<msg_id>/<dataname> would overwrite the
+ * first, verified file with the second; a sender of items must not send such
+ * a message.
+ */
+nb_status nbi_envelope_check_distinct_names(const nb_envelope *e, const char *why);
+
 #endif

@@ -429,50 +429,6 @@ static nb_status fetch_link(nb_envelope *e, nb_payload *p, const nb_options *o, 
     return s == NB_OK ? nbi_payload_check_content(p, name_of(who)) : s;
 }
 
-/* FNV-1a: the distinct-name check below hashes every dataname once. */
-static uint64_t name_hash(const char *s)
-{
-    uint64_t h = 14695981039346656037ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-/*
- * Payloads saved into DIR/<msg_id>/<dataname> need distinct names: a second
- * payload of the same name would overwrite the first, verified one. An open
- * addressing set of payload indices keeps this O(n) (the count is bounded by
- * max_payloads, and the table is at most half full).
- */
-static nb_status check_distinct_names(const nb_envelope *e)
-{
-    size_t cap = 16;
-    while (cap < e->count * 2)
-        cap *= 2;
-    size_t *slot = malloc(cap * sizeof *slot); /* payload index + 1; 0 is empty */
-    if (!slot)
-        return nbi_fail(NB_NO_MEMORY, "envelope: out of memory checking %zu datanames", e->count);
-    memset(slot, 0, cap * sizeof *slot);
-    nb_status s = NB_OK;
-    for (size_t i = 0; s == NB_OK && i < e->count; i++) {
-        const char *name = e->payloads[i]->dataname;
-        size_t at = (size_t)name_hash(name) & (cap - 1);
-        for (; slot[at]; at = (at + 1) & (cap - 1)) {
-            size_t j = slot[at] - 1;
-            if (strcmp(e->payloads[j]->dataname, name) == 0) {
-                s = nbi_fail(NB_NOT_ALLOWED,
-                             "payloads[%zu] '%.200s': the same dataname as payloads[%zu]; "
-                             "both cannot be saved into one directory",
-                             i, name, j);
-                break;
-            }
-        }
-        slot[at] = i + 1;
-    }
-    free(slot);
-    return s;
-}
-
 /*
  * Before any download starts: the sizes the links announce, added up, must
  * stay under max_link_bytes (each download is capped at its announced size).
@@ -529,7 +485,7 @@ nb_status nbi_transport_resolve(nb_envelope *e, const nb_options *o)
     if (o->fetch_links) {
         nb_status s = check_link_total(e, o);
         if (s == NB_OK && o->download_dir)
-            s = check_distinct_names(e);
+            s = nbi_envelope_check_distinct_names(e, "both cannot be saved into one directory");
         if (s != NB_OK)
             return s;
     }

@@ -468,6 +468,117 @@ CASE(queue_groups, 0)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Seed-shaped sending: (dataname, data, type) items                        */
+/* ------------------------------------------------------------------------ */
+
+CASE(send_items_seed_shape, 0)
+{
+    nb_options *o = opts_new();
+    nb_subscription *s = sub_sync(new_client(), "items.seed", NULL);
+    CHECK(o && s);
+    static const uint8_t png[] = {0x89, 'P', 'N', 'G', 0, 1, 2, 0xff};
+    const char *dict = "{\"temperature\":21.5,\"unit\":\"C\"}";
+    nb_item items[] = {
+        {"caption", "hello from C", 12, NB_TYPE_TEXT},
+        {"config", dict, strlen(dict), NB_TYPE_DICTIONARY},
+        {"photo", png, sizeof png, NB_TYPE_IMAGE},
+    };
+    nb_send_fields f = {0};
+    f.correlation_id = "corr-items-1";
+    f.msg_purpose = "request";
+    f.receiver_name = "svc";
+    f.reply_to = "items.replies";
+    f.metadata_json = "{\"k\":1}";
+    nb_envelope *sent = NULL;
+    CHECK_OK(nb_smartsend_items("items.seed", items, COUNT(items), &f, o, &sent));
+    CHECK(sent);
+    keep(sent);
+    size_t len = 0;
+    CHECK(nb_envelope_json(sent, &len) && len > 0);
+    CHECK_STR(nb_envelope_correlation_id(sent), "corr-items-1");
+    CHECK(is_uuid4(nb_envelope_msg_id(sent)));
+
+    nb_envelope *got = next_env(s, 5000);
+    CHECK(got);
+    CHECK_STR(nb_envelope_msg_id(got), nb_envelope_msg_id(sent));
+    CHECK_STR(nb_envelope_correlation_id(got), "corr-items-1");
+    CHECK_STR(nb_envelope_msg_purpose(got), "request");
+    CHECK_STR(nb_envelope_receiver_name(got), "svc");
+    CHECK_STR(nb_envelope_reply_to(got), "items.replies");
+    CHECK(nb_envelope_payload_count(got) == 3);
+    CHECK(payload_is(nb_envelope_payload(got, 0), "caption", NB_TYPE_TEXT, "hello from C", 12));
+    CHECK(payload_is(nb_envelope_payload(got, 1), "config", NB_TYPE_DICTIONARY, dict,
+                     strlen(dict)));
+    CHECK(payload_is(nb_envelope_payload(got, 2), "photo", NB_TYPE_IMAGE, png, sizeof png));
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(nb_envelope_metadata(got), "k");
+    CHECK(cJSON_IsNumber(k) && k->valuedouble == 1);
+
+    /* Over a connected client, without asking for the envelope back. */
+    nb_client *c = new_client();
+    CHECK(c);
+    nb_item one = {"msg", "again", 5, NB_TYPE_TEXT};
+    CHECK_OK(nb_client_send_items(c, "items.seed", &one, 1, NULL, NULL));
+    got = next_env(s, 5000);
+    CHECK(got);
+    CHECK_STR(first_text(got), "again");
+    CHECK_STR(nb_envelope_msg_purpose(got), "chat");
+}
+
+/* Every refusal names the item or field that was wrong, and sends nothing. */
+CASE(send_items_refusals, 0)
+{
+    nb_client *c = new_client();
+    nb_subscription *s = sub_sync(new_client(), "items.bad", NULL);
+    CHECK(c && s);
+    nb_envelope *out = (nb_envelope *)&out; /* must come back NULL */
+    nb_item ok = {"a", "x", 1, NB_TYPE_TEXT};
+    CHECK_FAILS(nb_client_send_items(c, "items.bad", NULL, 0, NULL, &out), NB_INVALID_ARG);
+    CHECK(out == NULL && strstr(nb_last_error(), "at least one"));
+    CHECK_FAILS(nb_client_send_items(c, "items.bad", &ok, 0, NULL, NULL), NB_INVALID_ARG);
+
+    nb_item dup[] = {{"same", "1", 1, NB_TYPE_TEXT}, {"same", "2", 1, NB_TYPE_TEXT}};
+    CHECK_FAILS(nb_client_send_items(c, "items.bad", dup, 2, NULL, NULL), NB_NOT_ALLOWED);
+    CHECK(strstr(nb_last_error(), "payloads[1] 'same'") && strstr(nb_last_error(), "payloads[0]"));
+
+    nb_item noname[] = {ok, {NULL, "x", 1, NB_TYPE_TEXT}};
+    CHECK_FAILS(nb_client_send_items(c, "items.bad", noname, 2, NULL, NULL), NB_INVALID_ARG);
+    CHECK(strstr(nb_last_error(), "items[1]: dataname is NULL"));
+
+    nb_item badtype = {"t", "x", 1, (nb_type)99};
+    CHECK_FAILS(nb_client_send_items(c, "items.bad", &badtype, 1, NULL, NULL), NB_INVALID_ARG);
+    CHECK(strstr(nb_last_error(), "items[0] 't': unknown type 99"));
+
+    nb_item badtext[] = {ok, {"t2", "\xff\xfe", 2, NB_TYPE_TEXT}};
+    CHECK(nb_client_send_items(c, "items.bad", badtext, 2, NULL, NULL) != NB_OK);
+    CHECK(strstr(nb_last_error(), "items[1]") && strstr(nb_last_error(), "t2"));
+
+    nb_item baddict = {"cfg", "{nope", 5, NB_TYPE_DICTIONARY};
+    CHECK(nb_client_send_items(c, "items.bad", &baddict, 1, NULL, NULL) != NB_OK);
+    CHECK(strstr(nb_last_error(), "items[0]") && strstr(nb_last_error(), "cfg"));
+
+    nb_item nodata = {"n", NULL, 3, NB_TYPE_BINARY};
+    CHECK_FAILS(nb_client_send_items(c, "items.bad", &nodata, 1, NULL, NULL), NB_INVALID_ARG);
+    CHECK(strstr(nb_last_error(), "items[0]") && strstr(nb_last_error(), "NULL"));
+
+    nb_send_fields f = {0};
+    f.metadata_json = "[1,2]";
+    CHECK(nb_client_send_items(c, "items.bad", &ok, 1, &f, NULL) != NB_OK);
+    CHECK(strstr(nb_last_error(), "object"));
+    nb_send_fields g = {0};
+    g.msg_id = "";
+    CHECK_FAILS(nb_client_send_items(c, "items.bad", &ok, 1, &g, NULL), NB_INVALID_ARG);
+    CHECK(strstr(nb_last_error(), "msg_id"));
+
+    CHECK_FAILS(nb_client_send_items(c, "", &ok, 1, NULL, NULL), NB_INVALID_ARG);
+    CHECK_FAILS(nb_client_send_items(NULL, "items.bad", &ok, 1, NULL, NULL), NB_INVALID_ARG);
+    CHECK_FAILS(nb_envelope_create_items(NULL, &ok, 1, NULL), NB_INVALID_ARG);
+
+    /* Nothing of the above reached the subscriber. */
+    nb_envelope *none = NULL;
+    CHECK(nb_subscription_next(s, 300, &none) == NB_TIMEOUT && none == NULL);
+}
+
+/* ------------------------------------------------------------------------ */
 /* One-shot and many sends                                                  */
 /* ------------------------------------------------------------------------ */
 
@@ -728,6 +839,8 @@ static const nbt_case cases[] = {
     NBT_ENTRY(client_receive),
     NBT_ENTRY(queue_groups),
     NBT_ENTRY(smartsend_one_shot),
+    NBT_ENTRY(send_items_seed_shape),
+    NBT_ENTRY(send_items_refusals),
     NBT_ENTRY(send_1000_one_connection),
     NBT_ENTRY(file_payload),
     NBT_ENTRY(peer_envelopes),
