@@ -360,24 +360,6 @@ nb_options *nbn_options_from(napi_env env, napi_value obj)
 
 /* ---- envelopes ---------------------------------------------------------- */
 
-typedef nb_status (*env_setter)(nb_envelope *, const char *);
-
-static const struct {
-    const char *name;
-    env_setter set;
-} envelope_fields[] = {
-    {"correlationId", nb_envelope_set_correlation_id},
-    {"msgId", nb_envelope_set_msg_id},
-    {"msgPurpose", nb_envelope_set_msg_purpose},
-    {"senderName", nb_envelope_set_sender_name},
-    {"senderId", nb_envelope_set_sender_id},
-    {"receiverName", nb_envelope_set_receiver_name},
-    {"receiverId", nb_envelope_set_receiver_id},
-    {"replyTo", nb_envelope_set_reply_to},
-    {"replyToMsgId", nb_envelope_set_reply_to_msg_id},
-    {"metadataJson", nb_envelope_set_metadata_json},
-};
-
 /* item.data: a Buffer/TypedArray (bytes, borrowed) or a string (UTF-8, malloc'd into *owned). */
 static bool item_bytes(napi_env env, napi_value data, uint32_t i, const void **bytes,
                        size_t *len, char **owned)
@@ -421,91 +403,193 @@ static bool item_bytes(napi_env env, napi_value data, uint32_t i, const void **b
     return true;
 }
 
-/* One normalised item {dataname, type, data, link} into a new payload added to e. */
-static bool add_item(napi_env env, nb_envelope *e, napi_value item, uint32_t i)
+/* The items of one message as the C calls take them, with what they borrow from JS. */
+typedef struct item_list {
+    nb_item *items;
+    char **datanames; /* malloc'd, one per item */
+    char **owned;     /* malloc'd string data (text, JSON), else NULL */
+    bool *link;       /* sent by link whatever its size */
+    size_t n;
+    bool any_link;
+} item_list;
+
+static void item_list_free(item_list *l)
 {
-    char *dataname = NULL, *type = NULL, *owned = NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->datanames[i]);
+        free(l->owned[i]);
+    }
+    free(l->items);
+    free(l->datanames);
+    free(l->owned);
+    free(l->link);
+}
+
+/* items[i] = one normalised {dataname, type, data, link}; false when it threw. */
+static bool take_item(napi_env env, item_list *l, napi_value item, uint32_t i)
+{
+    char *type = NULL;
     napi_value data;
-    const void *bytes = NULL;
-    size_t len = 0;
-    nb_type t;
-    nb_payload *p = NULL;
-    bool link = false, has_link = false, ok = false;
-    if (!nbn_prop_string(env, item, "dataname", &dataname) ||
+    bool has_link = false;
+    nb_item *it = &l->items[i];
+    if (!nbn_prop_string(env, item, "dataname", &l->datanames[i]) ||
         !nbn_prop_string(env, item, "type", &type) || !prop(env, item, "data", &data) ||
-        !nbn_prop_bool(env, item, "link", &link, &has_link))
-        goto out;
-    if (!dataname || !type || !data) {
+        !nbn_prop_bool(env, item, "link", &l->link[i], &has_link)) {
+        free(type);
+        return false;
+    }
+    if (!l->datanames[i] || !type || !data) {
+        free(type);
         char msg[160];
         snprintf(msg, sizeof msg, "payloads[%u] needs dataname, data and type", i);
         nbn_throw(env, NB_INVALID_ARG, msg);
-        goto out;
+        return false;
     }
-    if (!applied(env, nb_type_parse(type, &t)) ||
-        !item_bytes(env, data, i, &bytes, &len, &owned))
-        goto out;
-    nb_status s = nb_payload_create(&p, dataname, t, bytes, len);
-    if (s == NB_OK && link)
-        s = nb_payload_force_link(p, true);
-    if (s == NB_OK)
-        s = nb_envelope_add_payload(e, &p);
-    if (s != NB_OK) {
-        char msg[1200];
-        snprintf(msg, sizeof msg, "payloads[%u] '%.100s': %s", i, dataname, nb_last_error());
-        nbn_throw(env, s, msg);
-        goto out;
-    }
-    ok = true;
-out:
-    nb_payload_destroy(p);
-    free(dataname);
+    bool ok = applied(env, nb_type_parse(type, &it->type)) &&
+              item_bytes(env, data, i, &it->data, &it->len, &l->owned[i]);
     free(type);
-    free(owned);
+    it->dataname = l->datanames[i];
+    l->any_link = l->any_link || l->link[i];
     return ok;
 }
 
-static bool set_fields(napi_env env, nb_envelope *e, napi_value fields)
-{
-    for (size_t i = 0; i < sizeof envelope_fields / sizeof envelope_fields[0]; i++) {
-        char *v = NULL;
-        if (!nbn_prop_string(env, fields, envelope_fields[i].name, &v))
-            return false;
-        if (!v)
-            continue;
-        nb_status s = envelope_fields[i].set(e, v);
-        free(v);
-        if (!applied(env, s))
-            return false;
-    }
-    return true;
-}
-
-nb_envelope *nbn_envelope_from(napi_env env, napi_value items, napi_value fields)
+static bool take_items(napi_env env, napi_value items, item_list *l)
 {
     bool is_array = false;
     uint32_t n = 0;
     napi_is_array(env, items, &is_array);
     if (!is_array) {
         nbn_throw(env, NB_INVALID_ARG, "payloads must be an array of {dataname, data, type}");
-        return NULL;
+        return false;
     }
     napi_get_array_length(env, items, &n);
     if (n == 0) {
         nbn_throw(env, NB_INVALID_ARG, "payloads must hold at least one {dataname, data, type}");
-        return NULL;
+        return false;
     }
-    nb_envelope *e = NULL;
-    if (!applied(env, nb_envelope_create(&e)))
-        return NULL;
+    l->items = calloc(n, sizeof *l->items);
+    l->datanames = calloc(n, sizeof *l->datanames);
+    l->owned = calloc(n, sizeof *l->owned);
+    l->link = calloc(n, sizeof *l->link);
+    if (!l->items || !l->datanames || !l->owned || !l->link) {
+        nbn_throw(env, NB_NO_MEMORY, "out of memory copying payloads");
+        return false;
+    }
+    l->n = n;
     for (uint32_t i = 0; i < n; i++) {
         napi_value item;
         napi_get_element(env, items, i, &item);
-        if (!add_item(env, e, item, i)) {
-            nb_envelope_destroy(e);
-            return NULL;
+        if (!take_item(env, l, item, i))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Payloads one by one, for a message with a payload forced to go by link
+ * (nb_item has no such flag), through nb_payload_create; throws naming the
+ * payload on failure.
+ */
+static bool add_payloads(napi_env env, nb_envelope *e, const item_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        nb_payload *p = NULL;
+        const nb_item *it = &l->items[i];
+        nb_status s = nb_payload_create(&p, it->dataname, it->type, it->data, it->len);
+        if (s == NB_OK && l->link[i])
+            s = nb_payload_force_link(p, true);
+        if (s == NB_OK)
+            s = nb_envelope_add_payload(e, &p);
+        nb_payload_destroy(p);
+        if (s != NB_OK) {
+            char msg[1200];
+            snprintf(msg, sizeof msg, "payloads[%zu] '%.100s': %s", i, it->dataname,
+                     nb_last_error());
+            nbn_throw(env, s, msg);
+            return false;
         }
     }
-    if (!set_fields(env, e, fields)) {
+    return true;
+}
+
+#define FIELD_COUNT 8
+
+/* The envelope fields of the seed's options into *f (the strings kept in keep[]). */
+static bool take_fields(napi_env env, napi_value fields, nb_send_fields *f, char **keep)
+{
+    const char **slot[FIELD_COUNT] = {&f->correlation_id, &f->msg_id, &f->msg_purpose,
+                                      &f->receiver_name, &f->receiver_id, &f->reply_to,
+                                      &f->reply_to_msg_id, &f->metadata_json};
+    static const char *const names[FIELD_COUNT] = {
+        "correlationId", "msgId", "msgPurpose", "receiverName",
+        "receiverId", "replyTo", "replyToMsgId", "metadataJson"};
+    for (size_t i = 0; i < FIELD_COUNT; i++) {
+        if (!nbn_prop_string(env, fields, names[i], &keep[i]))
+            return false;
+        *slot[i] = keep[i];
+    }
+    return true;
+}
+
+/* The fields of f on e, for the payload-by-payload path. */
+static nb_status set_fields(nb_envelope *e, const nb_send_fields *f)
+{
+    nb_status s = NB_OK;
+    if (s == NB_OK && f->correlation_id)
+        s = nb_envelope_set_correlation_id(e, f->correlation_id);
+    if (s == NB_OK && f->msg_id)
+        s = nb_envelope_set_msg_id(e, f->msg_id);
+    if (s == NB_OK && f->msg_purpose)
+        s = nb_envelope_set_msg_purpose(e, f->msg_purpose);
+    if (s == NB_OK && f->receiver_name)
+        s = nb_envelope_set_receiver_name(e, f->receiver_name);
+    if (s == NB_OK && f->receiver_id)
+        s = nb_envelope_set_receiver_id(e, f->receiver_id);
+    if (s == NB_OK && f->reply_to)
+        s = nb_envelope_set_reply_to(e, f->reply_to);
+    if (s == NB_OK && f->reply_to_msg_id)
+        s = nb_envelope_set_reply_to_msg_id(e, f->reply_to_msg_id);
+    if (s == NB_OK && f->metadata_json)
+        s = nb_envelope_set_metadata_json(e, f->metadata_json);
+    return s;
+}
+
+/* senderName/senderId of one message (nb_send_fields has none): the options' otherwise. */
+static bool set_sender(napi_env env, nb_envelope *e, napi_value fields)
+{
+    char *name = NULL, *id = NULL;
+    bool ok = nbn_prop_string(env, fields, "senderName", &name) &&
+              nbn_prop_string(env, fields, "senderId", &id);
+    if (ok && name)
+        ok = applied(env, nb_envelope_set_sender_name(e, name));
+    if (ok && id)
+        ok = applied(env, nb_envelope_set_sender_id(e, id));
+    free(name);
+    free(id);
+    return ok;
+}
+
+/*
+ * The seed-shaped entry point (nb_envelope_create_items) builds the envelope;
+ * a message with a payload forced to go by link is built payload by payload.
+ */
+nb_envelope *nbn_envelope_from(napi_env env, napi_value items, napi_value fields)
+{
+    item_list l = {0};
+    nb_send_fields f = {0};
+    char *keep[FIELD_COUNT] = {0};
+    nb_envelope *e = NULL;
+    bool ok = take_items(env, items, &l) && take_fields(env, fields, &f, keep);
+    if (ok && !l.any_link)
+        ok = applied(env, nb_envelope_create_items(&e, l.items, l.n, &f));
+    else if (ok)
+        ok = applied(env, nb_envelope_create(&e)) && add_payloads(env, e, &l) &&
+             applied(env, set_fields(e, &f));
+    ok = ok && set_sender(env, e, fields);
+    for (size_t i = 0; i < FIELD_COUNT; i++)
+        free(keep[i]);
+    item_list_free(&l);
+    if (!ok) {
         nb_envelope_destroy(e);
         return NULL;
     }
