@@ -29,7 +29,10 @@ export const subject = (name) => `node.${name}.${process.pid}.${++seq}`;
 
 // A child process whose stdout/stderr are collected; .exited resolves to its status.
 export function start(cmd, args, opts = {}) {
-  const p = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...(opts.env || {}) } });
+  const env = { ...process.env, ...(opts.env || {}) };
+  // Under NB_SANITIZE only node gets the preloaded ASan runtime (run.sh); the CLI links its own.
+  if (cmd !== process.execPath) delete env.LD_PRELOAD;
+  const p = spawn(cmd, args, { cwd: opts.cwd, env });
   p.out = '';
   p.err = '';
   p.stdout.on('data', (d) => { p.out += d; });

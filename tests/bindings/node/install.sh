@@ -11,6 +11,11 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/nbnode-XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; for f in "$T"/*.log; do [ -s "$f" ] && { echo "---- $f" >&2; tail -20 "$f" >&2; }; done; exit 1; }
 
+ASANENV=() # an NB_SANITIZE build: node gets the ASan runtime preloaded (see run.sh)
+if [ -n "${NB_ASAN_RUNTIME:-}" ]; then
+    ASANENV=("LD_PRELOAD=$NB_ASAN_RUNTIME" "ASAN_OPTIONS=${ASAN_OPTIONS:-}:malloc_context_size=2"
+         "LSAN_OPTIONS=suppressions=$(cd "$(dirname "$0")" && pwd)/lsan-node.supp")
+fi
 timeout 120 cmake --install "$BUILD" --prefix "$T/prefix" --component node >"$T/install.log" 2>&1 ||
     fail "cmake --install --component node"
 PKG=$T/prefix/lib/node_modules/natsbridge
@@ -18,11 +23,11 @@ for f in natsbridge.node package.json README.md lib/natsbridge.js lib/natsbridge
     [ -f "$PKG/$f" ] || fail "cmake --install did not put $f into $PKG"
 done
 # CommonJS through NODE_PATH (global modules), ESM by path; the installed addon, not the build's.
-out=$(cd "$T" && env -u NATSBRIDGE_NODE_ADDON -u NATSBRIDGE_BUILD_DIR NODE_PATH="$T/prefix/lib/node_modules" \
+out=$(cd "$T" && env -u NATSBRIDGE_NODE_ADDON -u NATSBRIDGE_BUILD_DIR "${ASANENV[@]}" NODE_PATH="$T/prefix/lib/node_modules" \
     timeout 20 "$NODE" -e "const nb = require('natsbridge'); console.log(nb.version, typeof nb.smartsend, typeof nb.Client.connect)" 2>&1) ||
     fail "require('natsbridge') from the install: $out"
 [ "$out" = "0.1.0 function function" ] || fail "unexpected: $out"
-out=$(cd "$T" && env -u NATSBRIDGE_NODE_ADDON timeout 20 "$NODE" --input-type=module \
+out=$(cd "$T" && env -u NATSBRIDGE_NODE_ADDON "${ASANENV[@]}" timeout 20 "$NODE" --input-type=module \
     -e "import { smartreceive, version } from '$PKG/lib/natsbridge.mjs'; console.log(version, typeof smartreceive)" 2>&1) ||
     fail "import from the install: $out"
 [ "$out" = "0.1.0 function" ] || fail "unexpected ESM: $out"
@@ -31,10 +36,10 @@ out=$(cd "$T" && env -u NATSBRIDGE_NODE_ADDON timeout 20 "$NODE" --input-type=mo
 # install script only checks that the addon of the C build loads.
 mkdir -p "$T/app" && cd "$T/app" || fail "mkdir"
 echo '{"name":"app","version":"1.0.0","private":true}' >package.json
-env -u NATSBRIDGE_NODE_ADDON NATSBRIDGE_BUILD_DIR="$BUILD" timeout 120 npm install --offline --no-audit --no-fund \
+env -u NATSBRIDGE_NODE_ADDON "${ASANENV[@]}" NATSBRIDGE_BUILD_DIR="$BUILD" timeout 120 npm install --offline --no-audit --no-fund \
     "$SRC/bindings/node" >"$T/npm.log" 2>&1 || fail "npm install ./bindings/node"
 grep -q using "$T/npm.log" || true
-out=$(env -u NATSBRIDGE_NODE_ADDON NATSBRIDGE_BUILD_DIR="$BUILD" timeout 20 "$NODE" -e \
+out=$(cd "$T/app" && env -u NATSBRIDGE_NODE_ADDON "${ASANENV[@]}" NATSBRIDGE_BUILD_DIR="$BUILD" timeout 20 "$NODE" -e \
     "const { smartreceive } = require('natsbridge'); smartreceive('{}').catch((e) => console.log(e.code))" 2>&1) ||
     fail "require after npm install: $out"
 [ "$out" = "NB_BAD_ENVELOPE" ] || fail "unexpected after npm install: $out"

@@ -18,7 +18,15 @@ export NATSBRIDGE_NODE_ADDON=$ADDON NB_CLI=$NB NB_TEST_TMP=$T NB_NODE=$NODE
 # The nats.js peer's packages (apache-arrow for the table checks), installed by `npm ci`.
 cd "$(dirname "$0")/../../interop/js" || fail "no tests/interop/js"
 [ -d node_modules/apache-arrow ] || fail "tests/interop/js/node_modules missing: run scripts/install-deps.sh --test (npm ci)"
-timeout 280 "$NODE" --expose-gc --test --test-concurrency=1 --test-timeout=120000 "$FILE" \
+# An NB_SANITIZE build: node is not instrumented, so the ASan runtime is preloaded into node
+# (only: helpers.mjs drops it for other children); node's own exit-time leaks are suppressed by
+# the allocating frame (lsan-node.supp), so that the addon's are still reported.
+PRELOAD=()
+if [ -n "${NB_ASAN_RUNTIME:-}" ]; then
+    PRELOAD=(env "LD_PRELOAD=$NB_ASAN_RUNTIME" "ASAN_OPTIONS=${ASAN_OPTIONS:-}:malloc_context_size=2"
+             "LSAN_OPTIONS=suppressions=$(cd "$(dirname "$0")" && pwd)/lsan-node.supp")
+fi
+timeout 380 "${PRELOAD[@]}" "$NODE" --expose-gc --test --test-concurrency=1 --test-timeout=360000 "$FILE" \
     >"$T/node.out" 2>"$T/node.err"
 RC=$?
 cat "$T/node.out"
