@@ -177,3 +177,27 @@ test('the C CLI, the nats.js peer and the Python peer send; Node receives', asyn
     await c.close();
   }
 });
+
+test("a nats.js Msg goes into smartreceive, as in the seed's receive loop", async () => {
+  const { createRequire } = await import('node:module');
+  const { connect } = createRequire(path.join(JS_PEER_DIR, 'package.json'))('nats');
+  const nc = await connect({ servers: natsUrl });
+  const c = await nb.Client.connect({ natsUrl, fileserverUrl });
+  try {
+    const s = subject('natsjs');
+    const sub = nc.subscribe(s, { max: 1 });
+    await nc.flush();
+    const big = Buffer.alloc(1100000, 9);
+    const sent = await c.send(s, [{ dataname: 'msg', type: 'text', data: 'seed loop' },
+      { dataname: 'big', type: 'binary', data: big }]);
+    let got;
+    for await (const m of sub) got = await nb.smartreceive(m, { maxRetries: 3, baseDelay: 50, maxDelay: 500 });
+    assert.equal(got.msg_id, sent.msg_id);
+    assert.equal(got.payloads[0].data, 'seed loop');
+    assert.equal(got.payloads[1].transport, 'link');
+    assert.ok(got.payloads[1].data.equals(big));
+  } finally {
+    await nc.close();
+    await c.close();
+  }
+});
