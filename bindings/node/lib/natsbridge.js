@@ -256,6 +256,7 @@ class Consumer {
   }
 
   _deliver(err, raw, delivery, done) {
+    if (this._closed) { if (done) done('nakNow'); return; } // queued before close(): comes again
     if (err) { report(this._onError, err, 'JetStream consumer'); return; }
     Promise.resolve()
       .then(() => this._handler(receivedEnvelope(raw), delivery, this))
