@@ -5,7 +5,7 @@
 # through the binding with its RSS. Prints figures; asserts nothing. Use a Release build.
 # Environment: NB_COUNT, NB_REPS, NB_LONG (see bench_node.mjs).
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${1:-$ROOT/build}
+BUILD=$(cd "${1:-$ROOT/build}" && pwd) || exit 2
 source "$ROOT/tests/cli/lib.sh" "$BUILD/natsbridge"
 start_server
 [ -d "$ROOT/tests/interop/js/node_modules/nats" ] || fail "run scripts/install-deps.sh --test (npm ci)"

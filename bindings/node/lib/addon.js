@@ -11,10 +11,10 @@ const fs = require('node:fs');
 function candidates() {
   const pkg = path.join(__dirname, '..');
   const list = [];
-  if (process.env.NATSBRIDGE_NODE_ADDON) list.push(process.env.NATSBRIDGE_NODE_ADDON);
+  if (process.env.NATSBRIDGE_NODE_ADDON) list.push(path.resolve(process.env.NATSBRIDGE_NODE_ADDON));
   list.push(path.join(pkg, 'natsbridge.node'));
   if (process.env.NATSBRIDGE_BUILD_DIR) {
-    list.push(path.join(process.env.NATSBRIDGE_BUILD_DIR, 'bindings', 'node', 'natsbridge.node'));
+    list.push(path.resolve(process.env.NATSBRIDGE_BUILD_DIR, 'bindings', 'node', 'natsbridge.node'));
   }
   list.push(path.join(pkg, '..', '..', 'build', 'bindings', 'node', 'natsbridge.node'));
   return list;
