@@ -90,11 +90,11 @@ function message(data, options) {
   const o = options || {};
   const linkNames = new Set(Array.isArray(o.link) ? o.link : []);
   const items = normaliseItems(data).map((it, i) => normaliseItem(it, i, linkNames));
-  const fields = {};
+  let fields = null; // none set: the addon then reads no field at all
   for (const f of FIELDS) {
-    if (o[f] !== undefined && o[f] !== null && o[f] !== '') fields[f] = String(o[f]);
+    if (o[f] !== undefined && o[f] !== null && o[f] !== '') (fields || (fields = {}))[f] = String(o[f]);
   }
-  if (o.metadata !== undefined) fields.metadataJson = JSON.stringify(o.metadata);
+  if (o.metadata !== undefined) (fields || (fields = {})).metadataJson = JSON.stringify(o.metadata);
   return [items, fields];
 }
 

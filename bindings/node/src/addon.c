@@ -360,58 +360,60 @@ nb_options *nbn_options_from(napi_env env, napi_value obj)
 
 /* ---- envelopes ---------------------------------------------------------- */
 
-/* item.data: a Buffer/TypedArray (bytes, borrowed) or a string (UTF-8, malloc'd into *owned). */
+/* A malloc'd copy of len bytes at p (NUL-terminated), or NULL (thrown). */
+static char *copy_bytes(napi_env env, const void *p, size_t len)
+{
+    char *c = malloc(len + 1);
+    if (!c) {
+        nbn_throw(env, NB_NO_MEMORY, "out of memory copying a payload");
+        return NULL;
+    }
+    if (len)
+        memcpy(c, p, len);
+    c[len] = '\0';
+    return c;
+}
+
+/*
+ * item.data: a Buffer/TypedArray (bytes) or a string (UTF-8), copied into *owned:
+ * the envelope is built later on a worker thread, where JS memory must not be read.
+ */
 static bool item_bytes(napi_env env, napi_value data, uint32_t i, const void **bytes,
                        size_t *len, char **owned)
 {
     bool is_typed = false, is_buffer = false;
+    void *p = NULL;
     *owned = NULL;
     napi_is_buffer(env, data, &is_buffer);
     if (is_buffer) {
-        void *p;
         napi_get_buffer_info(env, data, &p, len);
-        *bytes = p;
-        return true;
-    }
-    napi_is_typedarray(env, data, &is_typed);
-    if (is_typed) {
+    } else if (napi_is_typedarray(env, data, &is_typed) == napi_ok && is_typed) {
         napi_typedarray_type t;
         size_t count, offset;
-        void *p;
         napi_value ab;
         napi_get_typedarray_info(env, data, &t, &count, &p, &ab, &offset);
-        *bytes = p;
-        *len = t == napi_uint8_array || t == napi_int8_array || t == napi_uint8_clamped_array
-                   ? count
-                   : 0;
-        if (*len == 0 && count > 0) {
+        if (t != napi_uint8_array && t != napi_int8_array && t != napi_uint8_clamped_array) {
             char msg[160];
             snprintf(msg, sizeof msg, "payloads[%u].data: only byte arrays (Uint8Array, Buffer) "
                      "can be sent", i);
             nbn_throw(env, NB_INVALID_ARG, msg);
             return false;
         }
+        *len = count;
+    } else {
+        char what[96];
+        snprintf(what, sizeof what, "payloads[%u].data (normalised)", i);
+        *owned = nbn_string(env, data, what);
+        if (!*owned)
+            return false;
+        *bytes = *owned;
+        *len = strlen(*owned);
         return true;
     }
-    char what[96];
-    snprintf(what, sizeof what, "payloads[%u].data (normalised)", i);
-    *owned = nbn_string(env, data, what);
-    if (!*owned)
-        return false;
+    *owned = copy_bytes(env, p, *len);
     *bytes = *owned;
-    *len = strlen(*owned);
-    return true;
+    return *owned != NULL;
 }
-
-/* The items of one message as the C calls take them, with what they borrow from JS. */
-typedef struct item_list {
-    nb_item *items;
-    char **datanames; /* malloc'd, one per item */
-    char **owned;     /* malloc'd string data (text, JSON), else NULL */
-    bool *link;       /* sent by link whatever its size */
-    size_t n;
-    bool any_link;
-} item_list;
 
 static void item_list_free(item_list *l)
 {
@@ -487,10 +489,9 @@ static bool take_items(napi_env env, napi_value items, item_list *l)
 
 /*
  * Payloads one by one, for a message with a payload forced to go by link
- * (nb_item has no such flag), through nb_payload_create; throws naming the
- * payload on failure.
+ * (nb_item has no such flag), through nb_payload_create; err names the payload.
  */
-static bool add_payloads(napi_env env, nb_envelope *e, const item_list *l)
+static nb_status add_payloads(nb_envelope *e, const item_list *l, char *err, size_t errsz)
 {
     for (size_t i = 0; i < l->n; i++) {
         nb_payload *p = NULL;
@@ -502,33 +503,41 @@ static bool add_payloads(napi_env env, nb_envelope *e, const item_list *l)
             s = nb_envelope_add_payload(e, &p);
         nb_payload_destroy(p);
         if (s != NB_OK) {
-            char msg[1200];
-            snprintf(msg, sizeof msg, "payloads[%zu] '%.100s': %s", i, it->dataname,
-                     nb_last_error());
-            nbn_throw(env, s, msg);
-            return false;
+            snprintf(err, errsz, "payloads[%zu] '%.100s': %s", i, it->dataname, nb_last_error());
+            return s;
         }
     }
-    return true;
+    return NB_OK;
 }
 
 #define FIELD_COUNT 8
 
-/* The envelope fields of the seed's options into *f (the strings kept in keep[]). */
-static bool take_fields(napi_env env, napi_value fields, nb_send_fields *f, char **keep)
+/* Whether v is an object (fields are passed as null when the caller set none). */
+static bool is_object(napi_env env, napi_value v)
 {
-    const char **slot[FIELD_COUNT] = {&f->correlation_id, &f->msg_id, &f->msg_purpose,
-                                      &f->receiver_name, &f->receiver_id, &f->reply_to,
-                                      &f->reply_to_msg_id, &f->metadata_json};
-    static const char *const names[FIELD_COUNT] = {
+    napi_valuetype t = napi_undefined;
+    return v && napi_typeof(env, v, &t) == napi_ok && t == napi_object;
+}
+
+/* The envelope fields of the seed's options into m->f (the strings kept in m->keep[]). */
+static bool take_fields(napi_env env, napi_value fields, nbn_message *m)
+{
+    nb_send_fields *f = &m->f;
+    const char **slot[NBN_FIELD_COUNT] = {&f->correlation_id, &f->msg_id, &f->msg_purpose,
+                                          &f->receiver_name, &f->receiver_id, &f->reply_to,
+                                          &f->reply_to_msg_id, &f->metadata_json};
+    static const char *const names[NBN_FIELD_COUNT] = {
         "correlationId", "msgId", "msgPurpose", "receiverName",
         "receiverId", "replyTo", "replyToMsgId", "metadataJson"};
-    for (size_t i = 0; i < FIELD_COUNT; i++) {
-        if (!nbn_prop_string(env, fields, names[i], &keep[i]))
+    if (!is_object(env, fields))
+        return true;
+    for (size_t i = 0; i < NBN_FIELD_COUNT; i++) {
+        if (!nbn_prop_string(env, fields, names[i], &m->keep[i]))
             return false;
-        *slot[i] = keep[i];
+        *slot[i] = m->keep[i];
     }
-    return true;
+    return nbn_prop_string(env, fields, "senderName", &m->sender_name) &&
+           nbn_prop_string(env, fields, "senderId", &m->sender_id);
 }
 
 /* The fields of f on e, for the payload-by-payload path. */
@@ -554,46 +563,56 @@ static nb_status set_fields(nb_envelope *e, const nb_send_fields *f)
     return s;
 }
 
-/* senderName/senderId of one message (nb_send_fields has none): the options' otherwise. */
-static bool set_sender(napi_env env, nb_envelope *e, napi_value fields)
+bool nbn_message_take(napi_env env, napi_value items, napi_value fields, nbn_message *m)
 {
-    char *name = NULL, *id = NULL;
-    bool ok = nbn_prop_string(env, fields, "senderName", &name) &&
-              nbn_prop_string(env, fields, "senderId", &id);
-    if (ok && name)
-        ok = applied(env, nb_envelope_set_sender_name(e, name));
-    if (ok && id)
-        ok = applied(env, nb_envelope_set_sender_id(e, id));
-    free(name);
-    free(id);
-    return ok;
+    if (take_items(env, items, &m->l) && take_fields(env, fields, m))
+        return true;
+    nbn_message_free(m);
+    return false;
 }
 
 /*
  * The seed-shaped entry point (nb_envelope_create_items) builds the envelope;
  * a message with a payload forced to go by link is built payload by payload.
  */
-nb_envelope *nbn_envelope_from(napi_env env, napi_value items, napi_value fields)
+nb_status nbn_message_build(const nbn_message *m, nb_envelope **out, char *err, size_t errsz)
 {
-    item_list l = {0};
-    nb_send_fields f = {0};
-    char *keep[FIELD_COUNT] = {0};
     nb_envelope *e = NULL;
-    bool ok = take_items(env, items, &l) && take_fields(env, fields, &f, keep);
-    if (ok && !l.any_link)
-        ok = applied(env, nb_envelope_create_items(&e, l.items, l.n, &f));
-    else if (ok)
-        ok = applied(env, nb_envelope_create(&e)) && add_payloads(env, e, &l) &&
-             applied(env, set_fields(e, &f));
-    ok = ok && set_sender(env, e, fields);
-    for (size_t i = 0; i < FIELD_COUNT; i++)
-        free(keep[i]);
-    item_list_free(&l);
-    if (!ok) {
-        nb_envelope_destroy(e);
-        return NULL;
+    nb_status s;
+    err[0] = '\0';
+    if (!m->l.any_link) {
+        s = nb_envelope_create_items(&e, m->l.items, m->l.n, &m->f);
+    } else {
+        s = nb_envelope_create(&e);
+        if (s == NB_OK)
+            s = add_payloads(e, &m->l, err, errsz);
+        if (s == NB_OK)
+            s = set_fields(e, &m->f);
     }
-    return e;
+    if (s == NB_OK && m->sender_name)
+        s = nb_envelope_set_sender_name(e, m->sender_name);
+    if (s == NB_OK && m->sender_id)
+        s = nb_envelope_set_sender_id(e, m->sender_id);
+    if (s != NB_OK) {
+        if (!err[0])
+            snprintf(err, errsz, "%s", nb_last_error());
+        nb_envelope_destroy(e);
+        e = NULL;
+    }
+    *out = e;
+    return s;
+}
+
+void nbn_message_free(nbn_message *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < NBN_FIELD_COUNT; i++)
+        free(m->keep[i]);
+    free(m->sender_name);
+    free(m->sender_id);
+    item_list_free(&m->l);
+    memset(m, 0, sizeof *m);
 }
 
 static void set_str(napi_env env, napi_value obj, const char *name, const char *s)

@@ -65,8 +65,31 @@ bool nbn_prop_number(napi_env env, napi_value obj, const char *name, double *out
 bool nbn_prop_bool(napi_env env, napi_value obj, const char *name, bool *out, bool *present);
 /* nb_options from a JS object of connection/sending/receiving settings (NULL when it threw). */
 nb_options *nbn_options_from(napi_env env, napi_value obj);
-/* An nb_envelope from (items, fields) as the JS layer normalises them (NULL when it threw). */
-nb_envelope *nbn_envelope_from(napi_env env, napi_value items, napi_value fields);
+/* The items of one message as the C calls take them (every byte copied). */
+typedef struct item_list {
+    nb_item *items;
+    char **datanames; /* malloc'd, one per item */
+    char **owned;     /* malloc'd copies of the data */
+    bool *link;       /* sent by link whatever its size */
+    size_t n;
+    bool any_link;
+} item_list;
+
+#define NBN_FIELD_COUNT 8
+
+/* One message to send: copied from JS on the main thread, built on a worker. */
+typedef struct nbn_message {
+    item_list l;
+    nb_send_fields f;              /* views into keep[] */
+    char *keep[NBN_FIELD_COUNT];
+    char *sender_name, *sender_id; /* not in nb_send_fields */
+} nbn_message;
+
+/* Copies (items, fields) as the JS layer normalises them into *m (zeroed); false when it threw. */
+bool nbn_message_take(napi_env env, napi_value items, napi_value fields, nbn_message *m);
+/* The envelope of m (any thread); on failure err gets the message. */
+nb_status nbn_message_build(const nbn_message *m, nb_envelope **out, char *err, size_t errsz);
+void nbn_message_free(nbn_message *m);
 /* {json, payloads: [{dataname, type, transport, bytes, url, path}]} for a received envelope. */
 napi_value nbn_envelope_to_js(napi_env env, const nb_envelope *e);
 /* The client behind a handle, or NULL (and a thrown error) when it is closed or not one. */

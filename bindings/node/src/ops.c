@@ -41,9 +41,11 @@ struct nbn_work {
     char **subjects;
     bool created;
     nb_client *connected;
+    nbn_message msg; /* the message of send, smartsend, request, jsPublish */
     /* sendMany: n envelopes sent in order, each with its own outcome */
     size_t n;
     char **bsubjects;
+    nbn_message *msgs;
     nb_envelope **envs;
     nb_status *sts;
     char **errs;
@@ -77,10 +79,14 @@ static void work_free(nbn_work *w)
             free(w->bsubjects[i]);
         if (w->envs)
             nb_envelope_destroy(w->envs[i]);
+        if (w->msgs)
+            nbn_message_free(&w->msgs[i]);
         if (w->errs)
             free(w->errs[i]);
     }
     free(w->bsubjects);
+    free(w->msgs);
+    nbn_message_free(&w->msg);
     free(w->envs);
     free(w->sts);
     free(w->errs);
@@ -92,7 +98,7 @@ static void work_execute(napi_env env, void *data)
     (void)env;
     nbn_work *w = data;
     w->exec(w);
-    if (w->st != NB_OK) /* the message is per thread: copy it on this one */
+    if (w->st != NB_OK && !w->err[0]) /* the message is per thread: copy it on this one */
         snprintf(w->err, sizeof w->err, "%s", nb_last_error());
 }
 
@@ -348,19 +354,24 @@ static napi_value result_sent_json(napi_env env, nbn_work *w)
     return v;
 }
 
-static void exec_send(nbn_work *w)
+/* Builds w->env from w->msg (worker thread); false with w->st and w->err set on failure. */
+static bool build(nbn_work *w)
 {
-    w->st = nb_client_send(w->box->cl.c, w->subject, w->env);
+    w->st = nbn_message_build(&w->msg, &w->env, w->err, sizeof w->err);
+    return w->st == NB_OK;
 }
 
-/* Fills w->subject and w->env from (subject, items, fields) at argv[i..]; false when it threw. */
+static void exec_send(nbn_work *w)
+{
+    if (build(w))
+        w->st = nb_client_send(w->box->cl.c, w->subject, w->env);
+}
+
+/* Fills w->subject and w->msg from (subject, items, fields) at argv[i..]; false when it threw. */
 static bool take_message(napi_env env, nbn_work *w, napi_value *argv, size_t i)
 {
     w->subject = nbn_string(env, argv[i], "subject");
-    if (!w->subject)
-        return false;
-    w->env = nbn_envelope_from(env, argv[i + 1], argv[i + 2]);
-    return w->env != NULL;
+    return w->subject && nbn_message_take(env, argv[i + 1], argv[i + 2], &w->msg);
 }
 
 /* Parses the arguments into a work item on the client of argv[0]; NULL when it threw. */
@@ -397,10 +408,16 @@ static napi_value js_send(napi_env env, napi_callback_info info)
 /* Sends every envelope of the batch; one failing does not stop the others. */
 static void exec_send_many(nbn_work *w)
 {
+    char err[1024];
     for (size_t i = 0; i < w->n; i++) {
-        w->sts[i] = nb_client_send(w->box->cl.c, w->bsubjects[i], w->envs[i]);
+        w->sts[i] = nbn_message_build(&w->msgs[i], &w->envs[i], err, sizeof err);
+        if (w->sts[i] == NB_OK) {
+            w->sts[i] = nb_client_send(w->box->cl.c, w->bsubjects[i], w->envs[i]);
+            if (w->sts[i] != NB_OK)
+                snprintf(err, sizeof err, "%s", nb_last_error());
+        }
         if (w->sts[i] != NB_OK)
-            w->errs[i] = strdup(nb_last_error());
+            w->errs[i] = strdup(err);
     }
     w->st = NB_OK;
 }
@@ -436,9 +453,10 @@ static bool take_batch(napi_env env, napi_value list, nbn_work *w)
     }
     w->bsubjects = calloc(n, sizeof *w->bsubjects);
     w->envs = calloc(n, sizeof *w->envs);
+    w->msgs = calloc(n, sizeof *w->msgs);
     w->sts = calloc(n, sizeof *w->sts);
     w->errs = calloc(n, sizeof *w->errs);
-    if (!w->bsubjects || !w->envs || !w->sts || !w->errs) {
+    if (!w->bsubjects || !w->envs || !w->msgs || !w->sts || !w->errs) {
         nbn_throw(env, NB_NO_MEMORY, "out of memory queueing sends");
         return false;
     }
@@ -449,7 +467,7 @@ static bool take_batch(napi_env env, napi_value list, nbn_work *w)
         for (uint32_t k = 0; k < 3; k++)
             napi_get_element(env, m, k, &a[k]);
         if (!(w->bsubjects[i] = nbn_string(env, a[0], "subject")) ||
-            !(w->envs[i] = nbn_envelope_from(env, a[1], a[2])))
+            !nbn_message_take(env, a[1], a[2], &w->msgs[i]))
             return false;
     }
     return true;
@@ -475,7 +493,8 @@ static napi_value js_send_many(napi_env env, napi_callback_info info)
 
 static void exec_smartsend(nbn_work *w)
 {
-    w->st = nb_smartsend(w->subject, w->env, w->opts);
+    if (build(w))
+        w->st = nb_smartsend(w->subject, w->env, w->opts);
 }
 
 /* smartsend(subject, items, fields, options): a connection of its own, as the seed. */
@@ -624,7 +643,8 @@ static napi_value js_client_receive(napi_env env, napi_callback_info info)
 
 static void exec_request(nbn_work *w)
 {
-    w->st = nb_client_request(w->box->cl.c, w->subject, w->env, w->timeout_ms, &w->out);
+    if (build(w))
+        w->st = nb_client_request(w->box->cl.c, w->subject, w->env, w->timeout_ms, &w->out);
 }
 
 /* request(handle, subject, items, fields, timeoutMs) -> the received reply. */
@@ -765,7 +785,8 @@ static napi_value js_bucket_delete(napi_env env, napi_callback_info info)
 
 static void exec_js_publish(nbn_work *w)
 {
-    w->st = nb_client_js_publish(w->box->cl.c, w->subject, w->env, &w->po, &w->ack);
+    if (build(w))
+        w->st = nb_client_js_publish(w->box->cl.c, w->subject, w->env, &w->po, &w->ack);
 }
 
 static napi_value result_js_publish(napi_env env, nbn_work *w)
