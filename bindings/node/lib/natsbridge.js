@@ -119,10 +119,10 @@ function payloadData(p) {
 
 // A received envelope: every wire field, payloads as [{dataname, data, type, ...}].
 function receivedEnvelope(raw) {
-  const wire = JSON.parse(raw.json);
-  const env = { ...wire };
+  const env = JSON.parse(raw.json);
+  const wire = env.payloads || [];
   env.payloads = raw.payloads.map((p, i) => {
-    const w = (wire.payloads && wire.payloads[i]) || {};
+    const w = wire[i] || {};
     return {
       dataname: p.dataname, data: payloadData(p), type: p.typeName, transport: p.transport,
       size: w.size, encoding: w.encoding, metadata: w.metadata || {}, url: p.url, path: p.path,
