@@ -30,8 +30,9 @@ export const subject = (name) => `node.${name}.${process.pid}.${++seq}`;
 // A child process whose stdout/stderr are collected; .exited resolves to its status.
 export function start(cmd, args, opts = {}) {
   const env = { ...process.env, ...(opts.env || {}) };
-  // Under NB_SANITIZE only node gets the preloaded ASan runtime (run.sh); the CLI links its own.
-  if (cmd !== process.execPath) delete env.LD_PRELOAD;
+  // Under NB_SANITIZE only node loading the addon gets the preloaded ASan runtime (run.sh): not
+  // the CLI (it links its own), python, or the nats.js peer (cwd JS_PEER_DIR).
+  if (cmd !== process.execPath || opts.cwd === JS_PEER_DIR) delete env.LD_PRELOAD;
   const p = spawn(cmd, args, { cwd: opts.cwd, env });
   p.out = '';
   p.err = '';
@@ -42,7 +43,7 @@ export function start(cmd, args, opts = {}) {
 }
 
 // Waits (bounded) until the child's stdout or stderr holds text.
-export async function waitText(p, text, ms = 15000) {
+export async function waitText(p, text, ms = 60000) { // generous: a loaded machine, ASan
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (p.out.includes(text) || p.err.includes(text)) return;
@@ -52,7 +53,7 @@ export async function waitText(p, text, ms = 15000) {
 }
 
 // Waits (bounded) for the child to exit; rejects naming its output when it fails or hangs.
-export async function finish(p, ms = 30000) {
+export async function finish(p, ms = 90000) {
   let timer;
   const code = await Promise.race([p.exited,
     new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), ms); })]);

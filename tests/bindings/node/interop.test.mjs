@@ -12,11 +12,11 @@ import { nb, natsUrl, fileserverUrl, NB_CLI, TMP, PKG, JS_PEER_DIR, PY_PEER_DIR,
 const NODE = process.execPath;
 const example = (name) => path.join(PKG, 'examples', name);
 const spec = (subj, extra = {}) => JSON.stringify({ nats: natsUrl, fileserver: fileserverUrl, subject: subj,
-  count: 1, timeout: 30, options: {}, payloads: [], ...extra });
+  count: 1, timeout: 60, options: {}, payloads: [], ...extra });
 
 // The three receivers of tests/interop, listening on subj; resolves once all are subscribed.
 async function listeners(subj) {
-  const c = start(NB_CLI, ['listen', subj, '--json', '--count', '1', '--timeout', '30',
+  const c = start(NB_CLI, ['listen', subj, '--json', '--count', '1', '--timeout', '60',
     '--server', natsUrl, '--fileserver', fileserverUrl]);
   const js = start(NODE, ['peer.mjs', 'listen', spec(subj)], { cwd: JS_PEER_DIR });
   const py = start('python3', ['-B', 'peer_main.py', 'listen', spec(subj)], { cwd: PY_PEER_DIR });
@@ -45,7 +45,7 @@ function checkAll(got, msgId, want) {
 }
 
 async function runExample(file, args = []) {
-  const out = await finish(start(NODE, [example(file), ...args]), 30000);
+  const out = await finish(start(NODE, [example(file), ...args]));
   return JSON.parse(out.trim().split('\n').pop());
 }
 
