@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# run.sh NATSBRIDGE NODE ADDON TEST.mjs - one Node.js binding test file (label node) against a
-# real nats-server with JetStream and the built-in file server, both on free loopback ports,
-# started and stopped by the CLI tests' fixture (tests/cli/lib.sh).
+# run.sh NATSBRIDGE NODE ADDON TEST.mjs [SERVER ARGS...] - one Node.js binding test file (label
+# node) against a real nats-server with JetStream (and any extra arguments, e.g. --user/--pass)
+# and the built-in file server, both on free loopback ports, started and stopped by the CLI
+# tests' fixture (tests/cli/lib.sh).
 source "$(dirname "$0")/../../cli/lib.sh" "$1"
 NODE=${2:?node}
 ADDON=${3:?addon}
 FILE=${4:?test file}
+shift 4
 
-start_server -js -sd "$T/js"
+start_server -js -sd "$T/js" "$@"
 start_bg fileserver fileserver --listen 127.0.0.1:0 --dir "$T/files" --quiet
 wait_for "$T/fileserver.out" "listening on http://"
 FS_URL=$(grep -o 'listening on http://[^ ]*' "$T/fileserver.out" | head -1 | sed 's/listening on //')
