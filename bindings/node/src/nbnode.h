@@ -34,20 +34,17 @@
     } while (0)
 
 typedef struct nbn_sub nbn_sub;
-typedef struct nbn_consumer nbn_consumer;
 
 /* One connection (nb_client) as JavaScript sees it. */
 typedef struct nbn_client {
     nb_client *c;          /* NULL once closed */
-    int refs;              /* the JS handle + each running operation (main thread only) */
+    int refs;              /* the JS handle + each subscription struct (main thread only) */
     int ops;               /* operations running on c */
     bool closing;          /* close() was called: no new operation may start */
     napi_deferred *closers; /* promises of close() calls waiting for the close */
     size_t closer_count;
-    nbn_sub **subs;        /* open subscriptions, closed with the client */
+    nbn_sub **subs;        /* open subscriptions and JetStream consumers, stopped with it */
     size_t sub_count;
-    nbn_consumer **consumers; /* running JetStream consumers, stopped with the client */
-    size_t consumer_count;
     bool close_started;
 } nbn_client;
 
@@ -92,18 +89,16 @@ nb_status nbn_message_build(const nbn_message *m, nb_envelope **out, char *err, 
 void nbn_message_free(nbn_message *m);
 /* {json, payloads: [{dataname, type, transport, bytes, url, path}]} for a received envelope. */
 napi_value nbn_envelope_to_js(napi_env env, const nb_envelope *e);
-/* The client behind a handle, or NULL (and a thrown error) when it is closed or not one. */
-nbn_client *nbn_client_get(napi_env env, napi_value handle, bool allow_closed);
-void nbn_client_unref(nbn_client *cl);
-
 /* ops.c: the asynchronous operations and the client's life. */
 napi_value nbn_init_ops(napi_env env, napi_value exports);
-/* Marks an operation started on cl (refs and ops up); false when cl is closing. */
+/* The client behind a handle, or NULL (and a thrown error) when it is closed or not one. */
+nbn_client *nbn_client_get(napi_env env, napi_value handle, bool allow_closed);
+/* Drops one reference; the last one closes a client still open and frees it. */
+void nbn_client_unref(nbn_client *cl);
+/* Marks an operation started on cl (ops up, its handle held); false (thrown) when closing. */
 bool nbn_client_op_begin(napi_env env, nbn_client *cl);
 /* Ends it (main thread), starting a pending close when it was the last one. */
 void nbn_client_op_end(napi_env env, nbn_client *cl);
-/* Queues f in the thread pool; its promise is returned. */
-typedef struct nbn_work nbn_work;
 
 /* subs.c: subscriptions and JetStream consumers. */
 napi_value nbn_init_subs(napi_env env, napi_value exports);

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+typedef struct nbn_work nbn_work; /* one operation on the thread pool, below */
+
 #define CLIENT_MAGIC 0x4e42434cu /* "NBCL": tells a client handle from any other external */
 
 /* A client struct starts with its magic, so that a wrong handle is refused. */
@@ -209,7 +211,6 @@ void nbn_client_unref(nbn_client *cl)
     nb_client_destroy(cl->c);
     free(cl->closers);
     free(cl->subs);
-    free(cl->consumers);
     box->magic = 0;
     free(box);
 }
@@ -935,10 +936,4 @@ napi_value nbn_init_ops(napi_env env, napi_value exports)
     };
     NBN_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
     return exports;
-}
-
-/* For subs.c: the client struct's handle reference. */
-napi_ref nbn_client_self(nbn_client *cl)
-{
-    return box_of(cl)->self;
 }

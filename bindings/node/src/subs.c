@@ -23,8 +23,6 @@
 #define SUB_MAGIC 0x4e425355u /* "NBSU" */
 #define QUEUE_MAX 1024        /* deliveries waiting for the main thread */
 
-napi_ref nbn_client_self(nbn_client *cl);
-
 struct nbn_sub {
     uint32_t magic;
     nbn_client *cl;
