@@ -55,6 +55,8 @@ if $want_test; then
   fi
   # The browser test (issue 15): Debian's chromium, driven headless by playwright-core.
   packages+=(chromium)
+  # Node-API headers for the Node.js binding (issue 14); nodejs from elsewhere may ship them.
+  [ -f /usr/include/node/node_api.h ] || packages+=(libnode-dev)
   # Python 3 runs the interop matrix driver and the standard-library Python peer.
   if ! command -v python3 >/dev/null 2>&1; then
     packages+=(python3)

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+// bench_node.mjs - the Node.js binding next to the nats.js seed-style peer
+// (tests/interop/js/natsbridge.mjs) on 100 B text envelopes end to end, in the same run, and a
+// long run of the binding with its RSS. Driven by bench/bench_node.sh (servers, the C figure).
+//
+// End to end: a publisher and a subscriber connection in this process; the clock runs from the
+// first send until the subscriber has decoded (smartreceive) the last envelope. Both sides keep
+// at most WINDOW envelopes unreceived, so that neither piles up memory.
+// Environment: NATS_URL, NB_NODE_PKG (bindings/node), NB_JS_PEER (tests/interop/js),
+// NB_COUNT (default 20000), NB_REPS (default 3), NB_LONG (default 100000).
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const natsUrl = process.env.NATS_URL;
+const require = createRequire(import.meta.url);
+const nb = require(path.join(process.env.NB_NODE_PKG, 'lib/natsbridge.js'));
+const peer = await import(path.join(process.env.NB_JS_PEER, 'natsbridge.mjs'));
+const { connect } = await import(require.resolve('nats', { paths: [process.env.NB_JS_PEER] }));
+const COUNT = Number(process.env.NB_COUNT || 20000);
+const REPS = Number(process.env.NB_REPS || 3);
+const LONG = Number(process.env.NB_LONG || 100000);
+const WINDOW = 1000;
+const TEXT = 'x'.repeat(100);
+
+const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const mib = (b) => (b / 1048576).toFixed(1);
+
+// Sends count envelopes through send() without waiting for each (at most WINDOW unreceived),
+// then waits until the receiver has seen them all.
+async function pump(count, send, received) {
+  const t0 = performance.now();
+  const pending = [];
+  for (let sent = 0; sent < count; sent++) {
+    while (sent - received.n >= WINDOW) await new Promise((r) => setImmediate(r));
+    pending.push(send(sent));
+    if (pending.length >= 256) await Promise.all(pending.splice(0)); // bounded bookkeeping
+  }
+  await Promise.all(pending);
+  await received.all;
+  return count / ((performance.now() - t0) / 1000);
+}
+
+function counter(count) {
+  const r = { n: 0 };
+  r.all = new Promise((resolve) => { r.hit = () => { if (++r.n === count) resolve(); }; });
+  return r;
+}
+
+async function runBinding(count, subject) {
+  const pub = await nb.Client.connect({ natsUrl });
+  const sub = await nb.Client.connect({ natsUrl });
+  const got = counter(count);
+  let bad = 0;
+  sub.subscribe(subject, { callback: (env) => { if (env.payloads[0].data !== TEXT) bad++; got.hit(); } });
+  await sub.flush();
+  const rate = await pump(count, () => pub.send(subject, [{ dataname: 'msg', data: TEXT, type: 'text' }]), got);
+  await pub.close();
+  await sub.close();
+  if (bad) throw new Error(`binding: ${bad} envelopes decoded wrong`);
+  return rate;
+}
+
+async function runPeer(count, subject) {
+  const pub = await connect({ servers: natsUrl });
+  const subc = await connect({ servers: natsUrl });
+  const got = counter(count);
+  let bad = 0;
+  const s = subc.subscribe(subject);
+  (async () => {
+    for await (const m of s) {
+      const env = await peer.smartreceive(m);
+      if (env.payloads[0].data !== TEXT) bad++;
+      got.hit();
+    }
+  })();
+  await subc.flush();
+  const rate = await pump(count, () => peer.smartsend(subject, [{ dataname: 'msg', data: TEXT, type: 'text' }],
+    { natsUrl, nc: pub }), got);
+  await pub.close();
+  await subc.close();
+  if (bad) throw new Error(`peer: ${bad} envelopes decoded wrong`);
+  return rate;
+}
+
+// Warm-up of both (JIT, connections, the thread pool), not counted.
+await runBinding(3000, 'bench.node.warm');
+await runPeer(3000, 'bench.node.warmp');
+const rows = { binding: [], peer: [] };
+for (let rep = 0; rep < REPS; rep++) {
+  rows.binding.push(await runBinding(COUNT, `bench.node.b${rep}`));
+  rows.peer.push(await runPeer(COUNT, `bench.node.p${rep}`));
+}
+const b = median(rows.binding);
+const p = median(rows.peer);
+console.log(`100 B text, end to end, ${COUNT} envelopes x ${REPS} repetitions (median env/s):`);
+console.log(`  node binding      ${b.toFixed(0).padStart(8)}  [${rows.binding.map((x) => x.toFixed(0)).join(', ')}]`);
+console.log(`  nats.js seed peer ${p.toFixed(0).padStart(8)}  [${rows.peer.map((x) => x.toFixed(0)).join(', ')}]`);
+console.log(`  ratio binding / peer: ${(b / p).toFixed(2)}x (target >= 3x)`);
+console.log(`RESULT node_env_per_s=${b.toFixed(0)} peer_env_per_s=${p.toFixed(0)}`);
+
+// The long run: RSS after each quarter.
+const pub = await nb.Client.connect({ natsUrl });
+const sub = await nb.Client.connect({ natsUrl });
+const got = counter(LONG);
+sub.subscribe('bench.node.long', { callback: () => got.hit() });
+await sub.flush();
+const rss = [];
+const quarter = LONG / 4;
+const t0 = performance.now();
+const rate = await pump(LONG, (i) => {
+  if (i % quarter === 0) { global.gc?.(); rss.push(process.memoryUsage().rss); }
+  return pub.send('bench.node.long', [{ dataname: 'msg', data: TEXT, type: 'text' }]);
+}, got);
+global.gc?.();
+rss.push(process.memoryUsage().rss);
+await pub.close();
+await sub.close();
+console.log(`${LONG} envelopes through the binding in ${((performance.now() - t0) / 1000).toFixed(1)} s ` +
+  `(${rate.toFixed(0)} env/s); RSS MiB at 0/25/50/75/100%: ${rss.map(mib).join(' / ')}`);

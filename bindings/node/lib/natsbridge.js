@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: MIT
+// natsbridge.js - the Node.js binding of libnatsbridge (CommonJS entry; natsbridge.mjs is ESM).
+//
+// The seed's API: `await smartsend(subject, [{dataname, data, type}], options)` and
+// `await smartreceive(msg, options)`; beyond it a Client keeping one connection (subscribe as
+// an async iterator or with a callback, request/reply, JetStream, Object Store). Every blocking
+// call runs in the addon's worker threads (docs/BINDINGS.md, "Threading model").
+'use strict';
+
+const { randomUUID } = require('node:crypto');
+const native = require('./addon.js').load();
+
+const RECEIVED = Symbol('natsbridge.received');
+const TYPES = new Set(['text', 'dictionary', 'table', 'arrowtable', 'jsontable', 'image', 'audio',
+  'video', 'binary']);
+const FIELDS = ['correlationId', 'msgId', 'msgPurpose', 'senderName', 'senderId', 'receiverName',
+  'receiverId', 'replyTo', 'replyToMsgId'];
+const DEFAULT_FILESERVER = 'http://localhost:8080';
+
+function invalid(message) {
+  const e = new TypeError(message);
+  e.code = 'NB_INVALID_ARG';
+  return e;
+}
+
+function isBytes(v) {
+  return v instanceof Uint8Array || v instanceof ArrayBuffer;
+}
+
+function toBuffer(v) {
+  if (Buffer.isBuffer(v)) return v;
+  if (v instanceof ArrayBuffer) return Buffer.from(v);
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+// An apache-arrow Table as Arrow IPC stream bytes, with the caller's own apache-arrow.
+function arrowBytes(table, where) {
+  let arrow;
+  try {
+    arrow = require(require.resolve('apache-arrow', { paths: [process.cwd(), __dirname] }));
+  } catch (e) {
+    throw invalid(`${where}: an apache-arrow Table needs the apache-arrow package; ` +
+      'or pass the Arrow IPC bytes (a Buffer or Uint8Array)');
+  }
+  return toBuffer(arrow.tableToIPC(table, 'stream'));
+}
+
+// One {dataname, data, type} as the addon takes it: bytes or a UTF-8 string.
+function normaliseItem(item, i, linkNames) {
+  const where = `payloads[${i}]`;
+  if (item === null || typeof item !== 'object') throw invalid(`${where} must be {dataname, data, type}`);
+  const { dataname, data, type } = item;
+  if (typeof dataname !== 'string' || dataname === '') throw invalid(`${where}.dataname must be a non-empty string`);
+  if (typeof type !== 'string' || !TYPES.has(type)) {
+    throw invalid(`${where} '${dataname}': unknown type '${type}' (one of ${[...TYPES].join(', ')})`);
+  }
+  if (data === undefined) throw invalid(`${where} '${dataname}': data is missing`);
+  let value;
+  switch (type) {
+    case 'text':
+      if (typeof data !== 'string') throw invalid(`${where} '${dataname}': text data must be a string`);
+      value = data;
+      break;
+    case 'dictionary':
+    case 'jsontable':
+      value = JSON.stringify(data);
+      if (value === undefined) throw invalid(`${where} '${dataname}': ${type} data must be JSON-serialisable`);
+      break;
+    case 'table':
+    case 'arrowtable':
+      value = isBytes(data) ? toBuffer(data) : (data && typeof data === 'object' && data.schema
+        ? arrowBytes(data, `${where} '${dataname}'`) : null);
+      if (!value) throw invalid(`${where} '${dataname}': table data must be Arrow IPC bytes or an apache-arrow Table`);
+      break;
+    default:
+      if (!isBytes(data)) throw invalid(`${where} '${dataname}': ${type} data must be a Buffer, Uint8Array or ArrayBuffer`);
+      value = toBuffer(data);
+  }
+  return { dataname, type, data: value, link: item.link === true || linkNames.has(dataname) };
+}
+
+function normaliseItems(data) {
+  if (!Array.isArray(data)) throw invalid('payloads must be an array of {dataname, data, type}');
+  if (data.length === 0) throw invalid('payloads must hold at least one {dataname, data, type}');
+  return data;
+}
+
+// (items, fields) for the addon from the seed's arguments.
+function message(data, options) {
+  const o = options || {};
+  const linkNames = new Set(Array.isArray(o.link) ? o.link : []);
+  const items = normaliseItems(data).map((it, i) => normaliseItem(it, i, linkNames));
+  let fields = null; // none set: the addon then reads no field at all
+  for (const f of FIELDS) {
+    if (o[f] !== undefined && o[f] !== null && o[f] !== '') (fields || (fields = {}))[f] = String(o[f]);
+  }
+  if (o.metadata !== undefined) (fields || (fields = {})).metadataJson = JSON.stringify(o.metadata);
+  return [items, fields];
+}
+
+// The envelope as sent: the wire object, which also destructures as the seed's [env, json].
+function sentEnvelope(json) {
+  const env = JSON.parse(json);
+  Object.defineProperty(env, Symbol.iterator, {
+    enumerable: false,
+    value: function* pair() { yield env; yield json; },
+  });
+  return env;
+}
+
+function payloadData(p) {
+  if (p.bytes === null) return null; // streamed into p.path (downloadDir)
+  switch (p.type) {
+    case 'text': return p.bytes.toString('utf8');
+    case 'dictionary': return JSON.parse(p.bytes.toString('utf8'));
+    default: return p.bytes;
+  }
+}
+
+// A received envelope: every wire field, payloads as [{dataname, data, type, ...}].
+function receivedEnvelope(raw) {
+  const env = JSON.parse(raw.json);
+  const wire = env.payloads || [];
+  env.payloads = raw.payloads.map((p, i) => {
+    const w = wire[i] || {};
+    return {
+      dataname: p.dataname, data: payloadData(p), type: p.typeName, transport: p.transport,
+      size: w.size, encoding: w.encoding, metadata: w.metadata || {}, url: p.url, path: p.path,
+    };
+  });
+  Object.defineProperty(env, RECEIVED, { value: true, enumerable: false });
+  return env;
+}
+
+// The bytes of anything smartreceive accepts: a nats.js Msg, bytes, JSON text, a wire object.
+function messageBytes(msg) {
+  if (typeof msg === 'string' || isBytes(msg)) return isBytes(msg) ? toBuffer(msg) : msg;
+  if (msg && typeof msg === 'object') {
+    if (isBytes(msg.data)) return toBuffer(msg.data);
+    if (Array.isArray(msg.payloads)) return JSON.stringify(msg);
+  }
+  throw invalid('smartreceive: msg must be a NATS message, bytes, JSON text or an envelope object');
+}
+
+function sendOptions(options) {
+  const o = { ...(options || {}) };
+  if (o.natsUrl === undefined && o.brokerUrl !== undefined) o.natsUrl = o.brokerUrl;
+  return o;
+}
+
+/**
+ * smartsend(subject, [{dataname, data, type}], options) -> the envelope as sent (also `[env,
+ * json]` by destructuring). Connects to options.natsUrl, sends and disconnects, as the seed;
+ * options.client (a Client) sends over that connection instead.
+ */
+async function smartsend(subject, data, options = {}) {
+  if (typeof subject !== 'string' || subject === '') throw invalid('smartsend: subject must be a non-empty string');
+  const [items, fields] = message(data, options);
+  if (options && options.client instanceof Client) {
+    return options.client.send(subject, data, options);
+  }
+  return sentEnvelope(await native.smartsend(subject, items, fields, sendOptions(options)));
+}
+
+/**
+ * smartreceive(msg, {maxRetries, baseDelay, maxDelay, ...}) -> the envelope with payloads
+ * [{dataname, data, type}]. Links are downloaded only from options.fileserverUrl's origin
+ * (default $NATSBRIDGE_FILESERVER_URL or http://localhost:8080) and options.allowOrigins.
+ */
+async function smartreceive(msg, options = {}) {
+  if (msg && msg[RECEIVED]) return msg;
+  const bytes = messageBytes(msg);
+  const o = { ...(options || {}) };
+  if (o.client instanceof Client) return o.client.receive(bytes);
+  if (o.fileserverUrl === undefined) o.fileserverUrl = process.env.NATSBRIDGE_FILESERVER_URL || DEFAULT_FILESERVER;
+  return receivedEnvelope(await native.receive(bytes, o));
+}
+
+// Reports what a user's callback threw: to onError when given, else on stderr.
+function report(onError, err, where) {
+  if (typeof onError === 'function') {
+    try { onError(err); return; } catch (e) { err = e; }
+  }
+  console.error(`natsbridge: ${where}: ${err && err.stack ? err.stack : err}`);
+}
+
+/** Envelopes arriving on a subject: an async iterator, or a callback when one was given. */
+class Subscription {
+  constructor(client, subject, opts) {
+    this.subject = subject;
+    this._client = client;
+    this._callback = opts.callback;
+    this._onError = opts.onError;
+    this._queue = [];
+    this._waiters = [];
+    this._closed = false;
+    this._h = native.subscribe(client._handle(), subject, opts.queue || null,
+      (err, raw) => this._deliver(err, raw));
+  }
+
+  _deliver(err, raw) {
+    if (this._closed) return;
+    if (err) { report(this._onError, err, `subscription on ${this.subject}`); return; }
+    let env;
+    try { env = receivedEnvelope(raw); } catch (e) { report(this._onError, e, `subscription on ${this.subject}`); return; }
+    if (this._callback) {
+      try {
+        const r = this._callback(env, this);
+        if (r && typeof r.then === 'function') r.then(null, (e) => report(this._onError, e, `callback on ${this.subject}`));
+      } catch (e) {
+        report(this._onError, e, `callback on ${this.subject}`);
+      }
+      return;
+    }
+    const w = this._waiters.shift();
+    if (w) w({ value: env, done: false });
+    else this._queue.push(env);
+  }
+
+  next() {
+    if (this._queue.length) return Promise.resolve({ value: this._queue.shift(), done: false });
+    if (this._closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => this._waiters.push(resolve));
+  }
+
+  async return() {
+    await this.close();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator]() { return this; }
+
+  // Ends iteration (queued envelopes are still handed out) without touching the addon.
+  _end() {
+    this._closed = true;
+    for (const w of this._waiters.splice(0)) w({ value: undefined, done: true });
+    this._client._subs.delete(this);
+  }
+
+  /** Stops deliveries; safe to call twice and from inside the callback. */
+  async close() {
+    if (this._closed) return;
+    this._end();
+    await native.unsubscribe(this._h);
+  }
+}
+
+/** A durable JetStream consumer: handler(env, delivery) returns 'ack' (or nothing), 'nak', 'term'. */
+class Consumer {
+  constructor(client, handler, onError) {
+    this._client = client;
+    this._handler = handler;
+    this._onError = onError;
+    this._closed = false;
+    this._h = null;
+  }
+
+  _deliver(err, raw, delivery, done) {
+    if (this._closed) { if (done) done('nakNow'); return; } // queued before close(): comes again
+    if (err) { report(this._onError, err, 'JetStream consumer'); return; }
+    Promise.resolve()
+      .then(() => this._handler(receivedEnvelope(raw), delivery, this))
+      .then((verdict) => done(verdict === undefined || verdict === true ? 'ack' : String(verdict)),
+        (e) => { report(this._onError, e, 'JetStream handler'); done('nak'); });
+  }
+
+  _end() { this._closed = true; this._client._subs.delete(this); }
+
+  /** Stops pulling (a delivery still waiting for the handler is naked, to come again). */
+  async close() {
+    if (this._closed) return;
+    this._end();
+    if (this._h) await native.unsubscribe(this._h);
+  }
+}
+
+/** One NATS connection for many sends, subscriptions, requests and JetStream calls. */
+class Client {
+  constructor(handle, options) {
+    this._h = handle;
+    this._options = options;
+    this._subs = new Set();
+    this._closed = false;
+    this._sendQ = [];
+    this._sendWaiters = [];
+    this._sending = false;
+  }
+
+  /** Connects ({natsUrl, fileserverUrl, sizeThreshold, auth and TLS options, ...}). */
+  static async connect(options = {}) {
+    const o = sendOptions(options);
+    return new Client(await native.connect(o), o);
+  }
+
+  _handle() {
+    if (this._closed) throw Object.assign(new Error('the client is closed (close() was called)'), { code: 'NB_INVALID_ARG' });
+    return this._h;
+  }
+
+  /**
+   * smartsend over this connection; resolves to the envelope as sent. Sends made in the same
+   * turn of the event loop go to the addon's thread as one batch, in order.
+   */
+  send(subject, data, options = {}) {
+    return new Promise((resolve, reject) => {
+      if (typeof subject !== 'string' || subject === '') throw invalid('send: subject must be a non-empty string');
+      const [items, fields] = message(data, options);
+      this._handle();
+      this._sendQ.push([subject, items, fields]);
+      this._sendWaiters.push({ resolve, reject });
+      if (!this._sending) this._drain();
+    });
+  }
+
+  _drain() {
+    if (this._sendQ.length === 0) { this._sending = false; return; }
+    this._sending = true;
+    const batch = this._sendQ.splice(0, 4096);
+    const waiters = this._sendWaiters.splice(0, batch.length);
+    let p;
+    try {
+      p = native.sendMany(this._h, batch);
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then((results) => {
+      results.forEach((r, i) => {
+        if (r instanceof Error) waiters[i].reject(r);
+        else waiters[i].resolve(sentEnvelope(r));
+      });
+    }, (e) => { for (const w of waiters) w.reject(e); })
+      .finally(() => this._drain());
+  }
+
+  /** smartreceive with this client's options (links from its file server or Object Store). */
+  async receive(msg) {
+    if (msg && msg[RECEIVED]) return msg;
+    return receivedEnvelope(await native.clientReceive(this._handle(), messageBytes(msg)));
+  }
+
+  /** subscribe(subject, {queue, callback, onError}): an async iterator of envelopes. */
+  subscribe(subject, opts = {}) {
+    if (typeof opts === 'function') opts = { callback: opts };
+    const sub = new Subscription(this, subject, opts);
+    this._subs.add(sub);
+    return sub;
+  }
+
+  // The reply inbox shared by every request of this client (as nats.js muxes its requests):
+  // waiting for a reply holds no thread, so a process may answer its own requests.
+  _mux() {
+    if (!this._inbox) {
+      const prefix = `_INBOX.${randomUUID().replace(/-/g, '')}`;
+      const pending = new Map();
+      const h = native.subscribe(this._handle(), `${prefix}.*`, null, (err, raw) => {
+        if (err) { report(null, err, 'request reply inbox'); return; }
+        const env = receivedEnvelope(raw);
+        const p = pending.get(env.reply_to_msg_id);
+        if (p) p.settle(null, env);
+      });
+      native.keepAlive(h, false);
+      this._inbox = { prefix, pending, h, n: 0 };
+    }
+    return this._inbox;
+  }
+
+  /** Sends and waits up to options.timeout ms (default 5000) for the reply envelope. */
+  async request(subject, data, options = {}) {
+    const timeout = options.timeout === undefined ? 5000 : options.timeout;
+    if (!(timeout > 0)) throw invalid('request: timeout must be a positive number of milliseconds');
+    if (options.replyTo) { // the caller's own reply subject: the C call waits on it
+      const [items, fields] = message(data, options);
+      return receivedEnvelope(await native.request(this._handle(), subject, items, fields, timeout));
+    }
+    const mux = this._mux();
+    const msgId = options.msgId || randomUUID();
+    const replyTo = `${mux.prefix}.${++mux.n}`;
+    const reply = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => entry.settle(Object.assign(
+        new Error(`request: no reply to msg_id ${msgId} on ${subject} within ${timeout} ms`),
+        { code: 'NB_TIMEOUT' })), timeout);
+      const entry = {
+        settle: (err, env) => {
+          clearTimeout(timer);
+          mux.pending.delete(msgId);
+          if (mux.pending.size === 0 && !this._closed) native.keepAlive(mux.h, false);
+          if (err) reject(err); else resolve(env);
+        },
+      };
+      mux.pending.set(msgId, entry);
+      if (mux.pending.size === 1) native.keepAlive(mux.h, true);
+    });
+    try {
+      await this.send(subject, data, { ...options, msgId, replyTo });
+    } catch (e) {
+      const p = mux.pending.get(msgId);
+      if (p) p.settle(e);
+    }
+    return reply;
+  }
+
+  /** Answers a received request: on its reply_to, with reply_to_msg_id and correlation_id. */
+  async reply(request, data, options = {}) {
+    if (!request || typeof request.reply_to !== 'string' || request.reply_to === '') {
+      throw invalid('reply: the request has no reply_to to answer on');
+    }
+    const env = await this.send(request.reply_to, data, {
+      ...options, replyToMsgId: request.msg_id, correlationId: request.correlation_id,
+      receiverName: request.sender_name, receiverId: request.sender_id,
+    });
+    return env; // nats.c's flusher sends it within milliseconds; flush() waits for the server
+
+  }
+
+  /** Waits until the server has processed everything sent so far. */
+  async flush(timeout = 10000) { await native.flush(this._handle(), timeout); }
+
+  /** Creates the stream {name, subjects, storage, maxAge, duplicateWindow} or checks it; true when created. */
+  async streamEnsure(config) { return native.streamEnsure(this._handle(), config); }
+
+  async streamDelete(name) { await native.streamDelete(this._handle(), name); }
+
+  /** Stores an envelope in JetStream (msg_id as Nats-Msg-Id); resolves to {envelope, stream, seq, duplicate}. */
+  async jsPublish(subject, data, options = {}) {
+    const [items, fields] = message(data, options);
+    const r = await native.jsPublish(this._handle(), subject, items, fields, options);
+    return { envelope: sentEnvelope(r.json), stream: r.stream, seq: r.seq, duplicate: r.duplicate };
+  }
+
+  /** A durable pull consumer {stream, subject, durable, batch, ackWait, maxDeliver, start}. */
+  async consume(config, handler, opts = {}) {
+    if (typeof handler !== 'function') throw invalid('consume: the handler must be a function');
+    const cons = new Consumer(this, handler, opts.onError);
+    cons._h = await native.consume(this._handle(), config,
+      (err, raw, delivery, done) => cons._deliver(err, raw, delivery, done));
+    this._subs.add(cons);
+    return cons;
+  }
+
+  /** Object Store: puts bytes as bucket/name (the bucket is created when missing). */
+  async objectPut(bucket, name, data) { await native.objPut(this._handle(), bucket, name, data); }
+
+  async objectGet(bucket, name) { return native.objGet(this._handle(), bucket, name); }
+
+  async objectDelete(bucket, name) { await native.objDelete(this._handle(), bucket, name); }
+
+  async objectDeleteBucket(bucket) { await native.objDeleteBucket(this._handle(), bucket); }
+
+  /** Waits for running calls, stops subscriptions and consumers, disconnects. Twice is fine. */
+  async close() {
+    if (!this._closed) {
+      this._closed = true;
+      for (const s of [...this._subs]) s._end();
+      if (this._inbox) {
+        const err = Object.assign(new Error('request: the client was closed before the reply came'),
+          { code: 'NB_CONNECTION' });
+        for (const p of [...this._inbox.pending.values()]) p.settle(err);
+      }
+    }
+    await native.close(this._h);
+  }
+}
+
+module.exports = { smartsend, smartreceive, Client, Subscription, Consumer, version: native.version() };

@@ -1,0 +1,699 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * addon.c - the Node-API module: errors, JS values <-> C values, options.
+ * The asynchronous operations are in ops.c, subscriptions in subs.c; the
+ * JavaScript API (smartsend, smartreceive, Client) is in ../lib/natsbridge.js.
+ */
+#include "nbnode.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The enum's names, so that JS code can test err.code === 'NB_TIMEOUT'. */
+static const char *const status_names[NB_STATUS_COUNT] = {
+    "NB_OK", "NB_INVALID_ARG", "NB_NO_MEMORY", "NB_BAD_ENVELOPE", "NB_BAD_PAYLOAD",
+    "NB_TOO_LARGE", "NB_CONNECTION", "NB_TIMEOUT", "NB_NO_RESPONDERS", "NB_SLOW_CONSUMER",
+    "NB_IO", "NB_HTTP", "NB_INTEGRITY", "NB_NOT_ALLOWED", "NB_NATS", "NB_INTERNAL",
+    "NB_NOT_FOUND", "NB_PERMISSION",
+};
+_Static_assert(sizeof status_names / sizeof status_names[0] == NB_STATUS_COUNT,
+               "one name per nb_status");
+
+napi_value nbn_undefined(napi_env env)
+{
+    napi_value u;
+    napi_get_undefined(env, &u);
+    return u;
+}
+
+/* A napi call failed: keep a pending exception if there is one, else throw naming the call. */
+void nbn_throw_napi(napi_env env, const char *what)
+{
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending)
+        return;
+    const napi_extended_error_info *info = NULL;
+    napi_get_last_error_info(env, &info);
+    char msg[512];
+    snprintf(msg, sizeof msg, "natsbridge addon: %s failed (%s)", what,
+             info && info->error_message ? info->error_message : "unknown napi error");
+    napi_throw_error(env, NULL, msg);
+}
+
+/* An Error with message, .code (the status's enum name) and .status (its number). */
+napi_value nbn_error_value(napi_env env, nb_status s, const char *message)
+{
+    napi_value msg, code, num, err;
+    if ((unsigned)s >= NB_STATUS_COUNT)
+        s = NB_INTERNAL;
+    napi_create_string_utf8(env, message && *message ? message : nb_status_text(s),
+                            NAPI_AUTO_LENGTH, &msg);
+    napi_create_string_utf8(env, status_names[s], NAPI_AUTO_LENGTH, &code);
+    napi_create_error(env, code, msg, &err);
+    napi_create_int32(env, (int32_t)s, &num);
+    napi_set_named_property(env, err, "status", num);
+    return err;
+}
+
+napi_value nbn_throw(napi_env env, nb_status s, const char *message)
+{
+    napi_throw(env, nbn_error_value(env, s, message));
+    return NULL;
+}
+
+char *nbn_string(napi_env env, napi_value v, const char *what)
+{
+    napi_valuetype t;
+    size_t len = 0;
+    if (napi_typeof(env, v, &t) != napi_ok || t != napi_string) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s must be a string", what);
+        napi_throw_type_error(env, "NB_INVALID_ARG", msg);
+        return NULL;
+    }
+    napi_get_value_string_utf8(env, v, NULL, 0, &len);
+    char *s = malloc(len + 1);
+    if (!s) {
+        nbn_throw(env, NB_NO_MEMORY, "out of memory copying a string");
+        return NULL;
+    }
+    napi_get_value_string_utf8(env, v, s, len + 1, &len);
+    if (strlen(s) != len) { /* an embedded NUL would silently cut the C string */
+        free(s);
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s must not contain a NUL character", what);
+        napi_throw_type_error(env, "NB_INVALID_ARG", msg);
+        return NULL;
+    }
+    return s;
+}
+
+/* obj[name] when it is neither undefined nor null; *out NULL otherwise. */
+static bool prop(napi_env env, napi_value obj, const char *name, napi_value *out)
+{
+    napi_valuetype t;
+    *out = NULL;
+    if (!obj)
+        return true;
+    if (napi_typeof(env, obj, &t) != napi_ok || t != napi_object)
+        return true;
+    napi_value v;
+    if (napi_get_named_property(env, obj, name, &v) != napi_ok) {
+        nbn_throw_napi(env, name);
+        return false;
+    }
+    napi_typeof(env, v, &t);
+    if (t != napi_undefined && t != napi_null)
+        *out = v;
+    return true;
+}
+
+bool nbn_prop_string(napi_env env, napi_value obj, const char *name, char **out)
+{
+    napi_value v;
+    *out = NULL;
+    if (!prop(env, obj, name, &v))
+        return false;
+    if (!v)
+        return true;
+    char what[128];
+    snprintf(what, sizeof what, "option %s", name);
+    *out = nbn_string(env, v, what);
+    return *out != NULL;
+}
+
+bool nbn_prop_number(napi_env env, napi_value obj, const char *name, double *out, bool *present)
+{
+    napi_value v;
+    *present = false;
+    if (!prop(env, obj, name, &v))
+        return false;
+    if (!v)
+        return true;
+    if (napi_get_value_double(env, v, out) != napi_ok) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "option %s must be a number", name);
+        napi_throw_type_error(env, "NB_INVALID_ARG", msg);
+        return false;
+    }
+    *present = true;
+    return true;
+}
+
+bool nbn_prop_bool(napi_env env, napi_value obj, const char *name, bool *out, bool *present)
+{
+    napi_value v;
+    *present = false;
+    if (!prop(env, obj, name, &v))
+        return false;
+    if (!v)
+        return true;
+    if (napi_get_value_bool(env, v, out) != napi_ok) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "option %s must be true or false", name);
+        napi_throw_type_error(env, "NB_INVALID_ARG", msg);
+        return false;
+    }
+    *present = true;
+    return true;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+typedef nb_status (*string_setter)(nb_options *, const char *);
+
+/* The options that are one string each, JS name -> setter. */
+static const struct {
+    const char *name;
+    string_setter set;
+} string_options[] = {
+    {"natsUrl", nb_options_set_url},
+    {"fileserverUrl", nb_options_set_fileserver_url},
+    {"senderName", nb_options_set_sender_name},
+    {"senderId", nb_options_set_sender_id},
+    {"downloadDir", nb_options_set_download_dir},
+    {"linkStore", nb_options_set_link_store},
+    {"token", nb_options_set_token},
+    {"nkeySeedFile", nb_options_set_nkey_seed_file},
+    {"credsFile", nb_options_set_creds_file},
+    {"tlsCaFile", nb_options_set_tls_ca_file},
+    {"tlsHostname", nb_options_set_tls_hostname},
+    {"connectionName", nb_options_set_connection_name},
+    {"fileserverToken", nb_options_set_fileserver_token},
+    {"fileserverCaFile", nb_options_set_fileserver_ca},
+};
+
+/* Applies one setter's status: throws nb_last_error() on failure. */
+static bool applied(napi_env env, nb_status s)
+{
+    if (s != NB_OK)
+        nbn_throw(env, s, nb_last_error());
+    return s == NB_OK;
+}
+
+static bool apply_strings(napi_env env, napi_value obj, nb_options *o)
+{
+    for (size_t i = 0; i < sizeof string_options / sizeof string_options[0]; i++) {
+        char *v = NULL;
+        if (!nbn_prop_string(env, obj, string_options[i].name, &v))
+            return false;
+        if (!v)
+            continue;
+        nb_status s = string_options[i].set(o, v);
+        /* Secrets are wiped before the copy is freed, as the library does with its own. */
+        memset(v, 0, strlen(v));
+        free(v);
+        if (!applied(env, s))
+            return false;
+    }
+    return true;
+}
+
+/* Options given as pairs (user/password, TLS client certificate). */
+static bool apply_pairs(napi_env env, napi_value obj, nb_options *o)
+{
+    char *a = NULL, *b = NULL;
+    bool ok = nbn_prop_string(env, obj, "user", &a) && nbn_prop_string(env, obj, "password", &b);
+    if (ok && (a || b))
+        ok = applied(env, nb_options_set_user_password(o, a ? a : "", b ? b : ""));
+    if (b)
+        memset(b, 0, strlen(b));
+    free(a);
+    free(b);
+    a = b = NULL;
+    if (ok)
+        ok = nbn_prop_string(env, obj, "tlsCertFile", &a) &&
+             nbn_prop_string(env, obj, "tlsKeyFile", &b);
+    if (ok && (a || b))
+        ok = applied(env, nb_options_set_tls_client_cert(o, a, b));
+    free(a);
+    free(b);
+    return ok;
+}
+
+/* A number option that must be a whole number in [min, max]. */
+static bool int_option(napi_env env, napi_value obj, const char *name, double min, double max,
+                       int64_t *out, bool *present)
+{
+    double d;
+    if (!nbn_prop_number(env, obj, name, &d, present))
+        return false;
+    if (*present && (d != d || d < min || d > max || d != (double)(int64_t)d)) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "option %s must be a whole number from %.0f to %.0f, not %g",
+                 name, min, max, d);
+        nbn_throw(env, NB_INVALID_ARG, msg);
+        return false;
+    }
+    if (*present)
+        *out = (int64_t)d;
+    return true;
+}
+
+#define MAX_SAFE 9007199254740991.0
+
+static bool apply_numbers(napi_env env, napi_value obj, nb_options *o)
+{
+    int64_t v, r = NB_DEFAULT_MAX_RETRIES, b = NB_DEFAULT_BASE_DELAY_MS,
+               m = NB_DEFAULT_MAX_DELAY_MS;
+    bool p, pr = false, pb = false, pm = false;
+    if (!int_option(env, obj, "sizeThreshold", 0, MAX_SAFE, &v, &p) ||
+        (p && !applied(env, nb_options_set_size_threshold(o, (size_t)v))))
+        return false;
+    if (!int_option(env, obj, "connectTimeout", 1, 86400000, &v, &p) ||
+        (p && !applied(env, nb_options_set_connect_timeout(o, v))))
+        return false;
+    if (!int_option(env, obj, "maxReconnect", -1, 1e9, &v, &p) ||
+        (p && !applied(env, nb_options_set_max_reconnect(o, (int)v))))
+        return false;
+    if (!int_option(env, obj, "reconnectWait", 0, 86400000, &v, &p) ||
+        (p && !applied(env, nb_options_set_reconnect_wait(o, v))))
+        return false;
+    if (!int_option(env, obj, "maxDownload", 0, MAX_SAFE, &v, &p) ||
+        (p && !applied(env, nb_options_set_max_download(o, (uint64_t)v))))
+        return false;
+    if (!int_option(env, obj, "downloadDeadline", 0, 2592000000.0, &v, &p) ||
+        (p && !applied(env, nb_options_set_download_deadline(o, v))))
+        return false;
+    if (!int_option(env, obj, "maxRetries", 0, 1000, &r, &pr) ||
+        !int_option(env, obj, "baseDelay", 0, 86400000, &b, &pb) ||
+        !int_option(env, obj, "maxDelay", 0, 86400000, &m, &pm))
+        return false;
+    /* The seed's back-off: retries counted, not a time budget (nb_options_set_backoff). */
+    if ((pr || pb || pm) && !applied(env, nb_options_set_backoff(o, (int)r, b, m)))
+        return false;
+    return true;
+}
+
+static bool apply_bools(napi_env env, napi_value obj, nb_options *o)
+{
+    bool v, p;
+    if (!nbn_prop_bool(env, obj, "checksum", &v, &p) ||
+        (p && !applied(env, nb_options_set_direct_sha256(o, v))))
+        return false;
+    if (!nbn_prop_bool(env, obj, "allowReconnect", &v, &p) ||
+        (p && !applied(env, nb_options_set_allow_reconnect(o, v))))
+        return false;
+    if (!nbn_prop_bool(env, obj, "tlsRequired", &v, &p) ||
+        (p && !applied(env, nb_options_set_tls_required(o, v))))
+        return false;
+    if (!nbn_prop_bool(env, obj, "fetchLinks", &v, &p) ||
+        (p && !applied(env, nb_options_set_fetch_links(o, v))))
+        return false;
+    if (!nbn_prop_bool(env, obj, "sendAsap", &v, &p) ||
+        (p && !applied(env, nb_options_set_send_asap(o, v))))
+        return false;
+    return true;
+}
+
+/* uploader: 'plik' (the default, as the peers) or 'put'; allowOrigins: an array of origins. */
+static bool apply_lists(napi_env env, napi_value obj, nb_options *o)
+{
+    char *up = NULL;
+    if (!nbn_prop_string(env, obj, "uploader", &up))
+        return false;
+    bool ok = true;
+    if (up && strcmp(up, "put") == 0)
+        ok = applied(env, nb_options_set_upload_handler(o, nb_upload_put, NULL));
+    else if (up && strcmp(up, "plik") != 0) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "option uploader must be 'plik' or 'put', not '%.100s'", up);
+        ok = nbn_throw(env, NB_INVALID_ARG, msg) != NULL;
+    }
+    free(up);
+    napi_value list;
+    if (!ok || !prop(env, obj, "allowOrigins", &list))
+        return false;
+    if (!list)
+        return true;
+    bool is_array = false;
+    uint32_t n = 0;
+    napi_is_array(env, list, &is_array);
+    if (!is_array) {
+        nbn_throw(env, NB_INVALID_ARG, "option allowOrigins must be an array of origins");
+        return false;
+    }
+    napi_get_array_length(env, list, &n);
+    for (uint32_t i = 0; i < n && ok; i++) {
+        napi_value e;
+        napi_get_element(env, list, i, &e);
+        char *origin = nbn_string(env, e, "every element of allowOrigins");
+        ok = origin && applied(env, nb_options_add_allowed_origin(o, origin));
+        free(origin);
+    }
+    return ok;
+}
+
+nb_options *nbn_options_from(napi_env env, napi_value obj)
+{
+    nb_options *o = NULL;
+    if (!applied(env, nb_options_create(&o)))
+        return NULL;
+    if (apply_strings(env, obj, o) && apply_pairs(env, obj, o) && apply_numbers(env, obj, o) &&
+        apply_bools(env, obj, o) && apply_lists(env, obj, o))
+        return o;
+    nb_options_destroy(o);
+    return NULL;
+}
+
+/* ---- envelopes ---------------------------------------------------------- */
+
+/* A malloc'd copy of len bytes at p (NUL-terminated), or NULL (thrown). */
+static char *copy_bytes(napi_env env, const void *p, size_t len)
+{
+    char *c = malloc(len + 1);
+    if (!c) {
+        nbn_throw(env, NB_NO_MEMORY, "out of memory copying a payload");
+        return NULL;
+    }
+    if (len)
+        memcpy(c, p, len);
+    c[len] = '\0';
+    return c;
+}
+
+/*
+ * item.data: a Buffer/TypedArray (bytes) or a string (UTF-8), copied into *owned:
+ * the envelope is built later on a worker thread, where JS memory must not be read.
+ */
+static bool item_bytes(napi_env env, napi_value data, uint32_t i, const void **bytes,
+                       size_t *len, char **owned)
+{
+    bool is_typed = false, is_buffer = false;
+    void *p = NULL;
+    *owned = NULL;
+    napi_is_buffer(env, data, &is_buffer);
+    if (is_buffer) {
+        napi_get_buffer_info(env, data, &p, len);
+    } else if (napi_is_typedarray(env, data, &is_typed) == napi_ok && is_typed) {
+        napi_typedarray_type t;
+        size_t count, offset;
+        napi_value ab;
+        napi_get_typedarray_info(env, data, &t, &count, &p, &ab, &offset);
+        if (t != napi_uint8_array && t != napi_int8_array && t != napi_uint8_clamped_array) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "payloads[%u].data: only byte arrays (Uint8Array, Buffer) "
+                     "can be sent", i);
+            nbn_throw(env, NB_INVALID_ARG, msg);
+            return false;
+        }
+        *len = count;
+    } else {
+        char what[96];
+        snprintf(what, sizeof what, "payloads[%u].data (normalised)", i);
+        *owned = nbn_string(env, data, what);
+        if (!*owned)
+            return false;
+        *bytes = *owned;
+        *len = strlen(*owned);
+        return true;
+    }
+    *owned = copy_bytes(env, p, *len);
+    *bytes = *owned;
+    return *owned != NULL;
+}
+
+static void item_list_free(item_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->datanames[i]);
+        free(l->owned[i]);
+    }
+    free(l->items);
+    free(l->datanames);
+    free(l->owned);
+    free(l->link);
+}
+
+/* items[i] = one normalised {dataname, type, data, link}; false when it threw. */
+static bool take_item(napi_env env, item_list *l, napi_value item, uint32_t i)
+{
+    char *type = NULL;
+    napi_value data;
+    bool has_link = false;
+    nb_item *it = &l->items[i];
+    if (!nbn_prop_string(env, item, "dataname", &l->datanames[i]) ||
+        !nbn_prop_string(env, item, "type", &type) || !prop(env, item, "data", &data) ||
+        !nbn_prop_bool(env, item, "link", &l->link[i], &has_link)) {
+        free(type);
+        return false;
+    }
+    if (!l->datanames[i] || !type || !data) {
+        free(type);
+        char msg[160];
+        snprintf(msg, sizeof msg, "payloads[%u] needs dataname, data and type", i);
+        nbn_throw(env, NB_INVALID_ARG, msg);
+        return false;
+    }
+    bool ok = applied(env, nb_type_parse(type, &it->type)) &&
+              item_bytes(env, data, i, &it->data, &it->len, &l->owned[i]);
+    free(type);
+    it->dataname = l->datanames[i];
+    l->any_link = l->any_link || l->link[i];
+    return ok;
+}
+
+static bool take_items(napi_env env, napi_value items, item_list *l)
+{
+    bool is_array = false;
+    uint32_t n = 0;
+    napi_is_array(env, items, &is_array);
+    if (!is_array) {
+        nbn_throw(env, NB_INVALID_ARG, "payloads must be an array of {dataname, data, type}");
+        return false;
+    }
+    napi_get_array_length(env, items, &n);
+    if (n == 0) {
+        nbn_throw(env, NB_INVALID_ARG, "payloads must hold at least one {dataname, data, type}");
+        return false;
+    }
+    l->items = calloc(n, sizeof *l->items);
+    l->datanames = calloc(n, sizeof *l->datanames);
+    l->owned = calloc(n, sizeof *l->owned);
+    l->link = calloc(n, sizeof *l->link);
+    if (!l->items || !l->datanames || !l->owned || !l->link) {
+        nbn_throw(env, NB_NO_MEMORY, "out of memory copying payloads");
+        return false;
+    }
+    l->n = n;
+    for (uint32_t i = 0; i < n; i++) {
+        napi_value item;
+        napi_get_element(env, items, i, &item);
+        if (!take_item(env, l, item, i))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Payloads one by one, for a message with a payload forced to go by link
+ * (nb_item has no such flag), through nb_payload_create; err names the payload.
+ */
+static nb_status add_payloads(nb_envelope *e, const item_list *l, char *err, size_t errsz)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        nb_payload *p = NULL;
+        const nb_item *it = &l->items[i];
+        nb_status s = nb_payload_create(&p, it->dataname, it->type, it->data, it->len);
+        if (s == NB_OK && l->link[i])
+            s = nb_payload_force_link(p, true);
+        if (s == NB_OK)
+            s = nb_envelope_add_payload(e, &p);
+        nb_payload_destroy(p);
+        if (s != NB_OK) {
+            snprintf(err, errsz, "payloads[%zu] '%.100s': %s", i, it->dataname, nb_last_error());
+            return s;
+        }
+    }
+    return NB_OK;
+}
+
+#define FIELD_COUNT 8
+
+/* Whether v is an object (fields are passed as null when the caller set none). */
+static bool is_object(napi_env env, napi_value v)
+{
+    napi_valuetype t = napi_undefined;
+    return v && napi_typeof(env, v, &t) == napi_ok && t == napi_object;
+}
+
+/* The envelope fields of the seed's options into m->f (the strings kept in m->keep[]). */
+static bool take_fields(napi_env env, napi_value fields, nbn_message *m)
+{
+    nb_send_fields *f = &m->f;
+    const char **slot[NBN_FIELD_COUNT] = {&f->correlation_id, &f->msg_id, &f->msg_purpose,
+                                          &f->receiver_name, &f->receiver_id, &f->reply_to,
+                                          &f->reply_to_msg_id, &f->metadata_json};
+    static const char *const names[NBN_FIELD_COUNT] = {
+        "correlationId", "msgId", "msgPurpose", "receiverName",
+        "receiverId", "replyTo", "replyToMsgId", "metadataJson"};
+    if (!is_object(env, fields))
+        return true;
+    for (size_t i = 0; i < NBN_FIELD_COUNT; i++) {
+        if (!nbn_prop_string(env, fields, names[i], &m->keep[i]))
+            return false;
+        *slot[i] = m->keep[i];
+    }
+    return nbn_prop_string(env, fields, "senderName", &m->sender_name) &&
+           nbn_prop_string(env, fields, "senderId", &m->sender_id);
+}
+
+/* The fields of f on e, for the payload-by-payload path. */
+static nb_status set_fields(nb_envelope *e, const nb_send_fields *f)
+{
+    nb_status s = NB_OK;
+    if (s == NB_OK && f->correlation_id)
+        s = nb_envelope_set_correlation_id(e, f->correlation_id);
+    if (s == NB_OK && f->msg_id)
+        s = nb_envelope_set_msg_id(e, f->msg_id);
+    if (s == NB_OK && f->msg_purpose)
+        s = nb_envelope_set_msg_purpose(e, f->msg_purpose);
+    if (s == NB_OK && f->receiver_name)
+        s = nb_envelope_set_receiver_name(e, f->receiver_name);
+    if (s == NB_OK && f->receiver_id)
+        s = nb_envelope_set_receiver_id(e, f->receiver_id);
+    if (s == NB_OK && f->reply_to)
+        s = nb_envelope_set_reply_to(e, f->reply_to);
+    if (s == NB_OK && f->reply_to_msg_id)
+        s = nb_envelope_set_reply_to_msg_id(e, f->reply_to_msg_id);
+    if (s == NB_OK && f->metadata_json)
+        s = nb_envelope_set_metadata_json(e, f->metadata_json);
+    return s;
+}
+
+bool nbn_message_take(napi_env env, napi_value items, napi_value fields, nbn_message *m)
+{
+    if (take_items(env, items, &m->l) && take_fields(env, fields, m))
+        return true;
+    nbn_message_free(m);
+    return false;
+}
+
+/*
+ * The seed-shaped entry point (nb_envelope_create_items) builds the envelope;
+ * a message with a payload forced to go by link is built payload by payload.
+ */
+nb_status nbn_message_build(const nbn_message *m, nb_envelope **out, char *err, size_t errsz)
+{
+    nb_envelope *e = NULL;
+    nb_status s;
+    err[0] = '\0';
+    if (!m->l.any_link) {
+        s = nb_envelope_create_items(&e, m->l.items, m->l.n, &m->f);
+    } else {
+        s = nb_envelope_create(&e);
+        if (s == NB_OK)
+            s = add_payloads(e, &m->l, err, errsz);
+        if (s == NB_OK)
+            s = set_fields(e, &m->f);
+    }
+    if (s == NB_OK && m->sender_name)
+        s = nb_envelope_set_sender_name(e, m->sender_name);
+    if (s == NB_OK && m->sender_id)
+        s = nb_envelope_set_sender_id(e, m->sender_id);
+    if (s != NB_OK) {
+        if (!err[0])
+            snprintf(err, errsz, "%s", nb_last_error());
+        nb_envelope_destroy(e);
+        e = NULL;
+    }
+    *out = e;
+    return s;
+}
+
+void nbn_message_free(nbn_message *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < NBN_FIELD_COUNT; i++)
+        free(m->keep[i]);
+    free(m->sender_name);
+    free(m->sender_id);
+    item_list_free(&m->l);
+    memset(m, 0, sizeof *m);
+}
+
+static void set_str(napi_env env, napi_value obj, const char *name, const char *s)
+{
+    napi_value v;
+    if (!s)
+        napi_get_null(env, &v);
+    else
+        napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, obj, name, v);
+}
+
+static napi_value payload_to_js(napi_env env, const nb_payload *p)
+{
+    napi_value o, bytes;
+    size_t len = 0;
+    napi_create_object(env, &o);
+    set_str(env, o, "dataname", nb_payload_dataname(p));
+    set_str(env, o, "type", nb_type_name(nb_payload_type(p)));
+    set_str(env, o, "typeName", nb_payload_type_name(p));
+    set_str(env, o, "transport", nb_transport_name(nb_payload_transport(p)));
+    set_str(env, o, "url", nb_payload_url(p));
+    set_str(env, o, "path", nb_payload_path(p));
+    const uint8_t *data = nb_payload_data(p, &len);
+    if (data)
+        napi_create_buffer_copy(env, len, data, NULL, &bytes);
+    else
+        napi_get_null(env, &bytes);
+    napi_set_named_property(env, o, "bytes", bytes);
+    return o;
+}
+
+napi_value nbn_envelope_to_js(napi_env env, const nb_envelope *e)
+{
+    napi_value o, list, json;
+    size_t len = 0;
+    const char *text = nb_envelope_json(e, &len);
+    size_t n = nb_envelope_payload_count(e);
+    NBN_CALL(env, napi_create_object(env, &o));
+    NBN_CALL(env, napi_create_string_utf8(env, text ? text : "{}", text ? len : 2, &json));
+    napi_set_named_property(env, o, "json", json);
+    NBN_CALL(env, napi_create_array_with_length(env, n, &list));
+    for (size_t i = 0; i < n; i++)
+        napi_set_element(env, list, (uint32_t)i, payload_to_js(env, nb_envelope_payload(e, i)));
+    napi_set_named_property(env, o, "payloads", list);
+    return o;
+}
+
+/* ---- module ------------------------------------------------------------- */
+
+static napi_value version(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    napi_value v;
+    napi_create_string_utf8(env, nb_version_string(), NAPI_AUTO_LENGTH, &v);
+    return v;
+}
+
+/* Checks options without connecting (the JS layer validates early with it). */
+static napi_value check_options(napi_env env, napi_callback_info info)
+{
+    size_t argc = 1;
+    napi_value argv[1];
+    NBN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    nb_options *o = nbn_options_from(env, argc ? argv[0] : NULL);
+    if (!o)
+        return NULL;
+    nb_options_destroy(o);
+    return nbn_undefined(env);
+}
+
+static napi_value init(napi_env env, napi_value exports)
+{
+    napi_property_descriptor props[] = {
+        {"version", NULL, version, NULL, NULL, NULL, napi_default, NULL},
+        {"checkOptions", NULL, check_options, NULL, NULL, NULL, napi_default, NULL},
+    };
+    NBN_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+    if (!nbn_init_ops(env, exports) || !nbn_init_subs(env, exports))
+        return NULL;
+    return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
