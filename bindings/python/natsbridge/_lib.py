@@ -156,7 +156,7 @@ class UploadRequest(Structure):
     _fields_ = [("fileserver_url", c_char_p), ("dataname", c_char_p), ("data", c_void_p),
                 ("path", c_char_p), ("size", c_uint64), ("sha256_hex", c_char_p),
                 ("progress", c_void_p), ("progress_closure", c_void_p),
-                ("auth", POINTER(FileserverAuth))]
+                ("auth", POINTER(FileserverAuth)), ("read", c_void_p), ("read_ctx", c_void_p)]
 
 
 class UploadResult(Structure):
@@ -193,7 +193,8 @@ class JsStreamConfig(Structure):
 
 class JsStreamInfo(Structure):
     _fields_ = [("config", JsStreamConfig), ("messages", c_uint64), ("bytes", c_uint64),
-                ("first_seq", c_uint64), ("last_seq", c_uint64), ("consumers", c_int64)]
+                ("first_seq", c_uint64), ("last_seq", c_uint64), ("consumers", c_int64),
+                ("max_msgs", c_int64), ("max_bytes", c_int64)]
 
 
 class JsAck(Structure):
@@ -210,7 +211,7 @@ class JsConsumerConfig(Structure):
                 ("batch", c_int), ("ack_wait_ms", c_int64), ("max_deliver", c_int),
                 ("start", c_int), ("start_sequence", c_uint64), ("start_time_ms", c_int64),
                 ("nak_delay_ms", c_int64), ("max_nak_delay_ms", c_int64),
-                ("not_found_deliveries", c_int)]
+                ("not_found_deliveries", c_int), ("inactive_threshold_ms", c_int64)]
 
 
 class JsDelivery(Structure):
