@@ -930,3 +930,37 @@ int cli_receive_loop(nb_client *c, const cli_args *a, cli_handler fn, void *ctx)
     nb_subscription_destroy(st.sub);
     return rc;
 }
+
+int cli_stdout_checked(int rc)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("cannot write to stdout");
+        return CLI_RUNTIME;
+    }
+    return rc;
+}
+
+int cli_pick_action(int argc, char **argv, const void *rows, size_t stride, size_t n,
+                    const char *usage, const char *command_words, int *rc)
+{
+    const char *word = argc >= 2 ? argv[1] : NULL;
+    if (!word) {
+        cli_error("missing %s (see natsbridge %s --help)", command_words, command_name);
+        *rc = CLI_USAGE;
+        return -1;
+    }
+    if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0) {
+        fputs(usage, stdout);
+        *rc = cli_stdout_checked(CLI_OK);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name = *(const char *const *)((const char *)rows + i * stride);
+        if (strcmp(word, name) == 0)
+            return (int)i;
+    }
+    cli_error("unknown action '%s': %s (see natsbridge %s --help)", word, command_words,
+              command_name);
+    *rc = CLI_USAGE;
+    return -1;
+}

@@ -29,6 +29,18 @@ void cli_set_command(const char *name);
 void cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);
 /* Like cli_error, unless --quiet was given. */
 void cli_note(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* Flushes stdout: rc, or CLI_RUNTIME (with a message) when what was printed was lost. */
+int cli_stdout_checked(int rc);
+
+/*
+ * "natsbridge COMMAND ACTION ...": the index of argv[1] among n actions whose
+ * rows (stride bytes apart) begin with their name, as `const char *`. -1 when
+ * there is none: *rc is then CLI_OK after printing usage (--help, -h) or
+ * CLI_USAGE after an error naming the actions (command_words: "ls, info or rm").
+ */
+int cli_pick_action(int argc, char **argv, const void *rows, size_t stride, size_t n,
+                    const char *usage, const char *command_words, int *rc);
+
 /* "natsbridge <cmd>: <what>: <nb_last_error()>"; returns code, for `return cli_fail(...)`. */
 int cli_fail(int code, nb_status s, const char *what);
 

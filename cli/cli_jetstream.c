@@ -353,11 +353,7 @@ static int print_ack(const cli_args *a, const nb_envelope *e, const nb_js_ack *a
         printf("%s stream %s seq %llu%s\n", nb_envelope_msg_id(e), ack->stream,
                (unsigned long long)ack->sequence, ack->duplicate ? " duplicate" : "");
     }
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        cli_error("cannot write to stdout");
-        return CLI_RUNTIME;
-    }
-    return CLI_OK;
+    return cli_stdout_checked(CLI_OK);
 }
 
 int cli_js_publish(const cli_args *a, nb_client *c, nb_envelope *e)

@@ -275,10 +275,8 @@ static int run_action(int argc, char **argv, size_t which)
         if (rc == CLI_OK)
             rc = actions[which].run(&a, c, stream);
     }
-    if (rc == CLI_OK && (fflush(stdout) != 0 || ferror(stdout))) {
-        cli_error("cannot write to stdout");
-        rc = CLI_RUNTIME;
-    }
+    if (rc == CLI_OK)
+        rc = cli_stdout_checked(rc);
     cli_close(c);
     cli_args_free(&a);
     return rc;
@@ -286,17 +284,8 @@ static int run_action(int argc, char **argv, size_t which)
 
 int cmd_consumer(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        if (argc < 2) {
-            cli_error("missing ls, info or rm (see natsbridge consumer --help)");
-            return CLI_USAGE;
-        }
-        fputs(consumer_usage, stdout);
-        return CLI_OK;
-    }
-    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
-        if (strcmp(argv[1], actions[i].name) == 0)
-            return run_action(argc, argv, i);
-    cli_error("unknown action '%s': ls, info or rm (see natsbridge consumer --help)", argv[1]);
-    return CLI_USAGE;
+    int rc = CLI_OK;
+    int which = cli_pick_action(argc, argv, actions, sizeof actions[0],
+                                sizeof actions / sizeof actions[0], consumer_usage, "ls, info or rm", &rc);
+    return which < 0 ? rc : run_action(argc, argv, (size_t)which);
 }

@@ -191,11 +191,7 @@ static int publish_core(const cli_args *a, nb_client *c, nb_envelope *e, bool co
     } else if (!a->quiet) {
         printf("%s\n", nb_envelope_msg_id(e));
     }
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        cli_error("cannot write to stdout");
-        return CLI_RUNTIME;
-    }
-    return CLI_OK;
+    return cli_stdout_checked(CLI_OK);
 }
 
 /* Sleeps ms (a signal cuts it short: cli_stop is then set). */
