@@ -620,6 +620,26 @@ nb_status nb_client_connect(nb_client **out, const nb_options *opts)
     return NB_OK;
 }
 
+/* Destroys the first n retired inboxes (see client.h): nats.c is done with them. */
+static void reap_retired(nb_client *c, size_t n)
+{
+    pthread_mutex_lock(&c->mu);
+    n = n < c->retired_count ? n : c->retired_count;
+    for (size_t i = 0; i < n; i++)
+        natsSubscription_Destroy(c->retired[i]);
+    memmove(c->retired, c->retired + n, (c->retired_count - n) * sizeof *c->retired);
+    c->retired_count -= n;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static size_t retired_now(nb_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    size_t n = c->retired_count;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
 void nb_client_destroy(nb_client *c)
 {
     if (!c)
@@ -640,8 +660,11 @@ void nb_client_destroy(nb_client *c)
         atomic_store(&c->destroying, true);
         natsConnection_Close(c->nc);
         wait_closed(c);
+        reap_retired(c, SIZE_MAX); /* the reader thread has stopped */
         natsConnection_Destroy(c->nc);
     }
+    reap_retired(c, SIZE_MAX); /* never connected: nothing can deliver to them */
+    free(c->retired);
     nb_options_destroy(c->opts);
     pthread_cond_destroy(&c->closed_cv);
     pthread_mutex_destroy(&c->mu);
@@ -683,7 +706,10 @@ static nb_status refused_publish(nb_client *c)
 /* Flushes, then reports a refused publish (refused_publish). */
 static nb_status flush_checked(nb_client *c, int64_t timeout_ms, const char *what)
 {
+    size_t retired = retired_now(c);
     nb_status s = nbi_from_nats(natsConnection_FlushTimeout(c->nc, timeout_ms), what);
+    if (s == NB_OK) /* the PONG came after every message for those inboxes */
+        reap_retired(c, retired);
     return s == NB_OK ? refused_publish(c) : s;
 }
 
@@ -832,7 +858,8 @@ static void on_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
 
 static void free_subscription(nb_subscription *s)
 {
-    natsSubscription_Destroy(s->sub);
+    if (s->sub)
+        natsSubscription_Destroy(s->sub);
     pthread_cond_destroy(&s->done);
     pthread_mutex_destroy(&s->mu);
     free(s->subject);
@@ -1129,6 +1156,36 @@ static nb_status await_reply(nb_subscription *inbox, const char *msg_id, int64_t
     }
 }
 
+/*
+ * A request's inbox is unsubscribed at once but destroyed later (client.h, retired): a second
+ * responder's reply may be in nats.c's reader thread right now. When the list cannot grow, a
+ * flush waits for the reader instead.
+ */
+static void retire_inbox(nb_client *c, nb_subscription *s)
+{
+    if (!s)
+        return;
+    natsSubscription_Unsubscribe(s->sub);
+    pthread_mutex_lock(&c->mu);
+    if (c->retired_count == c->retired_cap) {
+        size_t cap = c->retired_cap ? c->retired_cap * 2 : 8;
+        natsSubscription **grown = realloc(c->retired, cap * sizeof *grown);
+        if (grown) {
+            c->retired = grown;
+            c->retired_cap = cap;
+        }
+    }
+    bool kept = c->retired_count < c->retired_cap;
+    if (kept) {
+        c->retired[c->retired_count++] = s->sub;
+        s->sub = NULL;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (!kept)
+        natsConnection_FlushTimeout(c->nc, 1000);
+    free_subscription(s);
+}
+
 nb_status nb_client_request(nb_client *c, const char *subject, nb_envelope *req,
                             int64_t timeout_ms, nb_envelope **reply)
 {
@@ -1167,7 +1224,7 @@ nb_status nb_client_request(nb_client *c, const char *subject, nb_envelope *req,
         s = await_reply(sub, req->msg_id, deadline, reply);
     if (s == NB_NO_RESPONDERS)
         nbi_fail(s, "request on '%s': no responders", subject);
-    nb_subscription_destroy(sub);
+    retire_inbox(c, sub);
     return s;
 }
 

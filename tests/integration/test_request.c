@@ -76,6 +76,29 @@ static bool one_request(nb_client *c, const char *text)
     return ok;
 }
 
+/*
+ * Two responders answer every request (no queue group): the second reply reaches the inbox
+ * as the request returns. nats.c 3.4.1 crashes when such a message meets a destroyed
+ * subscription; the inbox is retired until a later flush (messaging.c, retire_inbox). Before
+ * that, `natsbridge request` against two `reply --no-queue` crashed about once in 30.
+ */
+CASE(request_two_responders, 0)
+{
+    CHECK(start_responder("/svc/echo", &cols[0]));
+    CHECK(start_responder("/svc/echo", &cols[1]));
+    nb_client *q = new_client();
+    CHECK(q);
+    for (int i = 0; i < 300; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "twice %d", i);
+        CHECK(one_request(q, text));
+    }
+    /* Both answered every request: 600 replies, 300 of them late. */
+    CHECK(col_wait(&cols[0], &cols[0].total, 300, 10000));
+    CHECK(col_wait(&cols[1], &cols[1].total, 300, 10000));
+    CHECK_OK(nb_client_flush(q, 5000)); /* reaps the retired inboxes */
+}
+
 static void *requester(void *arg)
 {
     rq_arg *a = arg;
@@ -161,6 +184,7 @@ CASE(request_timeout, 0)
 static const nbt_case cases[] = {
     NBT_ENTRY(request_reply),
     NBT_ENTRY(request_concurrent),
+    NBT_ENTRY(request_two_responders),
     NBT_ENTRY(reply_without_reply_to),
     NBT_ENTRY(request_no_responders),
     NBT_ENTRY(request_timeout),
