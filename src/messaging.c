@@ -625,10 +625,12 @@ static void reap_retired(nb_client *c, size_t n)
 {
     pthread_mutex_lock(&c->mu);
     n = n < c->retired_count ? n : c->retired_count;
-    for (size_t i = 0; i < n; i++)
-        natsSubscription_Destroy(c->retired[i]);
-    memmove(c->retired, c->retired + n, (c->retired_count - n) * sizeof *c->retired);
-    c->retired_count -= n;
+    if (n > 0) { /* (retired is NULL until the first inbox is retired) */
+        for (size_t i = 0; i < n; i++)
+            natsSubscription_Destroy(c->retired[i]);
+        memmove(c->retired, c->retired + n, (c->retired_count - n) * sizeof *c->retired);
+        c->retired_count -= n;
+    }
     pthread_mutex_unlock(&c->mu);
 }
 
