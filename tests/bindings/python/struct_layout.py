@@ -8,6 +8,7 @@ side; a member added in include/natsbridge.h and not in the binding (as happened
 nb_js_consumer_config.inactive_threshold_ms) fails here, not as a garbage value at run time.
 """
 import ctypes
+import os
 import subprocess
 import sys
 
@@ -27,7 +28,10 @@ def main():
     sys.path.insert(0, pkg_dir)
     from natsbridge import _lib  # loads the library NATSBRIDGE_LIBRARY names
 
-    out = subprocess.run([exe], capture_output=True, text=True, check=True).stdout
+    # The helper carries its own sanitizer runtime (an instrumented executable): not the one
+    # preloaded into python3 for the instrumented library.
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    out = subprocess.run([exe], capture_output=True, text=True, check=True, env=env).stdout
     bad, seen = [], set()
     for line in out.splitlines():
         name, size, *members = line.split()
