@@ -964,3 +964,16 @@ int cli_pick_action(int argc, char **argv, const void *rows, size_t stride, size
     *rc = CLI_USAGE;
     return -1;
 }
+
+int cli_print_json(cJSON *doc)
+{
+    char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    cJSON_Delete(doc);
+    if (!text) {
+        cli_error("out of memory");
+        return CLI_RUNTIME;
+    }
+    printf("%s\n", text);
+    cJSON_free(text);
+    return CLI_OK;
+}

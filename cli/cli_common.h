@@ -29,6 +29,9 @@ void cli_set_command(const char *name);
 void cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);
 /* Like cli_error, unless --quiet was given. */
 void cli_note(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* Prints doc (taken; NULL: out of memory) as one JSON line: CLI_OK, or CLI_RUNTIME with a message. */
+int cli_print_json(cJSON *doc);
+
 /* Flushes stdout: rc, or CLI_RUNTIME (with a message) when what was printed was lost. */
 int cli_stdout_checked(int rc);
 

@@ -82,20 +82,6 @@ static cJSON *consumer_json(const nb_js_consumer_info *i)
     return o;
 }
 
-/* Prints one JSON text and a newline (doc is taken); CLI_RUNTIME when it could not be made. */
-static int print_json(cJSON *doc)
-{
-    char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
-    cJSON_Delete(doc);
-    if (!text) {
-        cli_error("out of memory");
-        return CLI_RUNTIME;
-    }
-    printf("%s\n", text);
-    cJSON_free(text);
-    return CLI_OK;
-}
-
 static void print_human(const nb_js_consumer_info *i)
 {
     char when[32];
@@ -160,7 +146,7 @@ static int ls(const cli_args *a, nb_client *c, const char *stream)
                 arr = NULL;
             }
         }
-        rc = print_json(arr);
+        rc = cli_print_json(arr);
     } else if (n == 0) {
         cli_note("stream %s has no consumers", stream);
     } else {
@@ -178,7 +164,7 @@ static int info(const cli_args *a, nb_client *c, const char *stream)
         return cli_fail(CLI_RUNTIME, s, NULL);
     int rc = CLI_OK;
     if (a->json)
-        rc = print_json(consumer_json(i));
+        rc = cli_print_json(consumer_json(i));
     else
         print_human(i);
     nb_js_consumer_info_destroy(i);

@@ -169,20 +169,6 @@ static cJSON *info_json(const nb_js_stream_info *i)
     return o;
 }
 
-static int print_info_json(const nb_js_stream_info *i)
-{
-    cJSON *o = info_json(i);
-    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    if (!text) {
-        cli_error("out of memory");
-        return CLI_RUNTIME;
-    }
-    printf("%s\n", text);
-    cJSON_free(text);
-    return CLI_OK;
-}
-
 static void print_info_human(const nb_js_stream_info *i)
 {
     printf("stream %s\n  subjects     ", i->config.name);
@@ -214,25 +200,11 @@ static int info(const cli_args *a, nb_client *c)
         return cli_fail(CLI_RUNTIME, s, NULL);
     int rc = CLI_OK;
     if (a->json)
-        rc = print_info_json(i);
+        rc = cli_print_json(info_json(i));
     else
         print_info_human(i);
     nb_js_stream_info_destroy(i);
     return rc;
-}
-
-/* Prints one JSON text and a newline; CLI_RUNTIME when it could not be made. */
-static int print_json(cJSON *doc)
-{
-    char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
-    cJSON_Delete(doc);
-    if (!text) {
-        cli_error("out of memory");
-        return CLI_RUNTIME;
-    }
-    printf("%s\n", text);
-    cJSON_free(text);
-    return CLI_OK;
 }
 
 static int ls_json(nb_js_stream_info **list, size_t n)
@@ -246,7 +218,7 @@ static int ls_json(nb_js_stream_info **list, size_t n)
             arr = NULL;
         }
     }
-    return print_json(arr);
+    return cli_print_json(arr);
 }
 
 /* The subjects of a stream as "a, b" into buf (cut with "..." when long). */
