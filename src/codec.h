@@ -8,6 +8,9 @@
 
 #include "envelope.h"
 
+/* Where a field belongs, for errors: payloads[index], or the envelope when index is NO_INDEX. */
+#define NO_INDEX SIZE_MAX
+
 /*
  * Writes e->json from the fields. Every payload must have its transport
  * chosen: direct payloads are base64-encoded from p->data (transport.c loads

@@ -2,7 +2,7 @@
 /*
  * envelope.c - nb_envelope: life cycle, payload list, field setters and
  * accessors, and the defaults filled in when an envelope is built.
- * The JSON wire text is codec.c's business.
+ * The JSON wire text is the codec's business (codec_write.c, codec_read.c).
  */
 #include "envelope.h"
 #include "redact.h"
@@ -13,6 +13,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The 12 string fields of an envelope in wire order, with the old peers' names. */
+const struct nbi_envelope_field nbi_envelope_fields[NBI_ENVELOPE_FIELD_COUNT] = {
+    {{"correlation_id", "correlationId"}, offsetof(nb_envelope, correlation_id), true},
+    {{"msg_id", "msgId"}, offsetof(nb_envelope, msg_id), true},
+    {{"timestamp"}, offsetof(nb_envelope, timestamp), false},
+    {{"send_to", "sendTo"}, offsetof(nb_envelope, send_to), false},
+    {{"msg_purpose", "msgPurpose"}, offsetof(nb_envelope, msg_purpose), false},
+    {{"sender_name", "senderName"}, offsetof(nb_envelope, sender_name), false},
+    {{"sender_id", "senderId"}, offsetof(nb_envelope, sender_id), false},
+    {{"receiver_name", "receiverName"}, offsetof(nb_envelope, receiver_name), false},
+    {{"receiver_id", "receiverId"}, offsetof(nb_envelope, receiver_id), false},
+    {{"reply_to", "replyTo"}, offsetof(nb_envelope, reply_to), false},
+    {{"reply_to_msg_id", "replyToMsgId"}, offsetof(nb_envelope, reply_to_msg_id), false},
+    {{"broker_url", "brokerURL", "BrokerURL", "brokerUrl"}, offsetof(nb_envelope, broker_url),
+     false},
+};
+
+char **nbi_envelope_field_at(nb_envelope *e, size_t i)
+{
+    return (char **)((char *)e + nbi_envelope_fields[i].offset);
+}
 
 nb_status nb_envelope_create(nb_envelope **out)
 {

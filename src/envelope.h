@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * envelope.h - the nb_envelope struct, shared by envelope.c (fields and
- * accessors), codec.c (JSON), transport.c and messaging.c.
+ * accessors), codec_write.c and codec_read.c (JSON), transport.c and messaging.c.
  */
 #ifndef NB_ENVELOPE_H
 #define NB_ENVELOPE_H
@@ -29,6 +29,17 @@ struct nb_envelope {
     char *json;      /* wire text after build or parse */
     size_t json_len;
 };
+
+/* The 12 string fields of an envelope in wire order, with the old peers' names. */
+struct nbi_envelope_field {
+    const char *keys[5]; /* snake_case first, then the legacy spellings; NULL-ended */
+    size_t offset;       /* of the char * in nb_envelope */
+    bool required;
+};
+#define NBI_ENVELOPE_FIELD_COUNT 12
+extern const struct nbi_envelope_field nbi_envelope_fields[NBI_ENVELOPE_FIELD_COUNT];
+/* The field i of e (an index into nbi_envelope_fields). */
+char **nbi_envelope_field_at(nb_envelope *e, size_t i);
 
 /*
  * Fills what building needs and the caller left unset: msg_id, timestamp,

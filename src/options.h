@@ -66,7 +66,7 @@ struct nb_options {
     char *connection_name;
     nb_nats_configure_fn nats_configure;
     void *nats_configure_closure;
-    /* receive limits (issue 11): codec.c and transport.c check them */
+    /* receive limits (issue 11): codec_read.c and transport.c check them */
     size_t max_payloads;
     uint64_t max_link_bytes;
     size_t max_dataname;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * payload.h - the nb_payload struct and the checks every payload passes,
- * shared by the codec (envelope.c, codec.c) and transport.c.
+ * shared by the codec (envelope.c, codec_write.c, codec_read.c) and transport.c.
  */
 #ifndef NB_PAYLOAD_H
 #define NB_PAYLOAD_H

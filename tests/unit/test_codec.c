@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_codec.c - the envelope codec (src/codec.c) and envelope fields
+ * test_codec.c - the envelope codec (src/codec_write.c, src/codec_read.c) and envelope fields
  * (src/envelope.c): both directions for every field and type, the exact
  * wire text, the peers' variants, and bad input of every kind.
  */
