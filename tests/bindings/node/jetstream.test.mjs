@@ -22,16 +22,16 @@ test('at-least-once: a consumer killed mid-run loses nothing', async () => {
     assert.ok(acks.every((a) => a.stream === 'NODE_ALO' && !a.duplicate));
 
     const argv = [path.join(here, 'consumer.mjs'), 'NODE_ALO', 'alo.work', 'workers'];
-    const first = start(process.execPath, [...argv, '100']);
-    await waitText(first, 'got 9 ', 30000);
-    first.kill('SIGKILL'); // mid-run: some fetched, some handled but not acked
+    const first = start(process.execPath, [...argv, '20', '10']);
+    await waitText(first, 'holding', 30000);
+    first.kill('SIGKILL'); // mid-run: ten acked, the eleventh handled but never acked
     await first.exited;
     const seen = new Set(first.out.split('\n').filter((l) => l.startsWith('got ')).map((l) => Number(l.split(' ')[1])));
     const second = start(process.execPath, [...argv, '0']);
     const until = Date.now() + 60000;
     while (Date.now() < until) {
       for (const l of second.out.split('\n')) if (l.startsWith('got ')) seen.add(Number(l.split(' ')[1]));
-      if (seen.size === N) break;
+      if (seen.size === N && /got \d+ 2/.test(second.out)) break;
       await sleep(50);
     }
     second.kill('SIGTERM');
