@@ -3,13 +3,15 @@
  * fuzz_fileserver.c - libFuzzer target for the built-in file server's request
  * parsing (src/fileserver.h): request paths and Plik route segments, Plik
  * file names, the Range header, message framing (Content-Length and
- * Transfer-Encoding) and the JSON options of POST /upload. Every byte of
- * those comes from any client that can reach the server.
+ * Transfer-Encoding), the JSON options of POST /upload, and the CORS
+ * decisions (src/fileserver_cors.c): the configured origin comes from the
+ * operator, the Origin header, method and path from any client.
  *
  * The first input byte picks the parser, the rest is its input. Besides
  * memory safety (ASan, UBSan) each parser's promise is checked, and a broken
  * promise aborts: an accepted path has no traversal in it, a satisfiable
- * range lies inside the file, accepted framing is never ambiguous.
+ * range lies inside the file, accepted framing is never ambiguous, and a
+ * page is never let upload unless its origin was listed exactly, nor delete.
  *
  * Built two ways (tests/fuzz/CMakeLists.txt):
  *  - fuzz_fileserver (clang, NB_BUILD_FUZZ=ON): the libFuzzer binary, seeded
@@ -25,7 +27,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { P_PATH, P_NAME, P_RANGE, P_FRAMING, P_UPLOAD_JSON, P_COUNT };
+enum { P_PATH, P_NAME, P_RANGE, P_FRAMING, P_UPLOAD_JSON, P_CORS, P_COUNT };
 
 /* An accepted path names an index entry and nothing else: no way out of it. */
 static void check_path(const char *raw)
@@ -119,6 +121,59 @@ static void check_upload_json(const uint8_t *d, size_t n)
     cJSON_Delete(opts);
 }
 
+/* An origin --cors-origin accepts is "*" or scheme://host[:port]: printable, short, no path. */
+static void check_origin_syntax(const char *o)
+{
+    if (nbi_fs_cors_check_origin(o))
+        return;
+    if (strcmp(o, "*") == 0)
+        return;
+    if ((strncmp(o, "http://", 7) && strncmp(o, "https://", 8)) || strlen(o) > 256)
+        abort();
+    const char *host = o + (o[4] == 's' ? 8 : 7);
+    if (!host[0] || strpbrk(host, "/?#@"))
+        abort();
+    for (const char *p = o; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            abort();
+}
+
+/* Input: configured origin, the request's Origin, method and path, one per line. */
+static void check_cors(char *text)
+{
+    char *field[4] = {text, "", "GET", "/"};
+    for (int i = 1; i < 4; i++) {
+        char *nl = strchr(field[i - 1], '\n');
+        if (!nl)
+            break;
+        *nl = '\0';
+        field[i] = nl + 1;
+    }
+    check_origin_syntax(field[0]);
+    nbi_fs_cors c = {0};
+    const char *origins[] = {field[0]};
+    if (nbi_fs_cors_init(&c, origins, 1) != NB_OK) {
+        if (!nbi_fs_cors_check_origin(field[0]) || c.count || c.any_download)
+            abort(); /* a valid origin is always taken; a refused one leaves nothing */
+        return;
+    }
+    const char *allow = nbi_fs_cors_allow(&c, field[1], field[2]);
+    bool download = !strcmp(field[2], "GET") || !strcmp(field[2], "HEAD");
+    bool upload = !strcmp(field[2], "POST") || !strcmp(field[2], "PUT");
+    if (allow && !download && !upload)
+        abort(); /* DELETE or anything else: never */
+    if (allow && strcmp(allow, "*") == 0 && (!download || !c.any_download))
+        abort(); /* "*" lets any page download, nothing more */
+    if (allow && strcmp(allow, "*") != 0 && (strcmp(allow, field[1]) || strcmp(field[0], field[1])))
+        abort(); /* else only the origin listed, exactly */
+    const char *methods = nbi_fs_cors_route_methods(field[3], true);
+    const char *read_only = nbi_fs_cors_route_methods(field[3], false);
+    if (nbi_fs_cors_method_listed(methods, "DELETE") || nbi_fs_cors_method_listed(read_only, "POST") ||
+        nbi_fs_cors_method_listed(read_only, "PUT"))
+        abort();
+    nbi_fs_cors_free(&c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -143,6 +198,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_path(text);
     else if (which == P_NAME)
         check_name(text);
+    else if (which == P_CORS)
+        check_cors(text);
     else
         check_framing(text);
     free(text);
