@@ -576,11 +576,11 @@ static bool choose(config *cfg, const char *list)
     snprintf(buf, sizeof buf, "%s", list);
     cfg->any_chosen = true;
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        bool found = strcmp(tok, "all") == 0;
+        bool all = strcmp(tok, "all") == 0, found = all;
         for (int i = 0; i < N_SCENARIOS; i++)
-            if (found || strcmp(tok, scenarios[i].name) == 0) {
+            if (all || strcmp(tok, scenarios[i].name) == 0) {
                 cfg->chosen[i] = true;
-                found = found || strcmp(tok, scenarios[i].name) == 0;
+                found = true;
             }
         if (!found) {
             fprintf(stderr, "bench_throughput: unknown scenario '%s'\n", tok);
