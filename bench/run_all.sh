@@ -21,7 +21,7 @@ source "$ROOT/tests/cli/lib.sh" "$BUILD/natsbridge"
 
 REPS=${NB_REPS:-5}
 QUICK=${NB_QUICK:-0}
-[ "$QUICK" = 1 ] && REPS=1
+[ "$QUICK" = 1 ] && REPS=${NB_REPS:-1}
 for exe in bench_throughput bench_rr bench_arrow; do
     [ -x "$BUILD/bench/$exe" ] || fail "no $BUILD/bench/$exe: build the benchmarks first"
 done
