@@ -216,6 +216,10 @@ static void fill_part(uint8_t *dst, const part *p)
         /* A batch's offsets start at 0 in its own data buffer. */
         const uint8_t *src = p->src + 4 * p->first;
         int32_t base = (int32_t)nbi_le32(src);
+        if (base == 0) { /* the first batch: the column's own offsets, as they are */
+            memcpy(dst, src, p->len);
+            return;
+        }
         for (int64_t i = 0; i < p->n; i++) {
             int32_t v = (int32_t)nbi_le32(src + 4 * i) - base;
             memcpy(dst + 4 * i, &v, 4);
@@ -342,21 +346,48 @@ static nb_status write_batches(writer *w, const nb_table *t, size_t batch_rows)
     return s;
 }
 
-/* Reserves the output once: the bytes of every column plus room for metadata. */
-static nb_status reserve_output(writer *w, const nb_table *t, size_t batch_rows)
+/* Record batches of batch_rows rows (0: one batch) in t; an empty table still has one. */
+static size_t batch_count(const nb_table *t, size_t batch_rows)
 {
-    size_t total = 4096;
-    for (size_t i = 0; i < t->n_cols; i++)
-        total += t->cols[i].values.len + t->cols[i].validity.len + t->cols[i].offsets.len;
-    size_t batches = batch_rows ? (size_t)t->rows / batch_rows + 1 : 1;
-    total += batches * (256 + 64 * (t->n_cols + 1));
-    return nbi_buf_reserve(&w->out, total);
+    size_t rows = (size_t)t->rows;
+    if (batch_rows == 0 || rows == 0)
+        return 1;
+    return rows / batch_rows + (rows % batch_rows != 0);
 }
 
-static nb_status write_stream(writer *w, const nb_table *t, size_t batch_rows)
+/*
+ * An upper bound of the bytes write_stream (and write_footer, for the file
+ * format) appends, so that the output is allocated once and never copied to
+ * grow: the column buffers, which the bodies copy at most whole, plus per
+ * batch and buffer the slack of slicing (a partial bitmap byte, the extra
+ * offset, 8-byte padding), plus the metadata flatbuffers, bounded generously
+ * from their contents (names, time zones, one 16-byte struct per node and
+ * buffer). Too small would only cost a growth copy, never correctness.
+ */
+static size_t output_bound(const nb_table *t, size_t batch_rows, bool file)
+{
+    size_t batches = batch_count(t, batch_rows), parts = 0, schema = 512, body = 0;
+    for (size_t i = 0; i < t->n_cols; i++) {
+        const nbi_column *c = &t->cols[i];
+        parts += nbi_ipc_buffer_count(c->type);
+        body += c->values.len + c->validity.len + c->offsets.len;
+        schema += 256 + strlen(nbi_or_empty(c->name)) + (c->timezone ? strlen(c->timezone) : 0);
+    }
+    size_t per_batch = 512 + 16 * t->n_cols + 16 * parts /* metadata */ + 16 * parts /* slack */;
+    size_t footer = file ? schema + 64 + NBI_IPC_BLOCK_SIZE * batches + NBI_IPC_MAGIC_LEN : 0;
+    return schema + body + batches * per_batch + 8 /* EOS */ + footer;
+}
+
+/* Reserves the output once (huge pages for a large one): see output_bound. */
+static nb_status reserve_output(writer *w, const nb_table *t, size_t batch_rows, bool file)
+{
+    return nbi_buf_reserve_exact(&w->out, output_bound(t, batch_rows, file));
+}
+
+static nb_status write_stream(writer *w, const nb_table *t, size_t batch_rows, bool file)
 {
     static const uint8_t eos[8] = {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0};
-    nb_status s = reserve_output(w, t, batch_rows);
+    nb_status s = reserve_output(w, t, batch_rows, file);
     if (s == NB_OK)
         s = write_schema(w, t);
     if (s == NB_OK)
@@ -393,7 +424,7 @@ nb_status nb_table_to_ipc(const nb_table *t, size_t batch_rows, uint8_t **out, s
     if (s != NB_OK)
         return s;
     writer w = {NBI_BUF_INIT, NULL, 0, 0};
-    return finish(&w, write_stream(&w, t, batch_rows), out, len);
+    return finish(&w, write_stream(&w, t, batch_rows, false), out, len);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -442,7 +473,7 @@ nb_status nb_table_to_ipc_file(const nb_table *t, size_t batch_rows, uint8_t **o
     writer w = {NBI_BUF_INIT, NULL, 0, 0};
     s = nbi_buf_append(&w.out, head, sizeof head);
     if (s == NB_OK)
-        s = write_stream(&w, t, batch_rows);
+        s = write_stream(&w, t, batch_rows, true);
     if (s == NB_OK)
         s = write_footer(&w, t);
     if (s == NB_OK)
