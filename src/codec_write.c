@@ -71,19 +71,31 @@ static uint64_t needs_look(uint64_t x)
     return (zero_q | zero_b | control | x) & HIGHS;
 }
 
+/* The exact byte loop: length of the plain prefix of n bytes. */
+static size_t exact_prefix(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && !escape_of[(unsigned char)s[i]] && (unsigned char)s[i] < 0x80)
+        i++;
+    return i;
+}
+
 /* Length of the prefix of s that is plain ASCII needing no escape, 8 bytes at a time. */
 static size_t plain_prefix(const char *s, size_t n)
 {
     size_t i = 0;
+    uint64_t x;
     for (; n - i >= 8; i += 8) {
-        uint64_t x;
         memcpy(&x, s + i, 8);
         if (needs_look(x))
-            break;
+            return i + exact_prefix(s + i, 8);
     }
-    while (i < n && !escape_of[(unsigned char)s[i]] && (unsigned char)s[i] < 0x80)
-        i++;
-    return i;
+    /* The last 1-7 bytes: the word ending at n, overlapping bytes already read as plain. */
+    if (i < n && n >= 8) {
+        memcpy(&x, s + n - 8, 8);
+        return needs_look(x) ? i + exact_prefix(s + i, n - i) : n;
+    }
+    return i + exact_prefix(s + i, n - i);
 }
 
 static nb_status utf8_error(const char *field, size_t index, size_t bad)
