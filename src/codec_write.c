@@ -13,12 +13,14 @@
 #include "codec.h"
 
 #include "base64.h"
-#include "buf.h"
 #include "options.h"
 
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* ======================================================================== */
 /* Sizing                                                                   */
@@ -80,6 +82,43 @@ static size_t exact_prefix(const char *s, size_t n)
     return i;
 }
 
+#if defined(__SSE2__)
+/*
+ * Bit i set when byte i of the 16 at s needs a look. One signed compare
+ * catches both controls (0x00-0x1f) and bytes >= 0x80 (negative as int8).
+ */
+static unsigned look_mask16(const char *s)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+    __m128i m = _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
+                             _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                          _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+
+/* Length of the prefix of s that is plain ASCII needing no escape, 16 bytes at a time. */
+static size_t plain_prefix(const char *s, size_t n)
+{
+    size_t i = 0;
+    for (; n - i >= 16; i += 16) {
+        unsigned m = look_mask16(s + i);
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+    }
+    /* The last 1-15 bytes: the 16 ending at n, overlapping bytes already read as plain. */
+    if (i < n && n >= 16) {
+        unsigned m = look_mask16(s + n - 16) >> (16 - (n - i));
+        return m ? i + (size_t)__builtin_ctz(m) : n;
+    }
+    for (; n - i >= 8; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        if (needs_look(x))
+            break;
+    }
+    return i + exact_prefix(s + i, n - i);
+}
+#else
 /* Length of the prefix of s that is plain ASCII needing no escape, 8 bytes at a time. */
 static size_t plain_prefix(const char *s, size_t n)
 {
@@ -97,6 +136,7 @@ static size_t plain_prefix(const char *s, size_t n)
     }
     return i + exact_prefix(s + i, n - i);
 }
+#endif
 
 static nb_status utf8_error(const char *field, size_t index, size_t bad)
 {
@@ -137,7 +177,10 @@ static void put_escaped(char **w, const char *s, size_t n)
  */
 static nb_status put_string(char **w, const char *s, size_t n, const char *field, size_t index)
 {
-    s = nbi_or_empty(s);
+    if (n == 0) { /* unset fields (receiver, reply_to, ...): most of an envelope's */
+        PUT_LIT(w, "\"\"");
+        return NB_OK;
+    }
     size_t plain = plain_prefix(s, n);
     if (plain < n) {
         size_t bad = plain + nbi_utf8_check((const uint8_t *)s + plain, n - plain);
@@ -376,18 +419,24 @@ nb_status nbi_codec_encode(nb_envelope *e)
     if (s == NB_OK && any_metadata(e))
         s = print_metadata(e, &meta);
     field_lens lens;
-    nbi_buf b = NBI_BUF_INIT;
-    if (s == NB_OK)
-        s = nbi_buf_reserve(&b, estimate(e, meta, &lens));
-    char *w = (char *)b.data;
+    size_t room = s == NB_OK ? estimate(e, meta, &lens) : 0;
+    /* Written once into a block of the exact bound: no growth, no copy. */
+    char *json = NULL;
+    if (s == NB_OK && room == SIZE_MAX)
+        s = nbi_fail(NB_TOO_LARGE, "envelope: too large to encode");
+    if (s == NB_OK && !(json = malloc(room + 1)))
+        s = nbi_fail(NB_NO_MEMORY, "envelope: out of memory for %zu bytes of JSON", room + 1);
+    char *w = json;
     if (s == NB_OK)
         s = put_envelope(&w, e, meta, &lens);
     if (s == NB_OK) {
-        b.len = (size_t)(w - (char *)b.data);
+        *w = '\0';
         free(e->json);
-        e->json = (char *)nbi_buf_detach(&b, &e->json_len);
+        e->json = json;
+        e->json_len = (size_t)(w - json);
+        json = NULL;
     }
+    free(json);
     free_metadata(meta, e->count + 1);
-    nbi_buf_free(&b);
     return s;
 }
