@@ -224,14 +224,32 @@ static nb_status fill(char **field, const char *value, bool force)
     return nbi_set_string(field, value);
 }
 
-/* Sets *field to a fresh UUID v4 when it is unset. */
+/* Sets *field to a fresh UUID v4 when it is unset, formatted straight into its own block. */
 static nb_status fill_uuid(char **field)
 {
-    char uuid[NBI_UUID_LEN + 1];
     if (!unset(*field))
         return NB_OK;
-    nbi_uuid4(uuid);
-    return nbi_set_string(field, uuid);
+    char *id = malloc(NBI_UUID_LEN + 1);
+    if (!id)
+        return nbi_fail(NB_NO_MEMORY, "envelope: out of memory for an id");
+    nbi_uuid4(id);
+    free(*field); /* an empty string */
+    *field = id;
+    return NB_OK;
+}
+
+/* Sets the timestamp to now, reusing its block when it holds one of the same length (a rebuild). */
+static nb_status fill_timestamp(char **field)
+{
+    if (!*field || strlen(*field) != NBI_TIMESTAMP_LEN) {
+        char *now = malloc(NBI_TIMESTAMP_LEN + 1);
+        if (!now)
+            return nbi_fail(NB_NO_MEMORY, "envelope: out of memory for the timestamp");
+        free(*field);
+        *field = now;
+    }
+    nbi_timestamp_now(*field);
+    return NB_OK;
 }
 
 /*
@@ -272,13 +290,11 @@ nb_status nbi_envelope_fill_defaults(nb_envelope *e, const char *subject, const 
         return nbi_fail(NB_INVALID_ARG, "envelope: subject must not be empty");
     if (!o)
         o = nbi_options_default();
-    char now[NBI_TIMESTAMP_LEN + 1];
-    nbi_timestamp_now(now);
     const char *name = o->sender_name ? o->sender_name : NB_DEFAULT_SENDER_NAME;
     const char *url = o->url ? o->url : NB_DEFAULT_NATS_URL;
     nb_status s = fill_uuid(&e->msg_id);
     if (s == NB_OK)
-        s = fill(&e->timestamp, now, true);
+        s = fill_timestamp(&e->timestamp);
     if (s == NB_OK)
         s = fill(&e->send_to, subject, true);
     if (s == NB_OK)
