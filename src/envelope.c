@@ -10,7 +10,6 @@
 #include "ids.h"
 #include "options.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -220,17 +219,67 @@ static nb_status fill(char **field, const char *value, bool force)
 {
     if (!force && !unset(*field))
         return NB_OK;
+    if (*field && strcmp(*field, value) == 0)
+        return NB_OK; /* a rebuilt envelope: send_to and broker_url are usually unchanged */
     return nbi_set_string(field, value);
 }
 
-/* Sets *field to a fresh UUID v4 when it is unset. */
+/* Sets *field to a fresh UUID v4 when it is unset, formatted straight into its own block. */
 static nb_status fill_uuid(char **field)
 {
-    char uuid[NBI_UUID_LEN + 1];
     if (!unset(*field))
         return NB_OK;
-    nbi_uuid4(uuid);
-    return nbi_set_string(field, uuid);
+    char *id = malloc(NBI_UUID_LEN + 1);
+    if (!id)
+        return nbi_fail(NB_NO_MEMORY, "envelope: out of memory for an id");
+    nbi_uuid4(id);
+    free(*field); /* an empty string */
+    *field = id;
+    return NB_OK;
+}
+
+/* Sets the timestamp to now, reusing its block when it holds one of the same length (a rebuild). */
+static nb_status fill_timestamp(char **field)
+{
+    if (!*field || strlen(*field) != NBI_TIMESTAMP_LEN) {
+        char *now = malloc(NBI_TIMESTAMP_LEN + 1);
+        if (!now)
+            return nbi_fail(NB_NO_MEMORY, "envelope: out of memory for the timestamp");
+        free(*field);
+        *field = now;
+    }
+    nbi_timestamp_now(*field);
+    return NB_OK;
+}
+
+/*
+ * broker_url from the options' URL: the first of a cluster's list ("nats://a,
+ * nats://b"; peers read one URL here), never with the user, password or token
+ * (every peer and stream reads it). Redacting costs more than the rest of the
+ * defaults together, and a sender's URL rarely changes: each thread keeps the
+ * last URL it redacted and its result. The key is the whole URL text (not the
+ * options pointer), so a changed or freed options object is never mistaken.
+ */
+#define BROKER_URL_MAX 1024
+static _Thread_local char broker_in[BROKER_URL_MAX];
+static _Thread_local char broker_out[BROKER_URL_MAX];
+
+static const char *broker_url_of(const char *url)
+{
+    size_t n = strlen(url);
+    if (n < BROKER_URL_MAX && broker_in[0] && memcmp(broker_in, url, n + 1) == 0)
+        return broker_out;
+    char first[BROKER_URL_MAX];
+    size_t k = strcspn(url, ",");
+    k = k < sizeof first - 1 ? k : sizeof first - 1; /* cut as before, never overrun */
+    memcpy(first, url, k);
+    first[k] = '\0';
+    nbi_redact(first, broker_out, sizeof broker_out, true);
+    if (n < BROKER_URL_MAX)
+        memcpy(broker_in, url, n + 1);
+    else
+        broker_in[0] = '\0'; /* too long to keep as a key: the next call redacts again */
+    return broker_out;
 }
 
 nb_status nbi_envelope_fill_defaults(nb_envelope *e, const char *subject, const nb_options *o)
@@ -241,13 +290,11 @@ nb_status nbi_envelope_fill_defaults(nb_envelope *e, const char *subject, const 
         return nbi_fail(NB_INVALID_ARG, "envelope: subject must not be empty");
     if (!o)
         o = nbi_options_default();
-    char now[NBI_TIMESTAMP_LEN + 1];
-    nbi_timestamp_now(now);
     const char *name = o->sender_name ? o->sender_name : NB_DEFAULT_SENDER_NAME;
     const char *url = o->url ? o->url : NB_DEFAULT_NATS_URL;
     nb_status s = fill_uuid(&e->msg_id);
     if (s == NB_OK)
-        s = fill(&e->timestamp, now, true);
+        s = fill_timestamp(&e->timestamp);
     if (s == NB_OK)
         s = fill(&e->send_to, subject, true);
     if (s == NB_OK)
@@ -258,17 +305,8 @@ nb_status nbi_envelope_fill_defaults(nb_envelope *e, const char *subject, const 
         s = fill(&e->sender_name, name, false);
     if (s == NB_OK)
         s = o->sender_id ? fill(&e->sender_id, o->sender_id, false) : fill_uuid(&e->sender_id);
-    /*
-     * broker_url names the server this envelope goes through: always ours. Of
-     * a cluster's list (options url "nats://a,nats://b") the first is named, as
-     * peers read one URL here.
-     */
-    char first[1024], shown[1024];
-    snprintf(first, sizeof first, "%.*s", (int)strcspn(url, ","), url);
-    /* Every peer and stream reads it: never the user, password or token of the URL. */
-    nbi_redact(first, shown, sizeof shown, true);
     if (s == NB_OK)
-        s = fill(&e->broker_url, shown, true);
+        s = fill(&e->broker_url, broker_url_of(url), true);
     for (size_t i = 0; s == NB_OK && i < e->count; i++)
         s = fill_uuid(&e->payloads[i]->id);
     return s;
