@@ -195,7 +195,7 @@ class Subscription {
     this._waiters = [];
     this._closed = false;
     this._h = native.subscribe(client._handle(), subject, opts.queue || null,
-      (err, raw) => this._deliver(err, raw));
+      (list) => { for (const x of list) this._deliver(x instanceof Error ? x : null, x); });
   }
 
   _deliver(err, raw) {
@@ -298,14 +298,20 @@ class Client {
   }
 
   /**
-   * smartsend over this connection; resolves to the envelope as sent. Sends made in the same
-   * turn of the event loop go to the addon's thread as one batch, in order.
+   * smartsend over this connection; resolves to the envelope as sent. An envelope that
+   * uploads nothing is published at once from this thread (nats.c only appends it to its
+   * buffer); one with a link payload, and any send behind it, goes to the addon's thread,
+   * those of one turn of the event loop as one batch, in order.
    */
   send(subject, data, options = {}) {
     return new Promise((resolve, reject) => {
       if (typeof subject !== 'string' || subject === '') throw invalid('send: subject must be a non-empty string');
       const [items, fields] = message(data, options);
-      this._handle();
+      const h = this._handle();
+      if (!this._sending) { // nothing queued ahead of it: order is kept
+        const json = native.sendNow(h, subject, items, fields);
+        if (json !== undefined) { resolve(sentEnvelope(json)); return; }
+      }
       this._sendQ.push([subject, items, fields]);
       this._sendWaiters.push({ resolve, reject });
       if (!this._sending) this._drain();
@@ -352,11 +358,13 @@ class Client {
     if (!this._inbox) {
       const prefix = `_INBOX.${randomUUID().replace(/-/g, '')}`;
       const pending = new Map();
-      const h = native.subscribe(this._handle(), `${prefix}.*`, null, (err, raw) => {
-        if (err) { report(null, err, 'request reply inbox'); return; }
-        const env = receivedEnvelope(raw);
-        const p = pending.get(env.reply_to_msg_id);
-        if (p) p.settle(null, env);
+      const h = native.subscribe(this._handle(), `${prefix}.*`, null, (list) => {
+        for (const raw of list) {
+          if (raw instanceof Error) { report(null, raw, 'request reply inbox'); continue; }
+          const env = receivedEnvelope(raw);
+          const p = pending.get(env.reply_to_msg_id);
+          if (p) p.settle(null, env);
+        }
       });
       native.keepAlive(h, false);
       this._inbox = { prefix, pending, h, n: 0 };

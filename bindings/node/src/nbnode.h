@@ -46,6 +46,7 @@ typedef struct nbn_client {
     nbn_sub **subs;        /* open subscriptions and JetStream consumers, stopped with it */
     size_t sub_count;
     bool close_started;
+    size_t threshold;      /* the size threshold it connected with: smaller payloads go direct */
 } nbn_client;
 
 /* addon.c: errors, values, options. */
