@@ -26,8 +26,11 @@ const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const mib = (b) => (b / 1048576).toFixed(1);
 
 // Sends count envelopes through send() without waiting for each (at most WINDOW unreceived),
-// then waits until the receiver has seen them all.
+// then waits until the receiver has seen them all. The rate in envelopes per second of wall
+// time; pump.cpu gets the process's CPU time (every thread: user + system) per envelope in
+// microseconds, a figure less at the mercy of other load on the machine than the rate.
 async function pump(count, send, received) {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const pending = [];
   for (let sent = 0; sent < count; sent++) {
@@ -37,7 +40,10 @@ async function pump(count, send, received) {
   }
   await Promise.all(pending);
   await received.all;
-  return count / ((performance.now() - t0) / 1000);
+  const rate = count / ((performance.now() - t0) / 1000);
+  const c = process.cpuUsage(c0);
+  pump.cpu = (c.user + c.system) / count;
+  return rate;
 }
 
 function counter(count) {
@@ -86,17 +92,25 @@ async function runPeer(count, subject) {
 await runBinding(3000, 'bench.node.warm');
 await runPeer(3000, 'bench.node.warmp');
 const rows = { binding: [], peer: [] };
+const cpu = { binding: [], peer: [] };
 for (let rep = 0; rep < REPS; rep++) {
   rows.binding.push(await runBinding(COUNT, `bench.node.b${rep}`));
+  cpu.binding.push(pump.cpu);
   rows.peer.push(await runPeer(COUNT, `bench.node.p${rep}`));
+  cpu.peer.push(pump.cpu);
 }
 const b = median(rows.binding);
 const p = median(rows.peer);
+const cb = median(cpu.binding);
+const cp = median(cpu.peer);
 console.log(`100 B text, end to end, ${COUNT} envelopes x ${REPS} repetitions (median env/s):`);
 console.log(`  node binding      ${b.toFixed(0).padStart(8)}  [${rows.binding.map((x) => x.toFixed(0)).join(', ')}]`);
 console.log(`  nats.js seed peer ${p.toFixed(0).padStart(8)}  [${rows.peer.map((x) => x.toFixed(0)).join(', ')}]`);
 console.log(`  ratio binding / peer: ${(b / p).toFixed(2)}x (target >= 3x)`);
-console.log(`RESULT node_env_per_s=${b.toFixed(0)} peer_env_per_s=${p.toFixed(0)}`);
+console.log(`  CPU us per envelope (all threads, median): binding ${cb.toFixed(1)}, peer ${cp.toFixed(1)}; ` +
+  `peer / binding ${(cp / cb).toFixed(2)}x`);
+console.log(`RESULT node_env_per_s=${b.toFixed(0)} peer_env_per_s=${p.toFixed(0)} ` +
+  `node_cpu_us=${cb.toFixed(1)} peer_cpu_us=${cp.toFixed(1)}`);
 
 // The long run: RSS after each quarter.
 const pub = await nb.Client.connect({ natsUrl });

@@ -108,13 +108,10 @@ function sentEnvelope(json) {
   return env;
 }
 
+// The addon gives text as a string, a dictionary as its JSON text, anything else as a Buffer.
 function payloadData(p) {
-  if (p.bytes === null) return null; // streamed into p.path (downloadDir)
-  switch (p.type) {
-    case 'text': return p.bytes.toString('utf8');
-    case 'dictionary': return JSON.parse(p.bytes.toString('utf8'));
-    default: return p.bytes;
-  }
+  if (p.data === null) return null; // streamed into p.path (downloadDir)
+  return p.type === 'dictionary' ? JSON.parse(p.data) : p.data;
 }
 
 // A received envelope: every wire field, payloads as [{dataname, data, type, ...}].

@@ -636,12 +636,17 @@ static napi_value payload_to_js(napi_env env, const nb_payload *p)
     set_str(env, o, "transport", nb_transport_name(nb_payload_transport(p)));
     set_str(env, o, "url", nb_payload_url(p));
     set_str(env, o, "path", nb_payload_path(p));
+    /* Text (and a dictionary's JSON text, which the JS layer parses) as a JS string made
+     * here, without a Buffer in between; other types as a Buffer of their own bytes. */
     const uint8_t *data = nb_payload_data(p, &len);
-    if (data)
-        napi_create_buffer_copy(env, len, data, NULL, &bytes);
-    else
+    nb_type t = nb_payload_type(p);
+    if (!data)
         napi_get_null(env, &bytes);
-    napi_set_named_property(env, o, "bytes", bytes);
+    else if (t == NB_TYPE_TEXT || t == NB_TYPE_DICTIONARY)
+        napi_create_string_utf8(env, (const char *)data, len, &bytes);
+    else
+        napi_create_buffer_copy(env, len, data, NULL, &bytes);
+    napi_set_named_property(env, o, "data", bytes);
     return o;
 }
 
