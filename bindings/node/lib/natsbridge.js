@@ -108,21 +108,18 @@ function sentEnvelope(json) {
   return env;
 }
 
-// The addon gives text as a string, a dictionary as its JSON text, anything else as a Buffer.
-function payloadData(p) {
-  if (p.data === null) return null; // streamed into p.path (downloadDir)
-  return p.type === 'dictionary' ? JSON.parse(p.data) : p.data;
-}
-
-// A received envelope: every wire field, payloads as [{dataname, data, type, ...}].
+// A received envelope: every wire field, payloads as [{dataname, data, type, ...}]. The addon
+// gives [json, [[dataname, type, typeName, transport, url, path, data], ...]], data a string
+// for text, a dictionary's JSON text, a Buffer for anything else, null when streamed to path.
 function receivedEnvelope(raw) {
-  const env = JSON.parse(raw.json);
+  const env = JSON.parse(raw[0]);
   const wire = env.payloads || [];
-  env.payloads = raw.payloads.map((p, i) => {
+  env.payloads = raw[1].map((p, i) => {
     const w = wire[i] || {};
+    const data = p[6] === null || p[1] !== 'dictionary' ? p[6] : JSON.parse(p[6]);
     return {
-      dataname: p.dataname, data: payloadData(p), type: p.typeName, transport: p.transport,
-      size: w.size, encoding: w.encoding, metadata: w.metadata || {}, url: p.url, path: p.path,
+      dataname: p[0], data, type: p[2], transport: p[3],
+      size: w.size, encoding: w.encoding, metadata: w.metadata || {}, url: p[4], path: p[5],
     };
   });
   Object.defineProperty(env, RECEIVED, { value: true, enumerable: false });

@@ -88,7 +88,7 @@ bool nbn_message_take(napi_env env, napi_value items, napi_value fields, nbn_mes
 /* The envelope of m (any thread); on failure err gets the message. */
 nb_status nbn_message_build(const nbn_message *m, nb_envelope **out, char *err, size_t errsz);
 void nbn_message_free(nbn_message *m);
-/* {json, payloads: [{dataname, type, typeName, transport, data, url, path}]} for a received
+/* [json, [[dataname, type, typeName, transport, url, path, data], ...]] for a received
  * envelope: data a string for text and dictionary (JSON text), a Buffer otherwise, null when
  * streamed to path. */
 napi_value nbn_envelope_to_js(napi_env env, const nb_envelope *e);
