@@ -3,10 +3,12 @@
  * nbnode.h - what the files of the Node-API addon share (bindings/node/src).
  *
  * Threading model: JavaScript runs on the main thread only. Every call that
- * may block (connect, send, request, flush, receive with downloads, JetStream,
- * Object Store, closing) runs in napi_async_work on libuv's thread pool and
- * settles a promise on the main thread. Deliveries from nats.c's threads
- * reach JavaScript through napi_threadsafe_function.
+ * may block (connect, a send with a link payload, request, flush, receive with
+ * downloads, JetStream, Object Store, closing) runs in napi_async_work on
+ * libuv's thread pool and settles a promise on the main thread; a send with
+ * nothing to upload is published from the main thread (sendNow, ops.c).
+ * Deliveries from nats.c's threads reach JavaScript through
+ * napi_threadsafe_function, a core subscription's in batches (subs.c).
  *
  * Ownership: an nbn_client or nbn_sub is owned jointly by its JS handle (an
  * external whose finalizer drops one reference) and by whatever runs on it
