@@ -10,6 +10,7 @@
 // NB_COUNT (default 20000), NB_REPS (default 3), NB_LONG (default 100000).
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import fs from 'node:fs';
 
 const natsUrl = process.env.NATS_URL;
 const require = createRequire(import.meta.url);
@@ -22,12 +23,29 @@ const LONG = Number(process.env.NB_LONG || 100000);
 const WINDOW = 1000;
 const TEXT = 'x'.repeat(100);
 
+// CPU time of the main thread (the event loop) so far in microseconds, from Linux's
+// /proc/self/task/<pid>/stat (utime + stime, in clock ticks of 10 ms): the thread every
+// JavaScript callback runs on, so the one that bounds an end-to-end rate; NaN elsewhere.
+function mainThreadCpu() {
+  try {
+    const f = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10000;
+  } catch {
+    return NaN;
+  }
+}
+
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const mib = (b) => (b / 1048576).toFixed(1);
 
 // Sends count envelopes through send() without waiting for each (at most WINDOW unreceived),
-// then waits until the receiver has seen them all.
+// then waits until the receiver has seen them all. The rate in envelopes per second of wall
+// time; pump.cpu gets the process's CPU time (every thread: user + system) per envelope in
+// microseconds, a figure less at the mercy of other load on the machine than the rate, and
+// pump.main that of the main thread alone.
 async function pump(count, send, received) {
+  const m0 = mainThreadCpu();
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const pending = [];
   for (let sent = 0; sent < count; sent++) {
@@ -37,7 +55,11 @@ async function pump(count, send, received) {
   }
   await Promise.all(pending);
   await received.all;
-  return count / ((performance.now() - t0) / 1000);
+  const rate = count / ((performance.now() - t0) / 1000);
+  const c = process.cpuUsage(c0);
+  pump.cpu = (c.user + c.system) / count;
+  pump.main = (mainThreadCpu() - m0) / count;
+  return rate;
 }
 
 function counter(count) {
@@ -86,17 +108,32 @@ async function runPeer(count, subject) {
 await runBinding(3000, 'bench.node.warm');
 await runPeer(3000, 'bench.node.warmp');
 const rows = { binding: [], peer: [] };
+const cpu = { binding: [], peer: [] };
+const main = { binding: [], peer: [] };
 for (let rep = 0; rep < REPS; rep++) {
   rows.binding.push(await runBinding(COUNT, `bench.node.b${rep}`));
+  cpu.binding.push(pump.cpu);
+  main.binding.push(pump.main);
   rows.peer.push(await runPeer(COUNT, `bench.node.p${rep}`));
+  cpu.peer.push(pump.cpu);
+  main.peer.push(pump.main);
 }
 const b = median(rows.binding);
 const p = median(rows.peer);
+const cb = median(cpu.binding);
+const cp = median(cpu.peer);
+const mb = median(main.binding);
+const mp = median(main.peer);
 console.log(`100 B text, end to end, ${COUNT} envelopes x ${REPS} repetitions (median env/s):`);
 console.log(`  node binding      ${b.toFixed(0).padStart(8)}  [${rows.binding.map((x) => x.toFixed(0)).join(', ')}]`);
 console.log(`  nats.js seed peer ${p.toFixed(0).padStart(8)}  [${rows.peer.map((x) => x.toFixed(0)).join(', ')}]`);
 console.log(`  ratio binding / peer: ${(b / p).toFixed(2)}x (target >= 3x)`);
-console.log(`RESULT node_env_per_s=${b.toFixed(0)} peer_env_per_s=${p.toFixed(0)}`);
+console.log(`  CPU us per envelope (all threads, median): binding ${cb.toFixed(1)}, peer ${cp.toFixed(1)}; ` +
+  `peer / binding ${(cp / cb).toFixed(2)}x`);
+console.log(`  main-thread CPU us per envelope (median): binding ${mb.toFixed(1)}, peer ${mp.toFixed(1)}; ` +
+  `peer / binding ${(mp / mb).toFixed(2)}x`);
+console.log(`RESULT node_env_per_s=${b.toFixed(0)} peer_env_per_s=${p.toFixed(0)} ` +
+  `node_cpu_us=${cb.toFixed(1)} peer_cpu_us=${cp.toFixed(1)}`);
 
 // The long run: RSS after each quarter.
 const pub = await nb.Client.connect({ natsUrl });

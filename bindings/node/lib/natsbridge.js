@@ -108,24 +108,18 @@ function sentEnvelope(json) {
   return env;
 }
 
-function payloadData(p) {
-  if (p.bytes === null) return null; // streamed into p.path (downloadDir)
-  switch (p.type) {
-    case 'text': return p.bytes.toString('utf8');
-    case 'dictionary': return JSON.parse(p.bytes.toString('utf8'));
-    default: return p.bytes;
-  }
-}
-
-// A received envelope: every wire field, payloads as [{dataname, data, type, ...}].
+// A received envelope: every wire field, payloads as [{dataname, data, type, ...}]. The addon
+// gives [json, [[dataname, type, typeName, transport, url, path, data], ...]], data a string
+// for text, a dictionary's JSON text, a Buffer for anything else, null when streamed to path.
 function receivedEnvelope(raw) {
-  const env = JSON.parse(raw.json);
+  const env = JSON.parse(raw[0]);
   const wire = env.payloads || [];
-  env.payloads = raw.payloads.map((p, i) => {
+  env.payloads = raw[1].map((p, i) => {
     const w = wire[i] || {};
+    const data = p[6] === null || p[1] !== 'dictionary' ? p[6] : JSON.parse(p[6]);
     return {
-      dataname: p.dataname, data: payloadData(p), type: p.typeName, transport: p.transport,
-      size: w.size, encoding: w.encoding, metadata: w.metadata || {}, url: p.url, path: p.path,
+      dataname: p[0], data, type: p[2], transport: p[3],
+      size: w.size, encoding: w.encoding, metadata: w.metadata || {}, url: p[4], path: p[5],
     };
   });
   Object.defineProperty(env, RECEIVED, { value: true, enumerable: false });
@@ -195,7 +189,7 @@ class Subscription {
     this._waiters = [];
     this._closed = false;
     this._h = native.subscribe(client._handle(), subject, opts.queue || null,
-      (err, raw) => this._deliver(err, raw));
+      (list) => { for (const x of list) this._deliver(x instanceof Error ? x : null, x); });
   }
 
   _deliver(err, raw) {
@@ -298,14 +292,20 @@ class Client {
   }
 
   /**
-   * smartsend over this connection; resolves to the envelope as sent. Sends made in the same
-   * turn of the event loop go to the addon's thread as one batch, in order.
+   * smartsend over this connection; resolves to the envelope as sent. An envelope that
+   * uploads nothing is published at once from this thread (nats.c only appends it to its
+   * buffer); one with a link payload, and any send behind it, goes to the addon's thread,
+   * those of one turn of the event loop as one batch, in order.
    */
   send(subject, data, options = {}) {
     return new Promise((resolve, reject) => {
       if (typeof subject !== 'string' || subject === '') throw invalid('send: subject must be a non-empty string');
       const [items, fields] = message(data, options);
-      this._handle();
+      const h = this._handle();
+      if (!this._sending) { // nothing queued ahead of it: order is kept
+        const json = native.sendNow(h, subject, items, fields);
+        if (json !== undefined) { resolve(sentEnvelope(json)); return; }
+      }
       this._sendQ.push([subject, items, fields]);
       this._sendWaiters.push({ resolve, reject });
       if (!this._sending) this._drain();
@@ -352,11 +352,13 @@ class Client {
     if (!this._inbox) {
       const prefix = `_INBOX.${randomUUID().replace(/-/g, '')}`;
       const pending = new Map();
-      const h = native.subscribe(this._handle(), `${prefix}.*`, null, (err, raw) => {
-        if (err) { report(null, err, 'request reply inbox'); return; }
-        const env = receivedEnvelope(raw);
-        const p = pending.get(env.reply_to_msg_id);
-        if (p) p.settle(null, env);
+      const h = native.subscribe(this._handle(), `${prefix}.*`, null, (list) => {
+        for (const raw of list) {
+          if (raw instanceof Error) { report(null, raw, 'request reply inbox'); continue; }
+          const env = receivedEnvelope(raw);
+          const p = pending.get(env.reply_to_msg_id);
+          if (p) p.settle(null, env);
+        }
       });
       native.keepAlive(h, false);
       this._inbox = { prefix, pending, h, n: 0 };

@@ -615,33 +615,43 @@ void nbn_message_free(nbn_message *m)
     memset(m, 0, sizeof *m);
 }
 
-static void set_str(napi_env env, napi_value obj, const char *name, const char *s)
+/* A C string (NULL: null) as a JS value. */
+static napi_value str_or_null(napi_env env, const char *s)
 {
     napi_value v;
     if (!s)
         napi_get_null(env, &v);
     else
         napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
-    napi_set_named_property(env, obj, name, v);
+    return v;
 }
 
+/*
+ * One payload as [dataname, type, typeName, transport, url, path, data]: an array, whose
+ * slots cost less to fill than named properties (no key to look up per envelope).
+ */
 static napi_value payload_to_js(napi_env env, const nb_payload *p)
 {
-    napi_value o, bytes;
+    napi_value o, data_v;
     size_t len = 0;
-    napi_create_object(env, &o);
-    set_str(env, o, "dataname", nb_payload_dataname(p));
-    set_str(env, o, "type", nb_type_name(nb_payload_type(p)));
-    set_str(env, o, "typeName", nb_payload_type_name(p));
-    set_str(env, o, "transport", nb_transport_name(nb_payload_transport(p)));
-    set_str(env, o, "url", nb_payload_url(p));
-    set_str(env, o, "path", nb_payload_path(p));
+    NBN_CALL(env, napi_create_array_with_length(env, 7, &o));
+    napi_set_element(env, o, 0, str_or_null(env, nb_payload_dataname(p)));
+    napi_set_element(env, o, 1, str_or_null(env, nb_type_name(nb_payload_type(p))));
+    napi_set_element(env, o, 2, str_or_null(env, nb_payload_type_name(p)));
+    napi_set_element(env, o, 3, str_or_null(env, nb_transport_name(nb_payload_transport(p))));
+    napi_set_element(env, o, 4, str_or_null(env, nb_payload_url(p)));
+    napi_set_element(env, o, 5, str_or_null(env, nb_payload_path(p)));
+    /* Text (and a dictionary's JSON text, which the JS layer parses) as a JS string made
+     * here, without a Buffer in between; other types as a Buffer of their own bytes. */
     const uint8_t *data = nb_payload_data(p, &len);
-    if (data)
-        napi_create_buffer_copy(env, len, data, NULL, &bytes);
+    nb_type t = nb_payload_type(p);
+    if (!data)
+        napi_get_null(env, &data_v);
+    else if (t == NB_TYPE_TEXT || t == NB_TYPE_DICTIONARY)
+        napi_create_string_utf8(env, (const char *)data, len, &data_v);
     else
-        napi_get_null(env, &bytes);
-    napi_set_named_property(env, o, "bytes", bytes);
+        napi_create_buffer_copy(env, len, data, NULL, &data_v);
+    napi_set_element(env, o, 6, data_v);
     return o;
 }
 
@@ -651,13 +661,17 @@ napi_value nbn_envelope_to_js(napi_env env, const nb_envelope *e)
     size_t len = 0;
     const char *text = nb_envelope_json(e, &len);
     size_t n = nb_envelope_payload_count(e);
-    NBN_CALL(env, napi_create_object(env, &o));
+    NBN_CALL(env, napi_create_array_with_length(env, 2, &o));
     NBN_CALL(env, napi_create_string_utf8(env, text ? text : "{}", text ? len : 2, &json));
-    napi_set_named_property(env, o, "json", json);
+    napi_set_element(env, o, 0, json);
     NBN_CALL(env, napi_create_array_with_length(env, n, &list));
-    for (size_t i = 0; i < n; i++)
-        napi_set_element(env, list, (uint32_t)i, payload_to_js(env, nb_envelope_payload(e, i)));
-    napi_set_named_property(env, o, "payloads", list);
+    for (size_t i = 0; i < n; i++) {
+        napi_value pv = payload_to_js(env, nb_envelope_payload(e, i));
+        if (!pv)
+            return NULL;
+        napi_set_element(env, list, (uint32_t)i, pv);
+    }
+    napi_set_element(env, o, 1, list);
     return o;
 }
 

@@ -3,10 +3,12 @@
  * nbnode.h - what the files of the Node-API addon share (bindings/node/src).
  *
  * Threading model: JavaScript runs on the main thread only. Every call that
- * may block (connect, send, request, flush, receive with downloads, JetStream,
- * Object Store, closing) runs in napi_async_work on libuv's thread pool and
- * settles a promise on the main thread. Deliveries from nats.c's threads
- * reach JavaScript through napi_threadsafe_function.
+ * may block (connect, a send with a link payload, request, flush, receive with
+ * downloads, JetStream, Object Store, closing) runs in napi_async_work on
+ * libuv's thread pool and settles a promise on the main thread; a send with
+ * nothing to upload is published from the main thread (sendNow, ops.c).
+ * Deliveries from nats.c's threads reach JavaScript through
+ * napi_threadsafe_function, a core subscription's in batches (subs.c).
  *
  * Ownership: an nbn_client or nbn_sub is owned jointly by its JS handle (an
  * external whose finalizer drops one reference) and by whatever runs on it
@@ -46,6 +48,7 @@ typedef struct nbn_client {
     nbn_sub **subs;        /* open subscriptions and JetStream consumers, stopped with it */
     size_t sub_count;
     bool close_started;
+    size_t threshold;      /* the size threshold it connected with: smaller payloads go direct */
 } nbn_client;
 
 /* addon.c: errors, values, options. */
@@ -87,7 +90,9 @@ bool nbn_message_take(napi_env env, napi_value items, napi_value fields, nbn_mes
 /* The envelope of m (any thread); on failure err gets the message. */
 nb_status nbn_message_build(const nbn_message *m, nb_envelope **out, char *err, size_t errsz);
 void nbn_message_free(nbn_message *m);
-/* {json, payloads: [{dataname, type, transport, bytes, url, path}]} for a received envelope. */
+/* [json, [[dataname, type, typeName, transport, url, path, data], ...]] for a received
+ * envelope: data a string for text and dictionary (JSON text), a Buffer otherwise, null when
+ * streamed to path. */
 napi_value nbn_envelope_to_js(napi_env env, const nb_envelope *e);
 /* ops.c: the asynchronous operations and the client's life. */
 napi_value nbn_init_ops(napi_env env, napi_value exports);

@@ -43,6 +43,7 @@ struct nbn_work {
     char **subjects;
     bool created;
     nb_client *connected;
+    size_t threshold; /* connect: the options' size threshold */
     nbn_message msg; /* the message of send, smartsend, request, jsPublish */
     /* sendMany: n envelopes sent in order, each with its own outcome */
     size_t n;
@@ -318,6 +319,7 @@ static napi_value result_connect(napi_env env, nbn_work *w)
     box->magic = CLIENT_MAGIC;
     box->cl.c = w->connected;
     box->cl.refs = 1;
+    box->cl.threshold = w->threshold;
     if (napi_create_external(env, box, client_finalize, NULL, &handle) != napi_ok) {
         free(box);
         nbn_throw_napi(env, "napi_create_external");
@@ -337,10 +339,14 @@ static napi_value js_connect(napi_env env, napi_callback_info info)
     if (!w)
         return NULL;
     w->opts = nbn_options_from(env, argc ? argv[0] : NULL);
-    if (!w->opts) {
+    double t = 0;
+    bool has_t = false;
+    if (!w->opts || !nbn_prop_number(env, argc ? argv[0] : NULL, "sizeThreshold", &t, &has_t)) {
         work_free(w);
         return NULL;
     }
+    /* Validated by nbn_options_from; kept so that sendNow knows which sends upload nothing. */
+    w->threshold = has_t ? (size_t)t : NB_DEFAULT_SIZE_THRESHOLD;
     return work_queue(env, w, "natsbridge.connect");
 }
 
@@ -404,6 +410,72 @@ static napi_value js_send(napi_env env, napi_callback_info info)
         return NULL;
     }
     return work_queue(env, w, "natsbridge.send");
+}
+
+/*
+ * Whether sending m uploads nothing: every payload under the client's threshold and none
+ * forced by link (transport.c: link when size >= threshold). Then nb_client_send only
+ * encodes and appends to nats.c's buffer, which the event loop can afford.
+ */
+static bool all_direct(const nbn_client *cl, const nbn_message *m)
+{
+    if (m->l.any_link)
+        return false;
+    for (size_t i = 0; i < m->l.n; i++)
+        if (m->l.items[i].len >= cl->threshold)
+            return false;
+    return true;
+}
+
+/* Builds and sends m on subject from the main thread: the wire JSON, or NULL (thrown). */
+static napi_value send_direct(napi_env env, nbn_client *cl, const char *subject,
+                              const nbn_message *m)
+{
+    char err[1024];
+    nb_envelope *e = NULL;
+    napi_value v = NULL;
+    nb_status s = nbn_message_build(m, &e, err, sizeof err);
+    if (s == NB_OK && (s = nb_client_send(cl->c, subject, e)) != NB_OK)
+        snprintf(err, sizeof err, "%s", nb_last_error());
+    if (s == NB_OK) {
+        size_t len = 0;
+        const char *json = nb_envelope_json(e, &len);
+        if (napi_create_string_utf8(env, json ? json : "", json ? len : 0, &v) != napi_ok) {
+            nbn_throw_napi(env, "napi_create_string_utf8");
+            v = NULL;
+        }
+    } else {
+        nbn_throw(env, s, err);
+    }
+    nb_envelope_destroy(e);
+    return v;
+}
+
+/*
+ * sendNow(handle, subject, items, fields) -> wire JSON of the envelope, sent from this
+ * thread without a thread hop; undefined when a payload goes by link (an upload may block:
+ * the caller queues it through sendMany instead). Throws what send would reject with.
+ */
+static napi_value js_send_now(napi_env env, napi_callback_info info)
+{
+    size_t argc = 4;
+    napi_value argv[4];
+    NBN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 4)
+        return nbn_throw(env, NB_INVALID_ARG, "sendNow(handle, subject, items, fields)");
+    nbn_client *cl = nbn_client_get(env, argv[0], false);
+    if (!cl)
+        return NULL;
+    nbn_message m = {0};
+    char *subject = nbn_string(env, argv[1], "subject");
+    if (!subject || !nbn_message_take(env, argv[2], argv[3], &m)) {
+        free(subject);
+        return NULL;
+    }
+    napi_value v = all_direct(cl, &m) ? send_direct(env, cl, subject, &m) : nbn_undefined(env);
+    nbn_message_free(&m);
+    free(subject);
+    return v;
 }
 
 /* Sends every envelope of the batch; one failing does not stop the others. */
@@ -921,6 +993,7 @@ napi_value nbn_init_ops(napi_env env, napi_value exports)
         {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
         {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
         {"sendMany", NULL, js_send_many, NULL, NULL, NULL, napi_default, NULL},
+        {"sendNow", NULL, js_send_now, NULL, NULL, NULL, napi_default, NULL},
         {"smartsend", NULL, js_smartsend, NULL, NULL, NULL, napi_default, NULL},
         {"flush", NULL, js_flush, NULL, NULL, NULL, napi_default, NULL},
         {"receive", NULL, js_receive, NULL, NULL, NULL, napi_default, NULL},

@@ -6,6 +6,12 @@
  * consumer slows the delivering thread instead of growing memory (nats.c's
  * pending limits then report it as a slow consumer).
  *
+ * A core subscription's deliveries are batched: the delivering thread appends
+ * to the subscription's own queue (at most QUEUE_MAX, then it waits) and
+ * wakes the main thread only when no wake-up is pending, and the main thread
+ * hands JavaScript every envelope queued by then in one call, instead of one
+ * thread-safe call and one call into JavaScript per envelope.
+ *
  * A JetStream delivery waits on its thread for JavaScript's verdict (ack, nak,
  * term), which a native `done` function given to the handler sets; closing
  * never waits for a verdict that will not come: a delivery still waiting then
@@ -32,6 +38,14 @@ struct nbn_sub {
     int refs;             /* the JS handle + the thread-safe function (main thread) */
     bool closing;         /* close() started (or the client's close) */
     atomic_bool stopping; /* read by the consumer thread waiting for a verdict */
+    /* core subscriptions: the batch queue, shared with the delivering thread under qmu */
+    bool batched;
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;   /* signalled when the main thread took the queue */
+    struct item **q;      /* QUEUE_MAX slots */
+    size_t qn;
+    bool scheduled;       /* a thread-safe call is on its way to take the queue */
+    bool dead;            /* no call can reach JavaScript any more: drop, never wait */
 };
 
 /* What a JetStream delivery waits on: shared by its thread and the `done` function. */
@@ -93,6 +107,13 @@ static void sub_unref(nbn_sub *sub)
         return;
     nbn_client *cl = sub->cl;
     sub->magic = 0;
+    if (sub->batched) { /* every thread is gone: what is still queued was never delivered */
+        for (size_t i = 0; i < sub->qn; i++)
+            item_free(sub->q[i]);
+        free(sub->q);
+        pthread_mutex_destroy(&sub->qmu);
+        pthread_cond_destroy(&sub->qcv);
+    }
     free(sub);
     nbn_client_unref(cl);
 }
@@ -107,6 +128,33 @@ static bool post(nbn_sub *sub, item *it)
     return false; /* the caller's item_free answers a waiting verdict */
 }
 
+/*
+ * Appends it to sub's batch queue, waiting while the queue is full (a slow JavaScript
+ * consumer slows this thread, as a bounded thread-safe function would); wakes the main
+ * thread when no wake-up is pending. false (the caller frees it) when nothing can take it.
+ */
+static bool enqueue(nbn_sub *sub, item *it)
+{
+    pthread_mutex_lock(&sub->qmu);
+    while (sub->qn == QUEUE_MAX && !sub->dead && !atomic_load(&sub->stopping))
+        pthread_cond_wait(&sub->qcv, &sub->qmu);
+    if (sub->dead || sub->qn == QUEUE_MAX) { /* full while stopping: dropped, as after it */
+        pthread_mutex_unlock(&sub->qmu);
+        return false;
+    }
+    sub->q[sub->qn++] = it;
+    bool wake = !sub->scheduled;
+    sub->scheduled = true;
+    pthread_mutex_unlock(&sub->qmu);
+    if (wake && napi_call_threadsafe_function(sub->tsfn, NULL, napi_tsfn_nonblocking) != napi_ok) {
+        pthread_mutex_lock(&sub->qmu); /* closing: the queue is freed with the sub */
+        sub->dead = true;
+        pthread_cond_broadcast(&sub->qcv);
+        pthread_mutex_unlock(&sub->qmu);
+    }
+    return true;
+}
+
 static void on_envelope(nb_subscription *s, nb_envelope *env, void *closure)
 {
     (void)s;
@@ -117,7 +165,7 @@ static void on_envelope(nb_subscription *s, nb_envelope *env, void *closure)
         return;
     }
     it->env = env;
-    if (!post(closure, it))
+    if (!enqueue(closure, it))
         item_free(it);
 }
 
@@ -134,8 +182,9 @@ static item *error_item(nb_status st, const char *message)
 static void on_error(nb_subscription *s, nb_status st, const char *message, void *closure)
 {
     (void)s;
+    nbn_sub *sub = closure;
     item *it = error_item(st, message);
-    if (!it || !post(closure, it)) {
+    if (!it || !(sub->batched ? enqueue(sub, it) : post(sub, it))) {
         fprintf(stderr, "natsbridge (node): subscription error: %s\n", message);
         item_free(it);
     }
@@ -291,6 +340,49 @@ static void deliver_js(napi_env env, napi_value cb, void *context, void *data)
     item_free(it);
 }
 
+/* Calls cb([envelope | Error, ...]) with everything queued on the core subscription. */
+static void deliver_batch(napi_env env, napi_value cb, void *context, void *data)
+{
+    (void)data;
+    nbn_sub *sub = context;
+    item *taken[QUEUE_MAX];
+    pthread_mutex_lock(&sub->qmu);
+    size_t n = sub->qn;
+    if (env) {
+        memcpy(taken, sub->q, n * sizeof *taken);
+        sub->qn = 0;
+        sub->scheduled = false;
+    } else { /* the environment is going away: nothing will take the queue again */
+        n = 0;
+        sub->dead = true;
+    }
+    pthread_cond_broadcast(&sub->qcv);
+    pthread_mutex_unlock(&sub->qmu);
+    if (n == 0)
+        return;
+    napi_value list = NULL, undef, ret;
+    napi_get_undefined(env, &undef);
+    if (napi_create_array_with_length(env, n, &list) != napi_ok)
+        list = NULL;
+    for (size_t i = 0; list && i < n; i++) {
+        item *it = taken[i];
+        napi_value v = it->env ? nbn_envelope_to_js(env, it->env)
+                               : nbn_error_value(env, it->st, it->message);
+        if (!v) /* building the value failed: the JS layer still gets told */
+            napi_get_and_clear_last_exception(env, &v);
+        napi_set_element(env, list, (uint32_t)i, v);
+    }
+    for (size_t i = 0; i < n; i++)
+        item_free(taken[i]);
+    if (!list) {
+        nbn_throw_napi(env, "napi_create_array_with_length");
+        return;
+    }
+    /* The JS layer catches what the user's handler throws; anything that still escapes is
+     * an uncaught exception, as in any Node callback. */
+    napi_call_function(env, undef, cb, 1, &list, &ret);
+}
+
 static void tsfn_finalize(napi_env env, void *data, void *hint)
 {
     (void)env;
@@ -305,12 +397,17 @@ static void sub_handle_finalize(napi_env env, void *data, void *hint)
     sub_unref(data);
 }
 
-/* A new sub on cl calling cb; its handle in *handle. NULL when it threw. */
-static nbn_sub *sub_new(napi_env env, nbn_client *cl, napi_value cb, napi_value *handle)
+/*
+ * A new sub on cl calling cb (batched: with a list, as deliver_batch; else once per
+ * delivery, as deliver_js); its handle in *handle. NULL when it threw.
+ */
+static nbn_sub *sub_new(napi_env env, nbn_client *cl, napi_value cb, bool batched,
+                        napi_value *handle)
 {
     napi_value name;
     nbn_sub *sub = calloc(1, sizeof *sub);
-    if (!sub) {
+    if (!sub || (batched && !(sub->q = calloc(QUEUE_MAX, sizeof *sub->q)))) {
+        free(sub);
         nbn_throw(env, NB_NO_MEMORY, "out of memory subscribing");
         return NULL;
     }
@@ -318,11 +415,20 @@ static nbn_sub *sub_new(napi_env env, nbn_client *cl, napi_value cb, napi_value 
     sub->cl = cl;
     atomic_init(&sub->stopping, false);
     napi_create_string_utf8(env, "natsbridge.delivery", NAPI_AUTO_LENGTH, &name);
-    if (napi_create_threadsafe_function(env, cb, NULL, name, QUEUE_MAX, 1, sub, tsfn_finalize,
-                                        sub, deliver_js, &sub->tsfn) != napi_ok) {
+    /* Batched: at most one call is waiting for the main thread at a time (scheduled). */
+    if (napi_create_threadsafe_function(env, cb, NULL, name, batched ? 0 : QUEUE_MAX, 1, sub,
+                                        tsfn_finalize, batched ? sub : NULL,
+                                        batched ? deliver_batch : deliver_js,
+                                        &sub->tsfn) != napi_ok) {
+        free(sub->q);
         free(sub);
         nbn_throw_napi(env, "napi_create_threadsafe_function");
         return NULL;
+    }
+    if (batched) {
+        sub->batched = true;
+        pthread_mutex_init(&sub->qmu, NULL);
+        pthread_cond_init(&sub->qcv, NULL);
     }
     cl->refs++;
     sub->refs = 1; /* the thread-safe function */
@@ -356,7 +462,7 @@ static void sub_list_remove(nbn_client *cl, nbn_sub *sub)
         }
 }
 
-/* subscribe(handle, subject, queue, cb) -> sub handle; cb(err, envelope) per delivery. */
+/* subscribe(handle, subject, queue, cb) -> sub handle; cb([envelope | Error, ...]) per batch. */
 static napi_value js_subscribe(napi_env env, napi_callback_info info)
 {
     size_t argc = 4;
@@ -374,7 +480,7 @@ static napi_value js_subscribe(napi_env env, napi_callback_info info)
         free(subject);
         return NULL;
     }
-    nbn_sub *sub = sub_new(env, cl, argv[3], &handle);
+    nbn_sub *sub = sub_new(env, cl, argv[3], true, &handle);
     if (sub && !sub_list_add(env, cl, sub)) {
         napi_release_threadsafe_function(sub->tsfn, napi_tsfn_abort);
         sub = NULL; /* the handle's finalizer frees it */
@@ -420,6 +526,11 @@ static void sub_work_free(napi_env env, sub_work *w)
 static void sub_stop(nbn_sub *sub)
 {
     atomic_store(&sub->stopping, true);
+    if (sub->batched) { /* a delivering thread waiting for room stops waiting */
+        pthread_mutex_lock(&sub->qmu);
+        pthread_cond_broadcast(&sub->qcv);
+        pthread_mutex_unlock(&sub->qmu);
+    }
     nb_subscription_destroy(sub->s);
     sub->s = NULL;
     nb_js_consumer_destroy(sub->cons);
@@ -591,7 +702,7 @@ static napi_value js_consume(napi_env env, napi_callback_info info)
     sub_work *w = cl ? calloc(1, sizeof *w) : NULL;
     if (!w)
         return cl ? nbn_throw(env, NB_NO_MEMORY, "out of memory") : NULL;
-    if (!take_consumer_config(env, argv[1], w) || !(w->sub = sub_new(env, cl, argv[2], &handle))) {
+    if (!take_consumer_config(env, argv[1], w) || !(w->sub = sub_new(env, cl, argv[2], false, &handle))) {
         sub_work_free(env, w);
         return NULL;
     }
