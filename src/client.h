@@ -45,6 +45,19 @@ struct nb_client {
      * the connection is closed. */
     natsSubscription **retired;
     size_t retired_count, retired_cap;
+
+    /* Requests (messaging.c, "request / reply"): one wildcard inbox subscription
+     * "<rr_prefix>.*" made by the first request and kept until the client is destroyed;
+     * request n waits for a reply on "<rr_prefix>.<n>". A reply is handed to its waiter
+     * by token; one for no waiter (late, unknown) is dropped and counted. */
+    pthread_mutex_t rr_mu;          /* guards everything rr_ below */
+    pthread_cond_t rr_done_cv;      /* signalled when rr_done is set */
+    natsSubscription *rr_sub;       /* NULL until the first request */
+    bool rr_done;                   /* nats.c will deliver nothing more to rr_sub */
+    char rr_prefix[48];             /* "_INBOX.<nuid>" */
+    uint64_t rr_next;               /* the last token given out */
+    struct nbi_rr_waiter *rr_waiters; /* requests waiting for a reply (a list) */
+    uint64_t rr_dropped;            /* replies that found no waiter */
 };
 #define VIOLATION_RING 32
 
