@@ -54,6 +54,8 @@ struct nb_client {
     pthread_cond_t rr_done_cv;      /* signalled when rr_done is set */
     natsSubscription *rr_sub;       /* NULL until the first request */
     bool rr_done;                   /* nats.c will deliver nothing more to rr_sub */
+    bool rr_verified;               /* a flush showed the server accepted its SUB */
+    uint64_t rr_since;              /* violations before it was subscribed */
     char rr_prefix[48];             /* "_INBOX.<nuid>" */
     uint64_t rr_next;               /* the last token given out */
     struct nbi_rr_waiter *rr_waiters; /* requests waiting for a reply (a list) */

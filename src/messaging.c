@@ -1365,8 +1365,8 @@ static void on_rr_complete(void *closure)
 
 /*
  * The client's inbox "_INBOX.<nuid>.*", subscribed by its first request
- * (under rr_mu). That once, a flush makes a refused SUB an NB_PERMISSION
- * error here rather than a timeout.
+ * (under rr_mu). Whether the server accepted the SUB is known after the
+ * first request's flush (rr_verify).
  */
 static nb_status rr_open(nb_client *c)
 {
@@ -1377,25 +1377,22 @@ static nb_status rr_open(nb_client *c)
         return nbi_fail(NB_NO_MEMORY, "request: cannot create an inbox");
     snprintf(c->rr_prefix, sizeof c->rr_prefix, "%s", inbox);
     natsInbox_Destroy(inbox);
-    char subject[sizeof c->rr_prefix + 2], what[300], text[256];
+    char subject[sizeof c->rr_prefix + 2], what[300];
     snprintf(subject, sizeof subject, "%s.*", c->rr_prefix);
     snprintf(what, sizeof what, "request: subscribe to the reply inbox '%s'", subject);
-    uint64_t since = violations_now(c);
+    c->rr_since = violations_now(c);
+    c->rr_verified = false;
+    c->rr_done = false;
     natsSubscription *sub = NULL;
     natsStatus ns = natsConnection_Subscribe(&sub, c->nc, subject, on_rr_message, c);
     const nb_options *o = c->opts;
     if (ns == NATS_OK)
         ns = natsSubscription_SetPendingLimits(sub, o->pending_msgs,
                                                (int)(o->pending_bytes > INT32_MAX ? INT32_MAX : o->pending_bytes));
-    nb_status s = nbi_from_nats(ns, what);
-    if (s == NB_OK)
-        s = nbi_from_nats(natsConnection_FlushTimeout(c->nc, 5000), what);
-    if (s == NB_OK && find_violation(c, since, "Subscription", subject, text, sizeof text, true, NULL))
-        s = permission_error(text, false);
-    c->rr_done = false;
-    if (s == NB_OK)
-        s = nbi_from_nats(natsSubscription_SetOnCompleteCB(sub, on_rr_complete, c), what);
-    if (s != NB_OK) {
+    if (ns == NATS_OK)
+        ns = natsSubscription_SetOnCompleteCB(sub, on_rr_complete, c);
+    if (ns != NATS_OK) {
+        nb_status s = nbi_from_nats(ns, what);
         if (sub)
             retire_sub(c, sub); /* it may still see a message: destroyed with the client */
         c->rr_prefix[0] = '\0';
@@ -1403,6 +1400,41 @@ static nb_status rr_open(nb_client *c)
     }
     c->rr_sub = sub;
     return NB_OK;
+}
+
+/*
+ * Until a flush has shown that the server accepted the inbox's SUB, a
+ * refusal is looked for after the request's own flush (the refused publish
+ * of the request itself is reported first, as by any send). A refused inbox
+ * is dropped, so that the next request subscribes again.
+ */
+static nb_status rr_verify(nb_client *c)
+{
+    pthread_mutex_lock(&c->rr_mu);
+    bool verified = c->rr_verified;
+    natsSubscription *sub = c->rr_sub;
+    uint64_t since = c->rr_since;
+    char subject[sizeof c->rr_prefix + 2];
+    snprintf(subject, sizeof subject, "%s.*", c->rr_prefix);
+    pthread_mutex_unlock(&c->rr_mu);
+    if (verified || !sub)
+        return NB_OK;
+    nb_status s = NB_OK;
+    if (c->opts->send_asap) /* the request was not flushed: this first one is */
+        s = flush_checked(c, 5000, "request: flush");
+    char text[256];
+    if (s == NB_OK && find_violation(c, since, "Subscription", subject, text, sizeof text, true, NULL))
+        s = permission_error(text, false);
+    pthread_mutex_lock(&c->rr_mu);
+    bool mine = c->rr_sub == sub;
+    if (mine && s == NB_PERMISSION)
+        c->rr_sub = NULL;
+    else if (mine && s == NB_OK)
+        c->rr_verified = true;
+    pthread_mutex_unlock(&c->rr_mu);
+    if (mine && s == NB_PERMISSION)
+        retire_sub(c, sub); /* waiters on it time out or find the same refusal */
+    return s;
 }
 
 /* Before the connection closes: no inbox callback may run on a freed client. */
@@ -1541,6 +1573,8 @@ static nb_status rr_request(nb_client *c, const char *subject, nb_envelope *req,
     /* The NATS reply subject is set too, so the server reports "no responders". */
     if (s == NB_OK)
         s = publish_now(c, subject, inbox, req);
+    if (s == NB_OK)
+        s = rr_verify(c);
     if (s == NB_OK)
         s = rr_await(c, &w, subject, req->msg_id, since, deadline, reply);
     rr_leave(c, &w);
