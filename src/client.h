@@ -38,7 +38,8 @@ struct nb_client {
     uint64_t confirmed_disconnects;   /* (under mu) disconnects at the last confirmation */
     atomic_bool destroying;           /* nb_client_destroy closes: its CLOSED is no loss */
 
-    /* Request inboxes unsubscribed but not destroyed yet (under mu). nats.c 3.4.1's reader
+    /* Subscriptions unsubscribed but not destroyed yet (under mu): the inbox of a request
+     * with the caller's own reply_to, a reply inbox the server refused. nats.c 3.4.1's reader
      * thread may still be delivering a late reply to one (two responders answered), and it
      * crashes on a destroyed subscription (fixed in nats.c 3.6.1): each is destroyed after a
      * later flush's PONG, when the reader has passed every message sent before it, or once
