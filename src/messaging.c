@@ -301,6 +301,31 @@ static nb_status permission_error(const char *text, bool publish)
                     publish ? "publish on" : "subscribe to", text);
 }
 
+/*
+ * write_now makes nats.c subscribe its own reply inbox "_INBOX.<nuid>.*" on
+ * a responder's connection, which is never waited on: a server that refuses
+ * it (a user without subscribe permission on _INBOX.>) is no error of the
+ * caller's. Any other inbox-shaped subject (this client's request inbox, a
+ * subscription the caller made) is reported as usual.
+ */
+static bool resp_inbox_refused(nb_client *c, const char *text)
+{
+    char subject[256];
+    violation_subject(text, subject, sizeof subject);
+    size_t n = strlen(subject);
+    if (!violation_matches(text, "Subscription", NULL) || strncmp(subject, "_INBOX.", 7) != 0 ||
+        n < 9 || strcmp(subject + n - 2, ".*") != 0 || strchr(subject + 7, '.') != subject + n - 2)
+        return false;
+    pthread_mutex_lock(&c->rr_mu);
+    bool ours = strncmp(subject, c->rr_prefix, n - 2) == 0 && c->rr_prefix[n - 2] == '\0';
+    pthread_mutex_unlock(&c->rr_mu);
+    pthread_mutex_lock(&c->mu);
+    for (nb_subscription *s = c->subs; s && !ours; s = s->next)
+        ours = strcmp(s->subject, subject) == 0;
+    pthread_mutex_unlock(&c->mu);
+    return !ours;
+}
+
 static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err,
                            void *closure)
 {
@@ -310,6 +335,8 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus
         /* nats.c set this thread's last error to the server's text for this call. */
         char text[256];
         nbi_nats_text(nats_GetLastError(NULL), text, sizeof text);
+        if (resp_inbox_refused(c, text))
+            return;
         record_violation(c, text);
         permission_error(text, strstr(text, "Publish") != NULL);
         emit(c, NB_EVENT_ERROR, NB_PERMISSION, nb_last_error());
