@@ -13,7 +13,10 @@
  * Each runs with nats.c's default options and with SendAsap on both
  * connections. A plain Publish waits for nats.c's flusher thread (~1 ms,
  * docs reference nats-c.md §3c); the gap between the two raw rows shows it,
- * and natsbridge's rows show whether it pays that delay.
+ * and natsbridge's rows show whether it pays that delay. The variants take
+ * turns (CHUNK round trips each) so that a busy machine loads them alike;
+ * the last line, "bench name=S6 ...", is natsbridge's default mode against
+ * raw nats.c with SendAsap (issue 16, target 1.2).
  *
  * Usage: bench_rr [--url nats://...] [--count N] [--warmup N]
  * Without --url it starts its own nats-server.
