@@ -13,7 +13,10 @@
  * Each runs with nats.c's default options and with SendAsap on both
  * connections. A plain Publish waits for nats.c's flusher thread (~1 ms,
  * docs reference nats-c.md §3c); the gap between the two raw rows shows it,
- * and natsbridge's rows show whether it pays that delay.
+ * and natsbridge's rows show whether it pays that delay. The variants take
+ * turns (CHUNK round trips each) so that a busy machine loads them alike;
+ * the last line, "bench name=S6 ...", is natsbridge's default mode against
+ * raw nats.c with SendAsap (issue 16, target 1.2).
  *
  * Usage: bench_rr [--url nats://...] [--count N] [--warmup N]
  * Without --url it starts its own nats-server.
@@ -104,36 +107,49 @@ static nb_status nb_one(nb_client *c, const char *subject)
     return s;
 }
 
-static result run_nb(const char *url, bool asap, int warmup, int count, double *lat)
+/* One natsbridge pair: a requester client and a responder client with its subscription. */
+typedef struct nb_pair {
+    nb_client *q, *resp;
+    nb_subscription *sub;
+    const char *subject;
+} nb_pair;
+
+static nb_status nb_setup(nb_pair *p, const char *url, bool asap)
 {
-    result r = {0, 0, 0, false};
-    const char *subject = asap ? "bench.rr.nb.asap" : "bench.rr.nb";
-    nb_client *q = NULL, *resp = NULL;
-    nb_subscription *sub = NULL;
-    nb_status s = nb_connect(&resp, url, asap);
+    p->subject = asap ? "bench.rr.nb.asap" : "bench.rr.nb";
+    nb_status s = nb_connect(&p->resp, url, asap);
     if (s == NB_OK)
-        s = nb_connect(&q, url, asap);
+        s = nb_connect(&p->q, url, asap);
     if (s == NB_OK)
-        s = nb_client_subscribe(resp, &sub, subject, NULL, on_request, NULL, resp);
+        s = nb_client_subscribe(p->resp, &p->sub, p->subject, NULL, on_request, NULL, p->resp);
     if (s == NB_OK)
-        s = nb_client_flush(resp, 5000);
-    for (int i = 0; s == NB_OK && i < warmup; i++)
-        s = nb_one(q, subject);
-    double t0 = bench_now_s();
-    for (int i = 0; s == NB_OK && i < count; i++) {
+        s = nb_client_flush(p->resp, 5000);
+    if (s != NB_OK)
+        fprintf(stderr, "natsbridge setup: %s: %s\n", nb_status_text(s), nb_last_error());
+    return s;
+}
+
+/* n round trips, latencies (seconds) into lat; false on the first failure. */
+static bool nb_batch(nb_pair *p, int n, double *lat)
+{
+    for (int i = 0; i < n; i++) {
         double t = bench_now_s();
-        s = nb_one(q, subject);
-        lat[i] = bench_now_s() - t;
+        nb_status s = nb_one(p->q, p->subject);
+        if (lat)
+            lat[i] = bench_now_s() - t;
+        if (s != NB_OK) {
+            fprintf(stderr, "natsbridge request: %s: %s\n", nb_status_text(s), nb_last_error());
+            return false;
+        }
     }
-    double elapsed = bench_now_s() - t0;
-    if (s == NB_OK)
-        r = summarize(lat, count, elapsed);
-    else
-        fprintf(stderr, "natsbridge request: %s: %s\n", nb_status_text(s), nb_last_error());
-    nb_subscription_destroy(sub);
-    nb_client_destroy(q);
-    nb_client_destroy(resp);
-    return r;
+    return true;
+}
+
+static void nb_teardown(nb_pair *p)
+{
+    nb_subscription_destroy(p->sub);
+    nb_client_destroy(p->q);
+    nb_client_destroy(p->resp);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -168,41 +184,51 @@ static natsStatus raw_connect(natsConnection **out, const char *url, bool asap)
     return s;
 }
 
-static result run_raw(const char *url, bool asap, int warmup, int count, double *lat,
-                      const char *json, int len)
+typedef struct raw_pair {
+    natsConnection *q, *resp;
+    natsSubscription *sub;
+    const char *subject;
+    raw_reply reply;
+} raw_pair;
+
+static natsStatus raw_setup(raw_pair *p, const char *url, bool asap, const char *json, int len)
 {
-    result r = {0, 0, 0, false};
-    const char *subject = asap ? "bench.rr.raw.asap" : "bench.rr.raw";
-    raw_reply reply = {json, len};
-    natsConnection *q = NULL, *resp = NULL;
-    natsSubscription *sub = NULL;
-    natsStatus s = raw_connect(&resp, url, asap);
+    p->subject = asap ? "bench.rr.raw.asap" : "bench.rr.raw";
+    p->reply = (raw_reply){json, len};
+    natsStatus s = raw_connect(&p->resp, url, asap);
     if (s == NATS_OK)
-        s = raw_connect(&q, url, asap);
+        s = raw_connect(&p->q, url, asap);
     if (s == NATS_OK)
-        s = natsConnection_Subscribe(&sub, resp, subject, on_raw_request, &reply);
+        s = natsConnection_Subscribe(&p->sub, p->resp, p->subject, on_raw_request, &p->reply);
     if (s == NATS_OK)
-        s = natsConnection_Flush(resp);
-    double t0 = 0;
-    for (int i = 0; s == NATS_OK && i < warmup + count; i++) {
-        if (i == warmup)
-            t0 = bench_now_s();
+        s = natsConnection_Flush(p->resp);
+    if (s != NATS_OK)
+        fprintf(stderr, "raw setup: %s\n", nats_GetLastError(NULL));
+    return s;
+}
+
+static bool raw_batch(raw_pair *p, int n, double *lat)
+{
+    for (int i = 0; i < n; i++) {
         natsMsg *m = NULL;
         double t = bench_now_s();
-        s = natsConnection_Request(&m, q, subject, json, len, 5000);
-        if (i >= warmup)
-            lat[i - warmup] = bench_now_s() - t;
+        natsStatus s = natsConnection_Request(&m, p->q, p->subject, p->reply.data, p->reply.len, 5000);
+        if (lat)
+            lat[i] = bench_now_s() - t;
         natsMsg_Destroy(m);
+        if (s != NATS_OK) {
+            fprintf(stderr, "raw request: %s\n", nats_GetLastError(NULL));
+            return false;
+        }
     }
-    double elapsed = bench_now_s() - t0;
-    if (s == NATS_OK)
-        r = summarize(lat, count, elapsed);
-    else
-        fprintf(stderr, "raw request: %s\n", nats_GetLastError(NULL));
-    natsSubscription_Destroy(sub);
-    natsConnection_Destroy(q);
-    natsConnection_Destroy(resp);
-    return r;
+    return true;
+}
+
+static void raw_teardown(raw_pair *p)
+{
+    natsSubscription_Destroy(p->sub);
+    natsConnection_Destroy(p->q);
+    natsConnection_Destroy(p->resp);
 }
 
 /* The wire text of a request envelope with the 100-byte text. */
@@ -238,6 +264,59 @@ static void print_row(const char *label, result r)
     fflush(stdout);
 }
 
+#define VARIANTS 4
+#define CHUNK 50 /* round trips per variant before the next variant's turn */
+
+static const char *const labels[VARIANTS] = {
+    "natsbridge nb_client_request + nb_client_reply",
+    "natsbridge, send_asap on both clients",
+    "raw natsConnection_Request + Publish reply",
+    "raw nats.c, SendAsap on both connections",
+};
+
+/*
+ * The four variants take turns, CHUNK round trips each, so that the load of
+ * a busy machine falls on all of them alike: their ratios are what counts.
+ */
+static void run_all(const char *url, const char *json, int json_len, int warmup, int count,
+                    result r[VARIANTS])
+{
+    nb_pair nb[2] = {{0}};
+    raw_pair raw[2] = {{0}};
+    double *lat[VARIANTS] = {0};
+    double elapsed[VARIANTS] = {0};
+    bool ok[VARIANTS];
+    for (int v = 0; v < VARIANTS; v++) {
+        r[v] = (result){0, 0, 0, false};
+        lat[v] = malloc(sizeof *lat[v] * (size_t)count);
+        bool asap = v % 2 == 1;
+        ok[v] = lat[v] && (v < 2 ? nb_setup(&nb[v], url, asap) == NB_OK
+                                 : raw_setup(&raw[v - 2], url, asap, json, json_len) == NATS_OK);
+        if (ok[v])
+            ok[v] = v < 2 ? nb_batch(&nb[v], warmup, NULL) : raw_batch(&raw[v - 2], warmup, NULL);
+    }
+    for (int done = 0; done < count; done += CHUNK) {
+        int n = count - done < CHUNK ? count - done : CHUNK;
+        for (int v = 0; v < VARIANTS; v++) {
+            if (!ok[v])
+                continue;
+            double t0 = bench_now_s();
+            ok[v] = v < 2 ? nb_batch(&nb[v], n, lat[v] + done)
+                          : raw_batch(&raw[v - 2], n, lat[v] + done);
+            elapsed[v] += bench_now_s() - t0;
+        }
+    }
+    for (int v = 0; v < VARIANTS; v++) {
+        if (ok[v])
+            r[v] = summarize(lat[v], count, elapsed[v]);
+        if (v < 2)
+            nb_teardown(&nb[v]);
+        else
+            raw_teardown(&raw[v - 2]);
+        free(lat[v]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0); /* rows appear as they are measured */
@@ -258,13 +337,11 @@ int main(int argc, char **argv)
     for (int i = 0; i < 100; i++)
         text100[i] = (char)('a' + i % 26);
 
-    double *lat = malloc(sizeof *lat * (size_t)count);
     int json_len = 0;
     char *json = envelope_text(&json_len);
     nbt_server srv;
     bool own = url == NULL;
-    if (!lat || !json || (own && nbt_server_start(&srv, false, 0) != 0)) {
-        free(lat);
+    if (!json || (own && nbt_server_start(&srv, false, 0) != 0)) {
         free(json);
         return 1;
     }
@@ -272,22 +349,23 @@ int main(int argc, char **argv)
         url = srv.url;
     printf("bench_rr: natsbridge %s, nats.c %s, server %s%s\n", nb_version_string(),
            nats_GetVersion(), url, own ? " (started here)" : "");
-    printf("%d round trips after %d warm-up, one in flight, 100 B text (envelope %d B)\n\n",
-           count, warmup, json_len);
+    printf("%d round trips after %d warm-up, one in flight, 100 B text (envelope %d B);\n"
+           "the variants take turns, %d round trips at a time\n\n",
+           count, warmup, json_len, CHUNK);
     printf("%-52s %9s %9s %9s\n", "variant", "req/s", "p50 us", "p99 us");
-    result r[4];
-    r[0] = run_nb(url, false, warmup, count, lat);
-    print_row("natsbridge nb_client_request + nb_client_reply", r[0]);
-    r[1] = run_nb(url, true, warmup, count, lat);
-    print_row("natsbridge, send_asap on both clients", r[1]);
-    r[2] = run_raw(url, false, warmup, count, lat, json, json_len);
-    print_row("raw natsConnection_Request + Publish reply", r[2]);
-    r[3] = run_raw(url, true, warmup, count, lat, json, json_len);
-    print_row("raw nats.c, SendAsap on both connections", r[3]);
+    result r[VARIANTS];
+    run_all(url, json, json_len, warmup, count, r);
+    for (int v = 0; v < VARIANTS; v++)
+        print_row(labels[v], r[v]);
     printf("\nA p50 near 1000 us means a reply waited for nats.c's 1 ms flusher.\n");
+    /* S6 (issue 16): natsbridge in its default mode against raw nats.c with SendAsap. */
+    if (r[0].ok && r[3].ok)
+        printf("bench name=S6 metric=p50_us natsbridge=%.0f yardstick=%.0f ratio=%.2f target=1.2 "
+               "p99_natsbridge=%.0f p99_yardstick=%.0f asap_ratio=%.2f\n",
+               r[0].p50_us, r[3].p50_us, r[0].p50_us / r[3].p50_us, r[0].p99_us, r[3].p99_us,
+               r[1].ok ? r[1].p50_us / r[3].p50_us : 0.0);
     if (own)
         nbt_server_stop(&srv);
-    free(lat);
     free(json);
     return r[0].ok && r[1].ok && r[2].ok && r[3].ok ? 0 : 1;
 }

@@ -38,13 +38,29 @@ struct nb_client {
     uint64_t confirmed_disconnects;   /* (under mu) disconnects at the last confirmation */
     atomic_bool destroying;           /* nb_client_destroy closes: its CLOSED is no loss */
 
-    /* Request inboxes unsubscribed but not destroyed yet (under mu). nats.c 3.4.1's reader
+    /* Subscriptions unsubscribed but not destroyed yet (under mu): the inbox of a request
+     * with the caller's own reply_to, a reply inbox the server refused. nats.c 3.4.1's reader
      * thread may still be delivering a late reply to one (two responders answered), and it
      * crashes on a destroyed subscription (fixed in nats.c 3.6.1): each is destroyed after a
      * later flush's PONG, when the reader has passed every message sent before it, or once
      * the connection is closed. */
     natsSubscription **retired;
     size_t retired_count, retired_cap;
+
+    /* Requests (messaging.c, "request / reply"): one wildcard inbox subscription
+     * "<rr_prefix>.*" made by the first request and kept until the client is destroyed;
+     * request n waits for a reply on "<rr_prefix>.<n>". A reply is handed to its waiter
+     * by token; one for no waiter (late, unknown) is dropped and counted. */
+    pthread_mutex_t rr_mu;          /* guards everything rr_ below */
+    pthread_cond_t rr_done_cv;      /* signalled when rr_done is set */
+    natsSubscription *rr_sub;       /* NULL until the first request */
+    bool rr_done;                   /* nats.c will deliver nothing more to rr_sub */
+    bool rr_verified;               /* a flush showed the server accepted its SUB */
+    uint64_t rr_since;              /* violations before it was subscribed */
+    char rr_prefix[48];             /* "_INBOX.<nuid>" */
+    uint64_t rr_next;               /* the last token given out */
+    struct nbi_rr_waiter *rr_waiters; /* requests waiting for a reply (a list) */
+    uint64_t rr_dropped;            /* replies that found no waiter */
 };
 #define VIOLATION_RING 32
 

@@ -49,6 +49,21 @@ struct nb_subscription {
     nb_subscription *next;  /* in client->subs */
 };
 
+/*
+ * A request waiting for its reply (on the requester's stack, in c->rr_waiters
+ * under c->rr_mu): the inbox callback queues the replies addressed to its
+ * token, record_violation asks it to look for a refused publish.
+ */
+#define RR_QUEUE 8 /* replies held for a waiter that has not read them yet; more are dropped */
+typedef struct nbi_rr_waiter {
+    uint64_t token;
+    pthread_cond_t cv;          /* signalled under c->rr_mu */
+    natsMsg *queue[RR_QUEUE];
+    unsigned head, count;
+    bool look;                  /* a permissions violation arrived: is it this request's? */
+    struct nbi_rr_waiter *next;
+} rr_waiter;
+
 /* ---- connection events ------------------------------------------------- */
 
 static void emit(nb_client *c, nb_event ev, nb_status s, const char *detail)
@@ -133,6 +148,7 @@ static bool wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *flag,
 static void wait_closed(nb_client *c) { wait_flag(&c->mu, &c->closed_cv, &c->closed, 5); }
 
 static void stop_subscriptions(nb_client *c);
+static void rr_stop(nb_client *c);
 
 static void unlink_subscription(nb_client *c, nb_subscription *s)
 {
@@ -203,6 +219,13 @@ static void record_violation(nb_client *c, const char *text)
     snprintf(c->ring[seq % VIOLATION_RING].text, sizeof c->ring[0].text, "%s", text);
     pthread_cond_broadcast(&c->closed_cv);
     pthread_mutex_unlock(&c->mu);
+    /* A request does not flush: a refusal of its publish reaches it here (rr_await). */
+    pthread_mutex_lock(&c->rr_mu);
+    for (rr_waiter *w = c->rr_waiters; w; w = w->next) {
+        w->look = true;
+        pthread_cond_signal(&w->cv);
+    }
+    pthread_mutex_unlock(&c->rr_mu);
 }
 
 /* The subject of a violation text ("... to \"SUBJECT\" ..."), into out; "" when none. */
@@ -278,6 +301,31 @@ static nb_status permission_error(const char *text, bool publish)
                     publish ? "publish on" : "subscribe to", text);
 }
 
+/*
+ * write_now makes nats.c subscribe its own reply inbox "_INBOX.<nuid>.*" on
+ * a responder's connection, which is never waited on: a server that refuses
+ * it (a user without subscribe permission on _INBOX.>) is no error of the
+ * caller's. Any other inbox-shaped subject (this client's request inbox, a
+ * subscription the caller made) is reported as usual.
+ */
+static bool resp_inbox_refused(nb_client *c, const char *text)
+{
+    char subject[256];
+    violation_subject(text, subject, sizeof subject);
+    size_t n = strlen(subject);
+    if (!violation_matches(text, "Subscription", NULL) || strncmp(subject, "_INBOX.", 7) != 0 ||
+        n < 9 || strcmp(subject + n - 2, ".*") != 0 || strchr(subject + 7, '.') != subject + n - 2)
+        return false;
+    pthread_mutex_lock(&c->rr_mu);
+    bool ours = strncmp(subject, c->rr_prefix, n - 2) == 0 && c->rr_prefix[n - 2] == '\0';
+    pthread_mutex_unlock(&c->rr_mu);
+    pthread_mutex_lock(&c->mu);
+    for (nb_subscription *s = c->subs; s && !ours; s = s->next)
+        ours = strcmp(s->subject, subject) == 0;
+    pthread_mutex_unlock(&c->mu);
+    return !ours;
+}
+
 static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err,
                            void *closure)
 {
@@ -287,6 +335,8 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus
         /* nats.c set this thread's last error to the server's text for this call. */
         char text[256];
         nbi_nats_text(nats_GetLastError(NULL), text, sizeof text);
+        if (resp_inbox_refused(c, text))
+            return;
         record_violation(c, text);
         permission_error(text, strstr(text, "Publish") != NULL);
         emit(c, NB_EVENT_ERROR, NB_PERMISSION, nb_last_error());
@@ -584,6 +634,8 @@ nb_status nb_client_connect(nb_client **out, const nb_options *opts)
         return nbi_fail(NB_NO_MEMORY, "connect: out of memory");
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->closed_cv, NULL);
+    pthread_mutex_init(&c->rr_mu, NULL);
+    pthread_cond_init(&c->rr_done_cv, NULL);
     nb_status s = client_options(c, opts);
     /* nats.c would let the last of them win silently. */
     if (s == NB_OK && c->opts->nkey_seed_file && (c->opts->creds_file || c->opts->creds_jwt))
@@ -647,6 +699,7 @@ void nb_client_destroy(nb_client *c)
     if (!c)
         return;
     stop_subscriptions(c);
+    rr_stop(c);
     if (c->nc) {
         /* What was sent is not lost on close; if it may be, the event callback hears of it. */
         if (unconfirmed(c) > 0) {
@@ -663,10 +716,14 @@ void nb_client_destroy(nb_client *c)
         natsConnection_Close(c->nc);
         wait_closed(c);
         reap_retired(c, SIZE_MAX); /* the reader thread has stopped */
+        if (c->rr_sub)
+            natsSubscription_Destroy(c->rr_sub);
         natsConnection_Destroy(c->nc);
     }
     reap_retired(c, SIZE_MAX); /* never connected: nothing can deliver to them */
     free(c->retired);
+    pthread_cond_destroy(&c->rr_done_cv);
+    pthread_mutex_destroy(&c->rr_mu);
     nb_options_destroy(c->opts);
     pthread_cond_destroy(&c->closed_cv);
     pthread_mutex_destroy(&c->mu);
@@ -765,8 +822,29 @@ nb_status nb_client_confirm(nb_client *c, int64_t timeout_ms)
 
 /* ---- send -------------------------------------------------------------- */
 
+typedef natsStatus (*send_fn)(natsConnection *nc, const char *subject, const char *data, int len);
+static nb_status publish_impl(nb_client *c, const char *subject, const char *reply, nb_envelope *e,
+                              send_fn send);
+
+static natsStatus send_batched(natsConnection *nc, const char *subject, const char *data, int len)
+{
+    return natsConnection_Publish(nc, subject, data, len);
+}
+
+/* Builds e and sends it with send (no NATS reply subject). */
+static nb_status publish_with(nb_client *c, const char *subject, nb_envelope *e, send_fn send)
+{
+    return publish_impl(c, subject, NULL, e, send);
+}
+
 /* Builds e and publishes it, with reply as the NATS reply subject (may be NULL). */
 static nb_status publish(nb_client *c, const char *subject, const char *reply, nb_envelope *e)
+{
+    return publish_impl(c, subject, reply, e, send_batched);
+}
+
+static nb_status publish_impl(nb_client *c, const char *subject, const char *reply, nb_envelope *e,
+                              send_fn send)
 {
     nb_status s = nb_envelope_build(e, subject, c->opts);
     if (s != NB_OK)
@@ -779,7 +857,7 @@ static nb_status publish(nb_client *c, const char *subject, const char *reply, n
                         subject, e->json_len, (long long)max);
     natsStatus ns = reply ? natsConnection_PublishRequest(c->nc, subject, reply, e->json,
                                                           (int)e->json_len)
-                          : natsConnection_Publish(c->nc, subject, e->json, (int)e->json_len);
+                          : send(c->nc, subject, e->json, (int)e->json_len);
     if (ns == NATS_INSUFFICIENT_BUFFER)
         return nbi_fail(NB_CONNECTION,
                         "publish on '%.200s': disconnected, and the reconnect buffer is full: "
@@ -792,6 +870,46 @@ static nb_status publish(nb_client *c, const char *subject, const char *reply, n
     }
     atomic_fetch_add(&c->published, 1);
     return NB_OK;
+}
+
+/*
+ * Writes a message to the socket now, without a PING/PONG round trip, on a
+ * connection without SendAsap: nats.c 3.4.1 writes in place only for
+ * SendAsap, a flush (PING) or a request, so this is a request that does not
+ * wait (0 ms). The message carries nats.c's own inbox as its NATS reply
+ * subject, which nobody answers: a 503 "no responders" (the requester has
+ * gone) or an answer there is dropped by nats.c. Errors of the write itself
+ * (closed, too large, reconnect buffer full) come back as from a publish.
+ */
+static natsStatus write_now(natsConnection *nc, const char *subject, const char *data, int len)
+{
+    natsMsg *m = NULL, *answer = NULL;
+    natsStatus ns = natsMsg_Create(&m, subject, NULL, data, len);
+    if (ns == NATS_OK)
+        ns = natsConnection_RequestMsg(&answer, nc, m, 0);
+    natsMsg_Destroy(m);
+    natsMsg_Destroy(answer);
+    /* Sent: the wait (0 ms) ended, or a 503 for it came back at once. */
+    return ns == NATS_TIMEOUT || ns == NATS_NO_RESPONDERS ? NATS_OK : ns;
+}
+
+/*
+ * A request or a reply: someone waits for it, so it must not sit in nats.c's
+ * buffer for the flusher's 1 ms. With SendAsap every publish is written at
+ * once anyway. Otherwise a reply is written now (write_now); a request,
+ * which needs its own reply subject, is flushed: the PONG comes back while
+ * the responder works on the request, and the flush reports a refused
+ * publish at once.
+ */
+static nb_status publish_now(nb_client *c, const char *subject, const char *reply, nb_envelope *e)
+{
+    if (c->opts->send_asap)
+        return publish(c, subject, reply, e);
+    if (reply) {
+        nb_status s = publish(c, subject, reply, e);
+        return s == NB_OK ? flush_checked(c, 5000, "request: flush") : s;
+    }
+    return publish_with(c, subject, e, write_now);
 }
 
 nb_status nb_client_send(nb_client *c, const char *subject, nb_envelope *e)
@@ -1159,15 +1277,13 @@ static nb_status await_reply(nb_subscription *inbox, const char *msg_id, int64_t
 }
 
 /*
- * A request's inbox is unsubscribed at once but destroyed later (client.h, retired): a second
- * responder's reply may be in nats.c's reader thread right now. When the list cannot grow, a
- * flush waits for the reader instead.
+ * A subscription unsubscribed at once but destroyed later (client.h, retired): a message for
+ * it may be in nats.c's reader thread right now (a second responder's reply to a request with
+ * its own reply_to, say). When the list cannot grow, a flush waits for the reader instead.
  */
-static void retire_inbox(nb_client *c, nb_subscription *s)
+static void retire_sub(nb_client *c, natsSubscription *sub)
 {
-    if (!s)
-        return;
-    natsSubscription_Unsubscribe(s->sub);
+    natsSubscription_Unsubscribe(sub);
     pthread_mutex_lock(&c->mu);
     if (c->retired_count == c->retired_cap) {
         size_t cap = c->retired_cap ? c->retired_cap * 2 : 8;
@@ -1178,14 +1294,318 @@ static void retire_inbox(nb_client *c, nb_subscription *s)
         }
     }
     bool kept = c->retired_count < c->retired_cap;
-    if (kept) {
-        c->retired[c->retired_count++] = s->sub;
-        s->sub = NULL;
-    }
+    if (kept)
+        c->retired[c->retired_count++] = sub;
     pthread_mutex_unlock(&c->mu);
-    if (!kept)
+    if (!kept) {
         natsConnection_FlushTimeout(c->nc, 1000);
+        natsSubscription_Destroy(sub);
+    }
+}
+
+static void retire_inbox(nb_client *c, nb_subscription *s)
+{
+    if (!s)
+        return;
+    retire_sub(c, s->sub);
+    s->sub = NULL;
     free_subscription(s);
+}
+
+/*
+ * A request whose envelope names its own reply_to (not this client's
+ * inbox): that subject is subscribed for this request alone, as the caller
+ * asked, and retired afterwards.
+ */
+static nb_status request_own_inbox(nb_client *c, const char *subject, nb_envelope *req,
+                                   int64_t timeout_ms, int64_t deadline, nb_envelope **reply)
+{
+    nb_subscription *sub = NULL;
+    nb_status s = subscribe_sync(c, &sub, req->reply_to, NULL, false);
+    /* The NATS reply subject is set too, so the server reports "no responders". */
+    if (s == NB_OK)
+        s = publish(c, subject, req->reply_to, req);
+    if (s == NB_OK)
+        s = flush_checked(c, timeout_ms, "request: flush");
+    char text[256];
+    if (s == NB_OK && find_violation(c, sub->since, "Subscription", sub->subject, text, sizeof text, true, NULL))
+        s = permission_error(text, false);
+    if (s == NB_OK)
+        s = await_reply(sub, req->msg_id, deadline, reply);
+    retire_inbox(c, sub);
+    return s;
+}
+
+/* ---- request / reply: one wildcard inbox per client --------------------- */
+
+/* The token n of an inbox subject "<rr_prefix>.<n>" (under rr_mu); 0 when it is not one. */
+static uint64_t rr_token(const nb_client *c, const char *subject)
+{
+    size_t n = strlen(c->rr_prefix);
+    if (n == 0 || !subject || strncmp(subject, c->rr_prefix, n) != 0 || subject[n] != '.' ||
+        subject[n + 1] == '\0')
+        return 0;
+    uint64_t token = 0;
+    for (const char *p = subject + n + 1; *p; p++) {
+        if (*p < '0' || *p > '9' || token > (UINT64_MAX - 9) / 10)
+            return 0;
+        token = token * 10 + (uint64_t)(*p - '0');
+    }
+    return token;
+}
+
+/*
+ * nats.c's delivery thread: the reply goes to the request waiting for its
+ * token. One nobody waits for any more (timed out, a second responder) is
+ * dropped and counted: it must not reach the next request.
+ */
+static void on_rr_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    nb_client *c = closure;
+    pthread_mutex_lock(&c->rr_mu);
+    uint64_t token = rr_token(c, natsMsg_GetSubject(msg));
+    rr_waiter *w = c->rr_waiters;
+    while (w && w->token != token)
+        w = w->next;
+    bool kept = token != 0 && w && w->count < RR_QUEUE;
+    if (kept) {
+        w->queue[(w->head + w->count++) % RR_QUEUE] = msg;
+        pthread_cond_signal(&w->cv);
+    } else {
+        c->rr_dropped++;
+    }
+    pthread_mutex_unlock(&c->rr_mu);
+    if (!kept)
+        natsMsg_Destroy(msg);
+}
+
+static void on_rr_complete(void *closure)
+{
+    nb_client *c = closure;
+    pthread_mutex_lock(&c->rr_mu);
+    c->rr_done = true;
+    pthread_cond_broadcast(&c->rr_done_cv);
+    pthread_mutex_unlock(&c->rr_mu);
+}
+
+/*
+ * The client's inbox "_INBOX.<nuid>.*", subscribed by its first request
+ * (under rr_mu). Whether the server accepted the SUB is known after the
+ * first request's flush (rr_verify).
+ */
+static nb_status rr_open(nb_client *c)
+{
+    if (c->rr_sub)
+        return NB_OK;
+    natsInbox *inbox = NULL;
+    if (natsInbox_Create(&inbox) != NATS_OK)
+        return nbi_fail(NB_NO_MEMORY, "request: cannot create an inbox");
+    snprintf(c->rr_prefix, sizeof c->rr_prefix, "%s", inbox);
+    natsInbox_Destroy(inbox);
+    char subject[sizeof c->rr_prefix + 2], what[300];
+    snprintf(subject, sizeof subject, "%s.*", c->rr_prefix);
+    snprintf(what, sizeof what, "request: subscribe to the reply inbox '%s'", subject);
+    c->rr_since = violations_now(c);
+    c->rr_verified = false;
+    c->rr_done = false;
+    natsSubscription *sub = NULL;
+    natsStatus ns = natsConnection_Subscribe(&sub, c->nc, subject, on_rr_message, c);
+    const nb_options *o = c->opts;
+    if (ns == NATS_OK)
+        ns = natsSubscription_SetPendingLimits(sub, o->pending_msgs,
+                                               (int)(o->pending_bytes > INT32_MAX ? INT32_MAX : o->pending_bytes));
+    if (ns == NATS_OK)
+        ns = natsSubscription_SetOnCompleteCB(sub, on_rr_complete, c);
+    if (ns != NATS_OK) {
+        nb_status s = nbi_from_nats(ns, what);
+        if (sub)
+            retire_sub(c, sub); /* it may still see a message: destroyed with the client */
+        c->rr_prefix[0] = '\0';
+        return s;
+    }
+    c->rr_sub = sub;
+    return NB_OK;
+}
+
+/*
+ * Until a flush has shown that the server accepted the inbox's SUB, a
+ * refusal is looked for after the request's own flush (the refused publish
+ * of the request itself is reported first, as by any send). A refused inbox
+ * is dropped, so that the next request subscribes again.
+ */
+static nb_status rr_verify(nb_client *c)
+{
+    pthread_mutex_lock(&c->rr_mu);
+    bool verified = c->rr_verified;
+    natsSubscription *sub = c->rr_sub;
+    uint64_t since = c->rr_since;
+    char subject[sizeof c->rr_prefix + 2];
+    snprintf(subject, sizeof subject, "%s.*", c->rr_prefix);
+    pthread_mutex_unlock(&c->rr_mu);
+    if (verified || !sub)
+        return NB_OK;
+    nb_status s = NB_OK;
+    if (c->opts->send_asap) /* the request was not flushed: this first one is */
+        s = flush_checked(c, 5000, "request: flush");
+    char text[256];
+    if (s == NB_OK && find_violation(c, since, "Subscription", subject, text, sizeof text, true, NULL))
+        s = permission_error(text, false);
+    pthread_mutex_lock(&c->rr_mu);
+    bool mine = c->rr_sub == sub;
+    if (mine && s == NB_PERMISSION)
+        c->rr_sub = NULL;
+    else if (mine && s == NB_OK)
+        c->rr_verified = true;
+    pthread_mutex_unlock(&c->rr_mu);
+    if (mine && s == NB_PERMISSION)
+        retire_sub(c, sub); /* waiters on it time out or find the same refusal */
+    return s;
+}
+
+/* Before the connection closes: no inbox callback may run on a freed client. */
+static void rr_stop(nb_client *c)
+{
+    pthread_mutex_lock(&c->rr_mu);
+    natsSubscription *sub = c->rr_sub;
+    pthread_mutex_unlock(&c->rr_mu);
+    if (sub && natsSubscription_Unsubscribe(sub) == NATS_OK)
+        wait_flag(&c->rr_mu, &c->rr_done_cv, &c->rr_done, 10);
+}
+
+/* Takes w off the list; replies still queued for it are dropped (counted). */
+static void rr_leave(nb_client *c, rr_waiter *w)
+{
+    pthread_mutex_lock(&c->rr_mu);
+    for (rr_waiter **pp = &c->rr_waiters; *pp; pp = &(*pp)->next)
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    c->rr_dropped += w->count;
+    pthread_mutex_unlock(&c->rr_mu);
+    for (; w->count > 0; w->count--, w->head = (w->head + 1) % RR_QUEUE)
+        natsMsg_Destroy(w->queue[w->head]);
+    pthread_cond_destroy(&w->cv);
+}
+
+/* A refused publish on subject since `since`: NB_PERMISSION, and a later flush does not report it again. */
+static nb_status rr_refused(nb_client *c, uint64_t since, const char *subject)
+{
+    char text[256];
+    uint64_t upto = since;
+    if (!find_violation(c, since, "Publish", subject, text, sizeof text, false, &upto))
+        return NB_OK;
+    pthread_mutex_lock(&c->mu);
+    if (upto > c->flushed)
+        c->flushed = upto;
+    pthread_mutex_unlock(&c->mu);
+    return permission_error(text, true);
+}
+
+/* The next reply queued for w, NULL at the deadline; *look: a violation to check. */
+static natsMsg *rr_next(nb_client *c, rr_waiter *w, const struct timespec *until, bool *look)
+{
+    natsMsg *msg = NULL;
+    pthread_mutex_lock(&c->rr_mu);
+    while (w->count == 0 && !w->look && pthread_cond_timedwait(&w->cv, &c->rr_mu, until) == 0)
+        ;
+    if (w->count > 0) {
+        msg = w->queue[w->head];
+        w->head = (w->head + 1) % RR_QUEUE;
+        w->count--;
+    }
+    *look = w->look;
+    w->look = false;
+    pthread_mutex_unlock(&c->rr_mu);
+    return msg;
+}
+
+/*
+ * Waits for the envelope answering msg_id. The token matched it already; a
+ * reply that names another msg_id, or cannot be read, is not the answer
+ * (the wait goes on, and the timeout names what was refused).
+ */
+static nb_status rr_await(nb_client *c, rr_waiter *w, const char *subject, const char *msg_id,
+                          uint64_t since, int64_t deadline, nb_envelope **reply)
+{
+    char refused[600] = "";
+    struct timespec until;
+    nbi_deadline_after(CLOCK_REALTIME, deadline - nbi_now_ms(), &until);
+    for (;;) {
+        bool look = false;
+        natsMsg *msg = rr_next(c, w, &until, &look);
+        nb_status s = look || !msg ? rr_refused(c, since, subject) : NB_OK;
+        if (s != NB_OK) {
+            natsMsg_Destroy(msg);
+            return s;
+        }
+        if (!msg) {
+            if (look && nbi_now_ms() < deadline)
+                continue; /* a violation about another subject */
+            return no_reply(msg_id, refused);
+        }
+        nb_envelope *env = NULL;
+        s = receive_msg(c, msg, &env);
+        natsMsg_Destroy(msg);
+        if (s == NB_TIMEOUT) /* a reply's download (--download-timeout) */
+            return no_reply(msg_id, nb_last_error());
+        if (s == NB_NO_RESPONDERS || s == NB_CONNECTION || s == NB_NATS || s == NB_PERMISSION)
+            return s;
+        if (s != NB_OK) {
+            snprintf(refused, sizeof refused, "%s", nb_last_error());
+            continue;
+        }
+        const char *to = env->reply_to_msg_id ? env->reply_to_msg_id : "";
+        if (!*to || strcmp(to, msg_id) == 0) {
+            *reply = env;
+            return NB_OK;
+        }
+        nb_envelope_destroy(env);
+    }
+}
+
+/* Whether reply_to is one of this client's inbox subjects (an envelope sent as a request before). */
+static bool rr_own_subject(nb_client *c, const char *reply_to)
+{
+    pthread_mutex_lock(&c->rr_mu);
+    bool own = rr_token(c, reply_to) != 0;
+    pthread_mutex_unlock(&c->rr_mu);
+    return own;
+}
+
+/*
+ * The request goes out with reply subject "<inbox>.<token>", registered
+ * before it is published so that no reply can come first.
+ */
+static nb_status rr_request(nb_client *c, const char *subject, nb_envelope *req, int64_t deadline,
+                            nb_envelope **reply)
+{
+    rr_waiter w = {0};
+    pthread_cond_init(&w.cv, NULL);
+    char inbox[sizeof c->rr_prefix + 24];
+    pthread_mutex_lock(&c->rr_mu);
+    nb_status s = rr_open(c);
+    if (s == NB_OK) {
+        w.token = ++c->rr_next;
+        snprintf(inbox, sizeof inbox, "%s.%" PRIu64, c->rr_prefix, w.token);
+        w.next = c->rr_waiters;
+        c->rr_waiters = &w;
+    }
+    pthread_mutex_unlock(&c->rr_mu);
+    uint64_t since = violations_now(c);
+    if (s == NB_OK)
+        s = nb_envelope_set_reply_to(req, inbox);
+    /* The NATS reply subject is set too, so the server reports "no responders". */
+    if (s == NB_OK)
+        s = publish_now(c, subject, inbox, req);
+    if (s == NB_OK)
+        s = rr_verify(c);
+    if (s == NB_OK)
+        s = rr_await(c, &w, subject, req->msg_id, since, deadline, reply);
+    rr_leave(c, &w);
+    return s;
 }
 
 nb_status nb_client_request(nb_client *c, const char *subject, nb_envelope *req,
@@ -1202,31 +1622,12 @@ nb_status nb_client_request(nb_client *c, const char *subject, nb_envelope *req,
     if (s != NB_OK)
         return s;
     int64_t deadline = nbi_now_ms() + timeout_ms;
-    if (!req->reply_to || !*req->reply_to) {
-        natsInbox *inbox = NULL;
-        if (natsInbox_Create(&inbox) != NATS_OK)
-            return nbi_fail(NB_NO_MEMORY, "request: cannot create an inbox");
-        s = nb_envelope_set_reply_to(req, inbox);
-        natsInbox_Destroy(inbox);
-        if (s != NB_OK)
-            return s;
-    }
-    nb_subscription *sub = NULL;
-    s = subscribe_sync(c, &sub, req->reply_to, NULL, false);
-    /* The NATS reply subject is set too, so the server reports "no responders". */
-    if (s == NB_OK)
-        s = publish(c, subject, req->reply_to, req);
-    /* Flush now: a plain publish would wait up to 1 ms for nats.c's flusher. */
-    if (s == NB_OK)
-        s = flush_checked(c, timeout_ms, "request: flush");
-    char text[256];
-    if (s == NB_OK && find_violation(c, sub->since, "Subscription", sub->subject, text, sizeof text, true, NULL))
-        s = permission_error(text, false);
-    if (s == NB_OK)
-        s = await_reply(sub, req->msg_id, deadline, reply);
+    if (req->reply_to && *req->reply_to && !rr_own_subject(c, req->reply_to))
+        s = request_own_inbox(c, subject, req, timeout_ms, deadline, reply);
+    else
+        s = rr_request(c, subject, req, deadline, reply);
     if (s == NB_NO_RESPONDERS)
         nbi_fail(s, "request on '%s': no responders", subject);
-    retire_inbox(c, sub);
     return s;
 }
 
@@ -1258,9 +1659,6 @@ nb_status nb_client_reply(nb_client *c, const nb_envelope *request, nb_envelope 
         s = set_if_unset(reply, reply->receiver_id, nb_envelope_set_receiver_id,
                          request->sender_id);
     if (s == NB_OK)
-        s = publish(c, request->reply_to, NULL, reply);
-    /* The requester is waiting: do not leave the reply to the 1 ms flusher. */
-    if (s == NB_OK && !c->opts->send_asap)
-        s = flush_checked(c, 5000, "reply: flush");
+        s = publish_now(c, request->reply_to, NULL, reply);
     return s;
 }
