@@ -352,9 +352,14 @@ typedef struct source {
     nb_read_fn read;    /* a streamed payload (issue 13): size unknown, sent chunked */
     void *read_ctx;
     bool read_failed;   /* the reader failed: its nbi_fail message stands */
+    /* The SHA-256 of the bytes handed to curl, from the body's start (issue 16: one pass
+     * over the bytes). NULL when the caller did not ask; hash_lost when curl rewound the
+     * body to anywhere but its start, so the digest no longer covers what was sent. */
+    nbi_sha256 *hash;
+    bool hash_lost;
 } source;
 
-static nb_status source_open(source *s, const nb_upload_request *req)
+static nb_status source_open_bytes(source *s, const nb_upload_request *req)
 {
     memset(s, 0, sizeof *s);
     s->size = req->size;
@@ -387,11 +392,41 @@ static nb_status source_open(source *s, const nb_upload_request *req)
     return rc;
 }
 
+/* Opens req's bytes; hashed: they are hashed as curl takes them (source_digest). */
+static nb_status source_open(source *s, const nb_upload_request *req, bool hashed)
+{
+    nb_status st = source_open_bytes(s, req);
+    if (st == NB_OK && hashed && (st = nbi_sha256_create(&s->hash)) != NB_OK && s->file) {
+        fclose(s->file);
+        s->file = NULL;
+    }
+    return st;
+}
+
 static void source_close(source *s)
 {
     if (s->file)
         fclose(s->file);
     s->file = NULL;
+    nbi_sha256_discard(s->hash);
+    s->hash = NULL;
+}
+
+/* The digest of every byte sent, into hex ("" when it was not kept whole); ends the hash. */
+static nb_status source_digest(source *s, char hex[NBI_SHA256_HEX_LEN + 1])
+{
+    hex[0] = '\0';
+    if (!s->hash || s->hash_lost)
+        return NB_OK;
+    nb_status st = nbi_sha256_finish(s->hash, hex);
+    s->hash = NULL;
+    return st;
+}
+
+/* Feeds n bytes just handed to curl to the hash; false (abort) only when hashing fails. */
+static bool source_hash(source *s, const char *buf, size_t n)
+{
+    return !s->hash || s->hash_lost || nbi_sha256_update(s->hash, buf, n) == NB_OK;
 }
 
 /* curl read callback (PUT body and the multipart part): never past size. */
@@ -404,8 +439,10 @@ static size_t source_read(char *buf, size_t size, size_t nitems, void *arg)
             s->read_failed = true; /* the reader's message is the one kept */
             return CURL_READFUNC_ABORT;
         }
+        if (n > size * nitems)
+            n = size * nitems; /* a reader claiming more than it was given is not trusted */
         s->pos += n;
-        return n;
+        return source_hash(s, buf, n) ? n : CURL_READFUNC_ABORT;
     }
     uint64_t left = s->size - s->pos;
     size_t want = size * nitems;
@@ -424,7 +461,7 @@ static size_t source_read(char *buf, size_t size, size_t nitems, void *arg)
         want = got;
     }
     s->pos += want;
-    return want;
+    return source_hash(s, buf, want) ? want : CURL_READFUNC_ABORT;
 }
 
 /* curl seek callback: curl rewinds a body it has to send again. */
@@ -439,6 +476,13 @@ static int source_seek(void *arg, curl_off_t offset, int origin)
         return CURL_SEEKFUNC_CANTSEEK;
     if (s->file && fseeko(s->file, (off_t)offset, SEEK_SET) != 0)
         return CURL_SEEKFUNC_FAIL;
+    if (s->hash && (uint64_t)offset != s->pos) {
+        /* Sent again from the start: hash it afresh. From elsewhere: the caller hashes apart. */
+        if (offset == 0 && !s->hash_lost)
+            s->hash_lost = nbi_sha256_reset(s->hash) != NB_OK;
+        else
+            s->hash_lost = true;
+    }
     s->pos = (uint64_t)offset;
     return CURL_SEEKFUNC_OK;
 }
@@ -675,7 +719,9 @@ static nb_status plik_add_file(const char *base, const void *ctx, const nb_uploa
     return s;
 }
 
-nb_status nb_upload_plik(const nb_upload_request *req, nb_upload_result *res, void *ctx)
+/* Plik's two requests; hex (may be NULL) gets the digest of the bytes sent (source_digest). */
+static nb_status plik_upload(const nb_upload_request *req, nb_upload_result *res, void *ctx,
+                             char *hex)
 {
     nb_status s = check_upload_args(req, res);
     if (s != NB_OK)
@@ -683,7 +729,7 @@ nb_status nb_upload_plik(const nb_upload_request *req, nb_upload_result *res, vo
     long status = 0;
     char *id = NULL, *token = NULL, *file_id = NULL, *file_name = NULL, *url = NULL;
     source src;
-    s = source_open(&src, req);
+    s = source_open(&src, req, hex != NULL);
     if (s == NB_OK)
         s = plik_create(req->fileserver_url, ctx, req->auth, &status, &id, &token);
     if (s == NB_OK)
@@ -694,6 +740,8 @@ nb_status nb_upload_plik(const nb_upload_request *req, nb_upload_result *res, vo
         const char *segs[] = {"file", id, file_id, file_name ? file_name : req->dataname};
         s = url_build(&url, req->fileserver_url, segs, 4);
     }
+    if (s == NB_OK && hex)
+        s = source_digest(&src, hex);
     source_close(&src);
     res->status = (int)status;
     if (s == NB_OK) {
@@ -726,7 +774,14 @@ static nb_status put_body(upload_call *u, source *src)
     return header_add(&u->headers, "Content-Type", "application/octet-stream");
 }
 
-nb_status nb_upload_put(const nb_upload_request *req, nb_upload_result *res, void *ctx)
+nb_status nb_upload_plik(const nb_upload_request *req, nb_upload_result *res, void *ctx)
+{
+    return plik_upload(req, res, ctx, NULL);
+}
+
+/* One PUT; hex (may be NULL) gets the digest of the bytes sent (source_digest). */
+static nb_status put_upload(const nb_upload_request *req, nb_upload_result *res, void *ctx,
+                            char *hex)
 {
     nb_status s = check_upload_args(req, res);
     if (s != NB_OK)
@@ -737,7 +792,7 @@ nb_status nb_upload_put(const nb_upload_request *req, nb_upload_result *res, voi
     char *url = NULL;
     source src;
     upload_call u;
-    s = source_open(&src, req);
+    s = source_open(&src, req, hex != NULL);
     if (s != NB_OK)
         return s;
     s = url_build(&url, req->fileserver_url, segs, 2);
@@ -755,9 +810,27 @@ nb_status nb_upload_put(const nb_upload_request *req, nb_upload_result *res, voi
     res->status = (int)u.status;
     if (s == NB_OK && !(res->url = nbi_strdup(u.url)))
         s = nbi_fail(NB_NO_MEMORY, "upload: out of memory");
+    if (s == NB_OK && hex)
+        s = source_digest(&src, hex);
     call_end(&u);
     source_close(&src);
     return s;
+}
+
+nb_status nb_upload_put(const nb_upload_request *req, nb_upload_result *res, void *ctx)
+{
+    return put_upload(req, res, ctx, NULL);
+}
+
+nb_status nbi_upload_hashed(nb_upload_fn fn, const nb_upload_request *req, nb_upload_result *res,
+                            void *ctx, char hex[NBI_SHA256_HEX_LEN + 1])
+{
+    hex[0] = '\0';
+    if (fn == nb_upload_plik)
+        return plik_upload(req, res, ctx, hex);
+    if (fn == nb_upload_put)
+        return put_upload(req, res, ctx, hex);
+    return fn(req, res, ctx); /* a caller's handler: its bytes are hashed apart */
 }
 
 /* ------------------------------------------------------------------------ */
