@@ -243,4 +243,5 @@ report() {
     }'
 }
 
-main
+# bench_link.sh sources this file for its helpers (then BENCH_STREAM_LIB is set): no run then.
+[ -n "${BENCH_STREAM_LIB:-}" ] || main

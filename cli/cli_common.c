@@ -309,6 +309,7 @@ static int store_flag(cli_args *a, const cli_flag *f, const char *v)
     case F_SHA256: a->sha256 = true; break;
     case F_DATA: a->data = true; break;         /* issue 13, cliout */
     case F_NO_FETCH: a->no_fetch = true; break; /* issue 13, cliout */
+    case F_NO_AUTO_LINK: a->no_auto_link = true; break; /* issue 16, link */
     case F_ALLOW_ORIGIN: a->origins[a->n_origins++] = v; break;
     case F_LINK: a->links[a->n_links++] = v; break;
     case F_TEXT:
@@ -597,6 +598,9 @@ static nb_status apply_options(const cli_args *a, nb_options *o, const char **wh
         return s;
     *what = "--store";
     if (a->store && (s = nb_options_set_link_store(o, a->store)))
+        return s;
+    *what = "--no-auto-link"; /* issue 16, link */
+    if (a->no_auto_link && (s = nb_options_set_auto_link(o, false)))
         return s;
     *what = "--no-fetch"; /* issue 13, cliout */
     if (a->no_fetch && (s = nb_options_set_fetch_links(o, false)))

@@ -84,6 +84,8 @@ enum cli_flag_id {
     F_FORCE, F_ALL, F_LAST, F_SINCE, F_KEEP, F_SUBJECT, F_MAX_MSGS, F_MAX_BYTES,
     /* issue 13, clisend: send --count N --interval DURATION */
     F_INTERVAL,
+    /* issue 16, link: send --no-auto-link (envelopes over max_payload are refused) */
+    F_NO_AUTO_LINK,
     F_FLAG_ID_END
 };
 
@@ -114,7 +116,7 @@ typedef struct cli_flag {
     {"threshold", F_THRESHOLD, true}, {"sender-name", F_SENDER_NAME, true},             \
         {"fileserver-token", F_FILESERVER_TOKEN, true},                                 \
         {"fileserver-token-file", F_FILESERVER_TOKEN_FILE, true}, {"put", F_PUT, false}, \
-        {"sha256", F_SHA256, false}
+        {"sha256", F_SHA256, false}, {"no-auto-link", F_NO_AUTO_LINK, false}
 #define CLI_FLAGS_PAYLOAD                                                               \
     {"text", F_TEXT, true}, {"dict", F_DICT, true}, {"file", F_FILE, true},             \
         {"link", F_LINK, true}, {"correlation-id", F_CORRELATION_ID, true},             \
@@ -245,6 +247,8 @@ typedef struct cli_args {
     unsigned js_given;         /* NB_JS_SET_* of the stream settings given (stream edit) */
     /* issue 13, clisend: send --interval (-1 when not given) */
     int64_t interval_ms;
+    /* issue 16, link: --no-auto-link */
+    bool no_auto_link;
 } cli_args;
 
 /* issue 13, cliout: the output flags of listen and request, and their --help lines. */

@@ -48,6 +48,8 @@ static const char reply_usage[] =
     "  --fileserver-token-file F  read that token from the first line of file F\n"
     "  --put                      upload by HTTP PUT instead of the Plik API\n"
     "  --sha256                   direct payloads carry metadata.sha256 too\n"
+    "  --no-auto-link             refuse a reply over the server's max_payload instead\n"
+    "                             of sending its largest payloads by link\n"
     DOWNLOAD_HELP
     LIMITS_HELP
     "  --quiet                    no informational messages on stderr\n"

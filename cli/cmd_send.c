@@ -43,6 +43,8 @@
     "  --fileserver-token-file F  read that token from the first line of file F\n"          \
     "  --put                      upload by HTTP PUT instead of the Plik API\n"           \
     "  --sha256                   direct payloads carry metadata.sha256 too\n"            \
+    "  --no-auto-link             refuse an envelope over the server's max_payload\n"      \
+    "                             instead of sending its largest payloads by link\n"      \
     "  --store nats-os://BUCKET   put link payloads into that JetStream Object Store\n"    \
     "                             bucket (made when missing) instead of the file server;\n" \
     "                             request: the reply's nats-os:// links may come from it\n" \

@@ -1515,6 +1515,21 @@ NB_EXTERN nb_status nb_client_confirm(nb_client *c, int64_t timeout_ms);
 
 /* == end publisher loss == */
 
+/* == envelopes that fit the server (issue 16) == */
+
+/**
+ * On by default: when an envelope sent through a client (nb_client_send,
+ * requests, replies, JetStream publish) would exceed the server's max_payload,
+ * its largest direct payloads are uploaded and sent by link, one at a time,
+ * until it fits; they then say transport "link" like any link payload. This
+ * needs a link destination (nb_options_set_fileserver_url, a link store or an
+ * upload handler); without one, or with this off, the envelope is refused
+ * with NB_TOO_LARGE as before.
+ */
+NB_EXTERN nb_status nb_options_set_auto_link(nb_options *o, bool on);
+
+/* == end envelopes that fit the server == */
+
 #ifdef __cplusplus
 }
 #endif

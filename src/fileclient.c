@@ -46,6 +46,10 @@
  * (a one-shot file is deleted after its first download). */
 #define PLIK_OPTIONS "{\"oneShot\":false}"
 #define REASON_MAX 512
+/* Bytes per curl read or write callback (S7, issue 16): curl's defaults (64 KiB up, 16 KiB
+ * down) cost a system call per 8-32 KiB on each side; 512 KiB makes them rare, and a
+ * transfer still holds well under 64 MB. */
+#define XFER_BUFFER (512L * 1024)
 
 /* ------------------------------------------------------------------------ */
 /* URL origin                                                               */
@@ -352,9 +356,14 @@ typedef struct source {
     nb_read_fn read;    /* a streamed payload (issue 13): size unknown, sent chunked */
     void *read_ctx;
     bool read_failed;   /* the reader failed: its nbi_fail message stands */
+    /* The SHA-256 of the bytes handed to curl, from the body's start (issue 16: one pass
+     * over the bytes). NULL when the caller did not ask; hash_lost when curl rewound the
+     * body to anywhere but its start, so the digest no longer covers what was sent. */
+    nbi_sha256 *hash;
+    bool hash_lost;
 } source;
 
-static nb_status source_open(source *s, const nb_upload_request *req)
+static nb_status source_open_bytes(source *s, const nb_upload_request *req)
 {
     memset(s, 0, sizeof *s);
     s->size = req->size;
@@ -387,11 +396,41 @@ static nb_status source_open(source *s, const nb_upload_request *req)
     return rc;
 }
 
+/* Opens req's bytes; hashed: they are hashed as curl takes them (source_digest). */
+static nb_status source_open(source *s, const nb_upload_request *req, bool hashed)
+{
+    nb_status st = source_open_bytes(s, req);
+    if (st == NB_OK && hashed && (st = nbi_sha256_create(&s->hash)) != NB_OK && s->file) {
+        fclose(s->file);
+        s->file = NULL;
+    }
+    return st;
+}
+
 static void source_close(source *s)
 {
     if (s->file)
         fclose(s->file);
     s->file = NULL;
+    nbi_sha256_discard(s->hash);
+    s->hash = NULL;
+}
+
+/* The digest of every byte sent, into hex ("" when it was not kept whole); ends the hash. */
+static nb_status source_digest(source *s, char hex[NBI_SHA256_HEX_LEN + 1])
+{
+    hex[0] = '\0';
+    if (!s->hash || s->hash_lost)
+        return NB_OK;
+    nb_status st = nbi_sha256_finish(s->hash, hex);
+    s->hash = NULL;
+    return st;
+}
+
+/* Feeds n bytes just handed to curl to the hash; false (abort) only when hashing fails. */
+static bool source_hash(source *s, const char *buf, size_t n)
+{
+    return !s->hash || s->hash_lost || nbi_sha256_update(s->hash, buf, n) == NB_OK;
 }
 
 /* curl read callback (PUT body and the multipart part): never past size. */
@@ -404,8 +443,10 @@ static size_t source_read(char *buf, size_t size, size_t nitems, void *arg)
             s->read_failed = true; /* the reader's message is the one kept */
             return CURL_READFUNC_ABORT;
         }
+        if (n > size * nitems)
+            n = size * nitems; /* a reader claiming more than it was given is not trusted */
         s->pos += n;
-        return n;
+        return source_hash(s, buf, n) ? n : CURL_READFUNC_ABORT;
     }
     uint64_t left = s->size - s->pos;
     size_t want = size * nitems;
@@ -424,7 +465,7 @@ static size_t source_read(char *buf, size_t size, size_t nitems, void *arg)
         want = got;
     }
     s->pos += want;
-    return want;
+    return source_hash(s, buf, want) ? want : CURL_READFUNC_ABORT;
 }
 
 /* curl seek callback: curl rewinds a body it has to send again. */
@@ -439,6 +480,13 @@ static int source_seek(void *arg, curl_off_t offset, int origin)
         return CURL_SEEKFUNC_CANTSEEK;
     if (s->file && fseeko(s->file, (off_t)offset, SEEK_SET) != 0)
         return CURL_SEEKFUNC_FAIL;
+    if (s->hash && (uint64_t)offset != s->pos) {
+        /* Sent again from the start: hash it afresh. From elsewhere: the caller hashes apart. */
+        if (offset == 0 && !s->hash_lost)
+            s->hash_lost = nbi_sha256_reset(s->hash) != NB_OK;
+        else
+            s->hash_lost = true;
+    }
     s->pos = (uint64_t)offset;
     return CURL_SEEKFUNC_OK;
 }
@@ -496,7 +544,8 @@ static nb_status call_begin(upload_call *u, const char *method, char *url, const
         free(v);
     }
     if (s == NB_OK && (curl_easy_setopt(u->curl, CURLOPT_WRITEFUNCTION, answer_write) ||
-                       curl_easy_setopt(u->curl, CURLOPT_WRITEDATA, u)))
+                       curl_easy_setopt(u->curl, CURLOPT_WRITEDATA, u) ||
+                       curl_easy_setopt(u->curl, CURLOPT_UPLOAD_BUFFERSIZE, XFER_BUFFER)))
         s = nbi_fail(NB_HTTP, "upload: curl refused the write callback");
     return s;
 }
@@ -675,7 +724,9 @@ static nb_status plik_add_file(const char *base, const void *ctx, const nb_uploa
     return s;
 }
 
-nb_status nb_upload_plik(const nb_upload_request *req, nb_upload_result *res, void *ctx)
+/* Plik's two requests; hex (may be NULL) gets the digest of the bytes sent (source_digest). */
+static nb_status plik_upload(const nb_upload_request *req, nb_upload_result *res, void *ctx,
+                             char *hex)
 {
     nb_status s = check_upload_args(req, res);
     if (s != NB_OK)
@@ -683,7 +734,7 @@ nb_status nb_upload_plik(const nb_upload_request *req, nb_upload_result *res, vo
     long status = 0;
     char *id = NULL, *token = NULL, *file_id = NULL, *file_name = NULL, *url = NULL;
     source src;
-    s = source_open(&src, req);
+    s = source_open(&src, req, hex != NULL);
     if (s == NB_OK)
         s = plik_create(req->fileserver_url, ctx, req->auth, &status, &id, &token);
     if (s == NB_OK)
@@ -694,6 +745,8 @@ nb_status nb_upload_plik(const nb_upload_request *req, nb_upload_result *res, vo
         const char *segs[] = {"file", id, file_id, file_name ? file_name : req->dataname};
         s = url_build(&url, req->fileserver_url, segs, 4);
     }
+    if (s == NB_OK && hex)
+        s = source_digest(&src, hex);
     source_close(&src);
     res->status = (int)status;
     if (s == NB_OK) {
@@ -726,7 +779,14 @@ static nb_status put_body(upload_call *u, source *src)
     return header_add(&u->headers, "Content-Type", "application/octet-stream");
 }
 
-nb_status nb_upload_put(const nb_upload_request *req, nb_upload_result *res, void *ctx)
+nb_status nb_upload_plik(const nb_upload_request *req, nb_upload_result *res, void *ctx)
+{
+    return plik_upload(req, res, ctx, NULL);
+}
+
+/* One PUT; hex (may be NULL) gets the digest of the bytes sent (source_digest). */
+static nb_status put_upload(const nb_upload_request *req, nb_upload_result *res, void *ctx,
+                            char *hex)
 {
     nb_status s = check_upload_args(req, res);
     if (s != NB_OK)
@@ -737,7 +797,7 @@ nb_status nb_upload_put(const nb_upload_request *req, nb_upload_result *res, voi
     char *url = NULL;
     source src;
     upload_call u;
-    s = source_open(&src, req);
+    s = source_open(&src, req, hex != NULL);
     if (s != NB_OK)
         return s;
     s = url_build(&url, req->fileserver_url, segs, 2);
@@ -755,9 +815,27 @@ nb_status nb_upload_put(const nb_upload_request *req, nb_upload_result *res, voi
     res->status = (int)u.status;
     if (s == NB_OK && !(res->url = nbi_strdup(u.url)))
         s = nbi_fail(NB_NO_MEMORY, "upload: out of memory");
+    if (s == NB_OK && hex)
+        s = source_digest(&src, hex);
     call_end(&u);
     source_close(&src);
     return s;
+}
+
+nb_status nb_upload_put(const nb_upload_request *req, nb_upload_result *res, void *ctx)
+{
+    return put_upload(req, res, ctx, NULL);
+}
+
+nb_status nbi_upload_hashed(nb_upload_fn fn, const nb_upload_request *req, nb_upload_result *res,
+                            void *ctx, char hex[NBI_SHA256_HEX_LEN + 1])
+{
+    hex[0] = '\0';
+    if (fn == nb_upload_plik)
+        return plik_upload(req, res, ctx, hex);
+    if (fn == nb_upload_put)
+        return put_upload(req, res, ctx, hex);
+    return fn(req, res, ctx); /* a caller's handler: its bytes are hashed apart */
 }
 
 /* ------------------------------------------------------------------------ */
@@ -779,6 +857,7 @@ typedef struct sink {
     const nb_download_request *req;
     nbi_buf mem;
     FILE *file;
+    char *file_buf;         /* file's stdio buffer (XFER_BUFFER), freed after file is closed */
     const char *part;
     nbi_sha256 *hash;       /* over the got bytes kept */
     uint64_t got;           /* bytes kept, all attempts */
@@ -1283,7 +1362,16 @@ static nb_status check_download_args(const nb_download_request *req, uint8_t **d
 static nb_status part_open(sink *k, const char *url)
 {
     nb_status s = nbi_create_private_file(k->part, &k->file);
-    return s == NB_OK ? s : nbi_fail_prefix(s, "download %.400s", url);
+    if (s != NB_OK)
+        return nbi_fail_prefix(s, "download %.400s", url);
+    /* curl hands over 16 KiB at a time, which stdio writes as 12 + 4 KiB: buffered in large
+     * blocks instead, one write per XFER_BUFFER (S7). Without memory, stdio's own buffer. */
+    k->file_buf = malloc((size_t)XFER_BUFFER);
+    if (k->file_buf && setvbuf(k->file, k->file_buf, _IOFBF, (size_t)XFER_BUFFER) != 0) {
+        free(k->file_buf);
+        k->file_buf = NULL;
+    }
+    return NB_OK;
 }
 
 /* The digest of the bytes, checked against the one expected (NB_INTEGRITY), handed back. */
@@ -1338,7 +1426,8 @@ static nb_status download_handle(sink *k, char err[CURL_ERROR_SIZE])
                        curl_easy_setopt(k->curl, CURLOPT_XFERINFOFUNCTION, sink_xferinfo) ||
                        curl_easy_setopt(k->curl, CURLOPT_XFERINFODATA, k) ||
                        curl_easy_setopt(k->curl, CURLOPT_NOPROGRESS, 0L) ||
-                       curl_easy_setopt(k->curl, CURLOPT_LOW_SPEED_TIME, 0L)))
+                       curl_easy_setopt(k->curl, CURLOPT_LOW_SPEED_TIME, 0L) ||
+                       curl_easy_setopt(k->curl, CURLOPT_BUFFERSIZE, XFER_BUFFER)))
         s = nbi_fail(NB_HTTP, "download %.400s: curl refused a callback", url);
     if (s == NB_OK && nbi_sha256_create(&k->hash) != NB_OK)
         s = nbi_fail(NB_NO_MEMORY, "download %.400s: out of memory", url);
@@ -1378,6 +1467,7 @@ nb_status nb_download_http(const nb_download_request *req, uint8_t **data, size_
         s = download_finish(req, &k, data, len);
     if (k.file)
         fclose(k.file);
+    free(k.file_buf); /* after the FILE that used it is closed */
     if (created && s != NB_OK)
         remove(part); /* never leave torn bytes behind */
     nbi_sha256_discard(k.hash);

@@ -39,6 +39,13 @@ nb_status nbi_sha256_update(nbi_sha256 *h, const void *data, size_t n)
     return NB_OK;
 }
 
+nb_status nbi_sha256_reset(nbi_sha256 *h)
+{
+    if (EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
+        return nbi_fail(NB_INTERNAL, "sha256: EVP_DigestInit_ex failed");
+    return NB_OK;
+}
+
 nb_status nbi_sha256_finish(nbi_sha256 *h, char out[NBI_SHA256_HEX_LEN + 1])
 {
     static const char hex[] = "0123456789abcdef";

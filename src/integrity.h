@@ -17,6 +17,8 @@ nb_status nbi_sha256_create(nbi_sha256 **out);
 nb_status nbi_sha256_update(nbi_sha256 *h, const void *data, size_t n);
 /* Writes the lowercase hex digest into out[65] and frees h. */
 nb_status nbi_sha256_finish(nbi_sha256 *h, char out[NBI_SHA256_HEX_LEN + 1]);
+/* Starts h over, as if just created (a body that is sent again from its start). */
+nb_status nbi_sha256_reset(nbi_sha256 *h);
 /* Frees h without a digest (error paths). */
 void nbi_sha256_discard(nbi_sha256 *h);
 

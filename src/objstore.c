@@ -950,6 +950,13 @@ nb_status nb_objstore_put(nb_objstore *os, const char *name, nb_read_fn read, vo
     return put_stream(os, name, read, closure, 0, info, hex);
 }
 
+nb_status nbi_objstore_put_reader(nb_objstore *os, const char *name, nb_read_fn read,
+                                  void *closure, nb_object_info *info,
+                                  char hex[NBI_SHA256_HEX_LEN + 1])
+{
+    return put_stream(os, name, read, closure, 0, info, hex);
+}
+
 typedef struct memory_reader {
     const uint8_t *data;
     size_t len, off;
@@ -1247,11 +1254,13 @@ static nb_status get_path(nb_objstore *os, const nb_object_info *info, const cha
 
 /* name (a link followed) into the file at path, or into memory when path is NULL. */
 nb_status nbi_objstore_get(nb_objstore *os, const char *name, uint64_t max_bytes, const char *path,
-                          uint8_t **data, size_t *len)
+                          uint8_t **data, size_t *len, char hex[NBI_SHA256_HEX_LEN + 1])
 {
     nb_object_info info = {0};
     nb_objstore *other = NULL, *reader = NULL;
-    char hex[NBI_SHA256_HEX_LEN + 1];
+    char own[NBI_SHA256_HEX_LEN + 1];
+    if (!hex)
+        hex = own;
     nb_status s = target_info(os, name, &info, &other, &reader);
     if (s == NB_OK)
         s = check_cap(reader, &info, max_bytes);
@@ -1273,7 +1282,7 @@ nb_status nb_objstore_get_bytes(nb_objstore *os, const char *name, uint64_t max_
     *len = 0;
     if (!os)
         return nbi_fail(NB_INVALID_ARG, "object store: handle is NULL");
-    return nbi_objstore_get(os, name, max_bytes, NULL, data, len);
+    return nbi_objstore_get(os, name, max_bytes, NULL, data, len, NULL);
 }
 
 static nb_status write_file(void *closure, const uint8_t *buf, size_t n)
@@ -1318,7 +1327,7 @@ nb_status nb_objstore_get_file(nb_objstore *os, const char *name, const char *pa
 {
     if (!os || !path)
         return nbi_fail(NB_INVALID_ARG, "object store: get_file needs a handle and a path");
-    return nbi_objstore_get(os, name, 0, path, NULL, NULL);
+    return nbi_objstore_get(os, name, 0, path, NULL, NULL, NULL);
 }
 
 /* ======================================================================== */

@@ -22,10 +22,11 @@ nb_status nbi_objstore_check_name(const char *name);
 nb_status nbi_objstore_create(nb_objstore **out, const nb_client *c, const nb_objstore_config *cfg);
 /*
  * Gets name (following a link object) into the file at path, or else into
- * *data / *len (malloc'd); refused over max_bytes (0: no cap). Size and digest checked.
+ * *data / *len (malloc'd); refused over max_bytes (0: no cap). Size and digest checked;
+ * hex (may be NULL) gets the SHA-256 of the bytes, computed as they arrived.
  */
 nb_status nbi_objstore_get(nb_objstore *os, const char *name, uint64_t max_bytes, const char *path,
-                           uint8_t **data, size_t *len);
+                           uint8_t **data, size_t *len, char hex[NBI_SHA256_HEX_LEN + 1]);
 /* Says whether a link object may be followed into bucket (downloads, issue 11). */
 typedef bool (*nbi_bucket_allowed_fn)(const char *bucket, const void *ctx);
 /* Gets through os follow links (nats.js options.link) into other buckets only when allowed says so. */
@@ -41,6 +42,10 @@ nb_status nbi_objstore_put_memory(nb_objstore *os, const char *name, const void 
 nb_status nbi_objstore_put_path(nb_objstore *os, const char *name, const char *path,
                                 uint64_t total, nb_object_info *info,
                                 char hex[NBI_SHA256_HEX_LEN + 1]);
+/* nb_objstore_put, with hex getting the SHA-256 of the bytes read (a streamed link payload). */
+nb_status nbi_objstore_put_reader(nb_objstore *os, const char *name, nb_read_fn read,
+                                  void *closure, nb_object_info *info,
+                                  char hex[NBI_SHA256_HEX_LEN + 1]);
 
 /* True when url is an Object Store link (scheme nats-os, any case). */
 bool nbi_objstore_is_url(const char *url);
@@ -61,14 +66,17 @@ nb_status nbi_objstore_check_link(const char *url, const nb_options *o, const ch
  * under a fresh name "<uuid>/<dataname>"; *url (malloc'd) gets
  * nats-os://BUCKET/NAME. Refused when o has no client, or when the bytes
  * stored do not match req->size and req->sha256_hex (a file that changed).
+ * hex gets the SHA-256 of the bytes stored, computed as they were read.
  */
-nb_status nbi_objstore_upload(const nb_upload_request *req, const nb_options *o, char **url);
+nb_status nbi_objstore_upload(const nb_upload_request *req, const nb_options *o, char **url,
+                              char hex[NBI_SHA256_HEX_LEN + 1]);
 
 /*
  * An nb_download_fn for nats-os:// URLs: ctx is the receiving options
  * (const nb_options *), whose client's connection is used. Honours
  * req->max_bytes, req->path (stream to a file) and req->progress; retries
- * a timed-out or disconnected get with the request's back-off.
+ * a timed-out or disconnected get with the request's back-off. req->sha256_out
+ * gets the digest computed while the bytes arrived.
  */
 nb_status nbi_objstore_download(const nb_download_request *req, uint8_t **data, size_t *len,
                                 void *ctx);

@@ -224,14 +224,14 @@ static nb_status check_stored(const nb_upload_request *req, const nb_object_info
     return NB_OK;
 }
 
-static nb_status upload_to(nb_objstore *os, const nb_upload_request *req, const char *name)
+static nb_status upload_to(nb_objstore *os, const nb_upload_request *req, const char *name,
+                           char hex[NBI_SHA256_HEX_LEN + 1])
 {
     nb_object_info info = {0};
-    char hex[NBI_SHA256_HEX_LEN + 1];
     nb_objstore_set_progress_cb(os, req->progress, req->progress_closure);
-    /* A streamed payload (issue 13) has no size to check: transport.c hashes and counts
-     * the very bytes the reader gives as they go in. */
-    nb_status s = req->read ? nb_objstore_put(os, name, req->read, req->read_ctx, &info)
+    /* A streamed payload (issue 13) has no size to check: transport.c counts the bytes the
+     * reader gives. Every kind is hashed by the put as it reads (one pass, issue 16). */
+    nb_status s = req->read ? nbi_objstore_put_reader(os, name, req->read, req->read_ctx, &info, hex)
                   : req->path
                       ? nbi_objstore_put_path(os, name, req->path, req->size, &info, hex)
                       : nbi_objstore_put_memory(os, name, req->data, (size_t)req->size, &info, hex);
@@ -241,9 +241,11 @@ static nb_status upload_to(nb_objstore *os, const nb_upload_request *req, const 
     return s;
 }
 
-nb_status nbi_objstore_upload(const nb_upload_request *req, const nb_options *o, char **url)
+nb_status nbi_objstore_upload(const nb_upload_request *req, const nb_options *o, char **url,
+                              char hex[NBI_SHA256_HEX_LEN + 1])
 {
     *url = NULL;
+    hex[0] = '\0';
     if (!o->client)
         return no_client(o->link_store, "link payloads are put into the Object Store");
     char *bucket = NULL, *name = NULL;
@@ -256,7 +258,7 @@ nb_status nbi_objstore_upload(const nb_upload_request *req, const nb_options *o,
     if (s == NB_OK && !(name = upload_name(req->dataname)))
         s = nbi_fail(NB_NO_MEMORY, "out of memory");
     if (s == NB_OK)
-        s = upload_to(os, req, name);
+        s = upload_to(os, req, name, hex);
     if (s == NB_OK && !(*url = link_url(bucket, name)))
         s = nbi_fail(NB_NO_MEMORY, "out of memory");
     nb_objstore_destroy(os);
@@ -274,7 +276,8 @@ static nb_status download_retrying(nb_objstore *os, const nb_download_request *r
 {
     int64_t start = nbi_now_ms();
     for (int attempt = 0;; attempt++) {
-        nb_status s = nbi_objstore_get(os, name, req->max_bytes, req->path, data, len);
+        nb_status s = nbi_objstore_get(os, name, req->max_bytes, req->path, data, len,
+                                       req->sha256_out);
         bool spent = req->retry_budget_ms > 0 ? nbi_now_ms() - start >= req->retry_budget_ms
                                               : attempt >= req->max_retries;
         if (s == NB_OK || !transient(s) || spent)
@@ -294,6 +297,8 @@ nb_status nbi_objstore_download(const nb_download_request *req, uint8_t **data, 
     const nb_options *o = ctx;
     *data = NULL;
     *len = 0;
+    if (req->sha256_out)
+        req->sha256_out[0] = '\0';
     if (!o || !o->client)
         return no_client(req->url, "nats-os:// links are fetched from the Object Store");
     char *bucket = NULL, *name = NULL;

@@ -50,6 +50,7 @@ static void set_defaults(nb_options *o)
     o->download_deadline_ms = NB_DEFAULT_DOWNLOAD_DEADLINE_MS;
     o->idle_timeout_ms = NB_DEFAULT_IDLE_TIMEOUT_MS;
     o->retry_budget_ms = NB_DEFAULT_RETRY_BUDGET_MS;
+    o->auto_link = true; /* envelopes that fit the server (issue 16) */
     /* upload and download stay NULL: transport.c then uses the built-in
      * nb_upload_plik and nb_download_http. */
 }
@@ -283,7 +284,10 @@ nb_status nb_options_set_fileserver_url(nb_options *o, const char *url)
     if (url && *url && !has_scheme(url, schemes))
         return nbi_fail(NB_INVALID_ARG, "options: fileserver_url '%s' must start with http:// or https://",
                         url);
-    return set_required_string(o, &o->fileserver_url, url, "fileserver_url");
+    nb_status s = set_required_string(o, &o->fileserver_url, url, "fileserver_url");
+    if (s == NB_OK)
+        o->fileserver_set = true; /* auto_link may upload there (transport.c) */
+    return s;
 }
 
 nb_status nb_options_set_size_threshold(nb_options *o, size_t bytes)
@@ -970,5 +974,15 @@ nb_status nb_options_set_stop_flag(nb_options *o, const volatile sig_atomic_t *f
     nb_status s = check(o, "stop_flag");
     if (s == NB_OK)
         o->stop = flag;
+    return s;
+}
+
+/* ---- envelopes that fit the server (issue 16) --------------------------- */
+
+nb_status nb_options_set_auto_link(nb_options *o, bool on)
+{
+    nb_status s = check(o, "auto_link");
+    if (s == NB_OK)
+        o->auto_link = on;
     return s;
 }

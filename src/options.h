@@ -76,6 +76,9 @@ struct nb_options {
     int64_t idle_timeout_ms;  /* no byte for this long fails an attempt; 0: none */
     int64_t retry_budget_ms;  /* retry while a byte came within this long; 0: count max_retries */
     const volatile sig_atomic_t *stop; /* borrowed; downloads stop once it is non-zero */
+    /* Envelopes that fit the server (issue 16): transport.c, nb_envelope_build */
+    bool auto_link;           /* move the largest direct payloads to link until it fits */
+    bool fileserver_set;      /* nb_options_set_fileserver_url was called: a file server to use */
 };
 
 /* The authentication methods set in o, for messages: "user/password", "token and nkey", or "". */

@@ -112,14 +112,28 @@ static nb_status current_size(nb_payload *p, who_t *who)
     return NB_OK;
 }
 
-/* Uploads req (its bytes from p or a reader) and keeps the URL in p->url. */
+/* The upload handler in use: the options' own, else Plik's. */
+static nb_upload_fn upload_fn(const nb_options *o) { return o->upload ? o->upload : nb_upload_plik; }
+
+/* True when the upload hashes the bytes as it sends them (nbi_upload_hashed, the Object Store). */
+static bool upload_hashes(const nb_options *o)
+{
+    nb_upload_fn fn = upload_fn(o);
+    return o->link_store || fn == nb_upload_plik || fn == nb_upload_put;
+}
+
+/*
+ * Uploads req (its bytes from p or a reader) and keeps the URL in p->url.
+ * hex gets the SHA-256 of the bytes as they were sent, or "" when the
+ * handler did not hash them (a caller's handler, a body curl had to resend).
+ */
 static nb_status upload_req(nb_payload *p, const nb_options *o, const nb_upload_request *rq,
-                            who_t *who)
+                            who_t *who, char hex[NBI_SHA256_HEX_LEN + 1])
 {
     nb_upload_request req = *rq;
     if (o->link_store) { /* Object Store claim-check instead of the file server (objstore.c) */
         char *url = NULL;
-        nb_status st = nbi_objstore_upload(&req, o, &url);
+        nb_status st = nbi_objstore_upload(&req, o, &url, hex);
         if (st != NB_OK)
             return nbi_fail_prefix(st, "%s: upload to %s failed", name_of(who), o->link_store);
         free(p->url);
@@ -127,8 +141,7 @@ static nb_status upload_req(nb_payload *p, const nb_options *o, const nb_upload_
         return NB_OK;
     }
     nb_upload_result res = {0, NULL, NULL, NULL};
-    nb_upload_fn fn = o->upload ? o->upload : nb_upload_plik;
-    nb_status s = fn(&req, &res, o->upload_ctx);
+    nb_status s = nbi_upload_hashed(upload_fn(o), &req, &res, o->upload_ctx, hex);
     if (s == NB_OK && (!res.url || !*res.url))
         s = nbi_fail(NB_HTTP, "upload handler returned no URL");
     if (s == NB_OK)
@@ -141,22 +154,26 @@ static nb_status upload_req(nb_payload *p, const nb_options *o, const nb_upload_
     return NB_OK;
 }
 
-static nb_status upload(nb_payload *p, const nb_options *o, const char *hex, who_t *who)
-{
-    nb_fileserver_auth auth = nbi_fsauth_view(o);
-    nb_upload_request req = {o->fileserver_url, p->dataname, p->data, p->data ? NULL : p->path,
-                             p->size, hex, o->progress, o->progress_closure, &auth, NULL, NULL};
-    return upload_req(p, o, &req, who);
-}
-
+/*
+ * A link payload is hashed while it is uploaded (one pass over the bytes,
+ * issue 16): the envelope that carries metadata.sha256 is published only
+ * after the upload, so the digest is there in time. A caller's upload handler
+ * is promised req->sha256_hex up front, so for it the bytes are hashed first.
+ */
 static nb_status prepare_link(nb_payload *p, const nb_options *o, who_t *who)
 {
-    char hex[NBI_SHA256_HEX_LEN + 1];
-    nb_status s = nb_payload_sha256_hex(p, hex);
+    char before[NBI_SHA256_HEX_LEN + 1] = "", sent[NBI_SHA256_HEX_LEN + 1] = "";
+    nb_status s = upload_hashes(o) ? NB_OK : nb_payload_sha256_hex(p, before);
+    nb_fileserver_auth auth = nbi_fsauth_view(o);
+    nb_upload_request req = {o->fileserver_url, p->dataname, p->data, p->data ? NULL : p->path,
+                             p->size, before[0] ? before : NULL, o->progress,
+                             o->progress_closure, &auth, NULL, NULL};
     if (s == NB_OK)
-        s = set_metadata_sha256(p, hex);
+        s = upload_req(p, o, &req, who, sent);
+    if (s == NB_OK && !sent[0] && !before[0]) /* curl resent part of the body: hash apart */
+        s = nb_payload_sha256_hex(p, sent);
     if (s == NB_OK)
-        s = upload(p, o, hex, who);
+        s = set_metadata_sha256(p, sent[0] ? sent : before);
     if (s != NB_OK)
         return s;
     p->transport = NB_TRANSPORT_LINK;
@@ -184,12 +201,12 @@ static nb_status prepare_direct(nb_payload *p, const nb_options *o, who_t *who)
 
 /* ---- payloads streamed from a reader (issue 13) -------------------------- */
 
-/* What the upload reads: the head already read, then the rest of the reader, hashed. */
+/* What the upload reads: the head already read, then the rest of the reader, counted
+ * (the upload hashes it, as any link payload: upload_req). */
 typedef struct stream_src {
     nb_payload *p;
     const uint8_t *head;
     size_t head_len, head_pos;
-    nbi_sha256 *hash;
     uint64_t total;
 } stream_src;
 
@@ -210,9 +227,8 @@ static nb_status stream_read(void *closure, uint8_t *buf, size_t cap, size_t *go
         if (*got > cap)
             *got = cap; /* a reader claiming more than it was given is not trusted */
     }
-    nb_status s = nbi_sha256_update(st->hash, buf, *got);
     st->total += *got;
-    return s;
+    return NB_OK;
 }
 
 /*
@@ -243,23 +259,18 @@ static nb_status read_head(nb_payload *p, size_t limit, nbi_buf *head, bool *eof
 /* The rest of the stream goes by link: uploaded as it is read, hashed and counted on the way. */
 static nb_status stream_link(nb_payload *p, const nb_options *o, const nbi_buf *head, who_t *who)
 {
-    if (!o->link_store && o->upload && o->upload != nb_upload_plik && o->upload != nb_upload_put)
+    if (!upload_hashes(o))
         return nbi_fail(NB_INVALID_ARG,
                         "%s: a streamed payload (size unknown) needs the built-in upload handlers",
                         name_of(who));
-    stream_src st = {p, head->data, head->len, 0, NULL, 0};
-    nb_status s = nbi_sha256_create(&st.hash);
-    if (s != NB_OK)
-        return s;
+    stream_src st = {p, head->data, head->len, 0, 0};
     nb_fileserver_auth auth = nbi_fsauth_view(o);
     nb_upload_request req = {o->fileserver_url, p->dataname, NULL, NULL, 0, NULL, o->progress,
                              o->progress_closure, &auth, stream_read, &st};
-    s = upload_req(p, o, &req, who);
-    char hex[NBI_SHA256_HEX_LEN + 1];
-    if (s == NB_OK)
-        s = nbi_sha256_finish(st.hash, hex);
-    else
-        nbi_sha256_discard(st.hash);
+    char hex[NBI_SHA256_HEX_LEN + 1] = "";
+    nb_status s = upload_req(p, o, &req, who, hex);
+    if (s == NB_OK && !hex[0]) /* a stream cannot be resent, so this does not happen */
+        s = nbi_fail(NB_INTERNAL, "%s: the upload did not hash the stream", name_of(who));
     if (s == NB_OK)
         s = set_metadata_sha256(p, hex);
     if (s != NB_OK)
@@ -326,6 +337,59 @@ nb_status nbi_transport_prepare(nb_envelope *e, const nb_options *o)
     return NB_OK;
 }
 
+/* ---- envelopes that fit the server (issue 16) ---------------------------- */
+
+/* The direct payload with the most bytes (SIZE_MAX when none is left). */
+static size_t largest_direct(const nb_envelope *e)
+{
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < e->count; i++) {
+        const nb_payload *p = e->payloads[i];
+        if (p->transport == NB_TRANSPORT_DIRECT &&
+            (best == SIZE_MAX || p->size > e->payloads[best]->size))
+            best = i;
+    }
+    return best;
+}
+
+/* A place to upload to that the caller chose (the built-in default URL is not one). */
+static bool link_destination(const nb_options *o)
+{
+    return o->link_store || o->fileserver_set || (o->upload && o->upload != nb_upload_plik &&
+                                                  o->upload != nb_upload_put);
+}
+
+/*
+ * An envelope sent through a client must fit the server's max_payload: while
+ * it does not, its largest direct payload goes by link instead (uploaded,
+ * hashed on the way), and the envelope is written again. Without a link
+ * destination or with auto_link off, nothing moves and the sender refuses the
+ * envelope as before (messaging.c, jspublish.c name both sizes).
+ */
+static nb_status fit_server(nb_envelope *e, const char *subject, const nb_options *o)
+{
+    int64_t max = o->auto_link && o->client ? nb_client_max_payload(o->client) : -1;
+    if (max <= 0 || (int64_t)e->json_len <= max || !link_destination(o))
+        return NB_OK;
+    nb_status s = NB_OK;
+    size_t i;
+    while (s == NB_OK && (int64_t)e->json_len > max && (i = largest_direct(e)) != SIZE_MAX) {
+        who_t w = {i, e->payloads[i], ""};
+        size_t before = e->json_len;
+        s = prepare_link(e->payloads[i], o, &w);
+        if (s != NB_OK) {
+            char why[700];
+            snprintf(why, sizeof why, "%s", nb_last_error());
+            return nbi_fail(NB_TOO_LARGE,
+                            "envelope for '%.200s' is %zu bytes, over the server's max_payload of "
+                            "%lld bytes, and moving %s to link failed: %s",
+                            nbi_or_empty(subject), before, (long long)max, name_of(&w), why);
+        }
+        s = nbi_codec_encode(e);
+    }
+    return s;
+}
+
 nb_status nb_envelope_build(nb_envelope *e, const char *subject, const nb_options *opts)
 {
     if (!e)
@@ -336,6 +400,8 @@ nb_status nb_envelope_build(nb_envelope *e, const char *subject, const nb_option
         s = nbi_transport_prepare(e, o);
     if (s == NB_OK)
         s = nbi_codec_encode(e);
+    if (s == NB_OK)
+        s = fit_server(e, subject, o);
     return s;
 }
 
