@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * jsonscan.c - the tree-free JSON scanner (jsonscan.h). Every rule below
+ * mirrors a rule of cJSON 1.7's parser, so that the two agree on every
+ * input (tests/fuzz/fuzz_jsonscan.c); the comments name the rule.
+ */
+#include "jsonscan.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* cJSON's buffer_skip_whitespace: every byte up to 32 separates tokens. */
+static const char *skip_ws(const char *s, const char *end)
+{
+    while (s < end && (unsigned char)*s <= 32)
+        s++;
+    return s;
+}
+
+/* Records the first failure only: the innermost one is the most precise. */
+static bool fail(nbi_json_scanner *sc, const char *at)
+{
+    if (!sc->err)
+        sc->err = at;
+    return false;
+}
+
+void nbi_json_scanner_init(nbi_json_scanner *sc, const char *text, size_t len)
+{
+    sc->text = text;
+    sc->end = text + len;
+    sc->err = NULL;
+}
+
+size_t nbi_json_error_offset(const nbi_json_scanner *sc)
+{
+    size_t len = (size_t)(sc->end - sc->text);
+    size_t at = sc->err ? (size_t)(sc->err - sc->text) : 0;
+    /* cJSON reports the last byte when it ran off the end. */
+    return at < len ? at : len ? len - 1 : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Strings                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* cJSON's parse_hex4: any non-hex digit makes the whole value 0 (not an error). */
+static unsigned hex4(const char *s)
+{
+    unsigned h = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = s[i];
+        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                            : 16u;
+        if (d == 16u)
+            return 0;
+        h = (h << 4) | d;
+    }
+    return h;
+}
+
+/* Writes cp as UTF-8 at out (when out is set); returns its length. */
+static size_t put_utf8(uint32_t cp, char *out)
+{
+    size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (out) {
+        static const unsigned char first[] = {0, 0, 0xC0, 0xE0, 0xF0};
+        for (size_t i = n - 1; i > 0; i--) {
+            out[i] = (char)(0x80 | (cp & 0x3F));
+            cp >>= 6;
+        }
+        out[0] = (char)(first[n] | cp);
+    }
+    return n;
+}
+
+/*
+ * cJSON's utf16_literal_to_utf8: p at "\u", q the closing quote. Returns the
+ * escape's length (6 or 12), 0 when invalid; *cp gets the code point.
+ */
+static size_t utf16_escape(const char *p, const char *q, uint32_t *cp)
+{
+    if (q - p < 6)
+        return 0;
+    uint32_t first = hex4(p + 2);
+    if (first >= 0xDC00 && first <= 0xDFFF)
+        return 0; /* a low surrogate first */
+    if (first < 0xD800 || first > 0xDBFF) {
+        *cp = first;
+        return 6;
+    }
+    const char *second = p + 6;
+    if (q - second < 6 || second[0] != '\\' || second[1] != 'u')
+        return 0;
+    uint32_t low = hex4(second + 2);
+    if (low < 0xDC00 || low > 0xDFFF)
+        return 0;
+    *cp = 0x10000 + (((first & 0x3FF) << 10) | (low & 0x3FF));
+    return 12;
+}
+
+/*
+ * cJSON's conversion loop over the string body [p, q): decodes into out
+ * (when set) and returns the decoded length, or SIZE_MAX (*bad set) on an
+ * escape cJSON refuses.
+ */
+static size_t decode_body(const char *p, const char *q, char *out, const char **bad)
+{
+    size_t n = 0;
+    while (p < q) {
+        if (*p != '\\') {
+            /* Runs of plain bytes are copied at once. */
+            const char *bs = memchr(p, '\\', (size_t)(q - p));
+            size_t run = bs ? (size_t)(bs - p) : (size_t)(q - p);
+            if (out)
+                memcpy(out + n, p, run);
+            n += run;
+            p += run;
+            continue;
+        }
+        char c = p[1]; /* p < q: p[1] is at most the closing quote */
+        char plain = c == 'b' ? '\b' : c == 'f' ? '\f' : c == 'n' ? '\n' : c == 'r' ? '\r'
+                   : c == 't' ? '\t' : c == '"' || c == '\\' || c == '/' ? c : 0;
+        if (plain) {
+            if (out)
+                out[n] = plain;
+            n++;
+            p += 2;
+            continue;
+        }
+        uint32_t cp = 0;
+        size_t used = c == 'u' ? utf16_escape(p, q, &cp) : 0;
+        if (!used) {
+            *bad = p;
+            return SIZE_MAX;
+        }
+        n += put_utf8(cp, out ? out + n : NULL);
+        p += used;
+    }
+    return n;
+}
+
+/* s at '"': finds the closing quote as cJSON does (a backslash always takes the next byte). */
+static bool scan_string(nbi_json_scanner *sc, const char **pos, nbi_json_value *v)
+{
+    const char *s = *pos, *end = sc->end;
+    const char *body = s + 1;
+    const char *q = memchr(body, '"', (size_t)(end - body));
+    if (!q)
+        return fail(sc, end);
+    const char *bs = memchr(body, '\\', (size_t)(q - body));
+    v->escaped = bs != NULL;
+    if (bs) {
+        q = bs;
+        while (q < end && *q != '"') {
+            if (*q == '\\' && ++q >= end)
+                return fail(sc, q - 1); /* the text ends with a backslash */
+            q++;
+        }
+        if (q >= end)
+            return fail(sc, end);
+        const char *bad = NULL;
+        if (decode_body(body, q, NULL, &bad) == SIZE_MAX)
+            return fail(sc, bad);
+    }
+    v->start = s;
+    v->len = (size_t)(q + 1 - s);
+    v->kind = NBI_JSON_STRING;
+    v->depth = 0;
+    *pos = q + 1;
+    return true;
+}
+
+size_t nbi_json_string_decode(const nbi_json_value *v, char *out)
+{
+    const char *body = v->start + 1, *q = v->start + v->len - 1;
+    size_t n;
+    if (!v->escaped) {
+        n = (size_t)(q - body);
+        memcpy(out, body, n);
+    } else {
+        const char *bad = NULL;
+        n = decode_body(body, q, out, &bad);
+        if (n == SIZE_MAX) /* not from a successful scan: a caller's bug */
+            n = 0;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+bool nbi_json_string_is(const nbi_json_value *v, const char *s, size_t n)
+{
+    if (!v->escaped)
+        return v->len - 2 == n && memcmp(v->start + 1, s, n) == 0;
+    char buf[64]; /* field names are short: a longer escaped key matches none */
+    if (v->len - 2 >= sizeof buf)
+        return false;
+    size_t got = nbi_json_string_decode(v, buf);
+    return got == n && memcmp(buf, s, n) == 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Numbers and literals                                                     */
+/* ------------------------------------------------------------------------ */
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* The bytes cJSON's parse_number hands to strtod. */
+static bool is_number_char(char c)
+{
+    return is_digit(c) || c == '+' || c == '-' || c == 'e' || c == 'E' || c == '.';
+}
+
+static const char *digits(const char *p, const char *r)
+{
+    while (p < r && is_digit(*p))
+        p++;
+    return p;
+}
+
+/*
+ * cJSON copies at most 63 number bytes and lets strtod read them; whatever
+ * strtod leaves of the run is a number byte, which no value may be followed
+ * by. So a number is the whole run, at most 63 bytes, as strtod reads it:
+ * '-'? (D+ ('.' D*)? | '.' D+) ([eE] [+-]? D+)?  (the first byte is '-' or a digit).
+ */
+static bool scan_number(nbi_json_scanner *sc, const char **pos, nbi_json_value *v)
+{
+    const char *s = *pos, *r = s;
+    while (r < sc->end && is_number_char(*r))
+        r++;
+    if (r - s > 63)
+        return fail(sc, s + 63);
+    const char *p = s;
+    if (*p == '-')
+        p++;
+    const char *int_end = digits(p, r);
+    bool whole = int_end > p;
+    p = int_end;
+    if (p < r && *p == '.') {
+        const char *frac_end = digits(p + 1, r);
+        if (!whole && frac_end == p + 1)
+            return fail(sc, s);
+        p = frac_end;
+    } else if (!whole) {
+        return fail(sc, s);
+    }
+    if (p < r && (*p == 'e' || *p == 'E')) {
+        const char *x = p + 1;
+        if (x < r && (*x == '+' || *x == '-'))
+            x++;
+        const char *exp_end = digits(x, r);
+        if (exp_end > x)
+            p = exp_end; /* else strtod stops before the 'e' */
+    }
+    if (p != r)
+        return fail(sc, p);
+    v->start = s;
+    v->len = (size_t)(r - s);
+    v->kind = NBI_JSON_NUMBER;
+    v->depth = 0;
+    v->escaped = false;
+    *pos = r;
+    return true;
+}
+
+static bool scan_literal(nbi_json_scanner *sc, const char **pos, nbi_json_value *v)
+{
+    static const struct {
+        const char *word;
+        size_t len;
+        nbi_json_kind kind;
+    } words[] = {{"null", 4, NBI_JSON_NULL}, {"false", 5, NBI_JSON_FALSE}, {"true", 4, NBI_JSON_TRUE}};
+    const char *s = *pos;
+    for (size_t i = 0; i < 3; i++) {
+        if ((size_t)(sc->end - s) >= words[i].len && memcmp(s, words[i].word, words[i].len) == 0) {
+            v->start = s;
+            v->len = words[i].len;
+            v->kind = words[i].kind;
+            v->depth = 0;
+            v->escaped = false;
+            *pos = s + words[i].len;
+            return true;
+        }
+    }
+    return fail(sc, s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Containers                                                               */
+/* ------------------------------------------------------------------------ */
+
+static bool scan_value(nbi_json_scanner *sc, const char **pos, int level, nbi_json_value *v);
+
+/*
+ * One container at *pos ('{' or '['), inside level others. cJSON's
+ * parse_object / parse_array: no trailing comma, keys are strings.
+ */
+static bool scan_container(nbi_json_scanner *sc, const char **pos, int level, nbi_json_value *v)
+{
+    const char *s = *pos, *end = sc->end;
+    bool object = *s == '{';
+    char close = object ? '}' : ']';
+    if (level >= NBI_JSON_MAX_DEPTH)
+        return fail(sc, s);
+    int deepest = 0;
+    const char *p = skip_ws(s + 1, end);
+    if (p < end && *p == close) {
+        p++;
+    } else {
+        for (;;) {
+            p = skip_ws(p, end);
+            nbi_json_value item;
+            if (object) {
+                /* cJSON reports a key that is no string one byte on. */
+                if (p >= end || *p != '"')
+                    return fail(sc, p < end ? p + 1 : end);
+                if (!scan_string(sc, &p, &item))
+                    return false;
+                p = skip_ws(p, end);
+                if (p >= end || *p != ':')
+                    return fail(sc, p);
+                p = skip_ws(p + 1, end);
+            }
+            if (!scan_value(sc, &p, level + 1, &item))
+                return false;
+            if (item.depth > deepest)
+                deepest = item.depth;
+            p = skip_ws(p, end);
+            if (p < end && *p == ',') {
+                p++;
+                continue;
+            }
+            if (p < end && *p == close) {
+                p++;
+                break;
+            }
+            return fail(sc, p);
+        }
+    }
+    v->start = s;
+    v->len = (size_t)(p - s);
+    v->kind = object ? NBI_JSON_OBJECT : NBI_JSON_ARRAY;
+    v->depth = deepest + 1;
+    v->escaped = false;
+    *pos = p;
+    return true;
+}
+
+/* cJSON's parse_value: dispatch on the first byte. */
+static bool scan_value(nbi_json_scanner *sc, const char **pos, int level, nbi_json_value *v)
+{
+    const char *s = *pos;
+    if (s >= sc->end)
+        return fail(sc, s);
+    switch (*s) {
+    case '"':
+        return scan_string(sc, pos, v);
+    case '{':
+    case '[':
+        return scan_container(sc, pos, level, v);
+    case 'n':
+    case 't':
+    case 'f':
+        return scan_literal(sc, pos, v);
+    default:
+        if (*s == '-' || is_digit(*s))
+            return scan_number(sc, pos, v);
+        return fail(sc, s);
+    }
+}
+
+bool nbi_json_scan_document(nbi_json_scanner *sc, nbi_json_value *root)
+{
+    const char *p = sc->text, *end = sc->end;
+    if (p == end)
+        return fail(sc, p);
+    /* cJSON's skip_utf8_bom looks for the mark only when 5 bytes can be read. */
+    if (end - p >= 5 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3;
+    p = skip_ws(p, end);
+    if (!scan_value(sc, &p, 0, root))
+        return false;
+    /* After the value only JSON whitespace (RFC 8259), as nbi_payload_parse_json allowed. */
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p == end || fail(sc, p);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Walking a scanned container                                              */
+/* ------------------------------------------------------------------------ */
+
+void nbi_json_iter_start(nbi_json_iter *it, nbi_json_scanner *sc, const nbi_json_value *v)
+{
+    it->sc = sc;
+    it->at = v->start + 1;
+    it->object = v->kind == NBI_JSON_OBJECT;
+    it->started = false;
+}
+
+int nbi_json_next(nbi_json_iter *it, nbi_json_value *key, nbi_json_value *value)
+{
+    const char *end = it->sc->end;
+    const char *p = skip_ws(it->at, end);
+    if (p >= end || *p == '}' || *p == ']')
+        return 0;
+    if (it->started && *p == ',')
+        p = skip_ws(p + 1, end);
+    it->started = true;
+    nbi_json_value k;
+    if (it->object) {
+        if (!scan_string(it->sc, &p, &k))
+            return 0;
+        p = skip_ws(p, end);
+        p = skip_ws(p + 1, end); /* the ':' */
+    }
+    /* Nesting was checked by the scan that validated the text. */
+    if (!scan_value(it->sc, &p, 0, value))
+        return 0;
+    if (key)
+        *key = k;
+    it->at = p;
+    return 1;
+}
