@@ -114,23 +114,6 @@ static int find_key(const struct keyset *k, const nbi_json_value *key)
     return keyset_find(k, buf, n);
 }
 
-/*
- * found[slot] = the value of the FIRST member of obj with that name, as
- * cJSON's lookup returned the first of duplicate keys (PROTOCOL.md).
- */
-static void record_members(const struct keyset *k, nbi_json_scanner *sc, const nbi_json_value *obj,
-                           nbi_json_value *found)
-{
-    nbi_json_iter it;
-    nbi_json_value key, value;
-    nbi_json_iter_start(&it, sc, obj);
-    while (nbi_json_next(&it, &key, &value)) {
-        int slot = find_key(k, &key);
-        if (slot >= 0 && found[slot].kind == NBI_JSON_INVALID)
-            found[slot] = value;
-    }
-}
-
 /* ======================================================================== */
 /* Reader                                                                   */
 /* ======================================================================== */
@@ -141,11 +124,16 @@ typedef struct {
     nbi_json_value f[P_SLOTS];
 } payload_members;
 
+#define LOCAL_PAYLOADS 8
+
 typedef struct {
     nb_envelope *e;
     const nb_options *o;
     nbi_json_scanner sc;
     char *arena_at; /* the next free byte of e->arena */
+    nbi_json_value found[ROOT_SLOTS]; /* the envelope's members */
+    payload_members local[LOCAL_PAYLOADS], *pm; /* the first payloads' members */
+    size_t count, cap; /* payloads seen; room in pm */
 } reader;
 
 /* null counts as absent, as it always did. */
@@ -577,37 +565,6 @@ static size_t payload_room(const payload_members *m)
     return n;
 }
 
-/*
- * The members of every payload of list, when there are at most max of them
- * (*count gets how many there are either way). *out is local when it fits.
- */
-static nb_status collect_payloads(reader *r, const nbi_json_value *list, size_t max,
-                                  payload_members *local, size_t local_cap, payload_members **out,
-                                  size_t *count)
-{
-    nbi_json_iter it;
-    nbi_json_value item;
-    size_t n = 0;
-    nbi_json_iter_start(&it, &r->sc, list);
-    while (nbi_json_next(&it, NULL, &item))
-        n++;
-    *count = n;
-    *out = local;
-    if (n > max)
-        return NB_OK; /* refused by the caller, after the envelope's own fields */
-    if (n > local_cap && !(*out = calloc(n, sizeof **out)))
-        return nbi_fail(NB_NO_MEMORY, "envelope: out of memory reading %zu payloads", n);
-    if (n <= local_cap)
-        memset(local, 0, n * sizeof *local);
-    nbi_json_iter_start(&it, &r->sc, list);
-    for (size_t i = 0; i < n && nbi_json_next(&it, NULL, &item); i++) {
-        (*out)[i].self = item;
-        if (item.kind == NBI_JSON_OBJECT)
-            record_members(&payload_keys, &r->sc, &item, (*out)[i].f);
-    }
-    return NB_OK;
-}
-
 /* One malloc holds every string of the envelope and its payloads. */
 static nb_status make_arena(reader *r, const nbi_json_value *found, const payload_members *pm,
                             size_t count)
@@ -634,24 +591,13 @@ static nb_status read_fields(reader *r, const nbi_json_value *found)
     return s == NB_OK ? read_envelope_metadata(r->e, found, r->o) : s;
 }
 
-#define LOCAL_PAYLOADS 8
-
-static nb_status read_envelope(reader *r, const nbi_json_value *root)
+static nb_status read_envelope(reader *r)
 {
-    nbi_json_value found[ROOT_SLOTS];
-    memset(found, 0, sizeof found);
-    record_members(&root_keys, &r->sc, root, found);
-    const nbi_json_value *list = &found[ROOT_PAYLOADS];
-    payload_members local[LOCAL_PAYLOADS], *pm = NULL;
-    size_t count = 0;
-    nb_status s = NB_OK;
-    if (list->kind == NBI_JSON_ARRAY)
-        s = collect_payloads(r, list, r->o->max_payloads, local, LOCAL_PAYLOADS, &pm, &count);
-    bool have_members = list->kind == NBI_JSON_ARRAY && count <= r->o->max_payloads;
+    const nbi_json_value *list = &r->found[ROOT_PAYLOADS];
+    bool have_members = list->kind == NBI_JSON_ARRAY && r->count <= r->o->max_payloads;
+    nb_status s = make_arena(r, r->found, have_members ? r->pm : NULL, r->count);
     if (s == NB_OK)
-        s = make_arena(r, found, have_members ? pm : NULL, count);
-    if (s == NB_OK)
-        s = read_fields(r, found);
+        s = read_fields(r, r->found);
     if (s == NB_OK && !present(list))
         s = nbi_fail(NB_BAD_ENVELOPE, "envelope: missing field 'payloads'");
     else if (s == NB_OK && list->kind != NBI_JSON_ARRAY)
@@ -661,19 +607,119 @@ static nb_status read_envelope(reader *r, const nbi_json_value *root)
         s = nbi_fail(NB_TOO_LARGE,
                      "envelope: %zu payloads exceed the limit of %zu "
                      "(nb_options_set_max_payloads, --max-payloads)",
-                     count, r->o->max_payloads);
-    for (size_t i = 0; s == NB_OK && i < count; i++)
-        s = decode_payload(r, &pm[i], i);
-    if (pm != local)
-        free(pm);
+                     r->count, r->o->max_payloads);
+    for (size_t i = 0; s == NB_OK && i < r->count; i++)
+        s = decode_payload(r, &r->pm[i], i);
     return s;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The one pass over the text                                               */
+/* ------------------------------------------------------------------------ */
+
+/* found[slot] = the value of the FIRST member so named, as cJSON's lookup returned. */
+static void keep_first(nbi_json_value *found, int slot, const nbi_json_value *v)
+{
+    if (slot >= 0 && found[slot].kind == NBI_JSON_INVALID)
+        found[slot] = *v;
+}
+
+/* Room for payload i's members, while there may still be at most max_payloads. */
+static payload_members *payload_slot(reader *r, size_t i)
+{
+    if (i >= r->o->max_payloads)
+        return NULL; /* over the limit: only counted */
+    if (i >= r->cap) {
+        size_t cap = r->cap * 2;
+        payload_members *grown = r->pm == r->local ? malloc(cap * sizeof *grown)
+                                                   : realloc(r->pm, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        if (r->pm == r->local)
+            memcpy(grown, r->local, sizeof r->local);
+        r->pm = grown;
+        r->cap = cap;
+    }
+    memset(&r->pm[i], 0, sizeof r->pm[i]);
+    return &r->pm[i];
+}
+
+/* A payload object: its members recorded while it is validated. */
+static int walk_payload(nbi_json_walk *list, payload_members *m)
+{
+    nbi_json_walk w;
+    if (!nbi_json_walk_enter(list, &w))
+        return -1;
+    int more;
+    nbi_json_value key, value;
+    while ((more = nbi_json_walk_next(&w, &key)) == 1) {
+        if (!nbi_json_walk_value(&w, &value))
+            return -1;
+        keep_first(m->f, find_key(&payload_keys, &key), &value);
+    }
+    if (more == 0)
+        nbi_json_walk_leave(list, &w, &m->self);
+    return more;
+}
+
+/* The payloads array: each element counted, and the objects' members recorded. */
+static int walk_payloads(reader *r, nbi_json_walk *root, nbi_json_value *span)
+{
+    nbi_json_walk w;
+    if (!nbi_json_walk_enter(root, &w))
+        return -1;
+    int more;
+    while ((more = nbi_json_walk_next(&w, NULL)) == 1) {
+        payload_members *m = payload_slot(r, r->count);
+        payload_members spare;
+        if (!m && r->count < r->o->max_payloads)
+            return -2; /* out of memory */
+        if (!m) { /* over the limit: validated and counted, nothing kept */
+            memset(&spare, 0, sizeof spare);
+            m = &spare;
+        }
+        r->count++;
+        if (*w.at == '{') {
+            if (walk_payload(&w, m) < 0)
+                return -1;
+        } else if (!nbi_json_walk_value(&w, &m->self)) {
+            return -1;
+        }
+    }
+    if (more == 0)
+        nbi_json_walk_leave(root, &w, span);
+    return more;
+}
+
+/* The envelope object: its members, and the first "payloads" array walked into. */
+static int walk_root(reader *r, const char *p, nbi_json_value *root)
+{
+    nbi_json_walk w;
+    if (!nbi_json_walk_start(&w, &r->sc, p, 0))
+        return -1;
+    int more;
+    nbi_json_value key, value;
+    while ((more = nbi_json_walk_next(&w, &key)) == 1) {
+        int slot = find_key(&root_keys, &key);
+        if (slot == ROOT_PAYLOADS && r->found[slot].kind == NBI_JSON_INVALID && *w.at == '[') {
+            int got = walk_payloads(r, &w, &value);
+            if (got < 0)
+                return got;
+        } else if (!nbi_json_walk_value(&w, &value)) {
+            return -1;
+        }
+        keep_first(r->found, slot, &value);
+    }
+    if (more == 0)
+        nbi_json_walk_span(&w, root);
+    return more < 0 ? -1 : (int)(w.at - p);
 }
 
 /*
  * Checks e->json and scans it. JSON text is UTF-8 (RFC 8259 section 8.1)
  * and holds no NUL byte.
  */
-static nb_status parse_text(reader *r, nbi_json_value *root)
+static nb_status parse_text(reader *r)
 {
     const char *text = r->e->json;
     size_t n = r->e->json_len;
@@ -686,10 +732,21 @@ static nb_status parse_text(reader *r, nbi_json_value *root)
     if (bad < n)
         return nbi_fail(NB_BAD_ENVELOPE, "envelope: not valid UTF-8 at byte %zu", bad);
     nbi_json_scanner_init(&r->sc, text, n);
-    if (!nbi_json_scan_document(&r->sc, root))
+    const char *p = nbi_json_document_start(&r->sc);
+    nbi_json_value root;
+    bool object = p < r->sc.end && *p == '{', ok;
+    if (object) {
+        int got = walk_root(r, p, &root);
+        if (got == -2)
+            return nbi_fail(NB_NO_MEMORY, "envelope: out of memory reading %zu payloads", r->count);
+        ok = got >= 0 && nbi_json_document_end(&r->sc, p + got);
+    } else {
+        ok = nbi_json_scan_value(&r->sc, &p, &root) && nbi_json_document_end(&r->sc, p);
+    }
+    if (!ok)
         return nbi_fail(NB_BAD_ENVELOPE, "envelope: not valid JSON (near byte %zu)",
                         nbi_json_error_offset(&r->sc));
-    if (root->kind != NBI_JSON_OBJECT)
+    if (!object)
         return nbi_fail(NB_BAD_ENVELOPE, "envelope: the JSON text must be an object");
     return NB_OK;
 }
@@ -743,14 +800,22 @@ nb_status nbi_codec_decode_limited(nb_envelope **out, const char *json, size_t l
     pthread_once(&keys_once, build_keysets);
     nb_envelope *e;
     nb_status s = nb_envelope_create(&e);
-    reader r = {.e = e, .o = o};
-    nbi_json_value root;
+    /* Large (the members of LOCAL_PAYLOADS payloads) and per call: on this thread's stack. */
+    reader r;
+    memset(&r, 0, offsetof(reader, local));
+    r.e = e;
+    r.o = o;
+    r.pm = r.local;
+    r.count = 0;
+    r.cap = LOCAL_PAYLOADS;
     if (s == NB_OK)
         s = copy_text(e, json ? json : "", len);
     if (s == NB_OK)
-        s = parse_text(&r, &root);
+        s = parse_text(&r);
     if (s == NB_OK)
-        s = read_envelope(&r, &root);
+        s = read_envelope(&r);
+    if (r.pm != r.local)
+        free(r.pm);
     if (s != NB_OK) {
         nb_envelope_destroy(e);
         return s;

@@ -142,18 +142,36 @@ static size_t decode_body(const char *p, const char *q, char *out, const char **
     return n;
 }
 
+/*
+ * The first '"' or backslash from p on (end if none). Most strings are
+ * short keys and ids: a plain loop over their first bytes costs less than
+ * a call; long ones (base64) go to memchr, which is vectorized.
+ */
+static const char *quote_or_backslash(const char *p, const char *end)
+{
+    const char *lim = end - p > 48 ? p + 48 : end;
+    for (; p < lim; p++)
+        if (*p == '"' || *p == '\\')
+            return p;
+    if (p == end)
+        return end;
+    const char *q = memchr(p, '"', (size_t)(end - p));
+    if (!q)
+        q = end;
+    const char *bs = memchr(p, '\\', (size_t)(q - p));
+    return bs ? bs : q;
+}
+
 /* s at '"': finds the closing quote as cJSON does (a backslash always takes the next byte). */
 static bool scan_string(nbi_json_scanner *sc, const char **pos, nbi_json_value *v)
 {
     const char *s = *pos, *end = sc->end;
     const char *body = s + 1;
-    const char *q = memchr(body, '"', (size_t)(end - body));
-    if (!q)
+    const char *q = quote_or_backslash(body, end);
+    if (q == end)
         return fail(sc, end);
-    const char *bs = memchr(body, '\\', (size_t)(q - body));
-    v->escaped = bs != NULL;
-    if (bs) {
-        q = bs;
+    v->escaped = *q == '\\';
+    if (v->escaped) {
         while (q < end && *q != '"') {
             if (*q == '\\' && ++q >= end)
                 return fail(sc, q - 1); /* the text ends with a backslash */
@@ -295,57 +313,110 @@ static bool scan_literal(nbi_json_scanner *sc, const char **pos, nbi_json_value 
 static bool scan_value(nbi_json_scanner *sc, const char **pos, int level, nbi_json_value *v);
 
 /*
- * One container at *pos ('{' or '['), inside level others. cJSON's
- * parse_object / parse_array: no trailing comma, keys are strings.
+ * The walker follows cJSON's parse_object / parse_array: no trailing
+ * comma, keys are strings, at most NBI_JSON_MAX_DEPTH levels.
  */
+bool nbi_json_walk_start(nbi_json_walk *w, nbi_json_scanner *sc, const char *p, int level)
+{
+    w->sc = sc;
+    w->start = p;
+    w->at = p + 1;
+    w->level = level;
+    w->object = *p == '{';
+    w->first = true;
+    w->deepest = 0;
+    if (level >= NBI_JSON_MAX_DEPTH)
+        return fail(sc, p);
+    return true;
+}
+
+int nbi_json_walk_next(nbi_json_walk *w, nbi_json_value *key)
+{
+    nbi_json_scanner *sc = w->sc;
+    const char *end = sc->end;
+    char close = w->object ? '}' : ']';
+    const char *p = skip_ws(w->at, end);
+    if (w->first && p < end && *p == close) {
+        w->at = p + 1;
+        return 0;
+    }
+    if (!w->first) {
+        if (p < end && *p == close) {
+            w->at = p + 1;
+            return 0;
+        }
+        if (p >= end || *p != ',') {
+            fail(sc, p);
+            return -1;
+        }
+        p = skip_ws(p + 1, end);
+    }
+    w->first = false;
+    if (w->object) {
+        nbi_json_value k;
+        /* cJSON reports a key that is no string one byte on. */
+        if (p >= end || *p != '"') {
+            fail(sc, p < end ? p + 1 : end);
+            return -1;
+        }
+        if (!scan_string(sc, &p, key ? key : &k))
+            return -1;
+        p = skip_ws(p, end);
+        if (p >= end || *p != ':') {
+            fail(sc, p);
+            return -1;
+        }
+        p = skip_ws(p + 1, end);
+    }
+    w->at = p;
+    return 1;
+}
+
+bool nbi_json_walk_value(nbi_json_walk *w, nbi_json_value *v)
+{
+    if (!scan_value(w->sc, &w->at, w->level + 1, v))
+        return false;
+    if (v->depth > w->deepest)
+        w->deepest = v->depth;
+    return true;
+}
+
+bool nbi_json_walk_enter(nbi_json_walk *w, nbi_json_walk *child)
+{
+    return nbi_json_walk_start(child, w->sc, w->at, w->level + 1);
+}
+
+void nbi_json_walk_leave(nbi_json_walk *w, const nbi_json_walk *child, nbi_json_value *v)
+{
+    nbi_json_walk_span(child, v);
+    w->at = child->at;
+    if (v->depth > w->deepest)
+        w->deepest = v->depth;
+}
+
+void nbi_json_walk_span(const nbi_json_walk *w, nbi_json_value *v)
+{
+    v->start = w->start;
+    v->len = (size_t)(w->at - w->start);
+    v->kind = w->object ? NBI_JSON_OBJECT : NBI_JSON_ARRAY;
+    v->depth = w->deepest + 1;
+    v->escaped = false;
+}
+
 static bool scan_container(nbi_json_scanner *sc, const char **pos, int level, nbi_json_value *v)
 {
-    const char *s = *pos, *end = sc->end;
-    bool object = *s == '{';
-    char close = object ? '}' : ']';
-    if (level >= NBI_JSON_MAX_DEPTH)
-        return fail(sc, s);
-    int deepest = 0;
-    const char *p = skip_ws(s + 1, end);
-    if (p < end && *p == close) {
-        p++;
-    } else {
-        for (;;) {
-            p = skip_ws(p, end);
-            nbi_json_value item;
-            if (object) {
-                /* cJSON reports a key that is no string one byte on. */
-                if (p >= end || *p != '"')
-                    return fail(sc, p < end ? p + 1 : end);
-                if (!scan_string(sc, &p, &item))
-                    return false;
-                p = skip_ws(p, end);
-                if (p >= end || *p != ':')
-                    return fail(sc, p);
-                p = skip_ws(p + 1, end);
-            }
-            if (!scan_value(sc, &p, level + 1, &item))
-                return false;
-            if (item.depth > deepest)
-                deepest = item.depth;
-            p = skip_ws(p, end);
-            if (p < end && *p == ',') {
-                p++;
-                continue;
-            }
-            if (p < end && *p == close) {
-                p++;
-                break;
-            }
-            return fail(sc, p);
-        }
-    }
-    v->start = s;
-    v->len = (size_t)(p - s);
-    v->kind = object ? NBI_JSON_OBJECT : NBI_JSON_ARRAY;
-    v->depth = deepest + 1;
-    v->escaped = false;
-    *pos = p;
+    nbi_json_walk w;
+    if (!nbi_json_walk_start(&w, sc, *pos, level))
+        return false;
+    int more;
+    nbi_json_value item;
+    while ((more = nbi_json_walk_next(&w, NULL)) == 1)
+        if (!nbi_json_walk_value(&w, &item))
+            return false;
+    if (more < 0)
+        return false;
+    nbi_json_walk_span(&w, v);
+    *pos = w.at;
     return true;
 }
 
@@ -372,56 +443,33 @@ static bool scan_value(nbi_json_scanner *sc, const char **pos, int level, nbi_js
     }
 }
 
-bool nbi_json_scan_document(nbi_json_scanner *sc, nbi_json_value *root)
+const char *nbi_json_document_start(const nbi_json_scanner *sc)
 {
     const char *p = sc->text, *end = sc->end;
-    if (p == end)
-        return fail(sc, p);
     /* cJSON's skip_utf8_bom looks for the mark only when 5 bytes can be read. */
     if (end - p >= 5 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
         p += 3;
-    p = skip_ws(p, end);
-    if (!scan_value(sc, &p, 0, root))
-        return false;
+    return skip_ws(p, end);
+}
+
+bool nbi_json_document_end(nbi_json_scanner *sc, const char *p)
+{
+    const char *end = sc->end;
     /* After the value only JSON whitespace (RFC 8259), as nbi_payload_parse_json allowed. */
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
         p++;
     return p == end || fail(sc, p);
 }
 
-/* ------------------------------------------------------------------------ */
-/* Walking a scanned container                                              */
-/* ------------------------------------------------------------------------ */
-
-void nbi_json_iter_start(nbi_json_iter *it, nbi_json_scanner *sc, const nbi_json_value *v)
+bool nbi_json_scan_value(nbi_json_scanner *sc, const char **pos, nbi_json_value *v)
 {
-    it->sc = sc;
-    it->at = v->start + 1;
-    it->object = v->kind == NBI_JSON_OBJECT;
-    it->started = false;
+    return scan_value(sc, pos, 0, v);
 }
 
-int nbi_json_next(nbi_json_iter *it, nbi_json_value *key, nbi_json_value *value)
+bool nbi_json_scan_document(nbi_json_scanner *sc, nbi_json_value *root)
 {
-    const char *end = it->sc->end;
-    const char *p = skip_ws(it->at, end);
-    if (p >= end || *p == '}' || *p == ']')
-        return 0;
-    if (it->started && *p == ',')
-        p = skip_ws(p + 1, end);
-    it->started = true;
-    nbi_json_value k;
-    if (it->object) {
-        if (!scan_string(it->sc, &p, &k))
-            return 0;
-        p = skip_ws(p, end);
-        p = skip_ws(p + 1, end); /* the ':' */
-    }
-    /* Nesting was checked by the scan that validated the text. */
-    if (!scan_value(it->sc, &p, 0, value))
-        return 0;
-    if (key)
-        *key = k;
-    it->at = p;
-    return 1;
+    if (sc->text == sc->end)
+        return fail(sc, sc->text);
+    const char *p = nbi_json_document_start(sc);
+    return scan_value(sc, &p, 0, root) && nbi_json_document_end(sc, p);
 }

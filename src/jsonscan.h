@@ -48,12 +48,17 @@ typedef struct {
     const char *err;
 } nbi_json_scanner;
 
-/* Walks the members of an object or the elements of an array already scanned. */
+/*
+ * Walks the members of an object or the elements of an array while
+ * validating them, so that a reader can descend into the containers it
+ * reads and have the others scanned whole: every byte is scanned once.
+ */
 typedef struct {
     nbi_json_scanner *sc;
-    const char *at;
-    bool object, started;
-} nbi_json_iter;
+    const char *start, *at;
+    int level, deepest;
+    bool object, first;
+} nbi_json_walk;
 
 /* Starts a scanner over text[0..len). */
 void nbi_json_scanner_init(nbi_json_scanner *sc, const char *text, size_t len);
@@ -69,13 +74,42 @@ size_t nbi_json_error_offset(const nbi_json_scanner *sc);
 bool nbi_json_scan_document(nbi_json_scanner *sc, nbi_json_value *root);
 
 /*
- * Starts walking v (an object or array from a successful scan). Each
- * nbi_json_next gives the next member's key (objects only; key may be NULL
- * for arrays) and value: 1, 0 at the end. The text was validated, so it
- * cannot fail.
+ * Where the document's value starts: after an optional UTF-8 byte order
+ * mark (cJSON's rule: only in texts of 5 bytes or more) and whitespace.
  */
-void nbi_json_iter_start(nbi_json_iter *it, nbi_json_scanner *sc, const nbi_json_value *v);
-int nbi_json_next(nbi_json_iter *it, nbi_json_value *key, nbi_json_value *value);
+const char *nbi_json_document_start(const nbi_json_scanner *sc);
+
+/* true when only JSON whitespace follows p to the end; else false, sc->err set. */
+bool nbi_json_document_end(nbi_json_scanner *sc, const char *p);
+
+/* Scans (validates) one value at *pos, at nesting level 0, and moves *pos past it. */
+bool nbi_json_scan_value(nbi_json_scanner *sc, const char **pos, nbi_json_value *v);
+
+/*
+ * Starts walking the container whose '{' or '[' is at p, inside level
+ * others (0 for the document's value). false when that nests too deep.
+ */
+bool nbi_json_walk_start(nbi_json_walk *w, nbi_json_scanner *sc, const char *p, int level);
+
+/*
+ * Moves to the next member: 1 when there is one (an object's *key set, if
+ * key is not NULL; its value is at w->at and must be consumed with
+ * nbi_json_walk_value or nbi_json_walk_enter/leave), 0 after the closing
+ * bracket, -1 on invalid text (sc->err set).
+ */
+int nbi_json_walk_next(nbi_json_walk *w, nbi_json_value *key);
+
+/* Scans the current member's value whole into *v. */
+bool nbi_json_walk_value(nbi_json_walk *w, nbi_json_value *v);
+
+/* Starts walking the current member's value (a container) as child. */
+bool nbi_json_walk_enter(nbi_json_walk *w, nbi_json_walk *child);
+
+/* After child's walk returned 0: w goes on after it and *v is its span. */
+void nbi_json_walk_leave(nbi_json_walk *w, const nbi_json_walk *child, nbi_json_value *v);
+
+/* The span of a container whose walk returned 0. */
+void nbi_json_walk_span(const nbi_json_walk *w, nbi_json_value *v);
 
 /* Bytes of the decoded string v (at most its raw length minus the quotes). */
 static inline size_t nbi_json_string_raw_len(const nbi_json_value *v) { return v->len - 2; }
