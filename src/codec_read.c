@@ -282,7 +282,7 @@ static nb_status read_envelope_metadata(nb_envelope *e, const nbi_json_value *fo
 /*
  * The double cJSON made of number v: plain integers of up to 15 digits
  * exactly and without strtod; others by strtod with the locale's decimal
- * point, as cJSON does (the scanner bounds numbers at 63 bytes).
+ * point, as cJSON does. NAN when a long number finds no memory.
  */
 static double number_value(const nbi_json_value *v)
 {
@@ -296,14 +296,19 @@ static double number_value(const nbi_json_value *v)
         if (i == n)
             return (double)x;
     }
-    char buf[64];
+    char local[64], *buf = n < sizeof local ? local : malloc(n + 1);
+    if (!buf)
+        return NAN;
     memcpy(buf, s, n);
     buf[n] = '\0';
     char point = *localeconv()->decimal_point;
     for (size_t i = 0; i < n; i++)
         if (buf[i] == '.')
             buf[i] = point;
-    return strtod(buf, NULL);
+    double d = strtod(buf, NULL);
+    if (buf != local)
+        free(buf);
+    return d;
 }
 
 /* Size fields are JSON integers 0..2^53 (the exact range of a double). */

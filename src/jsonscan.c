@@ -265,10 +265,10 @@ static const char *digits(const char *p, const char *r)
 }
 
 /*
- * cJSON copies at most 63 number bytes and lets strtod read them; whatever
- * strtod leaves of the run is a number byte, which no value may be followed
- * by. So a number is the whole run, at most 63 bytes, as strtod reads it:
- * '-'? (D+ ('.' D*)? | '.' D+) ([eE] [+-]? D+)?  (the first byte is '-' or a digit).
+ * cJSON hands the run of number bytes to strtod; whatever strtod leaves of
+ * it is a number byte, which no value may be followed by. So a number is
+ * the whole run as strtod reads it (its first byte is '-' or a digit):
+ * '-'? (D+ ('.' D*)? | '.' D+) ([eE] [+-]? D+)?
  */
 static bool scan_number(nbi_json_scanner *sc, const char **pos, nbi_json_value *v)
 {
@@ -295,8 +295,8 @@ static bool scan_number(nbi_json_scanner *sc, const char **pos, nbi_json_value *
             p = exp_end; /* else strtod stops before the 'e' */
     }
     /* What strtod leaves of the run of number bytes makes the text invalid. */
-    if ((p < end && is_number_char(*p)) || p - s > 63)
-        return fail(sc, p - s > 63 ? s + 63 : p);
+    if (p < end && is_number_char(*p))
+        return fail(sc, p);
     v->start = s;
     v->len = (size_t)(p - s);
     v->kind = NBI_JSON_NUMBER;

@@ -10,7 +10,7 @@
  * cJSON on the receive path changes no verdict: bytes 1..32 are whitespace
  * between tokens, raw control characters may appear in strings, "\uZZZZ"
  * (bad hex) reads as U+0000, numbers follow strtod ("01", "1.", "-.5" are
- * numbers) but are at most 63 characters, and values nest at most 1000 deep.
+ * numbers), and values nest at most 1000 deep.
  * tests/fuzz/fuzz_jsonscan.c checks that agreement on every input.
  */
 #ifndef NB_JSONSCAN_H
