@@ -25,20 +25,55 @@ typedef struct json_opts {
     int64_t max_rows; /* --rows: table rows in "data" */
 } json_opts;
 
-/* "data": the text of a text payload, the JSON value of a dictionary or JSON table. */
+/*
+ * The n bytes of s as a JSON string (malloc'd): every byte kept, U+0000
+ * included (as \u0000), which cJSON's C strings cannot hold. s is UTF-8.
+ */
+static char *json_string_bytes(const uint8_t *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *out = n <= (SIZE_MAX - 3) / 6 ? malloc(n * 6 + 3) : NULL, *w = out;
+    if (!out)
+        return NULL;
+    *w++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == '"' || c == '\\') {
+            *w++ = '\\';
+            *w++ = (char)c;
+        } else if (c < 0x20) {
+            memcpy(w, "\\u00", 4);
+            w[4] = hex[c >> 4];
+            w[5] = hex[c & 15];
+            w += 6;
+        } else {
+            *w++ = (char)c;
+        }
+    }
+    *w++ = '"';
+    *w = '\0';
+    return out;
+}
+
+/*
+ * "data": the text of a text payload, the JSON of a dictionary or JSON table.
+ * Both exactly as sent (issue 16, "Exact JSON"): a dictionary's bytes go in
+ * raw, not re-printed from a tree, so that 2^53+1 or 1.7976931348623157e+308
+ * keep every digit, and a text keeps its U+0000.
+ */
 static bool add_data(cJSON *o, const nb_payload *p)
 {
     nb_type t = nb_payload_type(p);
-    if (t == NB_TYPE_DICTIONARY || t == NB_TYPE_JSONTABLE) {
-        const cJSON *json = nb_payload_json(p);
-        return !json || cJSON_AddItemToObject(o, "data", cJSON_Duplicate(json, true));
-    }
-    const char *text = t == NB_TYPE_TEXT ? nb_payload_text(p) : NULL;
     size_t len = 0;
-    /* A JSON string of cJSON ends at a NUL: leave out a text that holds one. */
-    if (!text || !nb_payload_data(p, &len) || strlen(text) != len)
+    const uint8_t *bytes = nb_payload_data(p, &len);
+    if (!bytes || (t != NB_TYPE_TEXT && t != NB_TYPE_DICTIONARY && t != NB_TYPE_JSONTABLE))
         return true;
-    return cJSON_AddStringToObject(o, "data", text) != NULL;
+    if (t != NB_TYPE_TEXT) /* validated JSON text (with no NUL) when it was received or made */
+        return cJSON_AddRawToObject(o, "data", (const char *)bytes) != NULL;
+    char *quoted = json_string_bytes(bytes, len);
+    bool ok = quoted && cJSON_AddRawToObject(o, "data", quoted) != NULL;
+    free(quoted);
+    return ok;
 }
 
 /* Standard padded base64 (RFC 4648 section 4) of n bytes (malloc'd, NUL-terminated). */
@@ -602,7 +637,7 @@ static void print_inline(const nb_payload *p)
 {
     nb_type t = nb_payload_type(p);
     const char *text = t == NB_TYPE_TEXT ? nb_payload_text(p) : NULL;
-    const cJSON *json = t == NB_TYPE_DICTIONARY ? nb_payload_json(p) : NULL;
+    const char *json = t == NB_TYPE_DICTIONARY ? nb_payload_text(p) : NULL;
     if (text && strlen(text) <= INLINE_MAX) {
         char *q = cli_quote(text);
         printf(" %s", q ? q : "?");
@@ -613,12 +648,16 @@ static void print_inline(const nb_payload *p)
         printf(" %s... (%zu bytes)", q ? q : "?", strlen(text));
         cJSON_free(q);
         free(line);
+    } else if (json && strlen(json) <= INLINE_MAX && !strpbrk(json, "\r\n")) {
+        printf(" %s", json); /* the sender's bytes: every digit of every number */
     } else if (json) {
-        char *compact = cJSON_PrintUnformatted(json);
+        /* Long or on several lines: compact from the tree, when it fits on the line. */
+        const cJSON *tree = nb_payload_json(p);
+        char *compact = tree ? cJSON_PrintUnformatted(tree) : NULL;
         if (compact && strlen(compact) <= INLINE_MAX)
             printf(" %s", compact);
         else
-            printf(" (%zu bytes of JSON: see --json)", compact ? strlen(compact) : 0);
+            printf(" (%zu bytes of JSON: see --json)", strlen(json));
         cJSON_free(compact);
     } else if (unfetched(p)) {
         char *url = redacted_url(p);

@@ -379,7 +379,13 @@ NB_EXTERN uint64_t nb_payload_size(const nb_payload *p);
 NB_EXTERN const uint8_t *nb_payload_data(const nb_payload *p, size_t *len);
 /** The text of a text, dictionary or jsontable payload; NULL for other types or file payloads. */
 NB_EXTERN const char *nb_payload_text(const nb_payload *p);
-/** The parsed JSON of a dictionary or jsontable payload; NULL otherwise. */
+/**
+ * The parsed JSON of a dictionary or jsontable payload; NULL otherwise (or out of memory).
+ * The tree is built on the first call and kept with the payload: that first call
+ * writes to it, so do not make it from two threads at once on one payload. To read
+ * the exact bytes the sender wrote (numbers beyond a double's precision), use
+ * nb_payload_data / nb_payload_text instead.
+ */
 NB_EXTERN const cJSON *nb_payload_json(const nb_payload *p);
 /** The payload's metadata object (never NULL). */
 NB_EXTERN const cJSON *nb_payload_metadata(const nb_payload *p);

@@ -412,7 +412,7 @@ nb_status nbi_codec_encode(nb_envelope *e)
 {
     if (!e)
         return nbi_fail(NB_INVALID_ARG, "envelope: NULL envelope");
-    nb_status s = NB_OK;
+    nb_status s = nbi_envelope_unshare(e); /* prepare_payload replaces received strings */
     for (size_t i = 0; s == NB_OK && i < e->count; i++)
         s = prepare_payload(e->payloads[i], i);
     char **meta = NULL; /* stays NULL when every metadata object is empty */

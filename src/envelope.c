@@ -52,18 +52,42 @@ void nb_envelope_destroy(nb_envelope *e)
 {
     if (!e)
         return;
-    char **fields[] = {&e->correlation_id, &e->msg_id,      &e->timestamp,
-                       &e->send_to,        &e->msg_purpose, &e->sender_name,
-                       &e->sender_id,      &e->receiver_name, &e->receiver_id,
-                       &e->reply_to,       &e->reply_to_msg_id, &e->broker_url};
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        free(*fields[i]);
+    for (size_t i = 0; i < NBI_ENVELOPE_FIELD_COUNT; i++) {
+        char *field = *nbi_envelope_field_at(e, i);
+        if (!nbi_envelope_in_arena(e, field))
+            free(field);
+    }
     for (size_t i = 0; i < e->count; i++)
         nb_payload_destroy(e->payloads[i]);
     free(e->payloads);
     cJSON_Delete(e->metadata);
     free(e->json);
+    free(e->arena); /* after the payloads: their strings may live here */
     free(e);
+}
+
+nb_status nbi_envelope_unshare(nb_envelope *e)
+{
+    if (!e || !e->arena)
+        return NB_OK;
+    for (size_t i = 0; i < NBI_ENVELOPE_FIELD_COUNT; i++) {
+        char **field = nbi_envelope_field_at(e, i);
+        if (!nbi_envelope_in_arena(e, *field))
+            continue;
+        char *copy = nbi_strdup(*field);
+        if (!copy)
+            return nbi_fail(NB_NO_MEMORY, "envelope: out of memory copying its fields");
+        *field = copy;
+    }
+    for (size_t i = 0; i < e->count; i++) {
+        nb_status s = nbi_payload_unshare(e->payloads[i]);
+        if (s != NB_OK)
+            return s;
+    }
+    free(e->arena);
+    e->arena = NULL;
+    e->arena_len = 0;
+    return NB_OK;
 }
 
 nb_status nb_envelope_add_payload(nb_envelope *e, nb_payload **p)
@@ -136,7 +160,14 @@ static nb_status set_field(nb_envelope *e, char **field, const char *name, const
         return nbi_fail(NB_INVALID_ARG, "envelope: %s must not be empty", name);
     if (!nbi_utf8_valid((const uint8_t *)value, strlen(value)))
         return nbi_fail(NB_INVALID_ARG, "envelope: %s is not valid UTF-8", name);
-    return nbi_set_string(field, value);
+    /* A received envelope's old value may live in its arena: that is not freed here. */
+    char *copy = nbi_strdup(value);
+    if (!copy)
+        return nbi_fail(NB_NO_MEMORY, "envelope: %s: out of memory", name);
+    if (!nbi_envelope_in_arena(e, *field))
+        free(*field);
+    *field = copy;
+    return NB_OK;
 }
 
 #define NBI_SETTER(field, non_empty)                                           \
@@ -290,6 +321,10 @@ nb_status nbi_envelope_fill_defaults(nb_envelope *e, const char *subject, const 
         return nbi_fail(NB_INVALID_ARG, "envelope: subject must not be empty");
     if (!o)
         o = nbi_options_default();
+    /* The fills below free old values: a received envelope's must be its own (issue 16). */
+    nb_status us = nbi_envelope_unshare(e);
+    if (us != NB_OK)
+        return us;
     const char *name = o->sender_name ? o->sender_name : NB_DEFAULT_SENDER_NAME;
     const char *url = o->url ? o->url : NB_DEFAULT_NATS_URL;
     nb_status s = fill_uuid(&e->msg_id);

@@ -28,7 +28,28 @@ struct nb_envelope {
     size_t cap;
     char *json;      /* wire text after build or parse */
     size_t json_len;
+    /*
+     * A received envelope's strings: its 12 fields and its payloads' id,
+     * dataname, type_name, encoding and url point into this one block (see
+     * nbi_envelope_unshare), which only nb_envelope_destroy frees.
+     */
+    char *arena;
+    size_t arena_len;
 };
+
+/* True when s points into e's string arena (then e, not the field, owns it). */
+static inline bool nbi_envelope_in_arena(const nb_envelope *e, const char *s)
+{
+    return s && e->arena && s >= e->arena && s < e->arena + e->arena_len;
+}
+
+/*
+ * Gives every field of e and of its payloads that points into the arena its
+ * own malloc'd copy and frees the arena, so that code that replaces a field
+ * with nbi_set_string (filling defaults, encoding) may free the old value.
+ * Cheap when there is no arena. NB_NO_MEMORY leaves e consistent.
+ */
+nb_status nbi_envelope_unshare(nb_envelope *e);
 
 /* The 12 string fields of an envelope in wire order, with the old peers' names. */
 struct nbi_envelope_field {

@@ -4,6 +4,7 @@
  * the content checks every payload passes (UTF-8 text, JSON dictionaries).
  */
 #include "payload.h"
+#include "jsonscan.h"
 #include "utf8.h"
 
 #include "buf.h"
@@ -99,50 +100,80 @@ bool nbi_payload_is_json_rows(const uint8_t *data, size_t len)
     return i < len && data[i] == '[';
 }
 
-static nb_status check_json(nb_payload *p, const char *who)
+/* Who a failed check names: the sender's text, or a received envelope's payloads[index] 'name'. */
+typedef struct {
+    const char *text; /* NULL: format from index */
+    size_t index;
+} who_t;
+
+static const char *who_str(const who_t *w, const nb_payload *p, char *buf, size_t n)
+{
+    if (w->text)
+        return w->text;
+    snprintf(buf, n, "payloads[%zu] '%.64s'", w->index, nbi_or_empty(p->dataname));
+    return buf;
+}
+
+/* Validated by the scanner: no tree (nb_payload_json builds one if asked). */
+static nb_status check_json(nb_payload *p, const who_t *w)
 {
     const char *kind = nb_type_name(p->type);
+    char buf[128];
     size_t bad = nbi_utf8_check(p->data, p->len);
     if (bad < p->len)
-        return nbi_fail(NB_BAD_PAYLOAD, "%s: %s is not valid UTF-8 at byte %zu", who, kind, bad);
+        return nbi_fail(NB_BAD_PAYLOAD, "%s: %s is not valid UTF-8 at byte %zu",
+                        who_str(w, p, buf, sizeof buf), kind, bad);
     /* cJSON skips NUL as whitespace; JSON text has none, and nb_payload_text() would stop there. */
     const uint8_t *nul = memchr(p->data, '\0', p->len);
     if (nul)
-        return nbi_fail(NB_BAD_PAYLOAD, "%s: %s is not valid JSON (NUL byte at %zu)", who, kind,
-                        (size_t)(nul - p->data));
-    size_t at = 0;
-    cJSON *tree = nbi_payload_parse_json((const char *)p->data, p->len, &at);
-    if (!tree)
-        return nbi_fail(NB_BAD_PAYLOAD, "%s: %s is not valid JSON (near byte %zu)", who, kind, at);
+        return nbi_fail(NB_BAD_PAYLOAD, "%s: %s is not valid JSON (NUL byte at %zu)",
+                        who_str(w, p, buf, sizeof buf), kind, (size_t)(nul - p->data));
+    nbi_json_scanner sc;
+    nbi_json_value root;
+    nbi_json_scanner_init(&sc, (const char *)p->data, p->len);
+    if (!nbi_json_scan_document(&sc, &root))
+        return nbi_fail(NB_BAD_PAYLOAD, "%s: %s is not valid JSON (near byte %zu)",
+                        who_str(w, p, buf, sizeof buf), kind, nbi_json_error_offset(&sc));
     /* A JSON table is rows: an array (of row objects); a dictionary may be any value. */
-    if (p->type == NB_TYPE_JSONTABLE && !cJSON_IsArray(tree)) {
-        cJSON_Delete(tree);
-        return nbi_fail(NB_BAD_PAYLOAD, "%s: jsontable is not a JSON array of rows", who);
-    }
-    cJSON_Delete(p->json);
-    p->json = tree;
+    if (p->type == NB_TYPE_JSONTABLE && root.kind != NBI_JSON_ARRAY)
+        return nbi_fail(NB_BAD_PAYLOAD, "%s: jsontable is not a JSON array of rows",
+                        who_str(w, p, buf, sizeof buf));
     return NB_OK;
 }
 
-nb_status nbi_payload_check_content(nb_payload *p, const char *who)
+static nb_status check_content(nb_payload *p, const who_t *w)
 {
     if (!p->data)
         return NB_OK; /* bytes in a file or not downloaded yet: checked when loaded */
+    char buf[128];
     if (p->type == NB_TYPE_TEXT) {
         size_t bad = nbi_utf8_check(p->data, p->len);
         if (bad < p->len)
-            return nbi_fail(NB_BAD_PAYLOAD, "%s: text is not valid UTF-8 at byte %zu", who, bad);
+            return nbi_fail(NB_BAD_PAYLOAD, "%s: text is not valid UTF-8 at byte %zu",
+                            who_str(w, p, buf, sizeof buf), bad);
         return NB_OK;
     }
     if (p->type == NB_TYPE_DICTIONARY || p->type == NB_TYPE_JSONTABLE)
-        return check_json(p, who);
+        return check_json(p, w);
     if (p->type == NB_TYPE_TABLE && nbi_payload_is_json_rows(p->data, p->len))
         /* Receivers read a "table" starting with '[' as JSON rows (PROTOCOL.md): refuse
          * it here so that what we accept we can also send, and the other way round. */
         return nbi_fail(NB_BAD_PAYLOAD,
                         "%s: table bytes start with '[' (JSON rows, not Arrow IPC): use jsontable",
-                        who);
+                        who_str(w, p, buf, sizeof buf));
     return NB_OK;
+}
+
+nb_status nbi_payload_check_content(nb_payload *p, const char *who)
+{
+    who_t w = {who, 0};
+    return check_content(p, &w);
+}
+
+nb_status nbi_payload_check_received(nb_payload *p, size_t index)
+{
+    who_t w = {NULL, index};
+    return check_content(p, &w);
 }
 
 nb_status nbi_payload_copy_object(cJSON **dst, const cJSON *src, const char *who)
@@ -191,17 +222,51 @@ nb_status nbi_payload_new(nb_payload **out)
     return NB_OK;
 }
 
+/* The strings of a payload that may point into a received envelope's arena. */
+static char **shared_fields(nb_payload *p, size_t i)
+{
+    char **fields[] = {&p->id, &p->dataname, &p->type_name, &p->encoding, &p->url};
+    return i < sizeof fields / sizeof fields[0] ? fields[i] : NULL;
+}
+
+static bool in_arena(const nb_payload *p, const char *s)
+{
+    return s && p->arena && s >= p->arena && s < p->arena + p->arena_len;
+}
+
+void nbi_payload_share_arena(nb_payload *p, const char *arena, size_t len)
+{
+    p->arena = arena;
+    p->arena_len = len;
+}
+
+nb_status nbi_payload_unshare(nb_payload *p)
+{
+    char **field;
+    for (size_t i = 0; (field = shared_fields(p, i)) != NULL; i++) {
+        if (!in_arena(p, *field))
+            continue;
+        char *copy = nbi_strdup(*field);
+        if (!copy)
+            return nbi_fail(NB_NO_MEMORY, "payload '%.100s': out of memory copying its fields",
+                            nbi_or_empty(p->dataname));
+        *field = copy;
+    }
+    p->arena = NULL;
+    p->arena_len = 0;
+    return NB_OK;
+}
+
 void nb_payload_destroy(nb_payload *p)
 {
     if (!p)
         return;
-    free(p->id);
-    free(p->dataname);
-    free(p->type_name);
-    free(p->encoding);
+    char **field;
+    for (size_t i = 0; (field = shared_fields(p, i)) != NULL; i++)
+        if (!in_arena(p, *field))
+            free(*field);
     free(p->data);
     free(p->path);
-    free(p->url);
     cJSON_Delete(p->json);
     cJSON_Delete(p->metadata);
     free(p);
@@ -321,13 +386,36 @@ nb_status nb_payload_create_dict(nb_payload **out, const char *dataname, const c
         *out = NULL;
     if (!tree)
         return nbi_fail(NB_INVALID_ARG, "payload '%s': tree is NULL", nbi_or_empty(dataname));
+    if (!out)
+        return nbi_fail(NB_INVALID_ARG, "payload: out is NULL");
     char *text = cJSON_PrintUnformatted(tree);
     if (!text)
         return nbi_fail(NB_NO_MEMORY, "payload '%s': cannot serialize the tree",
                         nbi_or_empty(dataname));
-    nb_status s = nb_payload_create(out, dataname, NB_TYPE_DICTIONARY, text, strlen(text));
+    size_t len = strlen(text);
+    nb_payload *p;
+    nb_status s = payload_start(&p, dataname, NB_TYPE_DICTIONARY);
+    uint8_t *copy = s == NB_OK ? malloc(len + 1) : NULL;
+    if (s == NB_OK && !copy)
+        s = nbi_fail(NB_NO_MEMORY, "payload '%s': out of memory for %zu bytes", dataname, len);
+    if (s == NB_OK) {
+        memcpy(copy, text, len);
+        nbi_payload_take_data(p, copy, len);
+        p->size = len;
+        /* cJSON wrote this JSON itself: not parsed again (issue 16). Its strings
+         * are the caller's bytes, though, and a receiver refuses bad UTF-8. */
+        size_t bad = nbi_utf8_check(p->data, len);
+        if (bad < len)
+            s = nbi_fail(NB_BAD_PAYLOAD, "payload '%.100s': dictionary is not valid UTF-8 at byte %zu",
+                         dataname, bad);
+    }
     cJSON_free(text);
-    return s;
+    if (s != NB_OK) {
+        nb_payload_destroy(p);
+        return s;
+    }
+    *out = p;
+    return NB_OK;
 }
 
 nb_status nb_payload_create_file(nb_payload **out, const char *dataname, nb_type type,
@@ -454,8 +542,14 @@ const char *nb_payload_text(const nb_payload *p)
 
 const cJSON *nb_payload_json(const nb_payload *p)
 {
-    if (!p || (p->type != NB_TYPE_DICTIONARY && p->type != NB_TYPE_JSONTABLE))
+    if (!p || (p->type != NB_TYPE_DICTIONARY && p->type != NB_TYPE_JSONTABLE) || !p->data)
         return NULL;
+    if (!p->json) {
+        /* Built on first use (a cache: the payload's logical state is its bytes), from
+         * bytes the scanner validated, so only memory can fail; then NULL, as before. */
+        nb_payload *cache = (nb_payload *)p;
+        cache->json = nbi_payload_parse_json((const char *)p->data, p->len, NULL);
+    }
     return p->json;
 }
 

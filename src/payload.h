@@ -23,7 +23,7 @@ struct nb_payload {
     size_t len;
     char *path;      /* bytes live in this file (file payloads, downloads) */
     char *url;       /* link payloads */
-    cJSON *json;     /* parsed dictionary / jsontable, else NULL */
+    cJSON *json;     /* dictionary / jsontable tree, built on first nb_payload_json, else NULL */
     cJSON *metadata; /* always an object */
     bool force_link;
     bool made_file;  /* path was created by this message (receivers remove only those) */
@@ -31,17 +31,30 @@ struct nb_payload {
     nb_read_fn reader;
     void *reader_ctx;
     bool streamed;   /* uploaded from the reader: later sends keep url, size, sha256 */
+    /* A received payload's strings may point into its envelope's arena (not freed here). */
+    const char *arena;
+    size_t arena_len;
 };
+
+/* Marks [arena, arena + len) as the envelope's string block that p's strings may point into. */
+void nbi_payload_share_arena(nb_payload *p, const char *arena, size_t len);
+
+/* Copies p's strings that point into the arena (see nbi_envelope_unshare). */
+nb_status nbi_payload_unshare(nb_payload *p);
 
 /* A zeroed payload with an empty metadata object. */
 nb_status nbi_payload_new(nb_payload **out);
 
 /*
  * Checks that bytes are right for the type (text is UTF-8, a dictionary or
- * jsontable parses as JSON) and, for JSON types, keeps the parsed tree in
- * p->json. who names the payload in errors, e.g. "payloads[2] 'cfg'".
+ * jsontable is JSON, validated by the scanner without a tree: p->json is
+ * built only when nb_payload_json asks). who names the payload in errors,
+ * e.g. "payloads[2] 'cfg'".
  */
 nb_status nbi_payload_check_content(nb_payload *p, const char *who);
+
+/* The same for the payload at index of a received envelope ("payloads[i] 'name'", formatted on error only). */
+nb_status nbi_payload_check_received(nb_payload *p, size_t index);
 
 /*
  * True when bytes start with '[' after JSON whitespace: JSON rows, never

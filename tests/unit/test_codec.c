@@ -1160,6 +1160,132 @@ NBT_CASE(nul_inside)
                NB_BAD_PAYLOAD, "size 5 does not match 2 decoded bytes");
 }
 
+/* ------------------------------------------------------------------------ */
+/* The tree-free reader (issue 16)                                          */
+/* ------------------------------------------------------------------------ */
+
+/* A dictionary's received bytes are the sender's bytes: no number goes through a double. */
+NBT_CASE(exact_dictionary)
+{
+    static const char dict[] = "{\"big\":9007199254740993,\"max\":9223372036854775807,"
+                               "\"dbl\":1.7976931348623157e+308,\"s\":\"a\\u0000b\"}";
+    nb_payload *p = NULL;
+    CHECK_OK(nb_payload_create_dict_json(&p, "cfg", dict));
+    CHECK(p->json == NULL); /* validated without a tree */
+    nb_envelope *e = NULL;
+    CHECK_OK(nb_envelope_create(&e));
+    CHECK_OK(nb_envelope_add_payload(e, &p));
+    CHECK_OK(nbi_envelope_fill_defaults(e, "s", NULL));
+    CHECK_OK(nbi_codec_encode(e));
+    nb_envelope *d = NULL;
+    CHECK_OK(decode_n(e->json, e->json_len, &d));
+    const nb_payload *q = nb_envelope_payload(d, 0);
+    size_t len = 0;
+    const uint8_t *bytes = nb_payload_data(q, &len);
+    CHECK(len == sizeof dict - 1 && memcmp(bytes, dict, len) == 0);
+    CHECK(q->json == NULL);
+    const cJSON *tree = nb_payload_json(q); /* built on demand, then kept */
+    CHECK(cJSON_IsObject(tree) && nb_payload_json(q) == tree);
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(tree, "max")) > 9.2e18);
+    nb_envelope_destroy(d);
+    nb_envelope_destroy(e);
+    /* A tree given by the caller is printed once and not parsed again. */
+    cJSON *obj = cJSON_CreateObject();
+    cJSON_AddNumberToObject(obj, "n", 1);
+    CHECK_OK(nb_payload_create_dict(&p, "t", obj));
+    CHECK(p->json == NULL && nb_payload_text(p) && strcmp(nb_payload_text(p), "{\"n\":1}") == 0);
+    nb_payload_destroy(p);
+    cJSON_AddStringToObject(obj, "bad", "\xff");
+    CHECK_FAIL(nb_payload_create_dict(&p, "t", obj), NB_BAD_PAYLOAD,
+               "payload 't': dictionary is not valid UTF-8 at byte");
+    cJSON_Delete(obj);
+}
+
+/* Text with U+0000 keeps its length; "\u0000" in literal JSON data is kept too. */
+NBT_CASE(text_with_nul)
+{
+    static const char text[] = "a\0b\0";
+    char *data = b64(text, 4);
+    char json[512];
+    snprintf(json, sizeof json,
+             ENV("{\"dataname\":\"t\",\"type\":\"text\",\"transport\":\"direct\",\"data\":\"%s\"}"),
+             data);
+    free(data);
+    nb_envelope *d = NULL;
+    CHECK_OK(decode(json, &d));
+    size_t len = 0;
+    const uint8_t *bytes = nb_payload_data(nb_envelope_payload(d, 0), &len);
+    CHECK(len == 4 && memcmp(bytes, text, 4) == 0);
+    nb_envelope_destroy(d);
+    CHECK_OK(decode(ENV("{\"dataname\":\"t\",\"type\":\"text\",\"transport\":\"direct\","
+                        "\"encoding\":\"json\",\"data\":\"\\\"x\\u0000y\\\"\"}"),
+                    &d));
+    bytes = nb_payload_data(nb_envelope_payload(d, 0), &len);
+    CHECK(len == 5 && memcmp(bytes, "\"x\0y\"", 5) == 0);
+    nb_envelope_destroy(d);
+}
+
+/* Duplicate keys: the first one counts, as cJSON's lookup did (PROTOCOL.md). */
+NBT_CASE(duplicate_keys)
+{
+    nb_envelope *d = NULL;
+    CHECK_OK(decode("{\"correlation_id\":\"first\",\"msg_id\":\"m\",\"correlation_id\":\"second\","
+                    "\"payloads\":[{\"dataname\":\"a\",\"dataname\":\"b\",\"type\":\"text\","
+                    "\"transport\":\"direct\",\"data\":\"aGk=\"}],\"payloads\":7}",
+                    &d));
+    CHECK_STR(nb_envelope_correlation_id(d), "first");
+    CHECK_STR(nb_payload_dataname(nb_envelope_payload(d, 0)), "a");
+    nb_envelope_destroy(d);
+    /* a first null hides a later value: null counts as absent */
+    CHECK_FAIL(decode("{\"correlation_id\":null,\"correlation_id\":\"c\",\"msg_id\":\"m\","
+                      "\"payloads\":[]}", NULL),
+               NB_BAD_ENVELOPE, "envelope: missing field 'correlation_id'");
+    /* keys are compared unescaped */
+    CHECK_OK(decode("{\"correlation\\u005fid\":\"c\",\"msg_id\":\"m\",\"payloads\":[]}", &d));
+    CHECK_STR(nb_envelope_correlation_id(d), "c");
+    nb_envelope_destroy(d);
+}
+
+/* A received envelope's strings live in one arena: setters, re-encoding and destroy still work. */
+NBT_CASE(arena_ownership)
+{
+    nb_envelope *d = NULL;
+    CHECK_OK(decode(ENV(TEXT_HI), &d));
+    CHECK(d->arena != NULL && nbi_envelope_in_arena(d, d->msg_id));
+    CHECK(nbi_envelope_in_arena(d, d->payloads[0]->dataname));
+    CHECK_OK(nb_envelope_set_msg_id(d, "m2")); /* the arena copy is not freed */
+    CHECK(!nbi_envelope_in_arena(d, d->msg_id));
+    CHECK_STR(nb_envelope_msg_id(d), "m2");
+    CHECK_OK(nbi_envelope_fill_defaults(d, "again", NULL)); /* replaces fields: unshares first */
+    CHECK(d->arena == NULL);
+    CHECK_STR(nb_envelope_correlation_id(d), "c1");
+    CHECK_STR(nb_payload_dataname(nb_envelope_payload(d, 0)), "msg");
+    CHECK_OK(nbi_codec_encode(d));
+    nb_envelope *again = NULL;
+    CHECK_OK(decode_n(d->json, d->json_len, &again));
+    CHECK_STR(nb_envelope_msg_id(again), "m2");
+    CHECK_OK(nbi_codec_encode(again)); /* encoding a received envelope directly */
+    nb_envelope_destroy(again);
+    nb_envelope_destroy(d);
+}
+
+/* Escaped strings and sizes read exactly as cJSON read them. */
+NBT_CASE(scanner_strings)
+{
+    nb_envelope *d = NULL;
+    CHECK_OK(decode("{\"correlation_id\":\"\\u00e9\\ud83d\\ude00\\/\\t\",\"msg_id\":\"m\","
+                    "\"payloads\":[{\"dataname\":\"x\",\"type\":\"binary\",\"transport\":\"direct\","
+                    "\"size\":2.0e0,\"data\":\"a\\/8=\"}]}",
+                    &d));
+    CHECK_STR(nb_envelope_correlation_id(d), "\xc3\xa9\xf0\x9f\x98\x80/\t");
+    CHECK(nb_payload_size(nb_envelope_payload(d, 0)) == 2);
+    nb_envelope_destroy(d);
+    CHECK_FAIL(decode("{\"correlation_id\":\"\\ud800\",\"msg_id\":\"m\",\"payloads\":[]}", NULL),
+               NB_BAD_ENVELOPE, "not valid JSON");
+    CHECK_FAIL(decode("{\"correlation_id\":\"\\q\",\"msg_id\":\"m\",\"payloads\":[]}", NULL),
+               NB_BAD_ENVELOPE, "not valid JSON");
+}
+
 static const nbt_case cases[] = {
     NBT_ENTRY(roundtrip_every_type),
     NBT_ENTRY(roundtrip_link),
@@ -1193,6 +1319,11 @@ static const nbt_case cases[] = {
     NBT_ENTRY(deep_nesting),
     NBT_ENTRY(truncated),
     NBT_ENTRY(nul_inside),
+    NBT_ENTRY(exact_dictionary),
+    NBT_ENTRY(text_with_nul),
+    NBT_ENTRY(duplicate_keys),
+    NBT_ENTRY(arena_ownership),
+    NBT_ENTRY(scanner_strings),
     {0},
 };
 

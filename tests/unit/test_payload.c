@@ -322,7 +322,8 @@ NBT_CASE(check_content)
     nbi_payload_take_data(p, d, 7);
     p->type = NB_TYPE_DICTIONARY;
     CHECK_OK(nbi_payload_check_content(p, "payloads[0] 'cfg'"));
-    CHECK(p->json != NULL);
+    CHECK(p->json == NULL); /* validated without a tree (issue 16) ... */
+    CHECK(nb_payload_json(p) != NULL && p->json != NULL); /* ... built when asked */
     p->type = NB_TYPE_TEXT;
     d = malloc(3);
     memcpy(d, "a\xff", 2);
