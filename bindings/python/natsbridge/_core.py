@@ -1096,7 +1096,11 @@ class Subscription:
                 return False
             self._readers += 1
         try:
-            s = lib.nb_py_queue_next(self._ptr, timeout_ms, arr, _BATCH, byref(got))
+            # What is queued already is taken without letting go of the GIL: releasing it
+            # here hands it to the sending thread, and the batch would shrink to one message.
+            s = _lib.queue_poll(self._ptr, 0, arr, _BATCH, byref(got))
+            if s == _lib.NB_TIMEOUT and timeout_ms != 0:
+                s = lib.nb_py_queue_next(self._ptr, timeout_ms, arr, _BATCH, byref(got))
             n = got.value
             ready = self._ready
             client = self.client

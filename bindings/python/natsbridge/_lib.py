@@ -275,6 +275,11 @@ _SLOW = {"nb_payload_create_table", "nb_options_set_fileserver_ca",
          "nb_options_set_creds_file"}  # read files or encode whole tables
 
 
+# nb_py_queue_next with timeout 0 never waits (the queue's lock is only held to copy): the
+# binding polls with the GIL kept, and waits through the releasing one only when empty.
+queue_poll = _fast.nb_py_queue_next
+
+
 def _proto(name, restype, *argtypes):
     fast = name not in _SLOW and (name in _FAST or name.startswith(_FAST_PREFIXES))
     f = getattr(_fast if fast else lib, name)
@@ -418,6 +423,8 @@ for _name, _res, _args in (
         ("nb_object_info_clear", None, (POINTER(ObjectInfo),)),
 ):
     _proto(_name, _res, *_args)
+queue_poll.restype = lib.nb_py_queue_next.restype
+queue_poll.argtypes = lib.nb_py_queue_next.argtypes
 
 # malloc/free of the C library natsbridge uses: strings and bytes handed to it to own
 # (upload results, downloaded bytes) must come from its allocator, and what it hands us to own
