@@ -1536,6 +1536,60 @@ NB_EXTERN nb_status nb_options_set_auto_link(nb_options *o, bool on);
 
 /* == end envelopes that fit the server == */
 
+/* == Python binding support (src/binding_py.c; bindings/python) == */
+
+/**
+ * One payload of a received envelope as views valid while the envelope lives:
+ * data is NULL when the bytes are in a file (path) or were not fetched (url).
+ */
+typedef struct nb_py_payload_view {
+    const char *dataname;
+    const uint8_t *data;
+    size_t len;
+    const char *path;
+    const char *url;
+    int type; /* nb_type */
+} nb_py_payload_view;
+
+/**
+ * Fills views[0..cap) with e's payloads in one call and sets *count to how
+ * many payloads e has (which may be more than cap: call again with room).
+ */
+NB_EXTERN nb_status nb_py_envelope_view(const nb_envelope *e, nb_py_payload_view *views,
+                                        size_t cap, size_t *count);
+
+/** A callback subscription whose deliveries wait in a bounded queue, read in batches. */
+typedef struct nb_py_queue nb_py_queue;
+
+/** One delivery: env (taken by the reader) with status NB_OK, or an error and its message. */
+typedef struct nb_py_delivery {
+    nb_envelope *env;
+    int status; /* nb_status */
+    char message[512];
+} nb_py_delivery;
+
+/**
+ * Subscribes to subject (in a queue group when queue is not NULL); envelopes
+ * are decoded on nats.c's thread and queued, at most max_queued (0: 4096) at a
+ * time: beyond that nats.c's own pending limits apply. Free with
+ * nb_py_queue_destroy.
+ */
+NB_EXTERN nb_status nb_py_queue_subscribe(nb_client *c, nb_py_queue **out, const char *subject,
+                                          const char *queue, size_t max_queued);
+/**
+ * Waits up to timeout_ms (< 0: forever, 0: not at all) for a delivery, then
+ * takes up to cap of those queued into out, in order; *n gets how many.
+ * NB_TIMEOUT when none came, NB_INVALID_ARG once the queue is closed and empty.
+ */
+NB_EXTERN nb_status nb_py_queue_next(nb_py_queue *q, int64_t timeout_ms, nb_py_delivery *out,
+                                     size_t cap, size_t *n);
+/** Wakes every reader and stops queueing (later deliveries are dropped); frees nothing. */
+NB_EXTERN void nb_py_queue_close(nb_py_queue *q);
+/** Closes, unsubscribes (waiting for a running delivery) and frees what is still queued. */
+NB_EXTERN void nb_py_queue_destroy(nb_py_queue *q);
+
+/* == end Python binding support == */
+
 #ifdef __cplusplus
 }
 #endif

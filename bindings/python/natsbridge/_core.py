@@ -2,6 +2,7 @@
 """smartsend, smartreceive and Client over libnatsbridge (see _lib.py for the ctypes layer)."""
 
 import atexit
+import collections
 import ctypes
 import itertools
 import json
@@ -477,29 +478,61 @@ def _wire(env):
     p = lib.nb_envelope_json(env, byref(n))
     if not p:
         raise error(_lib.NB_INTERNAL, "envelope has no JSON text")
-    return json.loads(ctypes.string_at(p, n.value))
+    text = ctypes.string_at(p, n.value).decode("utf-8")
+    # The library writes compact JSON starting with "{": its C scanner directly, without
+    # json.loads' encoding detection and Python frames (a third of this call's time).
+    try:
+        obj, end = _scan_json(text, 0)
+        if end == len(text):
+            return obj
+    except (StopIteration, ValueError):
+        pass
+    return json.loads(text)  # anything unexpected: the full parser and its error
 
 
-def _payload_value(p):
-    """(dataname, data, type) of one received nb_payload, typed as the seed's Python does."""
-    code = lib.nb_payload_type(p)
-    tname = lib.nb_payload_type_name(p).decode()
-    name = lib.nb_payload_dataname(p).decode("utf-8")
-    n = c_size_t()
-    ptr = lib.nb_payload_data(p, byref(n))
-    if not ptr:
-        path = lib.nb_payload_path(p)
-        if path:  # downloaded into download_dir: constant memory, the file is the value
-            import pathlib
-            return (name, pathlib.Path(path.decode()), tname)
-        url = lib.nb_payload_url(p)  # fetch_links=False
-        return (name, _s(url), tname)
-    raw = ctypes.string_at(ptr, n.value)
-    if code == TEXT:
-        return (name, raw.decode("utf-8"), tname)
-    if code in (DICTIONARY, JSONTABLE):
-        return (name, json.loads(raw), tname)
-    return (name, raw, tname)
+_scan_json = json.decoder.JSONDecoder().scan_once
+
+
+_TYPE_NAMES = tuple(lib.nb_type_name(i).decode() for i in range(8))
+_VIEW_ROOM = 8
+_views = threading.local()  # each thread's reusable view array (a switch may come anywhere)
+
+
+def _payload_values(handle):
+    """The (dataname, data, type) of every payload of a received nb_envelope, typed as the
+    seed's Python does, from one nb_py_envelope_view call (not six calls per payload)."""
+    arr = getattr(_views, "arr", None)
+    if arr is None:
+        arr = _views.arr = (_lib.PayloadView * _VIEW_ROOM)()
+        _views.count = c_size_t()
+    count = _views.count
+    check(lib.nb_py_envelope_view(handle, arr, _VIEW_ROOM, byref(count)))
+    n = count.value
+    if n > _VIEW_ROOM:  # rare: a bigger array for this message only
+        arr = (_lib.PayloadView * n)()
+        check(lib.nb_py_envelope_view(handle, arr, n, byref(count)))
+    out = []
+    for i in range(n):
+        v = arr[i]
+        code = v.type
+        tname = _TYPE_NAMES[code] if 0 <= code < len(_TYPE_NAMES) else str(code)
+        name = v.dataname.decode("utf-8")
+        ptr = v.data
+        if not ptr:
+            if v.path:  # downloaded into download_dir: constant memory, the file is the value
+                import pathlib
+                out.append((name, pathlib.Path(v.path.decode()), tname))
+            else:  # fetch_links=False
+                out.append((name, _s(v.url), tname))
+            continue
+        raw = ctypes.string_at(ptr, v.len)
+        if code == TEXT:
+            out.append((name, raw.decode("utf-8"), tname))
+        elif code == DICTIONARY or code == JSONTABLE:
+            out.append((name, json.loads(raw), tname))
+        else:
+            out.append((name, raw, tname))
+    return out
 
 
 class Message:
@@ -513,8 +546,7 @@ class Message:
         self._handle = handle
         self._client = client
         self._wire = self._env = None
-        count = lib.nb_envelope_payload_count(handle)
-        self.payloads = [_payload_value(lib.nb_envelope_payload(handle, i)) for i in range(count)]
+        self.payloads = _payload_values(handle)
         if client is None:  # nothing can reply with it: read the fields, free the C copy
             self.wire
             self._free()
@@ -733,7 +765,8 @@ class Client:
         options["nats_url"] = nats_url
         self._opts = _Options(options)
         self._ptr = c_void_p()
-        self._cv = threading.Condition(threading.Lock())  # a plain lock: cheaper than RLock
+        self._lock = threading.Lock()
+        self._idle = threading.Event()  # set when closed and no call is in flight
         self._busy = 0
         self._closed = False
         self._subs = set()
@@ -750,17 +783,17 @@ class Client:
     # A call in flight holds the client open: close() waits for it (never freeing what
     # another thread is using).
     def _enter(self):
-        with self._cv:
+        with self._lock:  # a plain Lock's with is C code; a Condition's goes through Python
             if self._closed:
                 raise error(_lib.NB_INVALID_ARG, "natsbridge: the client is closed")
             self._busy += 1
         return self._ptr
 
     def _leave(self):
-        with self._cv:
+        with self._lock:
             self._busy -= 1
             if self._busy == 0 and self._closed:  # only close() waits for it
-                self._cv.notify_all()
+                self._idle.set()
 
     def _call(self, fn, *args):
         """Runs fn(client, *args) as a call in flight; raises on failure (and the exception a
@@ -792,13 +825,14 @@ class Client:
     def close(self):
         """Stops subscriptions and consumers, flushes and closes the connection. Safe to call
         twice, from any thread, and from inside a callback of this client."""
-        with self._cv:
+        with self._lock:
             if self._closed:
                 return
             self._closed = True
-            in_callback = getattr(_callback_state, "client", None) is self
-            while self._busy and not in_callback:
-                self._cv.wait()
+            if not self._busy:
+                self._idle.set()
+        if getattr(_callback_state, "client", None) is not self:
+            self._idle.wait()
         for cons in list(self._consumers):
             cons.close()
         for sub in list(self._subs):
@@ -1011,8 +1045,17 @@ def _close_open_clients():
 _callback_state = threading.local()
 
 
+_BATCH = 64  # deliveries taken per nb_py_queue_next call
+_batches = threading.local()  # each reading thread's reusable delivery array
+
+
 class Subscription:
-    """A subscription: iterate over it for Messages, or give Client.subscribe a callback."""
+    """A subscription: iterate over it for Messages, or give Client.subscribe a callback.
+
+    Both kinds read an nb_py_queue (src/binding_py.c): nats.c's thread decodes each envelope
+    without the GIL and queues it; a reader takes up to 64 queued deliveries per call, so
+    that a busy subscription takes the GIL once per batch rather than once per message. A
+    callback subscription has one Python thread of its own calling the callback in order."""
 
     def __init__(self, client, subject, callback, queue, on_error):
         self.client = client
@@ -1020,30 +1063,65 @@ class Subscription:
         self._callback = callback
         self._on_error = on_error
         self._ptr = c_void_p()
-        self._key = None
         self._cv = threading.Condition()
-        self._readers = 0  # threads inside next_msg: close() waits for them (<= 0.2 s)
+        self._readers = 0  # threads inside nb_py_queue_next: close() waits for them
         self._closed = False
-        if callback is not None:
-            if not callable(callback):
-                raise InvalidArgumentError(_lib.NB_INVALID_ARG, "subscribe: callback must be "
-                                           "callable")
-            self._key = _registry.add(self)
-            try:
-                client._call(lib.nb_client_subscribe, byref(self._ptr), _b(subject), _b(queue),
-                             _ENVELOPE, _SUB_ERROR, self._key)
-            except BaseException:
-                _registry.remove(self._key)
-                raise
-        else:
-            client._call(lib.nb_client_subscribe_sync, byref(self._ptr), _b(subject), _b(queue))
+        self._ready = collections.deque()  # Messages (or exceptions) taken, not yet handed out
+        self._thread = None
+        if callback is not None and not callable(callback):
+            raise InvalidArgumentError(_lib.NB_INVALID_ARG, "subscribe: callback must be callable")
+        client._call(lib.nb_py_queue_subscribe, byref(self._ptr), _b(subject), _b(queue), 0)
         client._subs.add(self)
+        if callback is not None:
+            self._thread = threading.Thread(target=self._dispatch, daemon=True,
+                                            name="natsbridge sub %s" % subject)
+            self._thread.start()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+    def _fill(self, timeout_ms):
+        """Takes what is queued (waiting up to timeout_ms for the first) into self._ready;
+        False when the subscription is closed."""
+        arr = getattr(_batches, "arr", None)
+        if arr is None:
+            arr = _batches.arr = (_lib.Delivery * _BATCH)()
+            _batches.n = c_size_t()
+        got = _batches.n
+        with self._cv:
+            if self._closed:
+                return False
+            self._readers += 1
+        try:
+            # What is queued already is taken without letting go of the GIL: releasing it
+            # here hands it to the sending thread, and the batch would shrink to one message.
+            s = _lib.queue_poll(self._ptr, 0, arr, _BATCH, byref(got))
+            if s == _lib.NB_TIMEOUT and timeout_ms != 0:
+                s = lib.nb_py_queue_next(self._ptr, timeout_ms, arr, _BATCH, byref(got))
+            n = got.value
+            ready = self._ready
+            client = self.client
+            for i in range(n):  # every env is taken now: wrap each before anything can fail
+                d = arr[i]
+                env = d.env
+                if env:
+                    ready.append(Message(env, client))
+                else:
+                    ready.append(error(d.status, d.message.decode("utf-8", "replace")))
+        finally:
+            with self._cv:
+                self._readers -= 1
+                self._cv.notify_all()
+        if s == _lib.NB_TIMEOUT:
+            return True
+        if s != 0:
+            if self._closed:
+                return False
+            raise last_error(s)
+        return True
 
     def next_msg(self, timeout=None):
         """The next Message, waiting up to timeout seconds (None: forever); TimeoutError when
@@ -1054,24 +1132,23 @@ class Subscription:
             raise InvalidArgumentError(_lib.NB_INVALID_ARG, "next_msg: this subscription has a "
                                        "callback")
         deadline = None if timeout is None else _now() + float(timeout)
+        ready = self._ready
         while True:
+            try:
+                item = ready.popleft()
+            except IndexError:
+                item = None
+            if item is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                return item
             # Short slices, so that close() from another thread is never held up for long.
             left = 0.2 if deadline is None else min(0.2, max(0.0, deadline - _now()))
-            env = c_void_p()
-            with self._cv:
-                if self._closed:
-                    raise error(_lib.NB_INVALID_ARG, "subscription on '%s' is closed" % self.subject)
-                self._readers += 1
-            try:
-                s = lib.nb_subscription_next(self._ptr, int(left * 1000), byref(env))
-            finally:
-                with self._cv:
-                    self._readers -= 1
-                    self._cv.notify_all()
-            if s == 0:
-                return Message(env, self.client)
-            if s != _lib.NB_TIMEOUT or (deadline is not None and _now() >= deadline):
-                raise last_error(s)
+            if not self._fill(int(left * 1000)):
+                raise error(_lib.NB_INVALID_ARG, "subscription on '%s' is closed" % self.subject)
+            if not ready and deadline is not None and _now() >= deadline:
+                raise error(_lib.NB_TIMEOUT, "subject '%s': no message within %d ms"
+                            % (self.subject, int(float(timeout) * 1000)))
 
     def __iter__(self):
         """Messages until the subscription or its client is closed."""
@@ -1087,19 +1164,62 @@ class Subscription:
                     return
                 raise
 
+    def _dispatch(self):
+        """The callback subscription's thread: batches from the queue, one callback at a
+        time, until closed."""
+        _callback_state.client = self.client
+        ready = self._ready
+        try:
+            while not self._closed:
+                if not self._fill(200):
+                    return
+                while ready and not self._closed:
+                    item = ready.popleft()
+                    if isinstance(item, BaseException):
+                        self._report(item)
+                        continue
+                    try:
+                        self._callback(item)
+                    except Exception as e:  # noqa: BLE001 - no caller here: report, go on
+                        if self._on_error is not None:
+                            self._report(e)
+                        else:
+                            _report_callback_error("the callback of the subscription on '%s'"
+                                                   % self.subject, e)
+                    item = None  # the Message is the callback's now, not this frame's
+        except Exception as e:  # noqa: BLE001 - the queue failed: say so, stop
+            _report_callback_error("the subscription on '%s'" % self.subject, e)
+        finally:
+            ready.clear()
+
+    def _report(self, exc):
+        if self._on_error is not None:
+            try:
+                self._on_error(exc)
+            except Exception as e2:  # noqa: BLE001
+                _report_callback_error("the subscription's on_error", e2)
+        else:
+            print("natsbridge: subscription on '%s': %s" % (self.subject, exc), file=sys.stderr)
+
     def close(self):
+        """Unsubscribes; no callback starts after it returns (one running on another thread is
+        waited for, up to 10 s)."""
         with self._cv:
             if self._closed:
                 return
             self._closed = True
+            if self._ptr:
+                lib.nb_py_queue_close(self._ptr)  # wakes every reader at once
             while self._readers:  # never free what a reader in another thread is using
                 self._cv.wait()
         self.client._subs.discard(self)
         if self._ptr:
-            lib.nb_subscription_destroy(self._ptr)
+            lib.nb_py_queue_destroy(self._ptr)
             self._ptr = c_void_p()
-        if self._key is not None:
-            _registry.remove(self._key)
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(10)
+        self._ready.clear()
 
 
 def _now():
@@ -1119,46 +1239,6 @@ def _pin_thread_state():
         ctypes.pythonapi.PyGILState_Ensure()
         _pinned.done = True
 
-
-def _envelope_trampoline(sub_p, env, key):
-    _pin_thread_state()
-    sub = _registry.get(key)
-    if sub is None or sub._closed:
-        lib.nb_envelope_destroy(env)
-        return
-    prev = getattr(_callback_state, "client", None)
-    _callback_state.client = sub.client
-    try:
-        msg = Message(env, sub.client)
-        sub._callback(msg)
-    except Exception as e:  # noqa: BLE001 - no caller on this thread: report and go on
-        if sub._on_error is not None:
-            try:
-                sub._on_error(e)
-            except Exception as e2:  # noqa: BLE001
-                _report_callback_error("the subscription's on_error", e2)
-        else:
-            _report_callback_error("the callback of the subscription on '%s'" % sub.subject, e)
-    finally:
-        _callback_state.client = prev
-
-
-def _sub_error_trampoline(sub_p, status, message, key):
-    sub = _registry.get(key)
-    if sub is None:
-        return
-    exc = error(status, _s(message) or "")
-    if sub._on_error is not None:
-        try:
-            sub._on_error(exc)
-        except Exception as e:  # noqa: BLE001
-            _report_callback_error("the subscription's on_error", e)
-    else:
-        print("natsbridge: subscription on '%s': %s" % (sub.subject, exc), file=sys.stderr)
-
-
-_ENVELOPE = _lib.ENVELOPE_CB(_envelope_trampoline)
-_SUB_ERROR = _lib.ERROR_CB(_sub_error_trampoline)
 
 # ---- JetStream consumer ---------------------------------------------------------------------
 

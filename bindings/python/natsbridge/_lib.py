@@ -231,6 +231,15 @@ class ObjectInfo(Structure):
                 ("mtime_ns", c_int64)]
 
 
+class PayloadView(Structure):  # nb_py_payload_view: one received payload, views
+    _fields_ = [("dataname", c_char_p), ("data", c_void_p), ("len", c_size_t),
+                ("path", c_char_p), ("url", c_char_p), ("type", c_int)]
+
+
+class Delivery(Structure):  # nb_py_delivery: an envelope, or an error and its message
+    _fields_ = [("env", c_void_p), ("status", c_int), ("message", ctypes.c_char * 512)]
+
+
 # ---- callback types -------------------------------------------------------------------------
 
 UPLOAD_FN = CFUNCTYPE(c_int, POINTER(UploadRequest), POINTER(UploadResult), c_void_p)
@@ -259,11 +268,16 @@ _FAST_PREFIXES = ("nb_payload_", "nb_envelope_set_", "nb_options_set_", "nb_type
 _FAST = {"nb_envelope_json", "nb_envelope_payload", "nb_envelope_payload_count",
          "nb_envelope_destroy", "nb_envelope_create", "nb_envelope_add_payload",
          "nb_options_create", "nb_options_destroy", "nb_object_info_clear",
-         "nb_envelope_create_items"}
+         "nb_envelope_create_items", "nb_py_envelope_view", "nb_py_queue_close"}
 _SLOW = {"nb_payload_create_table", "nb_options_set_fileserver_ca",
          "nb_options_set_fileserver_client_cert", "nb_options_set_tls_ca_file",
          "nb_options_set_tls_client_cert", "nb_options_set_nkey_seed_file",
          "nb_options_set_creds_file"}  # read files or encode whole tables
+
+
+# nb_py_queue_next with timeout 0 never waits (the queue's lock is only held to copy): the
+# binding polls with the GIL kept, and waits through the releasing one only when empty.
+queue_poll = _fast.nb_py_queue_next
 
 
 def _proto(name, restype, *argtypes):
@@ -373,6 +387,12 @@ for _name, _res, _args in (
                                       _PP)),
         ("nb_smartsend_items", _S, (c_char_p, POINTER(Item), c_size_t, POINTER(SendFields), _P,
                                     _PP)),
+        # the binding's own entry points (src/binding_py.c): fewer crossings per message
+        ("nb_py_envelope_view", _S, (_P, POINTER(PayloadView), c_size_t, POINTER(c_size_t))),
+        ("nb_py_queue_subscribe", _S, (_P, _PP, c_char_p, c_char_p, c_size_t)),
+        ("nb_py_queue_next", _S, (_P, c_int64, POINTER(Delivery), c_size_t, POINTER(c_size_t))),
+        ("nb_py_queue_close", None, (_P,)),
+        ("nb_py_queue_destroy", None, (_P,)),
         # tables
         ("nb_table_from_json", _S, (_PP, c_char_p, c_size_t)),
         ("nb_table_destroy", None, (_P,)),
@@ -403,6 +423,8 @@ for _name, _res, _args in (
         ("nb_object_info_clear", None, (POINTER(ObjectInfo),)),
 ):
     _proto(_name, _res, *_args)
+queue_poll.restype = lib.nb_py_queue_next.restype
+queue_poll.argtypes = lib.nb_py_queue_next.argtypes
 
 # malloc/free of the C library natsbridge uses: strings and bytes handed to it to own
 # (upload results, downloaded bytes) must come from its allocator, and what it hands us to own

@@ -45,7 +45,7 @@ MODES = {"py2pyb": ["direct"]}  # the stdlib peer uploads no links
 REQREP = ["pyb_to_c", "c_to_pyb", "pyb_to_js", "js_to_pyb"]
 API = ["bad_input", "callback_raises", "close_in_callback", "threads", "iterator",
        "handlers", "tables", "jetstream_kill", "objstore_link", "auth", "tls_token",
-       "pip_venv", "cmake_install"]
+       "pip_venv", "cmake_install", "batches"]
 
 
 def python_env(env):
@@ -364,6 +364,60 @@ def api_callback_raises(run, nb):
         expect_eq("order", seen, ["one", "boom", "three"])
         expect_eq("errors", [str(e) for e in errors], ["callback failed on purpose"])
         default.close()
+
+
+def api_batches(run, nb):
+    """Deliveries taken from the C queue in batches (src/binding_py.c): thousands of envelopes
+    arrive complete and in order through a callback and an iterator, a malformed message
+    between them is reported in its place, and close() stops a callback subscription."""
+    sys.path.insert(0, os.path.join(SRC, "tests", "interop", "python"))
+    import natsbridge_peer as peer
+    total = 3000
+    seen, errors, it_seen = [], [], []
+    with nb.Client(nats_url=run.nats_url, fileserver_url=run.fs_url,
+                   pending_limits=(-1, -1)) as c:
+        cb_sub = c.subscribe("/batch", lambda m: seen.append(m.payloads[0][1]),
+                             on_error=lambda e: errors.append((len(seen), e)))
+        it_sub = c.subscribe("/batch")
+        c.flush()
+        raw = peer.NATS(run.nats_url)
+        try:
+            for i in range(total):
+                c.publish("/batch", [("n", str(i), "text")])
+                if i == 1000:  # not an envelope: reported between 1000 and 1001
+                    c.flush()
+                    raw.publish("/batch", b"not an envelope")
+                    raw.flush()
+                    c.flush()
+        finally:
+            raw.close()
+        c.flush()
+        deadline = time.time() + 60
+        while len(it_seen) < total and time.time() < deadline:
+            try:
+                it_seen.append(it_sub.next_msg(5).payloads[0][1])
+            except nb.BadMessageError as e:
+                it_seen.append(("bad", str(e)))
+                total += 1
+        wait_until("every callback", lambda: len(seen) == 3000, 60)
+        expect_eq("callback order", seen, [str(i) for i in range(3000)])
+        expect_eq("on_error count", len(errors), 1)
+        expect_eq("on_error place", errors[0][0], 1001)
+        expect_eq("on_error kind", isinstance(errors[0][1], nb.BadMessageError), True)
+        expect_eq("iterator order", [x for x in it_seen if isinstance(x, str)],
+                  [str(i) for i in range(3000)])
+        expect_eq("iterator error place", it_seen.index(next(x for x in it_seen
+                                                             if not isinstance(x, str))), 1001)
+        t0 = time.time()
+        cb_sub.close()
+        expect_eq("close is prompt", time.time() - t0 < 5, True)
+        before = len(seen)
+        c.publish("/batch", [("n", "after", "text")])
+        c.flush()
+        time.sleep(0.3)
+        expect_eq("nothing after close", len(seen), before)
+        it_sub.close()
+        expect_raises("closed iterator", nb.NatsBridgeError, lambda: it_sub.next_msg(1), "closed")
 
 
 def api_close_in_callback(run, nb):

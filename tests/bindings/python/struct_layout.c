@@ -148,5 +148,18 @@ int main(void)
     FIELD(nb_object_info, chunks);
     FIELD(nb_object_info, mtime_ns);
     END();
+    BEGIN(nb_py_payload_view);
+    FIELD(nb_py_payload_view, dataname);
+    FIELD(nb_py_payload_view, data);
+    FIELD(nb_py_payload_view, len);
+    FIELD(nb_py_payload_view, path);
+    FIELD(nb_py_payload_view, url);
+    FIELD(nb_py_payload_view, type);
+    END();
+    BEGIN(nb_py_delivery);
+    FIELD(nb_py_delivery, env);
+    FIELD(nb_py_delivery, status);
+    FIELD(nb_py_delivery, message);
+    END();
     return 0;
 }

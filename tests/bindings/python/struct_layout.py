@@ -20,6 +20,7 @@ MIRRORS = {  # C struct -> the ctypes class in natsbridge._lib
     "nb_js_publish_options": "JsPublishOptions", "nb_js_consumer_config": "JsConsumerConfig",
     "nb_js_delivery": "JsDelivery", "nb_objstore_config": "ObjstoreConfig",
     "nb_object_info": "ObjectInfo",
+    "nb_py_payload_view": "PayloadView", "nb_py_delivery": "Delivery",
 }
 
 
