@@ -25,41 +25,161 @@ typedef struct json_opts {
     int64_t max_rows; /* --rows: table rows in "data" */
 } json_opts;
 
+/* The JSON escape of a byte below 0x20, "\"" or "\\" (as cJSON prints them), written at w. */
+static char *put_escape(char *w, unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f"
+                    : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+    if (esc) {
+        memcpy(w, esc, 2);
+        return w + 2;
+    }
+    memcpy(w, "\\u00", 4);
+    w[4] = hex[c >> 4];
+    w[5] = hex[c & 15];
+    return w + 6;
+}
+
 /*
  * The n bytes of s as a JSON string (malloc'd): every byte kept, U+0000
  * included (as \u0000), which cJSON's C strings cannot hold. s is UTF-8.
  */
 static char *json_string_bytes(const uint8_t *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     char *out = n <= (SIZE_MAX - 3) / 6 ? malloc(n * 6 + 3) : NULL, *w = out;
     if (!out)
         return NULL;
     *w++ = '"';
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = s[i];
-        if (c == '"' || c == '\\') {
-            *w++ = '\\';
-            *w++ = (char)c;
-        } else if (c < 0x20) {
-            memcpy(w, "\\u00", 4);
-            w[4] = hex[c >> 4];
-            w[5] = hex[c & 15];
-            w += 6;
-        } else {
-            *w++ = (char)c;
-        }
+        if (s[i] < 0x20 || s[i] == '"' || s[i] == '\\')
+            w = put_escape(w, s[i]);
+        else
+            *w++ = (char)s[i];
     }
     *w++ = '"';
     *w = '\0';
     return out;
 }
 
+/* Length of a strict RFC 8259 number at s (0 when it is not one): -?(0|[1-9]d*)(.d+)?([eE][+-]?d+)? */
+static size_t strict_number(const char *s, const char *end)
+{
+    const char *p = s;
+    if (p < end && *p == '-')
+        p++;
+    if (p < end && *p == '0')
+        p++;
+    else if (p < end && *p >= '1' && *p <= '9')
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    else
+        return 0;
+    if (p < end && *p == '.') {
+        const char *d = ++p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == d)
+            return 0;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        const char *d = p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == d)
+            return 0;
+    }
+    return (size_t)(p - s);
+}
+
+static bool is_hex4(const char *s, const char *end)
+{
+    for (int i = 0; i < 4; i++)
+        if (s + i >= end || !strchr("0123456789abcdefABCDEF", s[i]) || !s[i])
+            return false;
+    return true;
+}
+
+/*
+ * A received dictionary's JSON text on one line with its bytes kept (issue 16,
+ * "Exact JSON"): whitespace between tokens dropped, control characters in
+ * strings escaped, numbers and every other byte as sent, so that 2^53+1 or
+ * 1.7976931348623157e+308 keep every digit. NULL when the text uses a form the
+ * lenient reader accepts but RFC 8259 does not (a number like 01 or .5, a bad
+ * escape): the caller then prints the parsed tree instead.
+ */
+static char *json_compact_exact(const char *s, size_t n)
+{
+    char *out = n <= (SIZE_MAX - 1) / 6 ? malloc(n * 6 + 1) : NULL, *w = out;
+    const char *end = s + n;
+    while (out && s < end) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= 0x20) {
+            s++;
+        } else if (c == '"') {
+            *w++ = *s++;
+            while (s < end && *s != '"') {
+                unsigned char b = (unsigned char)*s;
+                if (b == '\\') {
+                    if (s + 1 >= end || !strchr("\"\\/bfnrtu", s[1]) || !s[1] ||
+                        (s[1] == 'u' && !is_hex4(s + 2, end)))
+                        goto lenient;
+                    size_t k = s[1] == 'u' ? 6 : 2;
+                    memcpy(w, s, k);
+                    w += k;
+                    s += k;
+                } else if (b < 0x20) {
+                    w = put_escape(w, b);
+                    s++;
+                } else {
+                    *w++ = *s++;
+                }
+            }
+            if (s >= end)
+                goto lenient;
+            *w++ = *s++;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t k = strict_number(s, end);
+            if (!k)
+                goto lenient;
+            memcpy(w, s, k);
+            w += k;
+            s += k;
+        } else {
+            *w++ = *s++;
+        }
+    }
+    if (out)
+        *w = '\0';
+    return out;
+lenient:
+    free(out);
+    return NULL;
+}
+
+/* A dictionary or JSON table as one line of JSON (malloc'd): its exact bytes, else its tree. */
+static char *json_one_line(const nb_payload *p)
+{
+    size_t len = 0;
+    const uint8_t *bytes = nb_payload_data(p, &len);
+    char *line = bytes ? json_compact_exact((const char *)bytes, len) : NULL;
+    if (line)
+        return line;
+    const cJSON *tree = nb_payload_json(p);
+    char *printed = tree ? cJSON_PrintUnformatted(tree) : NULL;
+    line = printed ? strdup(printed) : NULL;
+    cJSON_free(printed);
+    return line;
+}
+
 /*
  * "data": the text of a text payload, the JSON of a dictionary or JSON table.
  * Both exactly as sent (issue 16, "Exact JSON"): a dictionary's bytes go in
- * raw, not re-printed from a tree, so that 2^53+1 or 1.7976931348623157e+308
- * keep every digit, and a text keeps its U+0000.
+ * as sent (json_one_line), not re-printed from a tree, and a text keeps its
+ * U+0000.
  */
 static bool add_data(cJSON *o, const nb_payload *p)
 {
@@ -68,11 +188,9 @@ static bool add_data(cJSON *o, const nb_payload *p)
     const uint8_t *bytes = nb_payload_data(p, &len);
     if (!bytes || (t != NB_TYPE_TEXT && t != NB_TYPE_DICTIONARY && t != NB_TYPE_JSONTABLE))
         return true;
-    if (t != NB_TYPE_TEXT) /* validated JSON text (with no NUL) when it was received or made */
-        return cJSON_AddRawToObject(o, "data", (const char *)bytes) != NULL;
-    char *quoted = json_string_bytes(bytes, len);
-    bool ok = quoted && cJSON_AddRawToObject(o, "data", quoted) != NULL;
-    free(quoted);
+    char *raw = t == NB_TYPE_TEXT ? json_string_bytes(bytes, len) : json_one_line(p);
+    bool ok = raw && cJSON_AddRawToObject(o, "data", raw) != NULL;
+    free(raw);
     return ok;
 }
 
@@ -648,17 +766,13 @@ static void print_inline(const nb_payload *p)
         printf(" %s... (%zu bytes)", q ? q : "?", strlen(text));
         cJSON_free(q);
         free(line);
-    } else if (json && strlen(json) <= INLINE_MAX && !strpbrk(json, "\r\n")) {
-        printf(" %s", json); /* the sender's bytes: every digit of every number */
     } else if (json) {
-        /* Long or on several lines: compact from the tree, when it fits on the line. */
-        const cJSON *tree = nb_payload_json(p);
-        char *compact = tree ? cJSON_PrintUnformatted(tree) : NULL;
-        if (compact && strlen(compact) <= INLINE_MAX)
-            printf(" %s", compact);
+        char *line = json_one_line(p); /* the sender's bytes: every digit of every number */
+        if (line && strlen(line) <= INLINE_MAX)
+            printf(" %s", line);
         else
-            printf(" (%zu bytes of JSON: see --json)", strlen(json));
-        cJSON_free(compact);
+            printf(" (%zu bytes of JSON: see --json)", line ? strlen(line) : strlen(json));
+        free(line);
     } else if (unfetched(p)) {
         char *url = redacted_url(p);
         char *q = url ? cli_quote(url) : NULL;

@@ -214,9 +214,13 @@ NBT_CASE(timestamp_clamped)
 NBT_CASE(timestamp_now)
 {
     char now[NBI_TIMESTAMP_LEN + 1], want[NBI_TIMESTAMP_LEN + 1];
-    time_t before = time(NULL);
+    /* The same clock as nbi_timestamp_now: time() reads a coarse clock that may lag it by a tick. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    time_t before = ts.tv_sec;
     nbi_timestamp_now(now);
-    time_t after = time(NULL);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    time_t after = ts.tv_sec;
     CHECK(strlen(now) == NBI_TIMESTAMP_LEN && now[23] == 'Z' && now[19] == '.');
     bool matches = false;
     for (time_t t = before; t <= after; t++) {
