@@ -85,7 +85,7 @@ timeout 1800 "$BUILD/bench/bench_rr" --url "$URL" --count "$(count 5000)" | tee 
 [ "${PIPESTATUS[0]}" = 0 ] || { echo "run_all: bench_rr failed" >&2; OK=0; }
 line=$(grep '^bench name=S6 ' "$T/rr.out" | tail -1)
 if [ -n "$line" ]; then # bench_rr prints its own machine-readable line
-    nb=$(field "$line" nb) y=$(field "$line" yardstick) unit=$(field "$line" unit)
+    nb=$(field "$line" natsbridge) y=$(field "$line" yardstick) unit=us
 else # else its table: the default natsbridge row against raw nats.c with SendAsap
     nb=$(awk '/^natsbridge nb_client_request/ {print $(NF-1)}' "$T/rr.out")
     y=$(awk '/^raw nats.c, SendAsap/ {print $(NF-1)}' "$T/rr.out")
@@ -97,13 +97,13 @@ note S6 "$nb" "$y" "p50 $unit" "$r" "<= 1.2" "$(met_le "$r" 1.2)" "request/reply
 # ---------------------------------------------------------------------------------------------
 echo; echo "== S7: a link payload through the built-in file server vs curl PUT + GET =="
 if [ -f "$ROOT/bench/bench_link.sh" ]; then
-    NB_LINK_MIB=${NB_LINK_MIB:-$([ "$QUICK" = 1 ] && echo 30 || echo 300)} \
-        timeout 1800 bash "$ROOT/bench/bench_link.sh" "$BUILD" | tee "$T/link.out"
+    mib=${NB_LINK_MIB:-$([ "$QUICK" = 1 ] && echo 30 || echo 300)}
+    timeout 1800 bash "$ROOT/bench/bench_link.sh" "$BUILD/natsbridge" "$mib" | tee "$T/link.out"
     [ "${PIPESTATUS[0]}" = 0 ] || { echo "run_all: bench_link.sh failed" >&2; OK=0; }
     line=$(grep '^bench name=S7 ' "$T/link.out" | tail -1)
     r=$(field "$line" ratio) t=$(field "$line" target)
-    note S7 "$(field "$line" nb)" "$(field "$line" yardstick)" "$(field "$line" unit)" "$r" \
-         ">= ${t:-0.85}" "$(met_ge "$r" "${t:-0.85}")" "300 MiB link (curl PUT + GET)"
+    note S7 "$(field "$line" natsbridge_s)" "$(field "$line" curl_s)" s "$r" \
+         ">= ${t:-0.85}" "$(met_ge "$r" "${t:-0.85}")" "$mib MiB link (curl PUT + GET; RSS $(field "$line" send_rss_mb)/$(field "$line" listen_rss_mb) MB)"
 else
     echo "skipped: bench/bench_link.sh is not in this tree yet"
     note S7 - - - - ">= 0.85" - "300 MiB link (skipped: no bench/bench_link.sh)"

@@ -70,4 +70,16 @@ static inline natsConnection *nbi_client_nats(const nb_client *c) { return c ? c
 /* The options the client was connected with (NULL for a NULL client). */
 static inline const nb_options *nbi_client_opts(const nb_client *c) { return c ? c->opts : NULL; }
 
+/*
+ * The server's max_payload on c's connection, -1 without one (NULL or closed).
+ * Inline here, not in messaging.c, so that transport.c (below messaging in the
+ * layers) can fit an envelope to the server without calling up.
+ */
+static inline int64_t nbi_client_max_payload(const nb_client *c)
+{
+    if (!c || !c->nc || natsConnection_IsClosed(c->nc))
+        return -1;
+    return natsConnection_GetMaxPayload(c->nc);
+}
+
 #endif /* NB_CLIENT_H */

@@ -730,12 +730,7 @@ void nb_client_destroy(nb_client *c)
     free(c);
 }
 
-int64_t nb_client_max_payload(const nb_client *c)
-{
-    if (!c || !c->nc || natsConnection_IsClosed(c->nc))
-        return -1;
-    return natsConnection_GetMaxPayload(c->nc);
-}
+int64_t nb_client_max_payload(const nb_client *c) { return nbi_client_max_payload(c); }
 
 const nb_options *nb_client_options(const nb_client *c) { return c ? c->opts : NULL; }
 

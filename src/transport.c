@@ -15,6 +15,7 @@
 #include "transport.h"
 
 #include "buf.h"
+#include "client.h"
 #include "codec.h"
 #include "fileclient.h"
 #include "ids.h"
@@ -368,7 +369,7 @@ static bool link_destination(const nb_options *o)
  */
 static nb_status fit_server(nb_envelope *e, const char *subject, const nb_options *o)
 {
-    int64_t max = o->auto_link && o->client ? nb_client_max_payload(o->client) : -1;
+    int64_t max = o->auto_link && o->client ? nbi_client_max_payload(o->client) : -1;
     if (max <= 0 || (int64_t)e->json_len <= max || !link_destination(o))
         return NB_OK;
     nb_status s = NB_OK;
