@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench_base64.c - base64 throughput per implementation (src/base64.c):
+ * bench_base64.c - base64 throughput per implementation (src/core/base64.c):
  * encode and decode of 100 B, 1 KiB, 64 KiB and 1 MiB, in GB/s of binary
  * bytes (the payload's size, not its text's), median of 7 samples. Also
  * runs the plain scalar codec the library had before issue 16 ("before"),

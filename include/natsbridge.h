@@ -1536,7 +1536,7 @@ NB_EXTERN nb_status nb_options_set_auto_link(nb_options *o, bool on);
 
 /* == end envelopes that fit the server == */
 
-/* == Python binding support (src/binding_py.c; bindings/python) == */
+/* == Python binding support (src/nats/binding_py.c; bindings/python) == */
 
 /**
  * One payload of a received envelope as views valid while the envelope lives:

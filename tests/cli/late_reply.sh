@@ -3,7 +3,7 @@
 # Two repliers outside any queue group answer every request, so a second reply reaches the
 # requester's inbox as `request` returns and exits. nats.c 3.4.1 crashed on such a message
 # for a destroyed subscription (about 1 request in 30 crashed with exit 139); the inbox is now
-# retired until a later flush (src/messaging.c, retire_inbox). 60 requests must all exit 0.
+# retired until a later flush (src/nats/messaging.c, retire_inbox). 60 requests must all exit 0.
 source "$(dirname "$0")/lib.sh" "$@"
 start_server
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_fileserver.c - libFuzzer target for the built-in file server's request
- * parsing (src/fileserver.h): request paths and Plik route segments, Plik
+ * parsing (src/fileserver/fileserver.h): request paths and Plik route segments, Plik
  * file names, the Range header, message framing (Content-Length and
  * Transfer-Encoding), the JSON options of POST /upload, and the CORS
- * decisions (src/fileserver_cors.c): the configured origin comes from the
+ * decisions (src/fileserver/fileserver_cors.c): the configured origin comes from the
  * operator, the Origin header, method and path from any client.
  *
  * The first input byte picks the parser, the rest is its input. Besides

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_cdata.c - the Arrow C Data Interface (src/table_cdata.c): export and
+ * test_cdata.c - the Arrow C Data Interface (src/table/table_cdata.c): export and
  * import round trips, exports outliving their table, slices (offsets), and
  * hostile imports. Leaks are caught by the ASan build (detect_leaks).
  */

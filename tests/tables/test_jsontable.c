@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_jsontable.c - tables as JSON arrays of row objects (src/jsontable.c):
+ * test_jsontable.c - tables as JSON arrays of row objects (src/table/jsontable.c):
  * the mapping of every type, exact integers, type inference, round trips,
  * and bad JSON refused naming the column and row.
  */

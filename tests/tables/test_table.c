@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_table.c - the table model (src/table.c): building column by column,
+ * test_table.c - the table model (src/table/table.c): building column by column,
  * reading through views, appending batches, and every refusal naming what
  * was wrong.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_table_payload.c - table payloads (src/payload.c "Table payloads"):
+ * test_table_payload.c - table payloads (src/envelope/payload.c "Table payloads"):
  * Arrow IPC and JSON tables through an envelope's wire text and back, the
  * Python peer's JSON inside "table", tables in files, and wrong payloads.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_base64.c - the strict base64 codec of src/base64.c.
+ * test_base64.c - the strict base64 codec of src/core/base64.c.
  */
 #include "test.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_base64_impl.c - every base64 implementation the CPU can run (portable
- * tables, SSSE3, AVX2; src/base64.c) against a reference: the plain scalar
+ * tables, SSSE3, AVX2; src/core/base64.c) against a reference: the plain scalar
  * codec the library had before it was vectorized, kept here verbatim in
  * behaviour. Same characters out, same bytes back, and for every refused
  * input the same message, so the same offset of the first bad character.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_codec.c - the envelope codec (src/codec_write.c, src/codec_read.c) and envelope fields
- * (src/envelope.c): both directions for every field and type, the exact
+ * test_codec.c - the envelope codec (src/envelope/codec_write.c, src/envelope/codec_read.c) and envelope fields
+ * (src/envelope/envelope.c): both directions for every field and type, the exact
  * wire text, the peers' variants, and bad input of every kind.
  */
 #include "test.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_payload.c - payload types, constructors, accessors and content checks
- * (src/payload.c).
+ * (src/envelope/payload.c).
  */
 #include "test.h"
 

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 /*
- * A user seed and its public key, computed independently of src/nkey.c
+ * A user seed and its public key, computed independently of src/core/nkey.c
  * (Python's cryptography Ed25519 with the nkeys base32 + CRC-16 encoding).
  * A throwaway test key, not a secret.
  */

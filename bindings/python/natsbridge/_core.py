@@ -1052,7 +1052,7 @@ _batches = threading.local()  # each reading thread's reusable delivery array
 class Subscription:
     """A subscription: iterate over it for Messages, or give Client.subscribe a callback.
 
-    Both kinds read an nb_py_queue (src/binding_py.c): nats.c's thread decodes each envelope
+    Both kinds read an nb_py_queue (src/nats/binding_py.c): nats.c's thread decodes each envelope
     without the GIL and queues it; a reader takes up to 64 queued deliveries per call, so
     that a busy subscription takes the GIL once per batch rather than once per message. A
     callback subscription has one Python thread of its own calling the callback in order."""

@@ -387,7 +387,7 @@ for _name, _res, _args in (
                                       _PP)),
         ("nb_smartsend_items", _S, (c_char_p, POINTER(Item), c_size_t, POINTER(SendFields), _P,
                                     _PP)),
-        # the binding's own entry points (src/binding_py.c): fewer crossings per message
+        # the binding's own entry points (src/nats/binding_py.c): fewer crossings per message
         ("nb_py_envelope_view", _S, (_P, POINTER(PayloadView), c_size_t, POINTER(c_size_t))),
         ("nb_py_queue_subscribe", _S, (_P, _PP, c_char_p, c_char_p, c_size_t)),
         ("nb_py_queue_next", _S, (_P, c_int64, POINTER(Delivery), c_size_t, POINTER(c_size_t))),

@@ -367,7 +367,7 @@ def api_callback_raises(run, nb):
 
 
 def api_batches(run, nb):
-    """Deliveries taken from the C queue in batches (src/binding_py.c): thousands of envelopes
+    """Deliveries taken from the C queue in batches (src/nats/binding_py.c): thousands of envelopes
     arrive complete and in order through a callback and an iterator, a malformed message
     between them is reported in its place, and close() stops a callback subscription."""
     sys.path.insert(0, os.path.join(SRC, "tests", "interop", "python"))

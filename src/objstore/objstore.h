@@ -10,13 +10,7 @@
 
 #include "integrity.h"
 #include "internal.h"
-
-#define NBI_OBJSTORE_SCHEME "nats-os://"
-
-/* Bucket names as nats.go accepts them (^[a-zA-Z0-9_-]+$); errors name the bucket. */
-nb_status nbi_objstore_check_bucket(const char *bucket);
-/* Object names: non-empty UTF-8 whose encoded subject fits a protocol line. */
-nb_status nbi_objstore_check_name(const char *name);
+#include "osurl.h"
 
 /* Creates the bucket of cfg on c's connection, or opens it as it is when it exists. */
 nb_status nbi_objstore_create(nb_objstore **out, const nb_client *c, const nb_objstore_config *cfg);
@@ -46,12 +40,6 @@ nb_status nbi_objstore_put_path(nb_objstore *os, const char *name, const char *p
 nb_status nbi_objstore_put_reader(nb_objstore *os, const char *name, nb_read_fn read,
                                   void *closure, nb_object_info *info,
                                   char hex[NBI_SHA256_HEX_LEN + 1]);
-
-/* True when url is an Object Store link (scheme nats-os, any case). */
-bool nbi_objstore_is_url(const char *url);
-
-/* An allowed origin "nats-os://BUCKET" (nb_options_add_allowed_origin): NB_INVALID_ARG naming it when malformed. */
-nb_status nbi_objstore_check_origin(const char *origin);
 
 /*
  * The bucket allowlist of nats-os:// links: url must be well formed
@@ -83,12 +71,6 @@ nb_status nbi_objstore_download(const nb_download_request *req, uint8_t **data, 
 
 /* ---- parsers reached by the fuzz targets (tests/fuzz/fuzz_objstore.c) ---- */
 
-/*
- * nats-os://BUCKET[/NAME] split into a checked bucket and a percent-decoded,
- * checked name (malloc'd; NULL on failure). want_name: a name must be there
- * (and name is non-NULL), else it must not.
- */
-nb_status nbi_objstore_parse_url(const char *url, bool want_name, char **bucket, char **name);
 /*
  * An object's meta message JSON (len bytes) read into info (freed by
  * nb_object_info_clear, also on failure); *deleted for a tombstone; a link

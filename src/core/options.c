@@ -7,7 +7,7 @@
 #include "buf.h"
 #include "nkey.h"
 #include "redact.h"
-#include "objstore.h" /* nats-os:// allowed origins */
+#include "osurl.h" /* nats-os:// link stores and allowed origins */
 
 #include <errno.h>
 #include <stdio.h>
@@ -443,7 +443,7 @@ nb_status nb_options_add_allowed_origin(nb_options *o, const char *origin)
     nb_status s = check(o, "allowed_origin");
     if (s != NB_OK)
         return s;
-    /* nats-os://BUCKET allows a bucket (objstore_link.c checks its name). */
+    /* nats-os://BUCKET allows a bucket (osurl.c checks its name). */
     if (origin && nbi_objstore_is_url(origin) && (s = nbi_objstore_check_origin(origin)) != NB_OK)
         return nbi_fail_prefix(s, "options: allowed origin");
     if (!origin || (!has_scheme(origin, schemes) && !nbi_objstore_is_url(origin)))
@@ -985,4 +985,18 @@ nb_status nb_options_set_auto_link(nb_options *o, bool on)
     if (s == NB_OK)
         o->auto_link = on;
     return s;
+}
+
+nb_status nb_options_set_link_store(nb_options *o, const char *url)
+{
+    if (!o)
+        return nbi_fail(NB_INVALID_ARG, "options: link_store: options is NULL");
+    if (!url || !*url)
+        return nbi_set_string(&o->link_store, NULL);
+    char *bucket = NULL;
+    nb_status s = nbi_objstore_parse_url(url, false, &bucket, NULL);
+    free(bucket);
+    if (s != NB_OK)
+        return nbi_fail_prefix(s, "options: link_store");
+    return nbi_set_string(&o->link_store, url);
 }

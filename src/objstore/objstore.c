@@ -48,8 +48,6 @@
 #define DEFAULT_IDLE_MS 10000
 #define DEFAULT_IN_FLIGHT 32      /* 4 MiB of chunks awaiting their acks */
 #define FETCH_BATCH 32            /* chunks asked for per pull request: 4 MiB */
-#define BUCKET_MAX 200
-#define NAME_MAX_BYTES 2048       /* its base64 must fit a NATS protocol line */
 #define DIGEST_PREFIX "SHA-256="
 #define DIGEST_LEN (8 + 44)       /* prefix + padded base64 of 32 bytes */
 #define NUID_MAX 64
@@ -77,42 +75,6 @@ void nbi_objstore_restrict_links(nb_objstore *os, nbi_bucket_allowed_fn allowed,
 /* ======================================================================== */
 /* Names                                                                    */
 /* ======================================================================== */
-
-/* nats.go's validBucketRe: ^[a-zA-Z0-9_-]+$ */
-nb_status nbi_objstore_check_bucket(const char *bucket)
-{
-    if (!bucket || !*bucket)
-        return nbi_fail(NB_INVALID_ARG, "object store: the bucket name is empty");
-    size_t n = strlen(bucket);
-    for (size_t i = 0; i < n; i++) {
-        char ch = bucket[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                  (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
-        if (!ok)
-            return nbi_fail(NB_INVALID_ARG,
-                            "object store: bucket name '%.200s' is invalid: only letters, digits, "
-                            "'-' and '_' are allowed",
-                            bucket);
-    }
-    if (n > BUCKET_MAX)
-        return nbi_fail(NB_INVALID_ARG, "object store: bucket name '%.60s...' is longer than %d",
-                        bucket, BUCKET_MAX);
-    return NB_OK;
-}
-
-/* Any UTF-8 name will do (ADR-20), as long as it is not empty. */
-nb_status nbi_objstore_check_name(const char *name)
-{
-    if (!name || !*name)
-        return nbi_fail(NB_INVALID_ARG, "object store: the object name is empty");
-    size_t n = strlen(name);
-    if (n > NAME_MAX_BYTES)
-        return nbi_fail(NB_INVALID_ARG, "object store: object name '%.60s...' is longer than %d bytes",
-                        name, NAME_MAX_BYTES);
-    if (!nbi_utf8_valid((const uint8_t *)name, n))
-        return nbi_fail(NB_INVALID_ARG, "object store: object name '%.200s' is not valid UTF-8", name);
-    return NB_OK;
-}
 
 /* Standard base64 into the URL alphabet, in place ('=' padding is kept). */
 static void to_url_alphabet(char *s)

@@ -18,124 +18,6 @@
 #include <string.h>
 #include <strings.h>
 
-bool nbi_objstore_is_url(const char *url)
-{
-    return url && strncasecmp(url, NBI_OBJSTORE_SCHEME, strlen(NBI_OBJSTORE_SCHEME)) == 0;
-}
-
-static bool unreserved(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
-}
-
-/* RFC 3986 percent-encoding of an object name; '/' stays as it is. */
-static char *percent_encode(const char *name)
-{
-    size_t n = strlen(name);
-    char *out = malloc(3 * n + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        if (unreserved(*p)) {
-            *o++ = (char)*p;
-        } else {
-            snprintf(o, 4, "%%%02X", *p);
-            o += 3;
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-static nb_status percent_decode(const char *url, const char *in, char **out)
-{
-    char *d = malloc(strlen(in) + 1), *o = d;
-    if (!d)
-        return nbi_fail(NB_NO_MEMORY, "out of memory");
-    for (const char *p = in; *p; p++) {
-        if (*p != '%') {
-            *o++ = *p;
-            continue;
-        }
-        int hi = nbi_hex_digit(p[1]), lo = hi < 0 ? -1 : nbi_hex_digit(p[2]);
-        if (lo < 0 || (hi == 0 && lo == 0)) {
-            free(d);
-            return nbi_fail(NB_INVALID_ARG, "Object Store URL '%.300s': bad percent-escape at '%.3s'",
-                            url, p);
-        }
-        *o++ = (char)(hi << 4 | lo);
-        p += 2;
-    }
-    *o = '\0';
-    *out = d;
-    return NB_OK;
-}
-
-/*
- * nats-os://BUCKET[/NAME]: the bucket is checked like any bucket name, the
- * name percent-decoded. want_name says whether a name must (or must not) be there.
- */
-static nb_status parse_url(const char *url, bool want_name, char **bucket, char **name)
-{
-    *bucket = NULL;
-    if (name)
-        *name = NULL;
-    if (!nbi_objstore_is_url(url))
-        return nbi_fail(NB_INVALID_ARG, "Object Store URL '%.300s' does not start with nats-os://",
-                        url ? url : "(null)");
-    const char *b = url + strlen(NBI_OBJSTORE_SCHEME);
-    size_t blen = strcspn(b, "/");
-    const char *rest = b[blen] == '/' ? b + blen + 1 : b + blen;
-    if (!(*bucket = malloc(blen + 1)))
-        return nbi_fail(NB_NO_MEMORY, "out of memory");
-    snprintf(*bucket, blen + 1, "%.*s", (int)blen, b);
-    nb_status s = nbi_objstore_check_bucket(*bucket);
-    if (s == NB_OK && want_name && !*rest)
-        s = nbi_fail(NB_INVALID_ARG, "Object Store URL '%.300s' names no object (nats-os://BUCKET/NAME)",
-                     url);
-    if (s == NB_OK && !want_name && *rest)
-        s = nbi_fail(NB_INVALID_ARG,
-                     "Object Store URL '%.300s' must name only a bucket (nats-os://BUCKET)", url);
-    if (s == NB_OK && want_name)
-        s = percent_decode(url, rest, name);
-    if (s == NB_OK && want_name && (s = nbi_objstore_check_name(*name)) != NB_OK)
-        nbi_fail_prefix(s, "Object Store URL '%.300s'", url);
-    if (s != NB_OK) {
-        if (s == NB_INVALID_ARG && !strstr(nb_last_error(), url))
-            nbi_fail_prefix(s, "Object Store URL '%.300s'", url);
-        free(*bucket);
-        *bucket = NULL;
-        if (name) {
-            free(*name);
-            *name = NULL;
-        }
-    }
-    return s;
-}
-
-nb_status nb_options_set_link_store(nb_options *o, const char *url)
-{
-    if (!o)
-        return nbi_fail(NB_INVALID_ARG, "options: link_store: options is NULL");
-    if (!url || !*url)
-        return nbi_set_string(&o->link_store, NULL);
-    char *bucket = NULL;
-    nb_status s = parse_url(url, false, &bucket, NULL);
-    free(bucket);
-    if (s != NB_OK)
-        return nbi_fail_prefix(s, "options: link_store");
-    return nbi_set_string(&o->link_store, url);
-}
-
-nb_status nbi_objstore_check_origin(const char *origin)
-{
-    char *bucket = NULL;
-    nb_status s = parse_url(origin, false, &bucket, NULL);
-    free(bucket);
-    return s;
-}
-
 /* True when origin is "nats-os://BUCKET" of exactly this bucket (names are case-sensitive). */
 static bool origin_is_bucket(const char *origin, const char *bucket)
 {
@@ -160,7 +42,7 @@ static bool bucket_allowed(const char *bucket, const void *ctx)
 nb_status nbi_objstore_check_link(const char *url, const nb_options *o, const char *what)
 {
     char *bucket = NULL, *name = NULL;
-    nb_status s = parse_url(url, true, &bucket, &name);
+    nb_status s = nbi_objstore_parse_url(url, true, &bucket, &name);
     if (s != NB_OK)
         return nbi_fail_prefix(s, "%s", what);
     /* Like an HTTP origin: the receiver's credentials may read buckets the sender must not
@@ -179,7 +61,7 @@ nb_status nbi_objstore_check_link(const char *url, const nb_options *o, const ch
 /* "nats-os://BUCKET/" + the percent-encoded name (malloc'd). */
 static char *link_url(const char *bucket, const char *name)
 {
-    char *encoded = percent_encode(name);
+    char *encoded = nbi_objstore_url_encode(name);
     size_t n = encoded ? strlen(NBI_OBJSTORE_SCHEME) + strlen(bucket) + strlen(encoded) + 2 : 0;
     char *url = n ? malloc(n) : NULL;
     if (url)
@@ -250,7 +132,7 @@ nb_status nbi_objstore_upload(const nb_upload_request *req, const nb_options *o,
         return no_client(o->link_store, "link payloads are put into the Object Store");
     char *bucket = NULL, *name = NULL;
     nb_objstore *os = NULL;
-    nb_status s = parse_url(o->link_store, false, &bucket, NULL);
+    nb_status s = nbi_objstore_parse_url(o->link_store, false, &bucket, NULL);
     if (s == NB_OK) {
         nb_objstore_config cfg = {.bucket = bucket};
         s = nbi_objstore_create(&os, o->client, &cfg);
@@ -303,7 +185,7 @@ nb_status nbi_objstore_download(const nb_download_request *req, uint8_t **data, 
         return no_client(req->url, "nats-os:// links are fetched from the Object Store");
     char *bucket = NULL, *name = NULL;
     nb_objstore *os = NULL;
-    nb_status s = parse_url(req->url, true, &bucket, &name);
+    nb_status s = nbi_objstore_parse_url(req->url, true, &bucket, &name);
     if (s == NB_OK)
         s = nbi_objstore_open(&os, o->client, bucket);
     if (s == NB_OK) {
@@ -315,10 +197,4 @@ nb_status nbi_objstore_download(const nb_download_request *req, uint8_t **data, 
     free(bucket);
     free(name);
     return s;
-}
-
-/* For the fuzz target (objstore.h): parse_url as it is. */
-nb_status nbi_objstore_parse_url(const char *url, bool want_name, char **bucket, char **name)
-{
-    return parse_url(url, want_name, bucket, name);
 }
