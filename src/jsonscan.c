@@ -225,28 +225,24 @@ HOT const char *quote_or_backslash(const char *p, const char *end)
  * The string at s whose first '"' or backslash after the opening quote is
  * at q, which is a backslash or the end: finds the closing quote as cJSON
  * does (a backslash always takes the next byte) and checks the escapes.
- * Out of line: most strings have no escape.
+ * Returns the closing quote, NULL when invalid. Out of line (most strings
+ * have no escape), and given no pointer into the caller's loop, whose
+ * position and values then stay in registers.
  */
-static bool scan_escaped(nbi_json_scanner *sc, const char **pos, nbi_json_value *v, const char *q)
+static const char *scan_escaped(nbi_json_scanner *sc, const char *s, const char *q)
 {
-    const char *s = *pos, *end = sc->end;
+    const char *end = sc->end;
     while (q < end && *q != '"') {
         if (*q == '\\' && ++q >= end)
-            return fail(sc, q - 1); /* the text ends with a backslash */
+            return fail(sc, q - 1), NULL; /* the text ends with a backslash */
         q++;
     }
     if (q >= end)
-        return fail(sc, end);
+        return fail(sc, end), NULL;
     const char *bad = NULL;
     if (decode_body(s + 1, q, NULL, &bad) == SIZE_MAX)
-        return fail(sc, bad);
-    v->start = s;
-    v->len = (size_t)(q + 1 - s);
-    v->kind = NBI_JSON_STRING;
-    v->depth = 0;
-    v->escaped = true;
-    *pos = q + 1;
-    return true;
+        return fail(sc, bad), NULL;
+    return q;
 }
 
 /* s at '"': a string without escapes is scanned here, in line. */
@@ -254,13 +250,14 @@ HOT bool scan_string(nbi_json_scanner *sc, const char **pos, nbi_json_value *v)
 {
     const char *s = *pos;
     const char *q = quote_or_backslash(s + 1, sc->end);
-    if (q == sc->end || *q != '"')
-        return scan_escaped(sc, pos, v, q);
+    bool escaped = q == sc->end || *q != '"';
+    if (escaped && !(q = scan_escaped(sc, s, q)))
+        return false;
     v->start = s;
     v->len = (size_t)(q + 1 - s);
     v->kind = NBI_JSON_STRING;
     v->depth = 0;
-    v->escaped = false;
+    v->escaped = escaped;
     *pos = q + 1;
     return true;
 }
@@ -367,26 +364,31 @@ HOT bool scan_number(nbi_json_scanner *sc, const char **pos, nbi_json_value *v)
     return true;
 }
 
-/* null, true or false at s (cJSON compares the word's bytes, nothing after it). */
-static bool scan_literal(nbi_json_scanner *sc, const char **pos, nbi_json_value *v)
+/* The literal at s: null, true or false (cJSON compares the word's bytes only), else invalid. */
+static nbi_json_kind literal_kind(const char *s, const char *end)
+{
+    size_t left = (size_t)(end - s);
+    if (left >= 4 && memcmp(s, "null", 4) == 0)
+        return NBI_JSON_NULL;
+    if (left >= 4 && memcmp(s, "true", 4) == 0)
+        return NBI_JSON_TRUE;
+    if (left >= 5 && memcmp(s, "false", 5) == 0)
+        return NBI_JSON_FALSE;
+    return NBI_JSON_INVALID;
+}
+
+HOT bool scan_literal(nbi_json_scanner *sc, const char **pos, nbi_json_value *v)
 {
     const char *s = *pos;
-    size_t left = (size_t)(sc->end - s);
-    nbi_json_kind kind = NBI_JSON_INVALID;
-    size_t len = *s == 'f' ? 5 : 4;
-    if (left >= len)
-        kind = memcmp(s, "null", 4) == 0    ? NBI_JSON_NULL
-               : memcmp(s, "true", 4) == 0  ? NBI_JSON_TRUE
-               : memcmp(s, "false", 5) == 0 ? NBI_JSON_FALSE
-                                            : NBI_JSON_INVALID;
+    nbi_json_kind kind = literal_kind(s, sc->end);
     if (kind == NBI_JSON_INVALID)
         return fail(sc, s);
     v->start = s;
-    v->len = len;
+    v->len = kind == NBI_JSON_FALSE ? 5 : 4;
     v->kind = kind;
     v->depth = 0;
     v->escaped = false;
-    *pos = s + len;
+    *pos = s + v->len;
     return true;
 }
 
