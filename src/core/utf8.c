@@ -6,6 +6,9 @@
 #include "utf8.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid (RFC 3629 table). */
 static size_t utf8_seq(const uint8_t *s, size_t n)
@@ -28,25 +31,47 @@ static size_t utf8_seq(const uint8_t *s, size_t n)
     return len;
 }
 
+/*
+ * Length of the ASCII prefix of s: 32 bytes a step with SSE2 (every x86-64
+ * has it), 8 with a word elsewhere. Most text, JSON and all base64 is ASCII.
+ */
+static size_t ascii_prefix(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    for (; n - i >= 32; i += 32) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16));
+        if (_mm_movemask_epi8(_mm_or_si128(a, b))) /* the top bit of some byte */
+            break;
+    }
+#endif
+    for (; n - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080ull)
+            break;
+    }
+    while (i < n && s[i] < 0x80)
+        i++;
+    return i;
+}
+
 size_t nbi_utf8_check(const uint8_t *s, size_t n)
 {
     size_t i = 0;
-    while (i < n) {
-        /* Fast path: eight ASCII bytes at a time (base64 and most text). */
-        if (n - i >= 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (!(w & 0x8080808080808080ull)) {
-                i += 8;
-                continue;
-            }
+    for (;;) {
+        i += ascii_prefix(s + i, n - i);
+        /* A run of multi-byte sequences (non-Latin text) goes on without the ASCII scan. */
+        while (i < n && s[i] >= 0x80) {
+            size_t k = utf8_seq(s + i, n - i);
+            if (k == 0)
+                return i;
+            i += k;
         }
-        size_t k = utf8_seq(s + i, n - i);
-        if (k == 0)
-            return i;
-        i += k;
+        if (i == n)
+            return n;
     }
-    return n;
 }
 
 bool nbi_utf8_valid(const uint8_t *s, size_t n) { return nbi_utf8_check(s, n) == n; }

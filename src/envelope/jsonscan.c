@@ -12,8 +12,18 @@
 #include <emmintrin.h>
 #endif
 
+/*
+ * The scanner's steps, forced in line into its loop: a call per token (the
+ * registers saved and restored) cost as much as scanning the token.
+ */
+#if defined(__GNUC__)
+#define HOT static inline __attribute__((always_inline))
+#else
+#define HOT static inline
+#endif
+
 /* cJSON's buffer_skip_whitespace: every byte up to 32 separates tokens. */
-static const char *skip_ws(const char *s, const char *end)
+HOT const char *skip_ws(const char *s, const char *end)
 {
     while (s < end && (unsigned char)*s <= 32)
         s++;
@@ -27,6 +37,17 @@ static bool fail(nbi_json_scanner *sc, const char *at)
         sc->err = at;
     return false;
 }
+
+#if defined(__SSE2__)
+/* Bit i set when byte i of the 16 at p is '"' or a backslash. */
+static inline unsigned quote_or_backslash16(const char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                               _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    return (unsigned)_mm_movemask_epi8(hit);
+}
+#endif
 
 void nbi_json_scanner_init(nbi_json_scanner *sc, const char *text, size_t len)
 {
@@ -150,16 +171,14 @@ static size_t decode_body(const char *p, const char *q, char *out, const char **
  * 16 a step with SSE2 (every x86-64 has it; 8 with a word trick elsewhere),
  * which suits keys and ids, the rest with memchr (base64).
  */
-static const char *quote_or_backslash(const char *p, const char *end)
+static const char *quote_or_backslash_long(const char *p, const char *end)
 {
     const char *lim = end - p > 64 ? p + 64 : end;
 #if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\');
     while (lim - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        int hits = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)));
+        unsigned hits = quote_or_backslash16(p);
         if (hits)
-            return p + __builtin_ctz((unsigned)hits);
+            return p + __builtin_ctz(hits);
         p += 16;
     }
 #else
@@ -188,31 +207,57 @@ static const char *quote_or_backslash(const char *p, const char *end)
     return bs ? bs : q;
 }
 
-/* s at '"': finds the closing quote as cJSON does (a backslash always takes the next byte). */
-static bool scan_string(nbi_json_scanner *sc, const char **pos, nbi_json_value *v)
+/* The same, with the first 16 bytes (most keys and short values) tested in line. */
+HOT const char *quote_or_backslash(const char *p, const char *end)
 {
-    const char *s = *pos, *end = sc->end;
-    const char *body = s + 1;
-    const char *q = quote_or_backslash(body, end);
-    if (q == end)
-        return fail(sc, end);
-    v->escaped = *q == '\\';
-    if (v->escaped) {
-        while (q < end && *q != '"') {
-            if (*q == '\\' && ++q >= end)
-                return fail(sc, q - 1); /* the text ends with a backslash */
-            q++;
-        }
-        if (q >= end)
-            return fail(sc, end);
-        const char *bad = NULL;
-        if (decode_body(body, q, NULL, &bad) == SIZE_MAX)
-            return fail(sc, bad);
+#if defined(__SSE2__)
+    if (end - p >= 16) {
+        unsigned hits = quote_or_backslash16(p);
+        if (hits)
+            return p + __builtin_ctz(hits);
+        p += 16;
     }
+#endif
+    return quote_or_backslash_long(p, end);
+}
+
+/*
+ * The string at s whose first '"' or backslash after the opening quote is
+ * at q, which is a backslash or the end: finds the closing quote as cJSON
+ * does (a backslash always takes the next byte) and checks the escapes.
+ * Returns the closing quote, NULL when invalid. Out of line (most strings
+ * have no escape), and given no pointer into the caller's loop, whose
+ * position and values then stay in registers.
+ */
+static const char *scan_escaped(nbi_json_scanner *sc, const char *s, const char *q)
+{
+    const char *end = sc->end;
+    while (q < end && *q != '"') {
+        if (*q == '\\' && ++q >= end)
+            return fail(sc, q - 1), NULL; /* the text ends with a backslash */
+        q++;
+    }
+    if (q >= end)
+        return fail(sc, end), NULL;
+    const char *bad = NULL;
+    if (decode_body(s + 1, q, NULL, &bad) == SIZE_MAX)
+        return fail(sc, bad), NULL;
+    return q;
+}
+
+/* s at '"': a string without escapes is scanned here, in line. */
+HOT bool scan_string(nbi_json_scanner *sc, const char **pos, nbi_json_value *v)
+{
+    const char *s = *pos;
+    const char *q = quote_or_backslash(s + 1, sc->end);
+    bool escaped = q == sc->end || *q != '"';
+    if (escaped && !(q = scan_escaped(sc, s, q)))
+        return false;
     v->start = s;
     v->len = (size_t)(q + 1 - s);
     v->kind = NBI_JSON_STRING;
     v->depth = 0;
+    v->escaped = escaped;
     *pos = q + 1;
     return true;
 }
@@ -257,9 +302,22 @@ static bool is_number_char(char c)
     return is_digit(c) || c == '+' || c == '-' || c == 'e' || c == 'E' || c == '.';
 }
 
-static const char *digits(const char *p, const char *r)
+/* The end of the run of decimal digits at p: 16 bytes a step with SSE2, no branch per digit. */
+HOT const char *digits(const char *p, const char *end)
 {
-    while (p < r && is_digit(*p))
+#if defined(__SSE2__)
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* Signed compares: bytes >= 0x80 are negative, so no digit. */
+        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                      _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+        unsigned other = (unsigned)_mm_movemask_epi8(digit) ^ 0xFFFFu;
+        if (other)
+            return p + __builtin_ctz(other);
+        p += 16;
+    }
+#endif
+    while (p < end && is_digit(*p))
         p++;
     return p;
 }
@@ -270,7 +328,7 @@ static const char *digits(const char *p, const char *r)
  * the whole run as strtod reads it (its first byte is '-' or a digit):
  * '-'? (D+ ('.' D*)? | '.' D+) ([eE] [+-]? D+)?
  */
-static bool scan_number(nbi_json_scanner *sc, const char **pos, nbi_json_value *v)
+HOT bool scan_number(nbi_json_scanner *sc, const char **pos, nbi_json_value *v)
 {
     const char *s = *pos, *end = sc->end, *p = s;
     if (*p == '-')
@@ -306,25 +364,46 @@ static bool scan_number(nbi_json_scanner *sc, const char **pos, nbi_json_value *
     return true;
 }
 
-static bool scan_literal(nbi_json_scanner *sc, const char **pos, nbi_json_value *v)
+/* The literal at s: null, true or false (cJSON compares the word's bytes only), else invalid. */
+static nbi_json_kind literal_kind(const char *s, const char *end)
 {
-    static const struct {
-        const char *word;
-        size_t len;
-        nbi_json_kind kind;
-    } words[] = {{"null", 4, NBI_JSON_NULL}, {"false", 5, NBI_JSON_FALSE}, {"true", 4, NBI_JSON_TRUE}};
+    size_t left = (size_t)(end - s);
+    if (left >= 4 && memcmp(s, "null", 4) == 0)
+        return NBI_JSON_NULL;
+    if (left >= 4 && memcmp(s, "true", 4) == 0)
+        return NBI_JSON_TRUE;
+    if (left >= 5 && memcmp(s, "false", 5) == 0)
+        return NBI_JSON_FALSE;
+    return NBI_JSON_INVALID;
+}
+
+HOT bool scan_literal(nbi_json_scanner *sc, const char **pos, nbi_json_value *v)
+{
     const char *s = *pos;
-    for (size_t i = 0; i < 3; i++) {
-        if ((size_t)(sc->end - s) >= words[i].len && memcmp(s, words[i].word, words[i].len) == 0) {
-            v->start = s;
-            v->len = words[i].len;
-            v->kind = words[i].kind;
-            v->depth = 0;
-            v->escaped = false;
-            *pos = s + words[i].len;
-            return true;
-        }
-    }
+    nbi_json_kind kind = literal_kind(s, sc->end);
+    if (kind == NBI_JSON_INVALID)
+        return fail(sc, s);
+    v->start = s;
+    v->len = kind == NBI_JSON_FALSE ? 5 : 4;
+    v->kind = kind;
+    v->depth = 0;
+    v->escaped = false;
+    *pos = s + v->len;
+    return true;
+}
+
+/* cJSON's parse_value for all but containers: dispatch on the first byte. */
+HOT bool scan_scalar(nbi_json_scanner *sc, const char **pos, nbi_json_value *v)
+{
+    const char *s = *pos;
+    if (s >= sc->end)
+        return fail(sc, s);
+    if (*s == '"')
+        return scan_string(sc, pos, v);
+    if (*s == '-' || is_digit(*s))
+        return scan_number(sc, pos, v);
+    if (*s == 'n' || *s == 't' || *s == 'f')
+        return scan_literal(sc, pos, v);
     return fail(sc, s);
 }
 
@@ -332,12 +411,50 @@ static bool scan_literal(nbi_json_scanner *sc, const char **pos, nbi_json_value 
 /* Containers                                                               */
 /* ------------------------------------------------------------------------ */
 
-static bool scan_value(nbi_json_scanner *sc, const char **pos, int level, nbi_json_value *v);
+/*
+ * Both the walker and the whole-value scanner follow cJSON's parse_object
+ * and parse_array: no trailing comma, keys are strings, at most
+ * NBI_JSON_MAX_DEPTH levels.
+ */
+
+/* An object member's key, the ':' and the whitespace around it; *pos then at its value. */
+HOT bool scan_key(nbi_json_scanner *sc, const char **pos, nbi_json_value *key)
+{
+    const char *p = *pos, *end = sc->end;
+    /* cJSON reports a key that is no string one byte on. */
+    if (p >= end || *p != '"')
+        return fail(sc, p < end ? p + 1 : end);
+    if (!scan_string(sc, &p, key))
+        return false;
+    p = skip_ws(p, end);
+    if (p >= end || *p != ':')
+        return fail(sc, p);
+    *pos = skip_ws(p + 1, end);
+    return true;
+}
 
 /*
- * The walker follows cJSON's parse_object / parse_array: no trailing
- * comma, keys are strings, at most NBI_JSON_MAX_DEPTH levels.
+ * After a member's value at *pos: 1 past a ',' and the whitespace after it,
+ * 0 past the closing bracket close, -1 (failed) at anything else.
  */
+HOT int after_member(nbi_json_scanner *sc, const char **pos, char close)
+{
+    const char *p = skip_ws(*pos, sc->end);
+    if (p < sc->end && *p == ',') {
+        *pos = skip_ws(p + 1, sc->end);
+        return 1;
+    }
+    if (p < sc->end && *p == close) {
+        *pos = p + 1;
+        return 0;
+    }
+    fail(sc, p);
+    return -1;
+}
+
+/* The bracket that closes the one at p: '{' + 2 is '}', '[' + 2 is ']' in ASCII. */
+static inline char closer(const char *p) { return (char)(*p + 2); }
+
 static inline bool walk_start(nbi_json_walk *w, nbi_json_scanner *sc, const char *p, int level)
 {
     w->sc = sc;
@@ -355,44 +472,30 @@ static inline bool walk_start(nbi_json_walk *w, nbi_json_scanner *sc, const char
 static inline int walk_next(nbi_json_walk *w, nbi_json_value *key)
 {
     nbi_json_scanner *sc = w->sc;
-    const char *end = sc->end;
     char close = w->object ? '}' : ']';
-    const char *p = skip_ws(w->at, end);
-    if (w->first && p < end && *p == close) {
-        w->at = p + 1;
-        return 0;
-    }
-    if (!w->first) {
-        if (p < end && *p == close) {
+    const char *p = w->at;
+    if (w->first) {
+        p = skip_ws(p, sc->end);
+        if (p < sc->end && *p == close) {
             w->at = p + 1;
             return 0;
         }
-        if (p >= end || *p != ',') {
-            fail(sc, p);
-            return -1;
+        w->first = false;
+    } else {
+        int more = after_member(sc, &p, close);
+        if (more <= 0) {
+            w->at = p;
+            return more;
         }
-        p = skip_ws(p + 1, end);
     }
-    w->first = false;
-    if (w->object) {
-        nbi_json_value k;
-        /* cJSON reports a key that is no string one byte on. */
-        if (p >= end || *p != '"') {
-            fail(sc, p < end ? p + 1 : end);
-            return -1;
-        }
-        if (!scan_string(sc, &p, key ? key : &k))
-            return -1;
-        p = skip_ws(p, end);
-        if (p >= end || *p != ':') {
-            fail(sc, p);
-            return -1;
-        }
-        p = skip_ws(p + 1, end);
-    }
+    nbi_json_value k;
+    if (w->object && !scan_key(sc, &p, key ? key : &k))
+        return -1;
     w->at = p;
     return 1;
 }
+
+static bool scan_value(nbi_json_scanner *sc, const char **pos, int level, nbi_json_value *v);
 
 static inline bool walk_value(nbi_json_walk *w, nbi_json_value *v)
 {
@@ -410,23 +513,6 @@ static inline void walk_span(const nbi_json_walk *w, nbi_json_value *v)
     v->kind = w->object ? NBI_JSON_OBJECT : NBI_JSON_ARRAY;
     v->depth = w->deepest + 1;
     v->escaped = false;
-}
-
-static bool scan_container(nbi_json_scanner *sc, const char **pos, int level, nbi_json_value *v)
-{
-    nbi_json_walk w;
-    if (!walk_start(&w, sc, *pos, level))
-        return false;
-    int more;
-    nbi_json_value item;
-    while ((more = walk_next(&w, NULL)) == 1)
-        if (!walk_value(&w, &item))
-            return false;
-    if (more < 0)
-        return false;
-    walk_span(&w, v);
-    *pos = w.at;
-    return true;
 }
 
 /* The exported walker: the same functions, which the scanner itself inlines. */
@@ -454,27 +540,71 @@ void nbi_json_walk_leave(nbi_json_walk *w, const nbi_json_walk *child, nbi_json_
         w->deepest = v->depth;
 }
 
+/*
+ * A member of the innermost open container starts at *pos: its key and
+ * ':' when that is an object; then *pos is at its value, which must exist.
+ */
+HOT bool member_start(nbi_json_scanner *sc, const char **pos, char close)
+{
+    nbi_json_value key;
+    if (close == '}' && !scan_key(sc, pos, &key))
+        return false;
+    return *pos < sc->end || fail(sc, *pos);
+}
+
+/*
+ * The container at *pos (level others deep) scanned whole, without
+ * recursion: close[] is the stack of the brackets still open, so that
+ * 1000 levels cost no call stack. Only the span and depth are kept.
+ */
+static bool scan_nested(nbi_json_scanner *sc, const char **pos, int level, nbi_json_value *v)
+{
+    char close[NBI_JSON_MAX_DEPTH];
+    const char *p = *pos, *end = sc->end, *start = p;
+    int top = -1, deepest = 0, more = 0;
+    nbi_json_value item;
+    do {
+        if (*p == '{' || *p == '[') {
+            if (level + top + 1 >= NBI_JSON_MAX_DEPTH)
+                return fail(sc, p);
+            close[++top] = closer(p);
+            if (top >= deepest)
+                deepest = top + 1;
+            p = skip_ws(p + 1, end);
+            if (p >= end || *p != close[top]) { /* not empty: on to its first member */
+                if (!member_start(sc, &p, close[top]))
+                    return false;
+                continue;
+            }
+            p++; /* {} or []: a value like any scalar */
+            if (--top < 0)
+                break;
+        } else if (!scan_scalar(sc, &p, &item)) {
+            return false;
+        }
+        /* After a value: ',' and the next member, or the brackets it closes. */
+        while ((more = after_member(sc, &p, close[top])) == 0)
+            if (--top < 0)
+                break;
+        if (more < 0 || (more > 0 && !member_start(sc, &p, close[top])))
+            return false;
+    } while (top >= 0);
+    v->start = start;
+    v->len = (size_t)(p - start);
+    v->kind = *start == '{' ? NBI_JSON_OBJECT : NBI_JSON_ARRAY;
+    v->depth = deepest;
+    v->escaped = false;
+    *pos = p;
+    return true;
+}
+
 /* cJSON's parse_value: dispatch on the first byte. */
 static bool scan_value(nbi_json_scanner *sc, const char **pos, int level, nbi_json_value *v)
 {
     const char *s = *pos;
-    if (s >= sc->end)
-        return fail(sc, s);
-    switch (*s) {
-    case '"':
-        return scan_string(sc, pos, v);
-    case '{':
-    case '[':
-        return scan_container(sc, pos, level, v);
-    case 'n':
-    case 't':
-    case 'f':
-        return scan_literal(sc, pos, v);
-    default:
-        if (*s == '-' || is_digit(*s))
-            return scan_number(sc, pos, v);
-        return fail(sc, s);
-    }
+    if (s < sc->end && (*s == '{' || *s == '['))
+        return scan_nested(sc, pos, level, v);
+    return scan_scalar(sc, pos, v);
 }
 
 const char *nbi_json_document_start(const nbi_json_scanner *sc)
