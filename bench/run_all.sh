@@ -136,6 +136,12 @@ if [ "${NB_JS:-1}" = 1 ]; then
             r=$(awk -v a="$c" -v b="$js" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.1f", a / b }')
             note "$s-vs-js" "$c" "$js" env/s "$r" ">= $want" "$(met_ge "$r" "$want")" \
                  "${LABEL[$s]}: natsbridge C / nats.js seed-style peer"
+            # The ceiling of that ratio: natsbridge moves envelopes through the same server
+            # as raw nats.c moving the same wire bytes, so it cannot beat raw / nats.js.
+            raw=$(field "$(grep "^bench name=$s " "$T/thr.out" | tail -1)" yardstick)
+            r=$(awk -v a="$raw" -v b="$js" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.1f", a / b }')
+            note "$s-raw-vs-js" "$raw" "$js" env/s "$r" "-" "-" \
+                 "${LABEL[$s]}: its ceiling, raw nats.c / nats.js peer"
         done
     else
         echo "skipped: no node or no tests/interop/js/node_modules (bash scripts/install-deps.sh --test)"
