@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // secure.test.mjs - the binding against secured nats-servers with every connection option of
-// the C library (issue 14): NKey seed file, .creds file and the same credentials from memory,
-// TLS with a private CA and an expected host name, mutual TLS, and their error paths (wrong or
-// damaged seed, expired or foreign creds, refused client certificate, missing and unreadable
-// files). tests/security/run_lib.sh makes the material and starts one server per method
+// the C library (issue 14): token, NKey seed file, .creds file and the same credentials from
+// memory, TLS with a private CA and an expected host name, mutual TLS, and their error paths
+// (wrong or damaged seed, expired or foreign creds, refused client certificate, missing and
+// unreadable files). tests/security/run_lib.sh makes the material and starts one server per method
 // (SEC_URL_<method>, SEC_PORT_<method>, SEC_M); every error, util.inspect output and envelope is
 // checked against SEC_M/secrets, and run_lib.sh greps this run's output as well.
 import { test } from 'node:test';
@@ -84,6 +84,12 @@ function credsParts(name) {
 }
 
 const INVALID = { code: 'NB_INVALID_ARG' };
+
+test('token: round trip; a wrong token refused without naming it', async () => {
+  const natsUrl = url('token');
+  await roundtrip('token', natsUrl, { token: sec('TOKEN') });
+  await refused('a wrong token', ['token', 'refused'], { natsUrl, token: sec('BAD_TOKEN') });
+});
 
 test('NKey seed file: round trip; wrong, damaged, missing and unreadable seeds refused', async () => {
   const natsUrl = url('nkey');
