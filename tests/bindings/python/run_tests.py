@@ -853,7 +853,7 @@ def run_cell(run, cell):
     elif parts[0] == "api":
         globals()["api_" + parts[1]](run, binding(run))
     elif parts[0] == "secure":
-        secure.run_cell(parts[1], binding(run), run.dir)
+        secure.run_cell(parts[1], binding(run), run)
     else:
         multi_cell(run, parts[0], parts[2])
 

@@ -20,9 +20,10 @@ CELLS = ["nkey", "creds", "tls", "mtls"]
 
 
 def _env(name):
-    v = os.environ.get(name)
+    """SEC_<name>, set by run_lib.sh."""
+    v = os.environ.get("SEC_" + name)
     if not v:
-        raise Failure("%s is not set: run the secure.* cells through tests/security/run_lib.sh "
+        raise Failure("SEC_%s is not set: run the secure.* cells through tests/security/run_lib.sh "
                       "(ctest -L python)" % name)
     return v
 
@@ -30,10 +31,11 @@ def _env(name):
 class Secured:
     """The fixture's servers and material, and the checks every cell makes."""
 
-    def __init__(self, nb, tmp):
+    def __init__(self, nb, run):
         self.nb = nb
-        self.tmp = tmp  # the cell's own directory
-        self.m = _env("SEC_M")
+        self.run = run  # run_tests.Run: the cell's directory, the CLI, background processes
+        self.tmp = run.dir
+        self.m = _env("M")
         with open(self.file("secrets")) as f:
             self.secrets = [line.rstrip("\n") for line in f if line.strip()]
         if len(self.secrets) < 20:
@@ -43,10 +45,23 @@ class Secured:
         return os.path.join(self.m, name)
 
     def url(self, method):
-        return _env("SEC_URL_" + method)
+        return _env("URL_" + method)
 
     def tls_url(self, method):
-        return "tls://127.0.0.1:" + _env("SEC_PORT_" + method)
+        return "tls://127.0.0.1:" + _env("PORT_" + method)
+
+    def https_fileserver(self):
+        """The CLI's file server over HTTPS (the fixture's server certificate) wanting the
+        fixture's token for uploads (from a file: not on a command line); returns its URL."""
+        token = os.path.join(self.tmp, "fs-token")
+        with open(token, "w") as f:
+            f.write(_env("TOKEN") + "\n")
+        p = self.run.background("fs-https", [
+            self.run.args.nb, "fileserver", "--listen", "127.0.0.1:0", "--dir",
+            os.path.join(self.tmp, "fs-https"), "--tls-cert", self.file("server.pem"),
+            "--tls-key", self.file("server.key"), "--token-file", token, "--quiet"])
+        self.run.wait_text("fs-https.out", "listening on https://", p)
+        return self.run.read("fs-https.out").split("listening on ", 1)[1].split(" ", 1)[0]
 
     def clean(self, what, text):
         """Fails when text holds a secret (naming its line in the list, never the secret)."""
@@ -54,18 +69,21 @@ class Secured:
             if s in text:
                 raise Failure("%s holds secret #%d of %s" % (what, i + 1, self.file("secrets")))
 
-    def roundtrip(self, what, url, **kw):
-        """A Client subscribes and smartsend (its own connection) sends, both with kw; the
-        message arrives, and no repr or envelope holds a secret or a URL's userinfo."""
+    def roundtrip(self, what, url, link=False, **kw):
+        """A Client subscribes and smartsend (its own connection) sends, both with kw (the
+        payload by link through the file server when link); the message arrives, and no repr
+        or envelope holds a secret or a URL's userinfo."""
         nb = self.nb
         subject = "sec.py." + what
         with nb.Client(nats_url=url, connect_timeout=5, **kw) as c:
             sub = c.subscribe(subject)
             c.flush()
             sent = nb.smartsend(subject, [("w", "hello " + what, "text")], nats_url=url,
-                                connect_timeout=5, **kw)
+                                connect_timeout=5, link=["w"] if link else [], **kw)
             msg = sub.next_msg(10)
             expect_eq(what + ": received", msg.payloads[0][1], "hello " + what)
+            expect_eq(what + ": transport", sent["payloads"][0]["transport"],
+                      "link" if link else "direct")
             for label, text in (("repr(client)", repr(c)), ("vars(client)", repr(vars(c))),
                                 ("repr(subscription)", repr(sub)),
                                 ("the envelope sent", json.dumps(sent)),
@@ -76,8 +94,8 @@ class Secured:
                 if "@" in env["broker_url"]:
                     raise Failure("%s: broker_url %r carries userinfo" % (what, env["broker_url"]))
 
-    def refused(self, what, words, cls=None, send=False, **kw):
-        """Client(**kw) (or smartsend with kw when send) raises cls (by default
+    def refused(self, what, words, cls=None, send=False, link=False, **kw):
+        """Client(**kw) (or smartsend with kw when send, by link when link) raises cls (by default
         ConnectionFailedError) whose message holds every word of words (case-insensitive);
         neither the message, its repr nor its printed traceback holds a secret. Returns the
         exception."""
@@ -85,7 +103,8 @@ class Secured:
         cls = cls or nb.ConnectionFailedError
         try:
             if send:
-                nb.smartsend("sec.py.refused", [("w", "x", "text")], connect_timeout=3, **kw)
+                nb.smartsend("sec.py.refused", [("w", "x", "text")], connect_timeout=3,
+                             link=["w"] if link else [], **kw)
             else:
                 nb.Client(connect_timeout=3, **kw).close()
         except cls as e:
@@ -192,6 +211,16 @@ def cell_tls(s, nb):
               tls_required=True)
     s.refused("a missing CA file", ["no-such-ca.pem"], nb.InvalidArgumentError, nats_url=tls,
               tls_ca_file=s.file("no-such-ca.pem"))
+    # The file server over HTTPS with a private CA and an upload token: a link round trip.
+    fs = dict(nats_url=s.url("plain"), fileserver_url=s.https_fileserver())
+    s.roundtrip("fs-https", fs["nats_url"], link=True, fileserver_url=fs["fileserver_url"],
+                fileserver_ca_file=s.file("ca.pem"), fileserver_token=_env("TOKEN"))
+    s.refused("an upload with a wrong token", ["HTTP 401"], nb.NatsBridgeError, send=True,
+              link=True, fileserver_ca_file=s.file("ca.pem"), fileserver_token=_env("BAD_TOKEN"),
+              **fs)
+    s.refused("the file server's certificate of another CA", ["certificate could not be verified"],
+              nb.NatsBridgeError, send=True, link=True, fileserver_ca_file=s.file("ca2.pem"),
+              fileserver_token=_env("TOKEN"), **fs)
 
 
 def cell_mtls(s, nb):
@@ -224,5 +253,5 @@ def cell_mtls(s, nb):
               fileserver_key_file=s.file("no-such-fs.key"))
 
 
-def run_cell(name, nb, tmp):
-    globals()["cell_" + name](Secured(nb, tmp), nb)
+def run_cell(name, nb, run):
+    globals()["cell_" + name](Secured(nb, run), nb)
