@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import util from 'node:util';
-import { nb, TMP, nextOf } from './helpers.mjs';
+import { nb, NB_CLI, TMP, nextOf, start, waitText } from './helpers.mjs';
 
 const { Client, smartsend } = nb;
 
@@ -33,18 +33,20 @@ function clean(what, text) {
   assert.ok(i < 0, `${what} holds secret #${i + 1} of ${file('secrets')}`);
 }
 
-// A Client subscribes and smartsend (its own connection) sends, both with opts; the message
-// arrives, and neither util.inspect nor the envelopes hold a secret or a URL's userinfo.
-async function roundtrip(what, natsUrl, opts) {
+// A Client subscribes and smartsend (its own connection) sends, both with opts (the payload
+// by link through the file server when link); the message arrives, and neither util.inspect
+// nor the envelopes hold a secret or a URL's userinfo.
+async function roundtrip(what, natsUrl, opts, { link = false } = {}) {
   const c = await Client.connect({ natsUrl, connectTimeout: 5000, ...opts });
   try {
     const s = `sec.node.${what}.${process.pid}`;
     const sub = c.subscribe(s);
     await c.flush();
     const sent = await smartsend(s, [{ dataname: 'w', type: 'text', data: `hello ${what}` }],
-      { natsUrl, connectTimeout: 5000, ...opts });
+      { natsUrl, connectTimeout: 5000, ...opts, link: link ? ['w'] : [] });
     const got = await nextOf(sub);
     assert.equal(got.payloads[0].data, `hello ${what}`);
+    assert.equal(got.payloads[0].transport, link ? 'link' : 'direct', `${what}: transport`);
     clean(`${what}: util.inspect(client)`, util.inspect(c, { depth: 6, showHidden: true }));
     clean(`${what}: util.inspect(subscription)`, util.inspect(sub, { depth: 6 }));
     for (const [label, env] of [['sent', sent], ['received', got]]) {
@@ -57,11 +59,11 @@ async function roundtrip(what, natsUrl, opts) {
   }
 }
 
-// Client.connect (or smartsend with send: true) rejects with code (NB_CONNECTION by default)
+// Client.connect (or smartsend with send: true, by link with link: true) rejects with code (NB_CONNECTION by default)
 // and a message holding every word of words (case-insensitive); the message, the stack and
 // util.inspect(error) hold no secret.
-async function refused(what, words, opts, { code = 'NB_CONNECTION', send = false } = {}) {
-  const o = { connectTimeout: 3000, ...opts };
+async function refused(what, words, opts, { code = 'NB_CONNECTION', send = false, link = false } = {}) {
+  const o = { connectTimeout: 3000, ...opts, ...(link ? { link: ['w'] } : {}) };
   const p = send ? smartsend('sec.node.refused', [{ dataname: 'w', type: 'text', data: 'x' }], o)
     : Client.connect(o).then((c) => c.close());
   await assert.rejects(p, (e) => {
@@ -84,6 +86,17 @@ function credsParts(name) {
 }
 
 const INVALID = { code: 'NB_INVALID_ARG' };
+
+// The CLI's file server over HTTPS (the fixture's server certificate) wanting the fixture's
+// token for uploads (from a file: not on a command line); resolves to [its URL, the process].
+async function httpsFileserver() {
+  const token = path.join(TMP, 'fs-token');
+  fs.writeFileSync(token, `${sec('TOKEN')}\n`);
+  const p = start(NB_CLI, ['fileserver', '--listen', '127.0.0.1:0', '--dir', path.join(TMP, 'fs-https'),
+    '--tls-cert', file('server.pem'), '--tls-key', file('server.key'), '--token-file', token, '--quiet']);
+  await waitText(p, 'listening on https://');
+  return [/listening on (\S+)/.exec(p.out + p.err)[1], p];
+}
 
 test('token: round trip; a wrong token refused without naming it', async () => {
   const natsUrl = url('token');
@@ -155,6 +168,24 @@ test('TLS: private CA, expected host name, tlsRequired; wrong CA, host name and 
   await refused('another CA', ['certificate', 'CA'], { natsUrl: tlsUrl('tls'), tlsCaFile: file('ca2.pem') });
   await refused('TLS required of a plain server', ['TLS'], { natsUrl: url('plain'), tlsRequired: true });
   await refused('a missing CA file', ['no-such-ca\\.pem'], { natsUrl, tlsCaFile: file('no-such-ca.pem') }, INVALID);
+});
+
+test('file server over HTTPS: private CA and upload token; a wrong token and another CA refused', async () => {
+  const [fileserverUrl, server] = await httpsFileserver();
+  try {
+    const natsUrl = url('plain');
+    await roundtrip('fshttps', natsUrl, { fileserverUrl, fileserverCaFile: file('ca.pem'), fileserverToken: sec('TOKEN') },
+      { link: true });
+    await refused('an upload with a wrong token', ['HTTP 401'],
+      { natsUrl, fileserverUrl, fileserverCaFile: file('ca.pem'), fileserverToken: sec('BAD_TOKEN') },
+      { code: 'NB_HTTP', send: true, link: true });
+    await refused("the file server's certificate of another CA", ['certificate could not be verified'],
+      { natsUrl, fileserverUrl, fileserverCaFile: file('ca2.pem'), fileserverToken: sec('TOKEN') },
+      { code: 'NB_HTTP', send: true, link: true });
+  } finally {
+    server.kill();
+    await server.exited;
+  }
 });
 
 test('mutual TLS: client certificate and key; none, another CA, a wrong key, missing files refused', async () => {
