@@ -145,7 +145,8 @@ test('creds: file, from memory (credsJwt/credsSeed), over TLS; expired, foreign 
     { natsUrl, credsFile: file('expired.creds') }, { send: true });
   await refused("a JWT with another user's seed", ['creds', 'refused'],
     { natsUrl, credsJwt: mem.credsJwt, credsSeed: readLine('nkey.seed') });
-  await refused('a JWT that is not one', ['not a JWT'], { natsUrl, credsJwt: 'not-a-jwt', credsSeed: mem.credsSeed }, INVALID);
+  await refused('a JWT that is not one', ['not a JWT'],
+    { natsUrl, credsJwt: 'not-a-jwt', credsSeed: mem.credsSeed }, INVALID);
   await refused('a seed that is not one', ['not a user NKey seed'],
     { natsUrl, credsJwt: mem.credsJwt, credsSeed: 'SUnot-a-seed' }, INVALID);
   await refused('a JWT without its seed', ['not a user NKey seed'], { natsUrl, credsJwt: mem.credsJwt }, INVALID);
@@ -167,6 +168,14 @@ test('TLS: private CA, expected host name, tlsRequired; wrong CA, host name and 
   await refused('no CA', ['certificate', 'tlsCaFile|tls_ca_file'], { natsUrl: tlsUrl('tls') });
   await refused('another CA', ['certificate', 'CA'], { natsUrl: tlsUrl('tls'), tlsCaFile: file('ca2.pem') });
   await refused('TLS required of a plain server', ['TLS'], { natsUrl: url('plain'), tlsRequired: true });
+  // The connection's name, as the server's monitoring shows it.
+  const named = await Client.connect({ natsUrl: url('plain'), connectionName: 'nbtest-node-name' });
+  try {
+    const connz = await (await fetch(`${sec('MON_plain')}/connz`)).json();
+    assert.ok(connz.connections.some((c) => c.name === 'nbtest-node-name'), 'connectionName not in /connz');
+  } finally {
+    await named.close();
+  }
   await refused('a missing CA file', ['no-such-ca\\.pem'], { natsUrl, tlsCaFile: file('no-such-ca.pem') }, INVALID);
 });
 
@@ -174,8 +183,8 @@ test('file server over HTTPS: private CA and upload token; a wrong token and ano
   const [fileserverUrl, server] = await httpsFileserver();
   try {
     const natsUrl = url('plain');
-    await roundtrip('fshttps', natsUrl, { fileserverUrl, fileserverCaFile: file('ca.pem'), fileserverToken: sec('TOKEN') },
-      { link: true });
+    const fsOpts = { fileserverUrl, fileserverCaFile: file('ca.pem'), fileserverToken: sec('TOKEN') };
+    await roundtrip('fshttps', natsUrl, fsOpts, { link: true });
     await refused('an upload with a wrong token', ['HTTP 401'],
       { natsUrl, fileserverUrl, fileserverCaFile: file('ca.pem'), fileserverToken: sec('BAD_TOKEN') },
       { code: 'NB_HTTP', send: true, link: true });

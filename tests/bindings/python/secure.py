@@ -13,6 +13,7 @@ user JWT and private-key line); run_lib.sh greps this process's output as well."
 import json
 import os
 import traceback
+import urllib.request
 
 from run_matrix import Failure, expect_eq
 
@@ -211,6 +212,12 @@ def cell_tls(s, nb):
               tls_required=True)
     s.refused("a missing CA file", ["no-such-ca.pem"], nb.InvalidArgumentError, nats_url=tls,
               tls_ca_file=s.file("no-such-ca.pem"))
+    # The connection's name, as the server's monitoring shows it.
+    with nb.Client(nats_url=s.url("plain"), connection_name="nbtest-py-name"):
+        with urllib.request.urlopen(_env("MON_plain") + "/connz", timeout=5) as r:
+            names = [c.get("name") for c in json.load(r)["connections"]]
+        if "nbtest-py-name" not in names:
+            raise Failure("connection_name: the server's /connz shows %s" % names)
     # The file server over HTTPS with a private CA and an upload token: a link round trip.
     fs = dict(nats_url=s.url("plain"), fileserver_url=s.https_fileserver())
     s.roundtrip("fs-https", fs["nats_url"], link=True, fileserver_url=fs["fileserver_url"],
