@@ -195,6 +195,7 @@ test('file server over HTTPS: private CA and upload token; a wrong token and ano
     server.kill();
     await server.exited;
   }
+  clean("the file server's output", server.out + server.err);
 });
 
 test('mutual TLS: client certificate and key; none, another CA, a wrong key, missing files refused', async () => {

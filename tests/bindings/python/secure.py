@@ -228,6 +228,7 @@ def cell_tls(s, nb):
     s.refused("the file server's certificate of another CA", ["certificate could not be verified"],
               nb.NatsBridgeError, send=True, link=True, fileserver_ca_file=s.file("ca2.pem"),
               fileserver_token=_env("TOKEN"), **fs)
+    s.clean("the file server's output", s.run.read("fs-https.out") + s.run.read("fs-https.err"))
 
 
 def cell_mtls(s, nb):
