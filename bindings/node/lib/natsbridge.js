@@ -270,9 +270,10 @@ class Consumer {
 
 /** One NATS connection for many sends, subscriptions, requests and JetStream calls. */
 class Client {
-  constructor(handle, options) {
+  // The options stay in the addon (nb_options): the Client keeps no copy, so that
+  // util.inspect(client) or a console.log never shows a password, token or seed.
+  constructor(handle) {
     this._h = handle;
-    this._options = options;
     this._subs = new Set();
     this._closed = false;
     this._sendQ = [];
@@ -282,8 +283,7 @@ class Client {
 
   /** Connects ({natsUrl, fileserverUrl, sizeThreshold, auth and TLS options, ...}). */
   static async connect(options = {}) {
-    const o = sendOptions(options);
-    return new Client(await native.connect(o), o);
+    return new Client(await native.connect(sendOptions(options)));
   }
 
   _handle() {

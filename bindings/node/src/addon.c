@@ -193,6 +193,14 @@ static bool applied(napi_env env, nb_status s)
     return s == NB_OK;
 }
 
+/* Frees a copy of an option's string, wiped first: it may be a password or a seed. */
+static void free_wiped(char *v)
+{
+    if (v)
+        memset(v, 0, strlen(v));
+    free(v);
+}
+
 static bool apply_strings(napi_env env, napi_value obj, nb_options *o)
 {
     for (size_t i = 0; i < sizeof string_options / sizeof string_options[0]; i++) {
@@ -202,34 +210,39 @@ static bool apply_strings(napi_env env, napi_value obj, nb_options *o)
         if (!v)
             continue;
         nb_status s = string_options[i].set(o, v);
-        /* Secrets are wiped before the copy is freed, as the library does with its own. */
-        memset(v, 0, strlen(v));
-        free(v);
+        free_wiped(v); /* as the library does with its own copies of secrets */
         if (!applied(env, s))
             return false;
     }
     return true;
 }
 
-/* Options given as pairs (user/password, TLS client certificate). */
+typedef nb_status (*pair_setter)(nb_options *, const char *, const char *);
+
+/* The options given as pairs, JS names -> setter; either half alone reaches the setter
+ * (NULL for the other), which then names what is missing. */
+static const struct {
+    const char *first, *second;
+    pair_setter set;
+} pair_options[] = {
+    {"user", "password", nb_options_set_user_password},
+    {"credsJwt", "credsSeed", nb_options_set_creds},
+    {"tlsCertFile", "tlsKeyFile", nb_options_set_tls_client_cert},
+    {"fileserverCertFile", "fileserverKeyFile", nb_options_set_fileserver_client_cert},
+};
+
 static bool apply_pairs(napi_env env, napi_value obj, nb_options *o)
 {
-    char *a = NULL, *b = NULL;
-    bool ok = nbn_prop_string(env, obj, "user", &a) && nbn_prop_string(env, obj, "password", &b);
-    if (ok && (a || b))
-        ok = applied(env, nb_options_set_user_password(o, a ? a : "", b ? b : ""));
-    if (b)
-        memset(b, 0, strlen(b));
-    free(a);
-    free(b);
-    a = b = NULL;
-    if (ok)
-        ok = nbn_prop_string(env, obj, "tlsCertFile", &a) &&
-             nbn_prop_string(env, obj, "tlsKeyFile", &b);
-    if (ok && (a || b))
-        ok = applied(env, nb_options_set_tls_client_cert(o, a, b));
-    free(a);
-    free(b);
+    bool ok = true;
+    for (size_t i = 0; ok && i < sizeof pair_options / sizeof pair_options[0]; i++) {
+        char *a = NULL, *b = NULL;
+        ok = nbn_prop_string(env, obj, pair_options[i].first, &a) &&
+             nbn_prop_string(env, obj, pair_options[i].second, &b);
+        if (ok && (a || b))
+            ok = applied(env, pair_options[i].set(o, a, b));
+        free_wiped(a);
+        free_wiped(b);
+    }
     return ok;
 }
 

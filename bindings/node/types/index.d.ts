@@ -30,10 +30,13 @@ export interface ConnectOptions {
   checksum?: boolean; uploader?: 'plik' | 'put'; linkStore?: string; allowOrigins?: string[];
   maxRetries?: number; baseDelay?: number; maxDelay?: number; downloadDeadline?: number; maxDownload?: number;
   downloadDir?: string; fetchLinks?: boolean; user?: string; password?: string; token?: string;
-  nkeySeedFile?: string; credsFile?: string; tlsCaFile?: string; tlsCertFile?: string; tlsKeyFile?: string;
+  nkeySeedFile?: string; credsFile?: string;
+  /** A .creds file's user JWT and NKey seed ("SU...") as text, instead of credsFile. */
+  credsJwt?: string; credsSeed?: string;
+  tlsCaFile?: string; tlsCertFile?: string; tlsKeyFile?: string;
   tlsHostname?: string; tlsRequired?: boolean; connectionName?: string; connectTimeout?: number;
   allowReconnect?: boolean; maxReconnect?: number; reconnectWait?: number; sendAsap?: boolean;
-  fileserverToken?: string; fileserverCaFile?: string;
+  fileserverToken?: string; fileserverCaFile?: string; fileserverCertFile?: string; fileserverKeyFile?: string;
 }
 
 export interface SendOptions {

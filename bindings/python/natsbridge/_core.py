@@ -193,7 +193,8 @@ _EVENT = _lib.EVENT_CB(_event_trampoline)
 # Keyword -> how it is applied to an nb_options. Secrets are only ever handed to the library.
 _OPTION_KEYS = ("nats_url", "fileserver_url", "size_threshold", "sender_name", "sender_id",
                 "direct_sha256", "user", "password", "token", "nkey_seed_file", "creds_file",
-                "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_hostname", "tls_required",
+                "creds_jwt", "creds_seed", "tls_ca_file", "tls_cert_file", "tls_key_file",
+                "tls_hostname", "tls_required",
                 "fileserver_ca_file", "fileserver_cert_file", "fileserver_key_file",
                 "fileserver_token", "allowed_origins", "link_store", "connect_timeout",
                 "allow_reconnect", "max_reconnect", "reconnect_wait", "send_asap",
@@ -241,6 +242,8 @@ class _Options:
                 setter(key, _b(g(key)))
         if g("user") is not None or g("password") is not None:
             setter("user_password", _b(g("user") or ""), _b(g("password") or ""))
+        if g("creds_jwt") is not None or g("creds_seed") is not None:  # a .creds from memory
+            setter("creds", _b(g("creds_jwt") or ""), _b(g("creds_seed") or ""))
         if g("tls_ca_file") is not None:
             setter("tls_ca_file", _b(g("tls_ca_file")))
         if g("tls_cert_file") is not None or g("tls_key_file") is not None:
@@ -751,7 +754,8 @@ class Client:
             c.send("subject", [("note", "hello", "text")])
 
     Keywords: nats_url, fileserver_url, size_threshold, sender_name, sender_id; NATS
-    authentication user/password, token, nkey_seed_file, creds_file; TLS tls_ca_file,
+    authentication user/password, token, nkey_seed_file, creds_file or creds_jwt/creds_seed
+    (the user JWT and NKey seed as text); TLS tls_ca_file,
     tls_cert_file/tls_key_file, tls_hostname, tls_required; file server TLS and token
     fileserver_ca_file, fileserver_cert_file/fileserver_key_file, fileserver_token;
     allowed_origins, link_store ("nats-os://BUCKET"), download_dir, fetch_links,

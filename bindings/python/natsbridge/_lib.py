@@ -327,6 +327,7 @@ for _name, _res, _args in (
         ("nb_options_set_token", _S, (_P, c_char_p)),
         ("nb_options_set_nkey_seed_file", _S, (_P, c_char_p)),
         ("nb_options_set_creds_file", _S, (_P, c_char_p)),
+        ("nb_options_set_creds", _S, (_P, c_char_p, c_char_p)),
         ("nb_options_set_tls_ca_file", _S, (_P, c_char_p)),
         ("nb_options_set_tls_client_cert", _S, (_P, c_char_p, c_char_p)),
         ("nb_options_set_tls_hostname", _S, (_P, c_char_p)),

@@ -18,6 +18,8 @@ Cells:
                                    js2pyb, pyb2py, py2pyb
     reqrep.<pair>                  request/reply: pyb_to_c, c_to_pyb, pyb_to_js, js_to_pyb
     api.<name>                     the binding's own behaviour (see the functions api_*)
+    secure.<name>                  against secured servers (secure.py; run through
+                                   tests/security/run_lib.sh, which starts them)
 """
 
 import hashlib
@@ -35,6 +37,7 @@ SRC = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "interop"))
 sys.path.insert(0, os.path.join(SRC, "bindings", "python"))
 import run_matrix as rm  # noqa: E402
+import secure  # noqa: E402
 from run_matrix import Failure, expect_eq  # noqa: E402
 
 CELL_SECONDS = 100
@@ -72,7 +75,8 @@ def all_cells():
     cells = ["seed." + s for s in SEEDS]
     for d in DIRECTIONS:
         cells += ["%s.multi.%s" % (d, m) for m in MODES.get(d, ["direct", "link", "mixed"])]
-    return cells + ["reqrep." + r for r in REQREP] + ["api." + a for a in API]
+    return (cells + ["reqrep." + r for r in REQREP] + ["api." + a for a in API] +
+            ["secure." + c for c in secure.CELLS])
 
 
 # ------------------------------------------------------------------------------------------
@@ -848,6 +852,8 @@ def run_cell(run, cell):
         reqrep_cell(run, parts[1])
     elif parts[0] == "api":
         globals()["api_" + parts[1]](run, binding(run))
+    elif parts[0] == "secure":
+        secure.run_cell(parts[1], binding(run), run)
     else:
         multi_cell(run, parts[0], parts[2])
 
