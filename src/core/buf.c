@@ -9,14 +9,22 @@
 #include <string.h>
 #include <sys/mman.h>
 
-nb_status nbi_buf_reserve(nbi_buf *b, size_t extra)
+/* The bytes b needs for extra more (plus the NUL) in *need, or NB_TOO_LARGE. */
+static nb_status needed(const nbi_buf *b, size_t extra, size_t *need)
 {
     /* Catch size_t overflow before it turns into a short allocation. */
     if (extra > SIZE_MAX - b->len - 1)
         return nbi_fail(NB_TOO_LARGE, "buffer: %zu more bytes overflow size_t", extra);
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap)
-        return NB_OK;
+    *need = b->len + extra + 1;
+    return NB_OK;
+}
+
+nb_status nbi_buf_reserve(nbi_buf *b, size_t extra)
+{
+    size_t need = 0;
+    nb_status s = needed(b, extra, &need);
+    if (s != NB_OK || need <= b->cap)
+        return s;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
@@ -29,33 +37,38 @@ nb_status nbi_buf_reserve(nbi_buf *b, size_t extra)
 }
 
 /*
- * A block of *cap bytes. A large one is advised for transparent huge pages
- * over the whole 2 MiB-aligned pages inside it. It stays a plain malloc
- * block (glibc maps a block this large on its own and unmaps it on free, so
- * the heap that other buffers reuse is left alone). The advice is a hint (the
- * kernel may have THP off): its failure costs speed only.
+ * A block of at least *cap bytes (*cap updated). A large one starts on a
+ * 2 MiB boundary and is advised for transparent huge pages, so that filling
+ * it takes one page fault per 2 MiB: its size is rounded up to whole 2 MiB
+ * pages when that adds at most an eighth (else its tail, under 2 MiB, keeps
+ * 4 KiB pages). It stays a plain free()-able block (glibc maps a block this
+ * large on its own and unmaps it on free, so the heap that other buffers
+ * reuse is left alone). The advice is a hint (the kernel may have THP off):
+ * its failure costs speed only.
  */
 static uint8_t *alloc_sized(size_t *cap)
 {
-    uint8_t *p = malloc(*cap);
 #ifdef MADV_HUGEPAGE
-    if (p && *cap >= 2 * NBI_BUF_HUGE) {
-        uintptr_t lo = ((uintptr_t)p + NBI_BUF_HUGE - 1) & ~(uintptr_t)(NBI_BUF_HUGE - 1);
-        uintptr_t hi = ((uintptr_t)p + *cap) & ~(uintptr_t)(NBI_BUF_HUGE - 1);
-        if (hi > lo)
-            (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    if (*cap >= 2 * NBI_BUF_HUGE && *cap <= SIZE_MAX - NBI_BUF_HUGE) {
+        size_t pages = (*cap + NBI_BUF_HUGE - 1) & ~(NBI_BUF_HUGE - 1);
+        size_t size = pages - *cap <= *cap / 8 ? pages : *cap;
+        uint8_t *p = aligned_alloc(NBI_BUF_HUGE, pages); /* (a multiple of the alignment) */
+        if (p) {
+            (void)madvise(p, size & ~(NBI_BUF_HUGE - 1), MADV_HUGEPAGE);
+            *cap = size;
+        }
+        return p;
     }
 #endif
-    return p;
+    return malloc(*cap);
 }
 
 nb_status nbi_buf_reserve_exact(nbi_buf *b, size_t extra)
 {
-    if (extra > SIZE_MAX - b->len - 1)
-        return nbi_fail(NB_TOO_LARGE, "buffer: %zu more bytes overflow size_t", extra);
-    size_t cap = b->len + extra + 1;
-    if (cap <= b->cap)
-        return NB_OK;
+    size_t cap = 0;
+    nb_status s = needed(b, extra, &cap);
+    if (s != NB_OK || cap <= b->cap)
+        return s;
     uint8_t *data = alloc_sized(&cap);
     if (!data)
         return nbi_fail(NB_NO_MEMORY, "buffer: cannot allocate %zu bytes", cap);

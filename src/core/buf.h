@@ -21,8 +21,9 @@ nb_status nbi_buf_append(nbi_buf *b, const void *data, size_t n);
 nb_status nbi_buf_append_str(nbi_buf *b, const char *s);
 /*
  * Makes room for exactly extra more bytes (plus the NUL) in one allocation, for
- * a writer that has sized its output: no doubling slack, no growth copies. In a
- * block of 2 * NBI_BUF_HUGE bytes or more, the whole 2 MiB pages are advised for
+ * a writer that has sized its output: no doubling slack, no growth copies. A
+ * block of 2 * NBI_BUF_HUGE bytes or more starts on a 2 MiB boundary, is rounded
+ * up to whole 2 MiB pages when that adds at most an eighth, and is advised for
  * transparent huge pages, so that filling a fresh buffer takes one page fault
  * per 2 MiB instead of one per 4 KiB. The bytes stay free()-able; later appends
  * past the reserve grow as usual.

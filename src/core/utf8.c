@@ -75,3 +75,11 @@ size_t nbi_utf8_check(const uint8_t *s, size_t n)
 }
 
 bool nbi_utf8_valid(const uint8_t *s, size_t n) { return nbi_utf8_check(s, n) == n; }
+
+bool nbi_ascii(const uint8_t *s, size_t n)
+{
+    uint8_t any = 0;
+    for (size_t i = 0; i < n; i++) /* no early exit, so that the compiler vectorizes it */
+        any |= s[i];
+    return any < 0x80;
+}

@@ -13,6 +13,9 @@
 /* True when n bytes are valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool nbi_utf8_valid(const uint8_t *s, size_t n);
 
+/* True when n bytes are all ASCII (< 0x80): a quick pass, vectorized. */
+bool nbi_ascii(const uint8_t *s, size_t n);
+
 /* Offset of the first byte that starts no valid UTF-8 sequence, or n when all are valid. */
 size_t nbi_utf8_check(const uint8_t *s, size_t n);
 

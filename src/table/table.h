@@ -83,6 +83,13 @@ nb_status nbi_column_append(nbi_column *c, int64_t rows, int64_t null_count,
 nb_status nbi_check_offsets(const int32_t *offsets, int64_t rows, size_t data_len,
                             const char *who);
 
+/*
+ * Whether rows + 1 int32 offsets (host order, any alignment: an IPC body's
+ * may be unaligned) never go down. A quick pass for the common case; callers
+ * look for the row to name in errors only when it says no.
+ */
+bool nbi_offsets_rise(const void *offsets, int64_t rows);
+
 /* Number of zero bits among bits [bit, bit + n) of bitmap (LSB first). */
 int64_t nbi_count_nulls(const uint8_t *bitmap, int64_t bit, int64_t n);
 

@@ -117,6 +117,13 @@ NBT_CASE(bad_columns)
     CHECK_OK(nb_table_add_column(t, "m", NB_COL_BINARY, 3, "a\xff" "c", fine, NULL));
     uint8_t second_null = 0x5;
     CHECK_OK(nb_table_add_column(t, "n", NB_COL_UTF8, 3, "a\xff" "c", fine, &second_null));
+    /* valid UTF-8 as a whole, "x\xc3" and "\xa9" row by row: é cut in two */
+    int32_t cut[4] = {0, 2, 3, 5};
+    CHECK_FAIL(nb_table_add_column(t, "o", NB_COL_UTF8, 3, "x\xc3\xa9yz", cut, NULL),
+               NB_BAD_PAYLOAD, "column 'o': row 0 is not valid UTF-8");
+    uint8_t first_null = 0x6; /* the same cut under a null: the other rows alone are checked */
+    CHECK_FAIL(nb_table_add_column(t, "p", NB_COL_UTF8, 3, "x\xc3\xa9yz", cut, &first_null),
+               NB_BAD_PAYLOAD, "column 'p': row 1 is not valid UTF-8");
     CHECK(nb_table_column_count(t) == 3); /* refused columns left nothing behind */
     CHECK_FAIL(nb_table_create(NULL), NB_INVALID_ARG, "out is NULL");
     nb_table_destroy(t);
