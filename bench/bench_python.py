@@ -19,13 +19,16 @@ Rows, in the same run against the same nats-server:
     binding 2 procs  Client.send here, a callback subscription in a second Python process
     C library      bench_throughput's "100 B text" natsbridge figure (when --c-bench is given)
 Then --rss-count messages through the binding with the process's RSS printed as it goes.
-Nothing is asserted: the figures are printed (docs/BENCHMARKS.md).
+Each row also prints the CPU time per envelope of all its threads (and of the second process):
+steadier than envelopes/s when other work shares the machine. Nothing is asserted: the figures
+are printed (docs/BENCHMARKS.md).
 """
 
 import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -231,10 +234,23 @@ def run_c(c_bench, url, count, reps):
     raise RuntimeError("bench_throughput printed no '100 B text' row:\n%s%s" % (out.stdout, out.stderr))
 
 
-def median_row(name, fn, reps):
-    figures = [fn(r) for r in range(reps)]
+def cpu_seconds():
+    """CPU time of this process and of its waited-for children (the 2-process receiver)."""
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
+def median_row(name, fn, reps, count):
+    """Runs fn(rep) reps times; prints the median envelopes/s and the median CPU time per
+    envelope of every thread and process (steadier than wall time on a busy machine)."""
+    figures, cpu = [], []
+    for r in range(reps):
+        t0 = cpu_seconds()
+        figures.append(fn(r))
+        cpu.append((cpu_seconds() - t0) / count * 1e6)
     med = statistics.median(figures)
-    print("%-18s %12.0f   [%.0f-%.0f]" % (name, med, min(figures), max(figures)), flush=True)
+    print("%-18s %12.0f   %-15s %8.1f" % (name, med, "[%.0f-%.0f]" % (min(figures), max(figures)),
+                                          statistics.median(cpu)), flush=True)
     return med
 
 
@@ -286,14 +302,15 @@ def main():
               % (nb.library_version, nb.library_path, sys.version.split()[0], url))
         print("100 B text envelopes end to end (first send until the last is decoded); "
               "median of %d [min-max]\n" % args.reps)
-        print("%-18s %12s" % ("", "envelopes/s"))
-        peer = median_row("stdlib peer", lambda r: run_peer(url, args.peer_count, r), args.reps)
+        print("%-18s %12s   %-15s %8s" % ("", "envelopes/s", "[min-max]", "CPU us/env"))
+        peer = median_row("stdlib peer", lambda r: run_peer(url, args.peer_count, r), args.reps,
+                          args.peer_count)
         send = median_row("binding send+cb", lambda r: run_binding(nb, url, args.count, r, True),
-                          args.reps)
+                          args.reps, args.count)
         pub = median_row("binding pub+iter", lambda r: run_binding(nb, url, args.count, r, False),
-                         args.reps)
+                         args.reps, args.count)
         two = median_row("binding 2 procs", lambda r: run_binding_2proc(nb, url, args.count, r),
-                         args.reps)
+                         args.reps, args.count)
         c = None
         if args.c_bench:
             c, line = run_c(args.c_bench, url, args.count * 2, args.reps)

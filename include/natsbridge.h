@@ -1583,6 +1583,20 @@ NB_EXTERN nb_status nb_py_queue_subscribe(nb_client *c, nb_py_queue **out, const
  */
 NB_EXTERN nb_status nb_py_queue_next(nb_py_queue *q, int64_t timeout_ms, nb_py_delivery *out,
                                      size_t cap, size_t *n);
+/**
+ * nb_py_queue_next that also writes each taken delivery into blob (blob_cap
+ * bytes; *blob_len gets how many were written), so that the binding reads a
+ * whole batch from one buffer instead of making a call per envelope. Takes at
+ * most blob_cap / 16 deliveries. Per delivery, in native byte order: uint64
+ * env (as in out), int32 status, int32 count; then, count times, int32 type,
+ * uint32 dataname length, uint32 data length, the dataname's bytes and the
+ * data's bytes. count is -1 for an error, and for an envelope whose payloads
+ * were not copied (one in a file or not fetched, one over 16 KiB, or no room
+ * left): read those with nb_py_envelope_view.
+ */
+NB_EXTERN nb_status nb_py_queue_take(nb_py_queue *q, int64_t timeout_ms, nb_py_delivery *out,
+                                     size_t cap, size_t *n, uint8_t *blob, size_t blob_cap,
+                                     size_t *blob_len);
 /** Wakes every reader and stops queueing (later deliveries are dropped); frees nothing. */
 NB_EXTERN void nb_py_queue_close(nb_py_queue *q);
 /** Closes, unsubscribes (waiting for a running delivery) and frees what is still queued. */

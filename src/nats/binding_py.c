@@ -16,12 +16,16 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define PYQ_DEFAULT_CAP 4096
+/* Payloads (and datanames) bigger than this are read through nb_py_envelope_view, not
+ * copied into nb_py_queue_take's blob: the copy would cost more than the call it saves. */
+#define PYQ_INLINE_MAX 16384
 
 nb_status nb_py_envelope_view(const nb_envelope *e, nb_py_payload_view *views, size_t cap,
                               size_t *count)
@@ -152,6 +156,28 @@ static struct timespec deadline_after(int64_t timeout_ms)
     return ts;
 }
 
+/* Moves up to cap queued deliveries into out, in order; returns how many. Holds q->mu. */
+static size_t pyq_take_locked(nb_py_queue *q, nb_py_delivery *out, size_t cap)
+{
+    size_t k = 0;
+    while (k < cap && q->count > 0) {
+        pyq_item *it = &q->ring[q->head];
+        out[k].env = it->env;
+        out[k].status = (int)it->status;
+        out[k].message[0] = '\0';
+        if (it->message)
+            snprintf(out[k].message, sizeof out[k].message, "%s", it->message);
+        free(it->message);
+        *it = (pyq_item){0};
+        q->head = (q->head + 1) % q->cap;
+        q->count--;
+        k++;
+    }
+    if (k > 0)
+        pthread_cond_broadcast(&q->not_full);
+    return k;
+}
+
 nb_status nb_py_queue_next(nb_py_queue *q, int64_t timeout_ms, nb_py_delivery *out, size_t cap,
                            size_t *n)
 {
@@ -170,23 +196,8 @@ nb_status nb_py_queue_next(nb_py_queue *q, int64_t timeout_ms, nb_py_delivery *o
                 break;
         }
     }
-    size_t k = 0;
-    while (k < cap && q->count > 0) {
-        pyq_item *it = &q->ring[q->head];
-        out[k].env = it->env;
-        out[k].status = (int)it->status;
-        out[k].message[0] = '\0';
-        if (it->message)
-            snprintf(out[k].message, sizeof out[k].message, "%s", it->message);
-        free(it->message);
-        *it = (pyq_item){0};
-        q->head = (q->head + 1) % q->cap;
-        q->count--;
-        k++;
-    }
+    size_t k = pyq_take_locked(q, out, cap);
     bool closed = q->closed;
-    if (k > 0)
-        pthread_cond_broadcast(&q->not_full);
     pthread_mutex_unlock(&q->mu);
     *n = k;
     if (k > 0)
@@ -194,6 +205,88 @@ nb_status nb_py_queue_next(nb_py_queue *q, int64_t timeout_ms, nb_py_delivery *o
     if (closed)
         return nbi_fail(NB_INVALID_ARG, "queue next: the subscription is closed");
     return nbi_fail(NB_TIMEOUT, "queue next: no message within %lld ms", (long long)timeout_ms);
+}
+
+/* The blob's records (see nb_py_queue_take in natsbridge.h), written field by field. */
+typedef struct pyq_blob {
+    uint8_t *p;
+    size_t cap, len;
+} pyq_blob;
+
+static void blob_put(pyq_blob *b, const void *src, size_t n)
+{
+    if (n)
+        memcpy(b->p + b->len, src, n);
+    b->len += n;
+}
+
+/* How many bytes e's payload records take; SIZE_MAX when a payload's bytes are not in
+ * memory (a file, a URL not fetched) or are too big to be worth a copy. */
+static size_t packed_size(const nb_envelope *e)
+{
+    size_t n = nb_envelope_payload_count(e), total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const nb_payload *p = nb_envelope_payload(e, i);
+        size_t len = 0;
+        const uint8_t *data = nb_payload_data(p, &len);
+        size_t name = strlen(nb_payload_dataname(p));
+        if (!data || len > PYQ_INLINE_MAX || name > PYQ_INLINE_MAX)
+            return SIZE_MAX;
+        total += 12 + name + len;
+    }
+    return total;
+}
+
+/* Appends one delivery's record: the envelope, its status and its payloads when they fit. */
+static void pack_delivery(pyq_blob *b, const nb_py_delivery *d)
+{
+    uint64_t env = (uint64_t)(uintptr_t)d->env;
+    int32_t status = d->status, count = -1;
+    if (d->env && packed_size(d->env) <= b->cap - b->len - 16)
+        count = (int32_t)nb_envelope_payload_count(d->env);
+    blob_put(b, &env, 8);
+    blob_put(b, &status, 4);
+    blob_put(b, &count, 4);
+    for (int32_t i = 0; i < count; i++) {
+        const nb_payload *p = nb_envelope_payload(d->env, (size_t)i);
+        size_t len = 0;
+        const uint8_t *data = nb_payload_data(p, &len);
+        const char *name = nb_payload_dataname(p);
+        int32_t type = (int32_t)nb_payload_type(p);
+        uint32_t name_len = (uint32_t)strlen(name), data_len = (uint32_t)len;
+        blob_put(b, &type, 4);
+        blob_put(b, &name_len, 4);
+        blob_put(b, &data_len, 4);
+        blob_put(b, name, name_len);
+        blob_put(b, data, data_len);
+    }
+}
+
+nb_status nb_py_queue_take(nb_py_queue *q, int64_t timeout_ms, nb_py_delivery *out, size_t cap,
+                           size_t *n, uint8_t *blob, size_t blob_cap, size_t *blob_len)
+{
+    if (blob_len)
+        *blob_len = 0;
+    if (!blob || !blob_len || blob_cap < 16) {
+        if (n)
+            *n = 0;
+        return nbi_fail(NB_INVALID_ARG, "queue take: %s", !blob ? "blob is NULL"
+                        : !blob_len ? "blob_len is NULL" : "blob_cap is under 16 bytes");
+    }
+    /* Every delivery taken gets its 16-byte header, payloads or not. */
+    if (cap > blob_cap / 16)
+        cap = blob_cap / 16;
+    nb_status s = nb_py_queue_next(q, timeout_ms, out, cap, n);
+    if (s != NB_OK)
+        return s;
+    /* The envelopes are the reader's now: copied without the queue's lock. */
+    pyq_blob b = {blob, blob_cap - 16 * (*n), 0};
+    for (size_t i = 0; i < *n; i++) {
+        b.cap += 16; /* this delivery's reserved header */
+        pack_delivery(&b, &out[i]);
+    }
+    *blob_len = b.len;
+    return NB_OK;
 }
 
 void nb_py_queue_close(nb_py_queue *q)

@@ -7,10 +7,13 @@ import ctypes
 import itertools
 import json
 import os
+import struct
 import sys
 import threading
 import traceback
 import weakref
+
+from time import monotonic as _now
 
 from ctypes import byref, c_bool, c_char_p, c_int, c_size_t, c_void_p
 
@@ -383,30 +386,53 @@ def table_to_rows(ipc):
         lib.nb_table_destroy(t)
 
 
+_TINY = 16 * 1024  # a send this small keeps the GIL (see Client.send) and the reused array
+_sending = threading.local()  # each thread's reusable one-item nb_item array
+
+
+def _item(n, item):
+    """(dataname, data, type) as the (UTF-8 name, serialised bytes, type code) of nb_item n."""
+    if not isinstance(item, (tuple, list)) or len(item) != 3:
+        raise InvalidArgumentError(_lib.NB_INVALID_ARG, "data[%d] must be a (dataname, data, "
+                                   "type) tuple, got %r" % (n, item))
+    dataname, value, tname = item
+    if not isinstance(dataname, str):
+        raise InvalidArgumentError(_lib.NB_INVALID_ARG, "data[%d]: the dataname must be a "
+                                   "str, got %r" % (n, dataname))
+    code = _type_code(tname, dataname)
+    return dataname.encode("utf-8"), _serialize(dataname, value, code), code
+
+
 def _items(data):
-    """data [(dataname, data, type)] as an nb_item array, with the bytes it points into (keep
-    them alive during the call). Python-side errors name the item."""
+    """data [(dataname, data, type)] as an nb_item array, its length, the bytes it points into
+    (keep them alive during the call) and the payloads' total size. Python-side errors name
+    the item. A small one-payload message goes in this thread's reused array: nb_*_items copy
+    the items before doing anything else, so no later use of the array can meet it."""
     if isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
         raise InvalidArgumentError(_lib.NB_INVALID_ARG, "data must be a list of (dataname, data, "
                                    "type) tuples, got %s" % type(data).__name__)
-    data = list(data)
+    if not isinstance(data, list):
+        data = list(data)
+    if len(data) == 1:
+        name, raw, code = keep = _item(0, data[0])
+        size = len(raw)
+        arr = getattr(_sending, "arr", None) if size < _TINY else None
+        if arr is None:  # (a big payload is not kept alive by a reused array after the call)
+            arr = (_lib.Item * 1)()
+            if size < _TINY:
+                _sending.arr = arr
+        arr[0] = (name, raw, size, code)
+        return arr, 1, keep, size
     arr = (_lib.Item * len(data))()
-    keep = []  # the bytes the items point into, alive until the call returns
+    keep = []
+    size = 0
     for n, item in enumerate(data):
-        if not isinstance(item, (tuple, list)) or len(item) != 3:
-            raise InvalidArgumentError(_lib.NB_INVALID_ARG, "data[%d] must be a (dataname, data, "
-                                       "type) tuple, got %r" % (n, item))
-        dataname, value, tname = item
-        if not isinstance(dataname, str):
-            raise InvalidArgumentError(_lib.NB_INVALID_ARG, "data[%d]: the dataname must be a "
-                                       "str, got %r" % (n, dataname))
-        code = _type_code(tname, dataname)
-        raw = _serialize(dataname, value, code)
-        name = dataname.encode("utf-8")
+        name, raw, code = _item(n, item)
         keep.append(raw)
         keep.append(name)
+        size += len(raw)
         arr[n] = (name, raw, len(raw), code)
-    return arr, len(data), keep
+    return arr, len(data), keep, size
 
 
 def _send_fields(fields):
@@ -443,18 +469,10 @@ def _build(data, fields):
         link = fields.get("link") or ()
         n = 0
         for item in data:
-            if not isinstance(item, (tuple, list)) or len(item) != 3:
-                raise InvalidArgumentError(_lib.NB_INVALID_ARG, "data[%d] must be a (dataname, "
-                                           "data, type) tuple, got %r" % (n, item))
-            dataname, value, tname = item
-            if not isinstance(dataname, str):
-                raise InvalidArgumentError(_lib.NB_INVALID_ARG, "data[%d]: the dataname must be a "
-                                           "str, got %r" % (n, dataname))
-            code = _type_code(tname, dataname)
-            raw = _serialize(dataname, value, code)
+            name, raw, code = _item(n, item)
             p = c_void_p()
-            check(lib.nb_payload_create(byref(p), dataname.encode("utf-8"), code, raw, len(raw)))
-            if dataname in link:
+            check(lib.nb_payload_create(byref(p), name, code, raw, len(raw)))
+            if item[0] in link:
                 lib.nb_payload_force_link(p, True)
             s = lib.nb_envelope_add_payload(env, byref(p))
             if s != 0:
@@ -528,14 +546,18 @@ def _payload_values(handle):
             else:  # fetch_links=False
                 out.append((name, _s(v.url), tname))
             continue
-        raw = ctypes.string_at(ptr, v.len)
-        if code == TEXT:
-            out.append((name, raw.decode("utf-8"), tname))
-        elif code == DICTIONARY or code == JSONTABLE:
-            out.append((name, json.loads(raw), tname))
-        else:
-            out.append((name, raw, tname))
+        out.append((name, _value(code, ctypes.string_at(ptr, v.len)), tname))
     return out
+
+
+def _value(code, raw):
+    """A payload's decoded bytes as the seed's Python types them: text as str, dictionary
+    and jsontable parsed, everything else bytes."""
+    if code == TEXT:
+        return raw.decode("utf-8")
+    if code == DICTIONARY or code == JSONTABLE:
+        return json.loads(raw)
+    return raw
 
 
 class Message:
@@ -545,11 +567,11 @@ class Message:
 
     __slots__ = ("payloads", "_env", "_wire", "_handle", "_client", "__weakref__")
 
-    def __init__(self, handle, client=None):
+    def __init__(self, handle, client=None, payloads=None):
         self._handle = handle
         self._client = client
         self._wire = self._env = None
-        self.payloads = _payload_values(handle)
+        self.payloads = _payload_values(handle) if payloads is None else payloads
         if client is None:  # nothing can reply with it: read the fields, free the C copy
             self.wire
             self._free()
@@ -653,7 +675,7 @@ def smartsend(subject, data, nats_url=None, fileserver_url=None,
     o = _Options(opts)
     try:
         if _seed_shaped(fields):
-            items, n, keep = _items(data)
+            items, n, keep, _ = _items(data)
             f = _send_fields(fields)
             out = c_void_p()
             s = lib.nb_smartsend_items(_b(subject), items, n, f, o.ptr, byref(out))
@@ -768,6 +790,7 @@ class Client:
     def __init__(self, nats_url=None, **options):
         options["nats_url"] = nats_url
         self._opts = _Options(options)
+
         self._ptr = c_void_p()
         self._lock = threading.Lock()
         self._idle = threading.Event()  # set when closed and no call is in flight
@@ -782,6 +805,11 @@ class Client:
             self._opts.close()
             self._opts.forget_handlers()
             raise err
+        # Under this many payload bytes a send can neither go by link (the size threshold)
+        # nor move a payload to a link to fit the server (max_payload, base64 taking 4/3).
+        threshold = options.get("size_threshold")
+        self._keep_gil_under = min(_TINY, DEFAULT_SIZE_THRESHOLD if threshold is None
+                                   else int(threshold), self.max_payload // 2)
         _open_clients.add(self)
 
     # A call in flight holds the client open: close() waits for it (never freeing what
@@ -869,38 +897,45 @@ class Client:
         are correlation_id, msg_id, msg_purpose, sender_name, sender_id, receiver_name,
         receiver_id, reply_to, reply_to_msg_id, metadata and link (datanames sent by link).
         Returns the envelope as sent (a dict of the 14 fields)."""
-        _check_fields(fields)
-        if _seed_shaped(fields):
-            items, n, keep = _items(data)
-            out = c_void_p()
-            self._call(lib.nb_client_send_items, _b(subject), items, n, _send_fields(fields),
-                       byref(out))
-            del keep
-            try:
-                return _wire(out)
-            finally:
-                lib.nb_envelope_destroy(out)
-        env = _build(data, fields)
+        if fields:
+            _check_fields(fields)
+            if not _seed_shaped(fields):
+                env = _build(data, fields)
+                try:
+                    self._call(lib.nb_client_send, _b(subject), env)
+                    return _wire(env)
+                finally:
+                    lib.nb_envelope_destroy(env)
+        out = c_void_p()
+        self._send_items(subject, data, fields, byref(out))
         try:
-            self._call(lib.nb_client_send, _b(subject), env)
-            return _wire(env)
+            return _wire(out)
         finally:
-            lib.nb_envelope_destroy(env)
+            lib.nb_envelope_destroy(out)
 
     def publish(self, subject, data, **fields):
         """send without returning the envelope (a little faster for many small messages)."""
-        _check_fields(fields)
-        if _seed_shaped(fields):
-            items, n, keep = _items(data)
-            self._call(lib.nb_client_send_items, _b(subject), items, n, _send_fields(fields),
-                       None)
-            del keep
-            return
-        env = _build(data, fields)
-        try:
-            self._call(lib.nb_client_send, _b(subject), env)
-        finally:
-            lib.nb_envelope_destroy(env)
+        if fields:
+            _check_fields(fields)
+            if not _seed_shaped(fields):
+                env = _build(data, fields)
+                try:
+                    self._call(lib.nb_client_send, _b(subject), env)
+                finally:
+                    lib.nb_envelope_destroy(env)
+                return
+        self._send_items(subject, data, fields, None)
+
+    def _send_items(self, subject, data, fields, out):
+        """nb_client_send_items. A message under the size threshold and _TINY only encodes
+        and appends to nats.c's buffer (a socket write at most, when that is full): it keeps
+        the GIL, as releasing it per message would hand it to a receiving thread and back
+        every time. Anything bigger may upload links, and releases it."""
+        items, n, keep, size = _items(data)
+        fn = _lib.send_items_keeping_gil if size < self._keep_gil_under else \
+            lib.nb_client_send_items
+        self._call(fn, _b(subject), items, n, _send_fields(fields), out)
+        del keep
 
     def receive(self, msg):
         """smartreceive with this client's options (file server, allowed origins, link store)."""
@@ -1049,8 +1084,62 @@ def _close_open_clients():
 _callback_state = threading.local()
 
 
-_BATCH = 64  # deliveries taken per nb_py_queue_next call
-_batches = threading.local()  # each reading thread's reusable delivery array
+_BATCH = 64  # deliveries taken per nb_py_queue_take call
+_BLOB = 64 * 1024  # bytes of payloads copied per call (bigger ones: nb_py_envelope_view)
+_batches = threading.local()  # each reading thread's reusable _Batch
+_DELIVERY = struct.Struct("=Qii")  # nb_py_queue_take's record: env, status, payload count
+_PAYLOAD = struct.Struct("=iII")  # then per payload: type, dataname length, data length
+
+
+class _Batch:
+    """One reading thread's buffers for nb_py_queue_take, and the Messages made from them."""
+
+    def __init__(self):
+        self.arr = (_lib.Delivery * _BATCH)()
+        self.n = c_size_t()
+        self.n_ref = byref(self.n)
+        self.blob = ctypes.create_string_buffer(_BLOB)
+        self.len = c_size_t()
+        self.len_ref = byref(self.len)
+
+    def unpack(self, client, ready):
+        """Appends to ready a Message (or the exception) for every delivery taken. Every
+        envelope is ours now: each is wrapped or freed, whatever fails."""
+        blob = ctypes.string_at(self.blob, self.len.value)  # one copy, sliced below
+        delivery, payload = _DELIVERY.unpack_from, _PAYLOAD.unpack_from
+        off = 0
+        for i in range(self.n.value):
+            env, status, count = delivery(blob, off)
+            off += 16
+            if not env:
+                ready.append(error(status, self.arr[i].message.decode("utf-8", "replace")))
+                continue
+            if count < 0:  # not copied (a file, a link not fetched, big): read in place
+                try:
+                    ready.append(Message(env, client))
+                except Exception as e:  # noqa: BLE001 - the Message freed env; say why, go on
+                    ready.append(e)
+                continue
+            start = off
+            try:
+                values = []
+                for _ in range(count):
+                    code, name_len, data_len = payload(blob, off)
+                    off += 12
+                    name = blob[off:off + name_len].decode("utf-8")
+                    off += name_len
+                    values.append((name, _value(code, blob[off:off + data_len]),
+                                   _TYPE_NAMES[code] if 0 <= code < 8 else str(code)))
+                    off += data_len
+            except Exception as e:  # noqa: BLE001 - this message is lost: say why, go on
+                lib.nb_envelope_destroy(env)
+                ready.append(e)
+                off = start  # past the rest of its record
+                for _ in range(count):
+                    _, name_len, data_len = payload(blob, off)
+                    off += 12 + name_len + data_len
+                continue
+            ready.append(Message(env, client, values))
 
 
 class Subscription:
@@ -1068,7 +1157,7 @@ class Subscription:
         self._on_error = on_error
         self._ptr = c_void_p()
         self._cv = threading.Condition()
-        self._readers = 0  # threads inside nb_py_queue_next: close() waits for them
+        self._readers = 0  # threads inside nb_py_queue_take: close() waits for them
         self._closed = False
         self._ready = collections.deque()  # Messages (or exceptions) taken, not yet handed out
         self._thread = None
@@ -1090,11 +1179,9 @@ class Subscription:
     def _fill(self, timeout_ms):
         """Takes what is queued (waiting up to timeout_ms for the first) into self._ready;
         False when the subscription is closed."""
-        arr = getattr(_batches, "arr", None)
-        if arr is None:
-            arr = _batches.arr = (_lib.Delivery * _BATCH)()
-            _batches.n = c_size_t()
-        got = _batches.n
+        b = getattr(_batches, "b", None)
+        if b is None:
+            b = _batches.b = _Batch()
         with self._cv:
             if self._closed:
                 return False
@@ -1102,19 +1189,12 @@ class Subscription:
         try:
             # What is queued already is taken without letting go of the GIL: releasing it
             # here hands it to the sending thread, and the batch would shrink to one message.
-            s = _lib.queue_poll(self._ptr, 0, arr, _BATCH, byref(got))
+            s = _lib.queue_poll(self._ptr, 0, b.arr, _BATCH, b.n_ref, b.blob, _BLOB, b.len_ref)
             if s == _lib.NB_TIMEOUT and timeout_ms != 0:
-                s = lib.nb_py_queue_next(self._ptr, timeout_ms, arr, _BATCH, byref(got))
-            n = got.value
-            ready = self._ready
-            client = self.client
-            for i in range(n):  # every env is taken now: wrap each before anything can fail
-                d = arr[i]
-                env = d.env
-                if env:
-                    ready.append(Message(env, client))
-                else:
-                    ready.append(error(d.status, d.message.decode("utf-8", "replace")))
+                s = lib.nb_py_queue_take(self._ptr, timeout_ms, b.arr, _BATCH, b.n_ref, b.blob,
+                                         _BLOB, b.len_ref)
+            if s == 0:
+                b.unpack(self.client, self._ready)
         finally:
             with self._cv:
                 self._readers -= 1
@@ -1135,13 +1215,15 @@ class Subscription:
         if self._callback is not None:
             raise InvalidArgumentError(_lib.NB_INVALID_ARG, "next_msg: this subscription has a "
                                        "callback")
-        deadline = None if timeout is None else _now() + float(timeout)
         ready = self._ready
+        deadline = False  # computed once the first look finds nothing taken
         while True:
             try:
                 item = ready.popleft()
             except IndexError:
                 item = None
+                if deadline is False:
+                    deadline = None if timeout is None else _now() + float(timeout)
             if item is not None:
                 if isinstance(item, BaseException):
                     raise item
@@ -1226,9 +1308,6 @@ class Subscription:
         self._ready.clear()
 
 
-def _now():
-    import time
-    return time.monotonic()
 
 
 _pinned = threading.local()

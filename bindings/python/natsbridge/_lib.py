@@ -275,9 +275,9 @@ _SLOW = {"nb_payload_create_table", "nb_options_set_fileserver_ca",
          "nb_options_set_creds_file"}  # read files or encode whole tables
 
 
-# nb_py_queue_next with timeout 0 never waits (the queue's lock is only held to copy): the
+# nb_py_queue_take with timeout 0 never waits (the queue's lock is only held to copy): the
 # binding polls with the GIL kept, and waits through the releasing one only when empty.
-queue_poll = _fast.nb_py_queue_next
+queue_poll = _fast.nb_py_queue_take
 
 
 def _proto(name, restype, *argtypes):
@@ -392,6 +392,8 @@ for _name, _res, _args in (
         ("nb_py_envelope_view", _S, (_P, POINTER(PayloadView), c_size_t, POINTER(c_size_t))),
         ("nb_py_queue_subscribe", _S, (_P, _PP, c_char_p, c_char_p, c_size_t)),
         ("nb_py_queue_next", _S, (_P, c_int64, POINTER(Delivery), c_size_t, POINTER(c_size_t))),
+        ("nb_py_queue_take", _S, (_P, c_int64, POINTER(Delivery), c_size_t, POINTER(c_size_t),
+                                  c_void_p, c_size_t, POINTER(c_size_t))),
         ("nb_py_queue_close", None, (_P,)),
         ("nb_py_queue_destroy", None, (_P,)),
         # tables
@@ -424,8 +426,12 @@ for _name, _res, _args in (
         ("nb_object_info_clear", None, (POINTER(ObjectInfo),)),
 ):
     _proto(_name, _res, *_args)
-queue_poll.restype = lib.nb_py_queue_next.restype
-queue_poll.argtypes = lib.nb_py_queue_next.argtypes
+# nb_client_send_items for the small sends that keep the GIL (Client._send_items says when).
+send_items_keeping_gil = _fast.nb_client_send_items
+send_items_keeping_gil.restype = lib.nb_client_send_items.restype
+send_items_keeping_gil.argtypes = lib.nb_client_send_items.argtypes
+queue_poll.restype = lib.nb_py_queue_take.restype
+queue_poll.argtypes = lib.nb_py_queue_take.argtypes
 
 # malloc/free of the C library natsbridge uses: strings and bytes handed to it to own
 # (upload results, downloaded bytes) must come from its allocator, and what it hands us to own

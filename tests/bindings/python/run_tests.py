@@ -422,6 +422,48 @@ def api_batches(run, nb):
         expect_eq("nothing after close", len(seen), before)
         it_sub.close()
         expect_raises("closed iterator", nb.NatsBridgeError, lambda: it_sub.next_msg(1), "closed")
+        # Payloads of every kind, several per envelope, come through the batch's one copy
+        # unchanged; one over 16 KiB is read in place, and the envelopes after it still line up.
+        kinds = [("t", "h\u00e9llo", "text"), ("e", "", "text"),
+                 ("d", {"a": [1, 2]}, "dictionary"), ("b", b"\x00\x01\xff", "binary"),
+                 ("j", [{"x": 1}], "jsontable")]
+        big = [("big", bytes(range(256)) * 80, "binary"), ("t", "after big", "text")]
+        kinds_sub = c.subscribe("/batch.kinds")
+        c.flush()
+        for data in (kinds, big, kinds):
+            c.publish("/batch.kinds", data)
+        c.flush()
+        time.sleep(0.3)  # all three queued: taken in one batch
+        for what, data in (("kinds", kinds), ("big", big), ("kinds after big", kinds)):
+            expect_eq("batch " + what, kinds_sub.next_msg(5).payloads, data)
+        undecodable_in_batch(c)
+
+
+def undecodable_in_batch(c):
+    """A payload Python cannot decode (a dictionary that json.loads refuses) becomes an
+    exception in its place, its envelope freed, and the next record of the batch is read."""
+    import collections
+    import ctypes
+    from natsbridge import _core, _lib
+    body = json.dumps(c.send("/batch.unused", [("t", "ok", "text")])).encode()
+    handles = []
+    for _ in range(2):
+        h = ctypes.c_void_p()
+        _lib.check(_lib.lib.nb_envelope_parse(ctypes.byref(h), body, len(body), None))
+        handles.append(h.value)
+
+    def record(env, code, name, data):
+        return (_core._DELIVERY.pack(env, 0, 1) + _core._PAYLOAD.pack(code, len(name), len(data))
+                + name + data)
+    blob = (record(handles[0], _core.DICTIONARY, b"d", b"{")
+            + record(handles[1], _core.TEXT, b"t", b"ok"))
+    batch = _core._Batch()
+    ctypes.memmove(batch.blob, blob, len(blob))
+    batch.len.value, batch.n.value = len(blob), 2
+    out = collections.deque()
+    batch.unpack(c, out)
+    expect_eq("undecodable: reported", isinstance(out[0], ValueError), True)
+    expect_eq("undecodable: the next one", out[1].payloads, [("t", "ok", "text")])
 
 
 def api_close_in_callback(run, nb):
