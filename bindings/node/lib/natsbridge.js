@@ -45,7 +45,8 @@ function arrowBytes(table, where) {
   return toBuffer(arrow.tableToIPC(table, 'stream'));
 }
 
-// One {dataname, data, type} as the addon takes it: bytes or a UTF-8 string.
+// One {dataname, data, type} as the addon takes it: [dataname, type, data, link], data bytes or
+// a UTF-8 string.
 function normaliseItem(item, i, linkNames) {
   const where = `payloads[${i}]`;
   if (item === null || typeof item !== 'object') throw invalid(`${where} must be {dataname, data, type}`);
@@ -76,7 +77,7 @@ function normaliseItem(item, i, linkNames) {
       if (!isBytes(data)) throw invalid(`${where} '${dataname}': ${type} data must be a Buffer, Uint8Array or ArrayBuffer`);
       value = toBuffer(data);
   }
-  return { dataname, type, data: value, link: item.link === true || linkNames.has(dataname) };
+  return [dataname, type, value, item.link === true || (linkNames !== null && linkNames.has(dataname))];
 }
 
 function normaliseItems(data) {
@@ -88,7 +89,7 @@ function normaliseItems(data) {
 // (items, fields) for the addon from the seed's arguments.
 function message(data, options) {
   const o = options || {};
-  const linkNames = new Set(Array.isArray(o.link) ? o.link : []);
+  const linkNames = Array.isArray(o.link) && o.link.length ? new Set(o.link) : null;
   const items = normaliseItems(data).map((it, i) => normaliseItem(it, i, linkNames));
   let fields = null; // none set: the addon then reads no field at all
   for (const f of FIELDS) {
