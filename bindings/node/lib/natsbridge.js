@@ -45,7 +45,8 @@ function arrowBytes(table, where) {
   return toBuffer(arrow.tableToIPC(table, 'stream'));
 }
 
-// One {dataname, data, type} as the addon takes it: bytes or a UTF-8 string.
+// One {dataname, data, type} as the addon takes it: [dataname, type, data, link], data bytes or
+// a UTF-8 string.
 function normaliseItem(item, i, linkNames) {
   const where = `payloads[${i}]`;
   if (item === null || typeof item !== 'object') throw invalid(`${where} must be {dataname, data, type}`);
@@ -76,7 +77,7 @@ function normaliseItem(item, i, linkNames) {
       if (!isBytes(data)) throw invalid(`${where} '${dataname}': ${type} data must be a Buffer, Uint8Array or ArrayBuffer`);
       value = toBuffer(data);
   }
-  return { dataname, type, data: value, link: item.link === true || linkNames.has(dataname) };
+  return [dataname, type, value, item.link === true || (linkNames !== null && linkNames.has(dataname))];
 }
 
 function normaliseItems(data) {
@@ -88,7 +89,7 @@ function normaliseItems(data) {
 // (items, fields) for the addon from the seed's arguments.
 function message(data, options) {
   const o = options || {};
-  const linkNames = new Set(Array.isArray(o.link) ? o.link : []);
+  const linkNames = Array.isArray(o.link) && o.link.length ? new Set(o.link) : null;
   const items = normaliseItems(data).map((it, i) => normaliseItem(it, i, linkNames));
   let fields = null; // none set: the addon then reads no field at all
   for (const f of FIELDS) {
@@ -108,22 +109,75 @@ function sentEnvelope(json) {
   return env;
 }
 
-// A received envelope: every wire field, payloads as [{dataname, data, type, ...}]. The addon
-// gives [json, [[dataname, type, typeName, transport, url, path, data], ...]], data a string
-// for text, a dictionary's JSON text, a Buffer for anything else, null when streamed to path.
+// One received payload from the addon's [dataname, type, typeName, transport, url, path,
+// data, encoding, size, metadata JSON or null]: data a string for text, a dictionary's JSON
+// text, a Buffer for anything else, null when streamed to path.
+function receivedPayload(p) {
+  return {
+    dataname: p[0],
+    data: p[6] === null || p[1] !== 'dictionary' ? p[6] : JSON.parse(p[6]),
+    type: p[2], transport: p[3], size: p[8], encoding: p[7],
+    metadata: p[9] === null ? {} : JSON.parse(p[9]), url: p[4], path: p[5],
+  };
+}
+
+// The envelope fields beside payloads (the wire's own order), read through accessors.
+const HEADER_FIELDS = ['correlation_id', 'msg_id', 'timestamp', 'send_to', 'msg_purpose',
+  'sender_name', 'sender_id', 'receiver_name', 'receiver_id', 'reply_to', 'reply_to_msg_id',
+  'broker_url', 'metadata'];
+
+function defineField(obj, name, value) {
+  Object.defineProperty(obj, name, { value, writable: true, enumerable: true, configurable: true });
+}
+
+// A received envelope: every wire field, payloads as [{dataname, data, type, ...}]. Lazy,
+// because most handlers read the payloads and few fields: the payloads are made from the
+// addon's arrays when first read, and the wire JSON is parsed only when another field is
+// first read (or set, or the envelope is serialised); its fields, payloads included, then
+// become own properties (Object.keys and spreading see them from then on).
+class ReceivedEnvelope {
+  #json;
+  #raw;
+  #payloads = null;
+
+  constructor(raw) {
+    this.#json = raw[0];
+    this.#raw = raw[1];
+  }
+
+  #materialise() {
+    if (this.#json === null) return;
+    const wire = JSON.parse(this.#json);
+    this.#json = null;
+    for (const k of Object.keys(wire)) {
+      if (k !== 'payloads' && !Object.hasOwn(this, k)) defineField(this, k, wire[k]);
+    }
+    defineField(this, 'payloads', this.payloads); // last, as on the wire
+  }
+
+  get payloads() { return this.#payloads || (this.#payloads = this.#raw.map(receivedPayload)); }
+
+  set payloads(v) { this.#payloads = v; }
+
+  toJSON() {
+    this.#materialise();
+    return this; // every field is an own property now: serialised as a plain object
+  }
+
+  static {
+    for (const name of HEADER_FIELDS) {
+      Object.defineProperty(this.prototype, name, {
+        get() { this.#materialise(); return Object.hasOwn(this, name) ? this[name] : undefined; },
+        set(v) { this.#materialise(); defineField(this, name, v); },
+        configurable: true,
+      });
+    }
+    Object.defineProperty(this.prototype, RECEIVED, { value: true });
+  }
+}
+
 function receivedEnvelope(raw) {
-  const env = JSON.parse(raw[0]);
-  const wire = env.payloads || [];
-  env.payloads = raw[1].map((p, i) => {
-    const w = wire[i] || {};
-    const data = p[6] === null || p[1] !== 'dictionary' ? p[6] : JSON.parse(p[6]);
-    return {
-      dataname: p[0], data, type: p[2], transport: p[3],
-      size: w.size, encoding: w.encoding, metadata: w.metadata || {}, url: p[4], path: p[5],
-    };
-  });
-  Object.defineProperty(env, RECEIVED, { value: true, enumerable: false });
-  return env;
+  return new ReceivedEnvelope(raw);
 }
 
 // The bytes of anything smartreceive accepts: a nats.js Msg, bytes, JSON text, a wire object.

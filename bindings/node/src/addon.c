@@ -440,28 +440,34 @@ static void item_list_free(item_list *l)
     free(l->link);
 }
 
-/* items[i] = one normalised {dataname, type, data, link}; false when it threw. */
+/*
+ * items[i] = one normalised [dataname, type, data, link] (an array: four element reads
+ * instead of four named lookups per payload); false when it threw.
+ */
 static bool take_item(napi_env env, item_list *l, napi_value item, uint32_t i)
 {
     char *type = NULL;
-    napi_value data;
-    bool has_link = false;
+    napi_value v[4];
+    bool is_array = false;
     nb_item *it = &l->items[i];
-    if (!nbn_prop_string(env, item, "dataname", &l->datanames[i]) ||
-        !nbn_prop_string(env, item, "type", &type) || !prop(env, item, "data", &data) ||
-        !nbn_prop_bool(env, item, "link", &l->link[i], &has_link)) {
-        free(type);
-        return false;
-    }
-    if (!l->datanames[i] || !type || !data) {
-        free(type);
+    napi_is_array(env, item, &is_array);
+    for (uint32_t k = 0; is_array && k < 4; k++)
+        if (napi_get_element(env, item, k, &v[k]) != napi_ok)
+            is_array = false;
+    if (!is_array) {
         char msg[160];
-        snprintf(msg, sizeof msg, "payloads[%u] needs dataname, data and type", i);
+        snprintf(msg, sizeof msg, "payloads[%u] must be normalised to [dataname, type, data, link]",
+                 i);
         nbn_throw(env, NB_INVALID_ARG, msg);
         return false;
     }
+    if (!(l->datanames[i] = nbn_string(env, v[0], "payload dataname")) ||
+        !(type = nbn_string(env, v[1], "payload type")))
+        return false;
+    if (napi_get_value_bool(env, v[3], &l->link[i]) != napi_ok)
+        l->link[i] = false;
     bool ok = applied(env, nb_type_parse(type, &it->type)) &&
-              item_bytes(env, data, i, &it->data, &it->len, &l->owned[i]);
+              item_bytes(env, v[2], i, &it->data, &it->len, &l->owned[i]);
     free(type);
     it->dataname = l->datanames[i];
     l->any_link = l->any_link || l->link[i];
@@ -628,6 +634,26 @@ void nbn_message_free(nbn_message *m)
     memset(m, 0, sizeof *m);
 }
 
+/*
+ * len bytes of UTF-8 as a JS string: pure ASCII (wire JSON, ids, most text) is copied as
+ * Latin-1, which V8 takes byte for byte, instead of going through its UTF-8 decoder.
+ * NULL (thrown) on failure.
+ */
+napi_value nbn_text(napi_env env, const char *s, size_t len)
+{
+    napi_value v;
+    unsigned char high = 0;
+    for (size_t i = 0; i < len; i++)
+        high |= (unsigned char)s[i];
+    napi_status st = high < 0x80 ? napi_create_string_latin1(env, s, len, &v)
+                                 : napi_create_string_utf8(env, s, len, &v);
+    if (st != napi_ok) {
+        nbn_throw_napi(env, "napi_create_string");
+        return NULL;
+    }
+    return v;
+}
+
 /* A C string (NULL: null) as a JS value. */
 static napi_value str_or_null(napi_env env, const char *s)
 {
@@ -635,36 +661,76 @@ static napi_value str_or_null(napi_env env, const char *s)
     if (!s)
         napi_get_null(env, &v);
     else
-        napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
+        v = nbn_text(env, s, strlen(s));
+    return v;
+}
+
+/* A payload's metadata as JSON text, null when it has none or it is {} (the usual case:
+ * the JS layer then makes {} without parsing anything). */
+static napi_value metadata_to_js(napi_env env, const nb_payload *p)
+{
+    const cJSON *m = nb_payload_metadata(p);
+    napi_value v;
+    if (!m || (cJSON_IsObject(m) && !m->child)) {
+        napi_get_null(env, &v);
+        return v;
+    }
+    char *text = cJSON_PrintUnformatted(m);
+    if (!text)
+        return nbn_throw(env, NB_NO_MEMORY, "out of memory printing a payload's metadata");
+    v = nbn_text(env, text, strlen(text));
+    cJSON_free(text);
+    return v;
+}
+
+/* Text (and a dictionary's JSON text, which the JS layer parses) as a JS string made here,
+ * without a Buffer in between; other types as a Buffer of their own bytes; null when the
+ * payload was streamed to a file. */
+static napi_value data_to_js(napi_env env, const nb_payload *p)
+{
+    size_t len = 0;
+    napi_value v = NULL;
+    const uint8_t *data = nb_payload_data(p, &len);
+    nb_type t = nb_payload_type(p);
+    if (!data)
+        napi_get_null(env, &v);
+    else if (t == NB_TYPE_TEXT || t == NB_TYPE_DICTIONARY)
+        v = nbn_text(env, (const char *)data, len);
+    else if (napi_create_buffer_copy(env, len, data, NULL, &v) != napi_ok)
+        nbn_throw_napi(env, "napi_create_buffer_copy");
     return v;
 }
 
 /*
- * One payload as [dataname, type, typeName, transport, url, path, data]: an array, whose
- * slots cost less to fill than named properties (no key to look up per envelope).
+ * One payload as [dataname, type, typeName, transport, url, path, data, encoding, size,
+ * metadata JSON]: an array, whose slots cost less to fill than named properties (no key to
+ * look up per envelope). Everything the JS payload object shows comes from here, so that
+ * the envelope's JSON need not be parsed to hand out its payloads.
  */
 static napi_value payload_to_js(napi_env env, const nb_payload *p)
 {
-    napi_value o, data_v;
-    size_t len = 0;
-    NBN_CALL(env, napi_create_array_with_length(env, 7, &o));
-    napi_set_element(env, o, 0, str_or_null(env, nb_payload_dataname(p)));
-    napi_set_element(env, o, 1, str_or_null(env, nb_type_name(nb_payload_type(p))));
-    napi_set_element(env, o, 2, str_or_null(env, nb_payload_type_name(p)));
-    napi_set_element(env, o, 3, str_or_null(env, nb_transport_name(nb_payload_transport(p))));
-    napi_set_element(env, o, 4, str_or_null(env, nb_payload_url(p)));
-    napi_set_element(env, o, 5, str_or_null(env, nb_payload_path(p)));
-    /* Text (and a dictionary's JSON text, which the JS layer parses) as a JS string made
-     * here, without a Buffer in between; other types as a Buffer of their own bytes. */
-    const uint8_t *data = nb_payload_data(p, &len);
-    nb_type t = nb_payload_type(p);
-    if (!data)
-        napi_get_null(env, &data_v);
-    else if (t == NB_TYPE_TEXT || t == NB_TYPE_DICTIONARY)
-        napi_create_string_utf8(env, (const char *)data, len, &data_v);
-    else
-        napi_create_buffer_copy(env, len, data, NULL, &data_v);
-    napi_set_element(env, o, 6, data_v);
+    napi_value o, size;
+    const char *enc = nb_payload_encoding(p);
+    napi_value slots[10] = {
+        str_or_null(env, nb_payload_dataname(p)),
+        str_or_null(env, nb_type_name(nb_payload_type(p))),
+        str_or_null(env, nb_payload_type_name(p)),
+        str_or_null(env, nb_transport_name(nb_payload_transport(p))),
+        str_or_null(env, nb_payload_url(p)),
+        str_or_null(env, nb_payload_path(p)),
+        data_to_js(env, p),
+        enc ? str_or_null(env, enc) : nbn_undefined(env),
+        NULL,
+        metadata_to_js(env, p),
+    };
+    NBN_CALL(env, napi_create_double(env, (double)nb_payload_size(p), &size));
+    slots[8] = size;
+    NBN_CALL(env, napi_create_array_with_length(env, 10, &o));
+    for (uint32_t i = 0; i < 10; i++) {
+        if (!slots[i])
+            return NULL;
+        napi_set_element(env, o, i, slots[i]);
+    }
     return o;
 }
 
@@ -675,7 +741,8 @@ napi_value nbn_envelope_to_js(napi_env env, const nb_envelope *e)
     const char *text = nb_envelope_json(e, &len);
     size_t n = nb_envelope_payload_count(e);
     NBN_CALL(env, napi_create_array_with_length(env, 2, &o));
-    NBN_CALL(env, napi_create_string_utf8(env, text ? text : "{}", text ? len : 2, &json));
+    if (!(json = nbn_text(env, text ? text : "{}", text ? len : 2)))
+        return NULL;
     napi_set_element(env, o, 0, json);
     NBN_CALL(env, napi_create_array_with_length(env, n, &list));
     for (size_t i = 0; i < n; i++) {

@@ -56,6 +56,8 @@ void nbn_throw_napi(napi_env env, const char *what);
 napi_value nbn_error_value(napi_env env, nb_status s, const char *message);
 napi_value nbn_throw(napi_env env, nb_status s, const char *message);
 napi_value nbn_undefined(napi_env env);
+/* len bytes of UTF-8 as a JS string (Latin-1 when ASCII: no decoding); NULL when it threw. */
+napi_value nbn_text(napi_env env, const char *s, size_t len);
 /* A malloc'd copy of the string value v (NULL and a thrown TypeError naming what otherwise). */
 char *nbn_string(napi_env env, napi_value v, const char *what);
 /* obj[name] as a malloc'd string; *out NULL when absent/undefined/null. false when it threw. */
@@ -90,9 +92,9 @@ bool nbn_message_take(napi_env env, napi_value items, napi_value fields, nbn_mes
 /* The envelope of m (any thread); on failure err gets the message. */
 nb_status nbn_message_build(const nbn_message *m, nb_envelope **out, char *err, size_t errsz);
 void nbn_message_free(nbn_message *m);
-/* [json, [[dataname, type, typeName, transport, url, path, data], ...]] for a received
- * envelope: data a string for text and dictionary (JSON text), a Buffer otherwise, null when
- * streamed to path. */
+/* [json, [[dataname, type, typeName, transport, url, path, data, encoding, size, metadata],
+ * ...]] for a received envelope: data a string for text and dictionary (JSON text), a Buffer
+ * otherwise, null when streamed to path; metadata its JSON text, null when empty. */
 napi_value nbn_envelope_to_js(napi_env env, const nb_envelope *e);
 /* ops.c: the asynchronous operations and the client's life. */
 napi_value nbn_init_ops(napi_env env, napi_value exports);

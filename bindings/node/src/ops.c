@@ -352,13 +352,19 @@ static napi_value js_connect(napi_env env, napi_callback_info info)
 
 /* ---- sending ------------------------------------------------------------ */
 
-static napi_value result_sent_json(napi_env env, nbn_work *w)
+/* The wire JSON of a built envelope as a JS string (NULL: thrown). */
+static napi_value sent_json(napi_env env, const nb_envelope *e)
 {
     size_t len = 0;
-    const char *json = nb_envelope_json(w->env, &len);
-    napi_value v;
-    NBN_CALL(env, napi_create_string_utf8(env, json ? json : "", json ? len : 0, &v));
-    return v;
+    const char *json = nb_envelope_json(e, &len);
+    if (!json)
+        return nbn_throw(env, NB_INTERNAL, "the sent envelope has no wire JSON");
+    return nbn_text(env, json, len);
+}
+
+static napi_value result_sent_json(napi_env env, nbn_work *w)
+{
+    return sent_json(env, w->env);
 }
 
 /* Builds w->env from w->msg (worker thread); false with w->st and w->err set on failure. */
@@ -368,10 +374,22 @@ static bool build(nbn_work *w)
     return w->st == NB_OK;
 }
 
+/*
+ * Builds m into *e and sends it on subject (any thread): the one path of send, sendNow and
+ * sendMany. On failure err gets the message; *e is left for the caller to destroy.
+ */
+static nb_status build_and_send(nb_client *c, const char *subject, const nbn_message *m,
+                                nb_envelope **e, char *err, size_t errsz)
+{
+    nb_status s = nbn_message_build(m, e, err, errsz);
+    if (s == NB_OK && (s = nb_client_send(c, subject, *e)) != NB_OK)
+        snprintf(err, errsz, "%s", nb_last_error());
+    return s;
+}
+
 static void exec_send(nbn_work *w)
 {
-    if (build(w))
-        w->st = nb_client_send(w->box->cl.c, w->subject, w->env);
+    w->st = build_and_send(w->box->cl.c, w->subject, &w->msg, &w->env, w->err, sizeof w->err);
 }
 
 /* Fills w->subject and w->msg from (subject, items, fields) at argv[i..]; false when it threw. */
@@ -433,20 +451,8 @@ static napi_value send_direct(napi_env env, nbn_client *cl, const char *subject,
 {
     char err[1024];
     nb_envelope *e = NULL;
-    napi_value v = NULL;
-    nb_status s = nbn_message_build(m, &e, err, sizeof err);
-    if (s == NB_OK && (s = nb_client_send(cl->c, subject, e)) != NB_OK)
-        snprintf(err, sizeof err, "%s", nb_last_error());
-    if (s == NB_OK) {
-        size_t len = 0;
-        const char *json = nb_envelope_json(e, &len);
-        if (napi_create_string_utf8(env, json ? json : "", json ? len : 0, &v) != napi_ok) {
-            nbn_throw_napi(env, "napi_create_string_utf8");
-            v = NULL;
-        }
-    } else {
-        nbn_throw(env, s, err);
-    }
+    nb_status s = build_and_send(cl->c, subject, m, &e, err, sizeof err);
+    napi_value v = s == NB_OK ? sent_json(env, e) : nbn_throw(env, s, err);
     nb_envelope_destroy(e);
     return v;
 }
@@ -483,12 +489,8 @@ static void exec_send_many(nbn_work *w)
 {
     char err[1024];
     for (size_t i = 0; i < w->n; i++) {
-        w->sts[i] = nbn_message_build(&w->msgs[i], &w->envs[i], err, sizeof err);
-        if (w->sts[i] == NB_OK) {
-            w->sts[i] = nb_client_send(w->box->cl.c, w->bsubjects[i], w->envs[i]);
-            if (w->sts[i] != NB_OK)
-                snprintf(err, sizeof err, "%s", nb_last_error());
-        }
+        w->sts[i] = build_and_send(w->box->cl.c, w->bsubjects[i], &w->msgs[i], &w->envs[i], err,
+                                   sizeof err);
         if (w->sts[i] != NB_OK)
             w->errs[i] = strdup(err);
     }
@@ -501,12 +503,12 @@ static napi_value result_send_many(napi_env env, nbn_work *w)
     napi_value list, v;
     NBN_CALL(env, napi_create_array_with_length(env, w->n, &list));
     for (size_t i = 0; i < w->n; i++) {
-        size_t len = 0;
-        const char *json = w->sts[i] == NB_OK ? nb_envelope_json(w->envs[i], &len) : NULL;
-        if (json)
-            NBN_CALL(env, napi_create_string_utf8(env, json, len, &v));
-        else
-            v = nbn_error_value(env, w->sts[i] == NB_OK ? NB_INTERNAL : w->sts[i], w->errs[i]);
+        if (w->sts[i] == NB_OK) {
+            if (!(v = sent_json(env, w->envs[i])))
+                return NULL;
+        } else {
+            v = nbn_error_value(env, w->sts[i], w->errs[i]);
+        }
         napi_set_element(env, list, (uint32_t)i, v);
     }
     return list;
