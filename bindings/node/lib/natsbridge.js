@@ -164,6 +164,13 @@ class ReceivedEnvelope {
     return this; // every field is an own property now: serialised as a plain object
   }
 
+  // console.log and util.inspect show every field, as for the plain object the seed returns
+  // (before the first read there is no own property to show).
+  [Symbol.for('nodejs.util.inspect.custom')](depth, options, inspect) {
+    this.#materialise();
+    return inspect({ ...this }, options);
+  }
+
   static {
     for (const name of HEADER_FIELDS) {
       Object.defineProperty(this.prototype, name, {

@@ -4,6 +4,7 @@
 // concurrent promises on one client, bad input, close twice, garbage-collected clients.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import util from 'node:util';
 import { nb, arrow, natsUrl, fileserverUrl, subject, nextOf, sleep } from './helpers.mjs';
 
 const { smartsend, smartreceive, Client } = nb;
@@ -76,7 +77,14 @@ test('every type, direct and by link, through a subscription and smartreceive', 
       const got = await nextOf(sub);
       assert.equal(got.msg_id, env.msg_id);
       checkEveryType(got, transport);
-      checkEveryType(await smartreceive(json), transport);
+      const fresh = await smartreceive(json);
+      // A received envelope is lazy; printed before any read it still shows every field.
+      const shown = util.inspect(fresh, { depth: 0 });
+      for (const field of ['msg_id', 'correlation_id', 'sender_name', 'payloads']) {
+        assert.ok(shown.includes(field), `util.inspect of a fresh envelope lacks ${field}: ${shown}`);
+      }
+      assert.equal(fresh.msg_id, env.msg_id);
+      checkEveryType(fresh, transport);
       checkEveryType(await smartreceive(env), transport); // the wire object works too
       await sub.close();
     }
