@@ -546,6 +546,11 @@ NB_EXTERN void nb_subscription_destroy(nb_subscription *s);
  * Sends req on subject and waits up to timeout_ms for the envelope whose
  * reply_to_msg_id is req's msg_id. reply_to is set to a fresh inbox unless
  * the caller set one. NB_NO_RESPONDERS when nobody listens on subject.
+ * Without send_asap, the client opens a second connection (same options,
+ * SendAsap) at its second request and publishes requests there, so that a
+ * request is written at once; it does so only while every publish on the
+ * client's own connection was confirmed by a flush, so that a request never
+ * overtakes one. The reply still arrives on the client's own connection.
  */
 NB_EXTERN nb_status nb_client_request(nb_client *c, const char *subject, nb_envelope *req,
                                       int64_t timeout_ms, nb_envelope **reply);

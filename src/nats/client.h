@@ -61,6 +61,16 @@ struct nb_client {
     uint64_t rr_next;               /* the last token given out */
     struct nbi_rr_waiter *rr_waiters; /* requests waiting for a reply (a list) */
     uint64_t rr_dropped;            /* replies that found no waiter */
+
+    /* Requests without send_asap (messaging.c, "the request connection"): a second
+     * connection with SendAsap that publishes requests only, so that a request is written at
+     * once without a flush's PING/PONG. Used while nc holds nothing unconfirmed. */
+    natsOptions *req_opts;          /* nc's options, kept to open req_nc; NULL with send_asap */
+    natsConnection *req_nc;         /* (under rr_mu) opened by the first request that may use it */
+    bool req_failed;                /* (under rr_mu) it could not be opened: requests flush on nc */
+    bool req_closed;                /* (under mu) nats.c called its closed callback */
+    atomic_uint_fast64_t synced_published;   /* published, as of the last flush that succeeded */
+    atomic_uint_fast64_t synced_disconnects; /* disconnects, as of that flush */
 };
 #define VIOLATION_RING 32
 

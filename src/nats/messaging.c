@@ -149,6 +149,7 @@ static void wait_closed(nb_client *c) { wait_flag(&c->mu, &c->closed_cv, &c->clo
 
 static void stop_subscriptions(nb_client *c);
 static void rr_stop(nb_client *c);
+static void req_close(nb_client *c);
 
 static void unlink_subscription(nb_client *c, nb_subscription *s)
 {
@@ -614,13 +615,12 @@ static bool refused_login(natsStatus ns)
  * A refused login with those methods is tried again, with a fresh nonce,
  * twice (one in 16 million then fails; a wrong key fails three times).
  */
-static natsStatus connect_nats(nb_client *c, natsOptions *no)
+static natsStatus connect_nats(const nb_options *o, natsOptions *no, natsConnection **nc)
 {
-    const nb_options *o = c->opts;
     bool signs = o->nkey_seed_file || o->creds_file || o->creds_jwt;
-    natsStatus ns = natsConnection_Connect(&c->nc, no);
+    natsStatus ns = natsConnection_Connect(nc, no);
     for (int retry = 0; ns != NATS_OK && signs && retry < 2 && refused_login(ns); retry++)
-        ns = natsConnection_Connect(&c->nc, no);
+        ns = natsConnection_Connect(nc, no);
     return ns;
 }
 
@@ -660,10 +660,13 @@ nb_status nb_client_connect(nb_client **out, const nb_options *opts)
             (s = c->opts->nats_configure(no, c->opts->nats_configure_closure)) != NB_OK)
             nbi_fail(s, "connect: the nats_configure callback failed (%s): not connected",
                      nb_status_text(s));
-        if (s == NB_OK && (ns = connect_nats(c, no)) != NATS_OK)
+        if (s == NB_OK && (ns = connect_nats(c->opts, no, &c->nc)) != NATS_OK)
             s = connect_failed(c->opts, ns, "connect to");
     }
-    natsOptions_Destroy(no);
+    if (s == NB_OK && !c->opts->send_asap)
+        c->req_opts = no; /* the request connection is opened from the same options */
+    else
+        natsOptions_Destroy(no);
     if (s != NB_OK) {
         nb_client_destroy(c);
         return s;
@@ -700,6 +703,7 @@ void nb_client_destroy(nb_client *c)
         return;
     stop_subscriptions(c);
     rr_stop(c);
+    req_close(c);
     if (c->nc) {
         /* What was sent is not lost on close; if it may be, the event callback hears of it. */
         if (unconfirmed(c) > 0) {
@@ -721,6 +725,7 @@ void nb_client_destroy(nb_client *c)
         natsConnection_Destroy(c->nc);
     }
     reap_retired(c, SIZE_MAX); /* never connected: nothing can deliver to them */
+    natsOptions_Destroy(c->req_opts);
     free(c->retired);
     pthread_cond_destroy(&c->rr_done_cv);
     pthread_mutex_destroy(&c->rr_mu);
@@ -757,13 +762,23 @@ static nb_status refused_publish(nb_client *c)
     return s;
 }
 
+/* A flush that succeeded: the server read what nc carried up to pub publishes (request_conn). */
+static void note_synced(nb_client *c, uint64_t pub, uint64_t disc)
+{
+    atomic_store(&c->synced_published, pub);
+    atomic_store(&c->synced_disconnects, disc);
+}
+
 /* Flushes, then reports a refused publish (refused_publish). */
 static nb_status flush_checked(nb_client *c, int64_t timeout_ms, const char *what)
 {
     size_t retired = retired_now(c);
+    uint64_t pub = atomic_load(&c->published), disc = atomic_load(&c->disconnects);
     nb_status s = nbi_from_nats(natsConnection_FlushTimeout(c->nc, timeout_ms), what);
-    if (s == NB_OK) /* the PONG came after every message for those inboxes */
+    if (s == NB_OK) { /* the PONG came after every message for those inboxes */
         reap_retired(c, retired);
+        note_synced(c, pub, disc);
+    }
     return s == NB_OK ? refused_publish(c) : s;
 }
 
@@ -797,6 +812,8 @@ nb_status nb_client_confirm(nb_client *c, int64_t timeout_ms)
         c->confirmed_disconnects = disc;
     }
     pthread_mutex_unlock(&c->mu);
+    if (ns == NATS_OK)
+        note_synced(c, pub, disc);
     if (ns != NATS_OK) {
         char what[200];
         snprintf(what, sizeof what,
@@ -818,8 +835,8 @@ nb_status nb_client_confirm(nb_client *c, int64_t timeout_ms)
 /* ---- send -------------------------------------------------------------- */
 
 typedef natsStatus (*send_fn)(natsConnection *nc, const char *subject, const char *data, int len);
-static nb_status publish_impl(nb_client *c, const char *subject, const char *reply, nb_envelope *e,
-                              send_fn send);
+static nb_status publish_impl(nb_client *c, natsConnection *nc, const char *subject,
+                              const char *reply, nb_envelope *e, send_fn send);
 
 static natsStatus send_batched(natsConnection *nc, const char *subject, const char *data, int len)
 {
@@ -829,30 +846,31 @@ static natsStatus send_batched(natsConnection *nc, const char *subject, const ch
 /* Builds e and sends it with send (no NATS reply subject). */
 static nb_status publish_with(nb_client *c, const char *subject, nb_envelope *e, send_fn send)
 {
-    return publish_impl(c, subject, NULL, e, send);
+    return publish_impl(c, c->nc, subject, NULL, e, send);
 }
 
 /* Builds e and publishes it, with reply as the NATS reply subject (may be NULL). */
 static nb_status publish(nb_client *c, const char *subject, const char *reply, nb_envelope *e)
 {
-    return publish_impl(c, subject, reply, e, send_batched);
+    return publish_impl(c, c->nc, subject, reply, e, send_batched);
 }
 
-static nb_status publish_impl(nb_client *c, const char *subject, const char *reply, nb_envelope *e,
-                              send_fn send)
+/* Builds e and publishes it on nc (c's connection or its request connection). */
+static nb_status publish_impl(nb_client *c, natsConnection *nc, const char *subject,
+                              const char *reply, nb_envelope *e, send_fn send)
 {
     nb_status s = nb_envelope_build(e, subject, c->opts);
     if (s != NB_OK)
         return s;
-    int64_t max = natsConnection_GetMaxPayload(c->nc);
+    int64_t max = natsConnection_GetMaxPayload(nc);
     if (max > 0 && (int64_t)e->json_len > max)
         return nbi_fail(NB_TOO_LARGE,
                         "envelope for '%s' is %zu bytes, over the server's max_payload of %lld "
                         "bytes (lower the size threshold so payloads go by link)",
                         subject, e->json_len, (long long)max);
-    natsStatus ns = reply ? natsConnection_PublishRequest(c->nc, subject, reply, e->json,
+    natsStatus ns = reply ? natsConnection_PublishRequest(nc, subject, reply, e->json,
                                                           (int)e->json_len)
-                          : send(c->nc, subject, e->json, (int)e->json_len);
+                          : send(nc, subject, e->json, (int)e->json_len);
     if (ns == NATS_INSUFFICIENT_BUFFER)
         return nbi_fail(NB_CONNECTION,
                         "publish on '%.200s': disconnected, and the reconnect buffer is full: "
@@ -863,7 +881,10 @@ static nb_status publish_impl(nb_client *c, const char *subject, const char *rep
         snprintf(what, sizeof what, "publish on '%.200s'", subject);
         return nbi_from_nats(ns, what);
     }
-    atomic_fetch_add(&c->published, 1);
+    /* Counted on c's connection only: what nb_client_confirm and request_conn look at.
+     * A request on the request connection is vouched for by its reply. */
+    if (nc == c->nc)
+        atomic_fetch_add(&c->published, 1);
     return NB_OK;
 }
 
@@ -888,19 +909,98 @@ static natsStatus write_now(natsConnection *nc, const char *subject, const char 
     return ns == NATS_TIMEOUT || ns == NATS_NO_RESPONDERS ? NATS_OK : ns;
 }
 
+/* ---- the request connection -------------------------------------------- */
+
+/*
+ * Without send_asap, nats.c 3.4.1 writes a publish with a reply subject of
+ * our own only at its flusher's next turn (~1 ms) or at a flush, whose
+ * PING/PONG the requester then waits for (issue 16: p50 1.3x raw nats.c). It
+ * writes in place only with SendAsap, which is a connection's option fixed at
+ * connect, and costs plain publishes their batching (S1). So requests get a
+ * connection of their own, with SendAsap, opened from the same options by the
+ * first request that may use it. It only publishes: the inbox stays on nc,
+ * and events come from nc (its closed callback only tells the destroy).
+ */
+static void on_req_closed(natsConnection *nc, void *closure)
+{
+    nb_client *c = closure;
+    (void)nc;
+    pthread_mutex_lock(&c->mu);
+    c->req_closed = true;
+    pthread_cond_broadcast(&c->closed_cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Opens c->req_nc (under rr_mu); on failure requests keep flushing on nc. */
+static natsStatus req_open(nb_client *c)
+{
+    natsOptions *no = c->req_opts;
+    natsStatus ns = natsOptions_SetSendAsap(no, true);
+    if (ns == NATS_OK) /* a failed connect falls back at once, instead of retrying behind */
+        ns = natsOptions_SetRetryOnFailedConnect(no, false, NULL, NULL);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetDisconnectedCB(no, NULL, NULL);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetReconnectedCB(no, NULL, NULL);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetClosedCB(no, on_req_closed, c);
+    if (ns == NATS_OK)
+        ns = connect_nats(c->opts, no, &c->req_nc);
+    if (ns != NATS_OK && c->req_nc) {
+        natsConnection_Destroy(c->req_nc);
+        c->req_nc = NULL;
+    }
+    return ns;
+}
+
+static void req_close(nb_client *c)
+{
+    if (!c->req_nc)
+        return;
+    natsConnection_Close(c->req_nc);
+    wait_flag(&c->mu, &c->closed_cv, &c->req_closed, 5); /* its error callback uses c */
+    natsConnection_Destroy(c->req_nc);
+    c->req_nc = NULL;
+}
+
+/*
+ * The connection to publish a request on: the request connection, when the
+ * request cannot overtake anything (every publish on nc, replies included,
+ * was confirmed by a flush since nc's last reconnect) and the inbox's SUB is
+ * known to be in place (rr_verified). NULL: publish on nc and flush, as the
+ * first request does (its flush shows a refused inbox or publish at once).
+ * A request refused on the request connection reaches rr_await through
+ * on_async_error, as with send_asap.
+ */
+static natsConnection *request_conn(nb_client *c)
+{
+    if (!c->req_opts || atomic_load(&c->published) != atomic_load(&c->synced_published) ||
+        atomic_load(&c->disconnects) != atomic_load(&c->synced_disconnects))
+        return NULL;
+    pthread_mutex_lock(&c->rr_mu);
+    if (c->rr_verified && !c->req_nc && !c->req_failed)
+        c->req_failed = req_open(c) != NATS_OK;
+    natsConnection *rq = c->rr_verified ? c->req_nc : NULL; /* kept until the destroy */
+    pthread_mutex_unlock(&c->rr_mu);
+    return rq && natsConnection_Status(rq) == NATS_CONN_STATUS_CONNECTED ? rq : NULL;
+}
+
 /*
  * A request or a reply: someone waits for it, so it must not sit in nats.c's
  * buffer for the flusher's 1 ms. With SendAsap every publish is written at
  * once anyway. Otherwise a reply is written now (write_now); a request,
- * which needs its own reply subject, is flushed: the PONG comes back while
- * the responder works on the request, and the flush reports a refused
- * publish at once.
+ * which needs its own reply subject, goes on the request connection
+ * (request_conn) or else is flushed: the flush reports a refused publish at
+ * once.
  */
 static nb_status publish_now(nb_client *c, const char *subject, const char *reply, nb_envelope *e)
 {
     if (c->opts->send_asap)
         return publish(c, subject, reply, e);
     if (reply) {
+        natsConnection *rq = request_conn(c);
+        if (rq)
+            return publish_impl(c, rq, subject, reply, e, send_batched);
         nb_status s = publish(c, subject, reply, e);
         return s == NB_OK ? flush_checked(c, 5000, "request: flush") : s;
     }

@@ -268,6 +268,79 @@ CASE(rr_reply_to, 0)
     CHECK(!waiting(q));
 }
 
+/* A responder counting "ev" envelopes and answering a request with that count. */
+typedef struct counter {
+    nb_client *client;
+    atomic_int events;
+} counter;
+
+static void on_counted(nb_subscription *sub, nb_envelope *e, void *closure)
+{
+    (void)sub;
+    counter *k = closure;
+    if (strcmp(first_text(e), "ev") == 0) {
+        atomic_fetch_add(&k->events, 1);
+    } else {
+        char text[32];
+        snprintf(text, sizeof text, "%d", atomic_load(&k->events));
+        nb_envelope *rep = NULL;
+        if (text_envelope(&rep, "answer", text) == NB_OK)
+            nb_client_reply(k->client, e, rep);
+        nb_envelope_destroy(rep);
+    }
+    nb_envelope_destroy(e);
+}
+
+/* A request to the counter: its answer must be want. */
+static bool counted(nb_client *q, int want)
+{
+    nb_envelope *req = NULL, *rep = NULL;
+    nb_status s = text_envelope(&req, "q", "count");
+    if (s == NB_OK)
+        s = nb_client_request(q, "ord.q", req, 10000, &rep);
+    char text[16];
+    snprintf(text, sizeof text, "%d", want);
+    bool ok = s == NB_OK && strcmp(first_text(rep), text) == 0;
+    if (!ok)
+        fprintf(stderr, "count: %s: %s (answer \"%s\", want %s)\n", nb_status_text(s),
+                nb_last_error(), rep ? first_text(rep) : "none", text);
+    nb_envelope_destroy(req);
+    nb_envelope_destroy(rep);
+    return ok;
+}
+
+/*
+ * From its second request on, a client publishes requests on its request
+ * connection; a request after an unconfirmed send goes on the client's own
+ * connection instead, so it never overtakes the send: the responder, reading
+ * both on one subscription, has counted every send when it answers.
+ */
+CASE(rr_request_connection, 0)
+{
+    static counter k; /* static: its callback may outlive a failed CHECK */
+    atomic_store(&k.events, 0);
+    k.client = new_client();
+    CHECK(k.client);
+    nb_subscription *sub = NULL;
+    CHECK_OK(nb_client_subscribe(k.client, &sub, "ord.>", NULL, on_counted, NULL, &k));
+    T.subs[T.nsubs++] = sub;
+    CHECK_OK(nb_client_flush(k.client, 5000));
+    nb_client *q = new_client();
+    CHECK(q);
+    CHECK(counted(q, 0));
+    CHECK(q->req_nc == NULL); /* the first request flushes on the client's connection */
+    CHECK(counted(q, 0));
+    CHECK(q->req_nc != NULL);
+    for (int i = 1; i <= 20; i++) {
+        nb_envelope *ev = NULL;
+        CHECK_OK(text_envelope(&ev, "q", "ev"));
+        nb_status s = nb_client_send(q, "ord.ev", ev);
+        nb_envelope_destroy(ev);
+        CHECK_OK(s);
+        CHECK(counted(q, i));
+    }
+}
+
 /* A client destroyed while a reply is on its way: the reply meets no client, nothing crashes. */
 CASE(rr_destroy_before_reply, 0)
 {
@@ -295,6 +368,7 @@ static const nbt_case cases[] = {
     NBT_ENTRY(rr_after_reconnect),
     NBT_ENTRY(rr_reply_to),
     NBT_ENTRY(rr_destroy_before_reply),
+    NBT_ENTRY(rr_request_connection),
     {0},
 };
 
