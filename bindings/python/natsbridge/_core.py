@@ -897,34 +897,33 @@ class Client:
         are correlation_id, msg_id, msg_purpose, sender_name, sender_id, receiver_name,
         receiver_id, reply_to, reply_to_msg_id, metadata and link (datanames sent by link).
         Returns the envelope as sent (a dict of the 14 fields)."""
+        return self._send(subject, data, fields, True)
+
+    def publish(self, subject, data, **fields):
+        """send without returning the envelope (a little faster for many small messages)."""
+        self._send(subject, data, fields, False)
+
+    def _send(self, subject, data, fields, want_wire):
+        """send and publish: seed-shaped fields go through nb_client_send_items, any other
+        through an envelope built here; want_wire returns the envelope as sent."""
         if fields:
             _check_fields(fields)
             if not _seed_shaped(fields):
                 env = _build(data, fields)
                 try:
                     self._call(lib.nb_client_send, _b(subject), env)
-                    return _wire(env)
+                    return _wire(env) if want_wire else None
                 finally:
                     lib.nb_envelope_destroy(env)
+        if not want_wire:
+            self._send_items(subject, data, fields, None)
+            return None
         out = c_void_p()
         self._send_items(subject, data, fields, byref(out))
         try:
             return _wire(out)
         finally:
             lib.nb_envelope_destroy(out)
-
-    def publish(self, subject, data, **fields):
-        """send without returning the envelope (a little faster for many small messages)."""
-        if fields:
-            _check_fields(fields)
-            if not _seed_shaped(fields):
-                env = _build(data, fields)
-                try:
-                    self._call(lib.nb_client_send, _b(subject), env)
-                finally:
-                    lib.nb_envelope_destroy(env)
-                return
-        self._send_items(subject, data, fields, None)
 
     def _send_items(self, subject, data, fields, out):
         """nb_client_send_items. A message under the size threshold and _TINY only encodes
