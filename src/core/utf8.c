@@ -76,10 +76,4 @@ size_t nbi_utf8_check(const uint8_t *s, size_t n)
 
 bool nbi_utf8_valid(const uint8_t *s, size_t n) { return nbi_utf8_check(s, n) == n; }
 
-bool nbi_ascii(const uint8_t *s, size_t n)
-{
-    uint8_t any = 0;
-    for (size_t i = 0; i < n; i++) /* no early exit, so that the compiler vectorizes it */
-        any |= s[i];
-    return any < 0x80;
-}
+bool nbi_ascii(const uint8_t *s, size_t n) { return ascii_prefix(s, n) == n; }

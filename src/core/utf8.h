@@ -13,7 +13,7 @@
 /* True when n bytes are valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool nbi_utf8_valid(const uint8_t *s, size_t n);
 
-/* True when n bytes are all ASCII (< 0x80): a quick pass, vectorized. */
+/* True when n bytes are all ASCII (< 0x80): the quick scan nbi_utf8_check starts with. */
 bool nbi_ascii(const uint8_t *s, size_t n);
 
 /* Offset of the first byte that starts no valid UTF-8 sequence, or n when all are valid. */
