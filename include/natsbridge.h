@@ -1575,7 +1575,7 @@ typedef struct nb_py_delivery {
 
 /**
  * Subscribes to subject (in a queue group when queue is not NULL); envelopes
- * are decoded on nats.c's thread and queued, at most max_queued (0: 4096) at a
+ * are decoded on nats.c's thread and queued, at most max_queued (0: 256) at a
  * time: beyond that nats.c's own pending limits apply. Free with
  * nb_py_queue_destroy.
  */

@@ -1,15 +1,26 @@
 # SPDX-License-Identifier: MIT
 """A PEP 517 build backend for the natsbridge package, on the standard library only.
 
-The package is pure Python (the C library is installed by cmake), so a wheel is a zip of
-natsbridge/*.py and its .dist-info; pip can then install it offline with no setuptools or
-wheel package (Debian's system Python has them, a pyenv or venv Python often does not).
+The package is Python (ctypes) over the C library, which cmake builds and installs, plus an
+optional extension, natsbridge._native (src/_native.c), that moves the binding's hot paths into
+C. A wheel is a zip of natsbridge/*.py, that extension when it could be compiled, and its
+.dist-info; pip can then install it offline with no setuptools or wheel package (Debian's
+system Python has them, a pyenv or venv Python often does not). The extension is compiled with
+the C compiler this Python was built with, against its Python.h and natsbridge.h (the tree's
+include/, or the directory NATSBRIDGE_INCLUDE names); where any of them is missing, or with
+NATSBRIDGE_NATIVE=0, the wheel is the pure-Python one, which does the same work, slower.
 """
 
 import base64
 import hashlib
 import os
+import shlex
+import shutil
+import subprocess
+import sys
+import sysconfig
 import tarfile
+import tempfile
 import zipfile
 
 NAME, VERSION = "natsbridge", "0.1.0"
@@ -60,11 +71,53 @@ def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
     return DIST_INFO
 
 
-def _wheel(wheel_directory, entries):
-    name = "%s-%s-%s.whl" % (NAME, VERSION, TAG)
+def _header_dir():
+    """The directory holding natsbridge.h: NATSBRIDGE_INCLUDE, the sdist's include/ or the
+    source tree's include/."""
+    for d in (os.environ.get("NATSBRIDGE_INCLUDE"), os.path.join(HERE, "include"),
+              os.path.join(HERE, "..", "..", "include")):
+        if d and os.path.isfile(os.path.join(d, "natsbridge.h")):
+            return os.path.abspath(d)
+    return None
+
+
+def _native():
+    """(path in the wheel, bytes) of natsbridge._native compiled for this Python, or None with
+    the reason on stderr (the pure-Python wheel is then built)."""
+    if os.environ.get("NATSBRIDGE_NATIVE") == "0":
+        return None
+    py_include, headers = sysconfig.get_paths()["include"], _header_dir()
+    cc = shlex.split(sysconfig.get_config_var("CC") or "cc")
+    if not shutil.which(cc[0]):
+        cc = ["cc"]
+    why = (None if os.path.isfile(os.path.join(py_include, "Python.h")) else
+           "no Python.h in %s (Debian: apt-get install python3-dev)" % py_include)
+    why = why or (None if headers else "natsbridge.h not found (set NATSBRIDGE_INCLUDE)")
+    why = why or (None if shutil.which(cc[0]) else "no C compiler")
+    if why:
+        print("natsbridge: building without the native extension: %s" % why, file=sys.stderr)
+        return None
+    name = "_native" + sysconfig.get_config_var("EXT_SUFFIX")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, name)
+        cmd = cc + ["-std=c11", "-O2", "-fPIC", "-shared", "-fvisibility=hidden",
+                    "-I", py_include, "-I", headers, os.path.join(HERE, "src", "_native.c"),
+                    "-o", out, "-ldl"]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            print("natsbridge: building without the native extension: %s failed:\n%s"
+                  % (" ".join(cmd), r.stderr[-2000:]), file=sys.stderr)
+            return None
+        with open(out, "rb") as f:
+            return "%s/%s" % (NAME, name), f.read()
+
+
+def _wheel(wheel_directory, entries, tag=TAG):
+    name = "%s-%s-%s.whl" % (NAME, VERSION, tag)
     meta = [(DIST_INFO + "/METADATA", _metadata().encode("utf-8")),
             (DIST_INFO + "/WHEEL", ("Wheel-Version: 1.0\nGenerator: natsbridge_build\n"
-                                    "Root-Is-Purelib: true\nTag: %s\n" % TAG).encode())]
+                                    "Root-Is-Purelib: %s\nTag: %s\n"
+                                    % ("true" if tag == TAG else "false", tag)).encode())]
     record = [_record_line(p, d) for p, d in entries + meta] + [DIST_INFO + "/RECORD,,"]
     with zipfile.ZipFile(os.path.join(wheel_directory, name), "w", zipfile.ZIP_DEFLATED) as z:
         for path, data in entries + meta:
@@ -74,7 +127,13 @@ def _wheel(wheel_directory, entries):
 
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    return _wheel(wheel_directory, list(_files()))
+    native = _native()
+    if native is None:
+        return _wheel(wheel_directory, list(_files()))
+    # An extension for this CPython and platform only: the wheel says so.
+    py = "cp%d%d" % sys.version_info[:2]
+    platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    return _wheel(wheel_directory, list(_files()) + [native], "%s-%s-%s" % (py, py, platform))
 
 
 def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
@@ -90,6 +149,9 @@ def build_sdist(sdist_directory, config_settings=None):
             t.add(os.path.join(HERE, rel), "%s/%s" % (base, rel))
         for path, _ in _files():
             t.add(os.path.join(HERE, path), "%s/%s" % (base, path))
+        t.add(os.path.join(HERE, "src", "_native.c"), base + "/src/_native.c")
+        if _header_dir():  # so that the sdist builds the extension away from the tree
+            t.add(os.path.join(_header_dir(), "natsbridge.h"), base + "/include/natsbridge.h")
         info = tarfile.TarInfo(base + "/PKG-INFO")
         data = _metadata().encode("utf-8")
         info.size = len(data)

@@ -22,7 +22,11 @@
 #include <string.h>
 #include <time.h>
 
-#define PYQ_DEFAULT_CAP 4096
+/* A short queue: the envelopes in it stay in warm memory. A deep one (4096 was tried) lets the
+ * decoding thread's allocator grow and trim its heap as the reader falls behind and catches up,
+ * faulting in fresh pages each time: 256 cut the CPU per envelope of bench_python.py's
+ * publish+iterate row by a fifth. nats.c's pending limits still decide what is too slow. */
+#define PYQ_DEFAULT_CAP 256
 /* Payloads (and datanames) bigger than this are read through nb_py_envelope_view, not
  * copied into nb_py_queue_take's blob: the copy would cost more than the call it saves. */
 #define PYQ_INLINE_MAX 16384

@@ -15,7 +15,7 @@ from ._lib import (NatsBridgeError, InvalidArgumentError, BadMessageError, TooLa
 from ._core import (smartsend, smartreceive, receive_envelope, Client, Subscription, Message,
                     Payloads, Consumer, ObjectStore, table_from_rows, table_to_rows,
                     ENVELOPE_FIELDS, DEFAULT_NATS_URL, DEFAULT_FILESERVER_URL,
-                    DEFAULT_SIZE_THRESHOLD, ACK, NAK, TERM, NAK_NOW)
+                    DEFAULT_SIZE_THRESHOLD, ACK, NAK, TERM, NAK_NOW, native_path)
 
 __version__ = "0.1.0"
 library_version = _clib.nb_version_string().decode()
@@ -26,4 +26,5 @@ __all__ = ["smartsend", "smartreceive", "receive_envelope", "Client", "Subscript
            "ConnectionFailedError", "TimeoutError", "NoRespondersError", "IntegrityError",
            "NotAllowedError", "NotFoundError", "ACK", "NAK", "TERM", "NAK_NOW",
            "ENVELOPE_FIELDS", "DEFAULT_NATS_URL", "DEFAULT_FILESERVER_URL",
-           "DEFAULT_SIZE_THRESHOLD", "STATUS_NAMES", "library_path", "library_version"]
+           "DEFAULT_SIZE_THRESHOLD", "STATUS_NAMES", "library_path", "library_version",
+           "native_path"]

@@ -499,7 +499,11 @@ def _wire(env):
     p = lib.nb_envelope_json(env, byref(n))
     if not p:
         raise error(_lib.NB_INTERNAL, "envelope has no JSON text")
-    text = ctypes.string_at(p, n.value).decode("utf-8")
+    return _wire_dict(ctypes.string_at(p, n.value).decode("utf-8"))
+
+
+def _wire_dict(text):
+    """The library's wire JSON text as a dict."""
     # The library writes compact JSON starting with "{": its C scanner directly, without
     # json.loads' encoding detection and Python frames (a third of this call's time).
     try:
@@ -633,7 +637,7 @@ class Message:
     def _free(self):
         h, self._handle = self._handle, None
         if h:
-            lib.nb_envelope_destroy(h)
+            _destroy_envelope(h)
 
     def __del__(self):
         try:
@@ -915,6 +919,12 @@ class Client:
                     return _wire(env) if want_wire else None
                 finally:
                     lib.nb_envelope_destroy(env)
+        elif _native is not None and type(subject) is str and type(data) is list:
+            try:
+                return _native.send(self, subject, data, want_wire)
+            except NatsBridgeError:
+                self._opts.raise_pending()  # a Python handler's own exception first
+                raise
         if not want_wire:
             self._send_items(subject, data, fields, None)
             return None
@@ -1178,22 +1188,16 @@ class Subscription:
     def _fill(self, timeout_ms):
         """Takes what is queued (waiting up to timeout_ms for the first) into self._ready;
         False when the subscription is closed."""
-        b = getattr(_batches, "b", None)
-        if b is None:
-            b = _batches.b = _Batch()
         with self._cv:
             if self._closed:
                 return False
             self._readers += 1
         try:
-            # What is queued already is taken without letting go of the GIL: releasing it
-            # here hands it to the sending thread, and the batch would shrink to one message.
-            s = _lib.queue_poll(self._ptr, 0, b.arr, _BATCH, b.n_ref, b.blob, _BLOB, b.len_ref)
-            if s == _lib.NB_TIMEOUT and timeout_ms != 0:
-                s = lib.nb_py_queue_take(self._ptr, timeout_ms, b.arr, _BATCH, b.n_ref, b.blob,
-                                         _BLOB, b.len_ref)
-            if s == 0:
-                b.unpack(self.client, self._ready)
+            if _native is not None:
+                s = _native.take(self._ptr.value, timeout_ms, self.client, Message,
+                                 self._ready.append)
+            else:
+                s = self._take(timeout_ms)
         finally:
             with self._cv:
                 self._readers -= 1
@@ -1205,6 +1209,21 @@ class Subscription:
                 return False
             raise last_error(s)
         return True
+
+    def _take(self, timeout_ms):
+        """_fill through ctypes (no natsbridge._native): nb_py_queue_take's status."""
+        b = getattr(_batches, "b", None)
+        if b is None:
+            b = _batches.b = _Batch()
+        # What is queued already is taken without letting go of the GIL: releasing it here
+        # hands it to the sending thread, and the batch would shrink to one message.
+        s = _lib.queue_poll(self._ptr, 0, b.arr, _BATCH, b.n_ref, b.blob, _BLOB, b.len_ref)
+        if s == _lib.NB_TIMEOUT and timeout_ms != 0:
+            s = lib.nb_py_queue_take(self._ptr, timeout_ms, b.arr, _BATCH, b.n_ref, b.blob,
+                                     _BLOB, b.len_ref)
+        if s == 0:
+            b.unpack(self.client, self._ready)
+        return s
 
     def next_msg(self, timeout=None):
         """The next Message, waiting up to timeout seconds (None: forever); TimeoutError when
@@ -1237,7 +1256,18 @@ class Subscription:
 
     def __iter__(self):
         """Messages until the subscription or its client is closed."""
+        ready = self._ready
+        plain = self._callback is None  # (next_msg refuses the others)
         while not self._closed and not self.client._closed:
+            if plain and ready:  # what is taken already, without next_msg's frame
+                try:
+                    item = ready.popleft()
+                except IndexError:  # another thread iterating took it
+                    continue
+                if not isinstance(item, BaseException):
+                    yield item
+                    continue
+                ready.appendleft(item)  # an error: next_msg raises it, as for the rest
             try:
                 yield self.next_msg(0.5)
             except _lib.TimeoutError:
@@ -1506,3 +1536,38 @@ class ObjectStore:
         p, self._ptr = self._ptr, c_void_p()
         if p:
             lib.nb_objstore_destroy(p)
+
+
+# ---- the native extension (optional) --------------------------------------------------------
+
+def _load_native():
+    """natsbridge._native (bindings/python/src/_native.c): Client.send/publish and the
+    subscriptions' batches in C, when it was built for this Python. It is looked for next to
+    this package (pip install, cmake --install), or is the file NATSBRIDGE_NATIVE names (a
+    build tree); NATSBRIDGE_NATIVE=0 turns it off. Without it the ctypes code above does the
+    same work, only slower (docs/BINDINGS.md, "The native extension")."""
+    choice = os.environ.get("NATSBRIDGE_NATIVE", "")
+    if choice == "0":
+        return None
+    try:
+        if choice:
+            import importlib.machinery
+            import importlib.util
+            loader = importlib.machinery.ExtensionFileLoader(__package__ + "._native", choice)
+            spec = importlib.util.spec_from_file_location(loader.name, choice, loader=loader)
+            mod = importlib.util.module_from_spec(spec)
+            loader.exec_module(mod)
+        else:
+            from . import _native as mod
+        mod.bind(_lib.library_path, _item, error, last_error, _wire_dict, json.loads,
+                 _type_cache, _TYPE_NAMES)
+    except ImportError:
+        if choice:  # asked for by name: not finding it is an error, not a slow fallback
+            raise
+        return None
+    return mod
+
+
+_native = _load_native()
+native_path = _native.__file__ if _native is not None else None
+_destroy_envelope = _native.destroy if _native is not None else lib.nb_envelope_destroy

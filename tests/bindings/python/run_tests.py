@@ -48,7 +48,7 @@ MODES = {"py2pyb": ["direct"]}  # the stdlib peer uploads no links
 REQREP = ["pyb_to_c", "c_to_pyb", "pyb_to_js", "js_to_pyb"]
 API = ["bad_input", "callback_raises", "close_in_callback", "threads", "iterator",
        "handlers", "tables", "jetstream_kill", "objstore_link", "auth", "tls_token",
-       "pip_venv", "cmake_install", "batches"]
+       "pip_venv", "cmake_install", "batches", "sent_envelope"]
 
 
 def python_env(env):
@@ -535,6 +535,51 @@ def api_threads(run, nb):
         expect_eq("each once", set(got.values()), {1})
 
 
+def api_sent_envelope(run, nb):
+    """What Client.send returns is the envelope as it travelled: equal, field for field and in
+    the wire's order, to the wire a subscriber gets, for every kind of send (the native
+    extension makes the plain ones from the envelope's fields and leaves metadata, links and
+    big payloads to the wire text's parser; the ctypes code parses them all). Publish returns
+    None; a closed client and bad items raise the errors the ctypes code raises."""
+    unicode = "h\u00e9llo \u2603 \U0001F600 \"quoted\" \\ \n\t\x01"
+    cases = [
+        ([("msg", "hi", "text")], {}),
+        ([("t", unicode, "text"), ("d", {"a": [1, 2.5, None, True]}, "dictionary")], {}),
+        ([("\u00e9t\u00e9", b"\x00\xff" * 100, "binary"), ("e", "", "text"),
+          ("img", b"\x89PNG" * 10, "image")], {}),
+        ([("big", b"x" * 20000, "binary")], {}),  # past the native build's limit
+        ([("m", "with metadata", "text")], {"metadata": {"k": [1, {"n": None}]}}),
+        ([("m", "fields", "text")], {"correlation_id": "cid-1", "msg_purpose": "ask",
+                                     "receiver_name": "r", "reply_to": "/back"}),
+        ([("l", "by link", "text")], {"link": ["l"]}),
+        ((("tuple", "a tuple of items", "text"),), {}),
+        ([["list", "an item as a list", "text"]], {}),
+        ([("j", '{"raw": "json text"}', "dictionary"), ("rows", [{"a": 1}], "jsontable")], {}),
+    ]
+    with nb.Client(nats_url=run.nats_url, fileserver_url=run.fs_url) as c:
+        sub = c.subscribe("/sent")
+        c.flush()
+        for data, fields in cases:
+            env = c.send("/sent", data, **fields)
+            wire = sub.next_msg(10).wire
+            if json.dumps(env) != json.dumps(wire):
+                raise Failure("send returned %s, the wire was %s" % (json.dumps(env)[:600],
+                                                                     json.dumps(wire)[:600]))
+        expect_eq("publish returns", c.publish("/sent", [("p", "x", "text")]), None)
+        expect_eq("published", sub.next_msg(10).payloads, [("p", "x", "text")])
+        expect_raises("bad type", nb.InvalidArgumentError,
+                      lambda: c.send("/sent", [("x", "y", "nope")]), "unknown type 'nope'")
+        expect_raises("bad item", nb.InvalidArgumentError,
+                      lambda: c.publish("/sent", [("x", 1)]), "data[0]")
+        expect_raises("text not str", nb.InvalidArgumentError,
+                      lambda: c.publish("/sent", [("x", 5, "text")]), "text must be a str")
+        expect_raises("empty list", nb.NatsBridgeError, lambda: c.publish("/sent", []), "")
+    expect_raises("closed client", nb.NatsBridgeError,
+                  lambda: c.publish("/sent", [("x", "y", "text")]), "closed")
+    expect_raises("closed client, send", nb.NatsBridgeError,
+                  lambda: c.send("/sent", [("x", "y" * 20000, "text")]), "closed")
+
+
 def api_iterator(run, nb):
     with nb.Client(nats_url=run.nats_url, fileserver_url=run.fs_url) as c:
         sub = c.subscribe("/it")
@@ -840,6 +885,7 @@ def api_pip_venv(run, nb):
     py = os.path.join(venv, "bin", "python")
     env = python_env(dict(os.environ, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1"))
     env.pop("PYTHONPATH", None)
+    env.pop("NATSBRIDGE_NATIVE", None)  # the venv's own copy, built by pip
     r = subprocess.run([py, "-m", "pip", "install", "--no-build-isolation",
                         os.path.join(SRC, "bindings", "python")], capture_output=True, text=True,
                        timeout=300, env=env, cwd=run.dir)
@@ -848,15 +894,29 @@ def api_pip_venv(run, nb):
     other = tempfile.mkdtemp(dir=run.dir)
     env["NATSBRIDGE_LIBRARY"] = run.args.lib
     r = subprocess.run([py, "-c", "import natsbridge, sys; print(natsbridge.__file__); "
-                        "e = natsbridge.smartsend('/venv', [('m', 'from a venv', 'text')], "
-                        "nats_url=sys.argv[1]); print(e['payloads'][0]['size'])", run.nats_url],
+                        "print(natsbridge.native_path); "
+                        "e = natsbridge.Client(nats_url=sys.argv[1]).send("
+                        "'/venv', [('m', 'from a venv', 'text')]); print(e['payloads'][0]['size'])",
+                        run.nats_url],
                        capture_output=True, text=True, timeout=60, env=env, cwd=other)
     if r.returncode != 0:
         raise Failure("import from the venv failed: %s" % r.stderr[-1500:])
-    where, size = r.stdout.split()
+    where, native, size = r.stdout.split()
     if not where.startswith(venv):
         raise Failure("imported %s, not the venv's copy" % where)
+    expect_native("pip install", native, venv)
     expect_eq("sent", size, "11")
+
+
+def expect_native(what, native, prefix):
+    """Where a C compiler and Python.h exist (as the build of this tree's extension shows),
+    an install builds natsbridge._native too, and the installed copy loads it."""
+    built = os.environ.get("NATSBRIDGE_NATIVE", "0") != "0"
+    if built and not native.startswith(prefix):
+        raise Failure("%s: natsbridge.native_path is %s, not the extension in %s"
+                      % (what, native, prefix))
+    if not built and native != "None":
+        raise Failure("%s: a native extension %s where none was expected" % (what, native))
 
 
 def api_cmake_install(run, nb):
@@ -872,17 +932,20 @@ def api_cmake_install(run, nb):
     site = os.path.join(prefix, "lib", "python3", "dist-packages")
     env = python_env(dict(os.environ, PYTHONPATH=site))
     env.pop("NATSBRIDGE_LIBRARY", None)
+    env.pop("NATSBRIDGE_NATIVE", None)
     r = subprocess.run([sys.executable, "-B", "-c", "import natsbridge, sys; "
                         "print(natsbridge.__file__); print(natsbridge.library_path); "
+                        "print(natsbridge.native_path); "
                         "e = natsbridge.smartsend('/inst', [('m', 'installed', 'text')], "
                         "nats_url=sys.argv[1]); print(e['payloads'][0]['size'])", run.nats_url],
                        capture_output=True, text=True, timeout=60, env=env, cwd=run.path("nats"))
     if r.returncode != 0:
         raise Failure("import of the installed package failed: %s" % r.stderr[-1500:])
-    where, lib, size = r.stdout.split()
+    where, lib, native, size = r.stdout.split()
     for what, path in (("package", where), ("library", lib)):
         if not path.startswith(prefix):
             raise Failure("the installed %s came from %s, not %s" % (what, path, prefix))
+    expect_native("cmake --install", native, prefix)
     expect_eq("sent", size, "9")
 
 
@@ -906,6 +969,8 @@ def main():
     ap.add_argument("--nb", help="the natsbridge CLI")
     ap.add_argument("--lib", help="libnatsbridge.so")
     ap.add_argument("--node", default="node")
+    ap.add_argument("--native", help="natsbridge._native as built (NATSBRIDGE_NATIVE), or 0 "
+                    "for the ctypes code alone")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("cell", nargs="?")
     args = ap.parse_args()
@@ -916,6 +981,8 @@ def main():
         return 0
     if args.cell not in all_cells() or not (args.nb and args.lib):
         ap.error("give --nb, --lib and a CELL from --list")
+    if args.native:  # this process and every Python child (installed copies: see pip_venv)
+        os.environ["NATSBRIDGE_NATIVE"] = args.native
 
     def give_up(signum, _frame):
         raise Failure("stopped by signal %d (time limit %d s)" % (signum, CELL_SECONDS))
