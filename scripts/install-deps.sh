@@ -46,8 +46,9 @@ if $want_test; then
   packages+=(openssl)
   # cli.output cross-checks its JSON Schema check with the jsonschema package (issue 13).
   packages+=(python3-jsonschema)
-  # The Python binding's tests: a venv to pip install bindings/python into (issue 14).
-  packages+=(python3-venv python3-pip)
+  # The Python binding's tests: a venv to pip install bindings/python into (issue 14), and
+  # Python's headers for its native extension (bindings/python/src/_native.c).
+  packages+=(python3-venv python3-pip python3-dev)
   # Node.js runs the JavaScript interop peer and the apache-arrow checks; a
   # machine that already has node (and npm) keeps its own.
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -4,7 +4,8 @@
 ctypes was chosen over a CPython extension because the user needs no compiler and no Python
 headers, CDLL releases the GIL around every foreign call (so blocking sends, receives and
 downloads never hold other Python threads), and CFUNCTYPE callbacks take the GIL themselves
-when nats.c calls them from its own threads. Only the standard library is used.
+when nats.c calls them from its own threads. Only the standard library is used. The hot
+paths also exist in an optional CPython extension, natsbridge._native (see _core._load_native).
 """
 
 import ctypes
