@@ -75,14 +75,31 @@ enum {
     K_CORRELATION_ID, K_MSG_ID, K_TIMESTAMP, K_SEND_TO, K_MSG_PURPOSE, K_SENDER_NAME,
     K_SENDER_ID, K_RECEIVER_NAME, K_RECEIVER_ID, K_REPLY_TO, K_REPLY_TO_MSG_ID, K_BROKER_URL,
     K_METADATA, K_PAYLOADS, K_ID, K_DATANAME, K_TYPE, K_TRANSPORT, K_ENCODING, K_SIZE, K_DATA,
-    V_DIRECT, V_BASE64, WORD_COUNT
+    V_DIRECT, V_BASE64, A_KEEP_GIL_UNDER, A_CLOSED, A_PTR, A_VALUE, A_ENTER, A_LEAVE,
+    WORD_COUNT
 };
 static const char *const word_text[WORD_COUNT] = {
     "correlation_id", "msg_id", "timestamp", "send_to", "msg_purpose", "sender_name",
     "sender_id", "receiver_name", "receiver_id", "reply_to", "reply_to_msg_id", "broker_url",
     "metadata", "payloads", "id", "dataname", "type", "transport", "encoding", "size", "data",
-    "direct", "base64"};
+    "direct", "base64", "_keep_gil_under", "_closed", "_ptr", "value", "_enter", "_leave"};
 static PyObject *words[WORD_COUNT];
+
+/* The wire's envelope and payload dicts with their keys in order and None values: a copy of
+ * one takes every key at once (filling an empty dict resizes it twice on the way). */
+static PyObject *envelope_template, *payload_template;
+
+static PyObject *template_of(int first, int last, int then)
+{
+    PyObject *d = PyDict_New();
+    for (int i = first; d && i <= last; i++) {
+        if (PyDict_SetItem(d, words[i], Py_None) != 0)
+            Py_CLEAR(d);
+    }
+    if (d && then >= 0 && PyDict_SetItem(d, words[then], Py_None) != 0)
+        Py_CLEAR(d);
+    return d;
+}
 
 static int make_words(void)
 {
@@ -90,7 +107,9 @@ static int make_words(void)
         if (!words[i] && !(words[i] = PyUnicode_InternFromString(word_text[i])))
             return -1;
     }
-    return 0;
+    envelope_template = template_of(K_CORRELATION_ID, K_PAYLOADS, -1);
+    payload_template = template_of(K_ID, K_DATA, K_METADATA);
+    return envelope_template && payload_template ? 0 : -1;
 }
 
 /* Sets d[words[key]] = value and drops value; -1 when either failed. */
@@ -354,7 +373,7 @@ static PyObject *wire_payload(const nb_payload *p)
         ? PyUnicode_DecodeASCII(PyBytes_AS_STRING(b64), PyBytes_GET_SIZE(b64) - 1, "strict")
         : NULL;
     Py_XDECREF(b64);
-    PyObject *d = text ? PyDict_New() : NULL;
+    PyObject *d = text ? PyDict_Copy(payload_template) : NULL;
     bool bad = !d || put(d, K_ID, str_of(api.payload_id(p))) ||
                put(d, K_DATANAME, str_of(api.payload_dataname(p))) ||
                put(d, K_TYPE, str_of(api.payload_type_name(p))) ||
@@ -379,7 +398,7 @@ static PyObject *wire_built(const nb_envelope *env)
     const char *(*const fields[])(const nb_envelope *) = {api.correlation_id, api.msg_id,
         api.timestamp, api.send_to, api.msg_purpose, api.sender_name, api.sender_id,
         api.receiver_name, api.receiver_id, api.reply_to, api.reply_to_msg_id, api.broker_url};
-    PyObject *d = PyDict_New();
+    PyObject *d = PyDict_Copy(envelope_template);
     for (int i = 0; d && i <= K_BROKER_URL; i++) {
         if (put(d, i, str_of(fields[i](env))) != 0)
             Py_CLEAR(d);
@@ -424,7 +443,7 @@ static PyObject *wire_dict(nb_envelope *env)
 /* The nb_client of a natsbridge.Client (its _ptr, a c_void_p), NULL with an exception set. */
 static nb_client *client_pointer(PyObject *ptr)
 {
-    PyObject *value = ptr ? PyObject_GetAttrString(ptr, "value") : NULL;
+    PyObject *value = ptr ? PyObject_GetAttr(ptr, words[A_VALUE]) : NULL;
     if (!value)
         return NULL;
     nb_client *c = value == Py_None ? NULL : PyLong_AsVoidPtr(value);
@@ -444,19 +463,19 @@ static nb_status send_on_client(PyObject *client, const char *subject, send_item
                                 nb_envelope **out, bool *raised)
 {
     *raised = true;
-    PyObject *limit = PyObject_GetAttrString(client, "_keep_gil_under");
+    PyObject *limit = PyObject_GetAttr(client, words[A_KEEP_GIL_UNDER]);
     Py_ssize_t keep_gil_under = limit ? PyLong_AsSsize_t(limit) : -1;
     Py_XDECREF(limit);
     if (keep_gil_under < 0 && PyErr_Occurred())
         return NB_INTERNAL;
     nb_status s;
     if (si->size < (size_t)keep_gil_under) {
-        PyObject *closed = PyObject_GetAttrString(client, "_closed");
+        PyObject *closed = PyObject_GetAttr(client, words[A_CLOSED]);
         int is_closed = closed ? PyObject_IsTrue(closed) : -1;
         Py_XDECREF(closed);
-        PyObject *ptr = is_closed == 0 ? PyObject_GetAttrString(client, "_ptr") : NULL;
+        PyObject *ptr = is_closed == 0 ? PyObject_GetAttr(client, words[A_PTR]) : NULL;
         if (is_closed == 1) { /* _enter raises the closed client's error */
-            Py_XDECREF(PyObject_CallMethod(client, "_enter", NULL));
+            Py_XDECREF(PyObject_CallMethodNoArgs(client, words[A_ENTER]));
             if (!PyErr_Occurred())
                 PyErr_SetString(PyExc_RuntimeError, "natsbridge: the client is closed");
             return NB_INTERNAL;
@@ -468,7 +487,7 @@ static nb_status send_on_client(PyObject *client, const char *subject, send_item
         *raised = false;
         return api.send_items(c, subject, si->items, n, NULL, out);
     }
-    PyObject *ptr = PyObject_CallMethod(client, "_enter", NULL);
+    PyObject *ptr = PyObject_CallMethodNoArgs(client, words[A_ENTER]);
     nb_client *c = ptr ? client_pointer(ptr) : NULL;
     Py_XDECREF(ptr);
     if (!c)
@@ -476,7 +495,7 @@ static nb_status send_on_client(PyObject *client, const char *subject, send_item
     Py_BEGIN_ALLOW_THREADS
     s = api.send_items(c, subject, si->items, n, NULL, out);
     Py_END_ALLOW_THREADS
-    PyObject *r = PyObject_CallMethod(client, "_leave", NULL);
+    PyObject *r = PyObject_CallMethodNoArgs(client, words[A_LEAVE]);
     if (!r) {
         if (out && *out)
             api.envelope_destroy(*out);
@@ -669,10 +688,12 @@ static PyObject *native_destroy(PyObject *self, PyObject *handle)
 {
     (void)self;
     void *env;
+    if (!bound)
+        return PyErr_Format(PyExc_RuntimeError, "natsbridge._native: not bound");
     if (PyLong_Check(handle)) {
         env = PyLong_AsVoidPtr(handle);
     } else {
-        PyObject *value = PyObject_GetAttrString(handle, "value");
+        PyObject *value = PyObject_GetAttr(handle, words[A_VALUE]);
         if (!value)
             return NULL;
         env = value == Py_None ? NULL : PyLong_AsVoidPtr(value);
