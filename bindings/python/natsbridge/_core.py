@@ -564,6 +564,25 @@ def _value(code, raw):
     return raw
 
 
+class _Owned:
+    """A received nb_envelope owned by its Message, freed when the last reference to it goes;
+    ctypes passes it as the pointer (_as_parameter_). natsbridge._native.Envelope is its twin
+    in C, for the envelopes the native extension takes from a subscription."""
+
+    __slots__ = ("_as_parameter_",)
+
+    def __init__(self, ptr):
+        self._as_parameter_ = ptr.value if isinstance(ptr, c_void_p) else ptr
+
+    def __del__(self):
+        p, self._as_parameter_ = self._as_parameter_, None
+        if p:
+            try:
+                lib.nb_envelope_destroy(p)
+            except Exception:  # noqa: BLE001 - interpreter shutdown
+                pass
+
+
 class Message:
     """A received envelope. `payloads` is the list of (dataname, data, type); `envelope` the
     dict of the 14 fields with `payloads` as that list; `wire` the envelope as it travelled.
@@ -572,7 +591,7 @@ class Message:
     __slots__ = ("payloads", "_env", "_wire", "_handle", "_client", "__weakref__")
 
     def __init__(self, handle, client=None, payloads=None):
-        self._handle = handle
+        self._handle = handle  # an _Owned or a natsbridge._native.Envelope
         self._client = client
         self._wire = self._env = None
         self.payloads = _payload_values(handle) if payloads is None else payloads
@@ -635,15 +654,7 @@ class Message:
         return self._client.reply(self, data, **fields)
 
     def _free(self):
-        h, self._handle = self._handle, None
-        if h:
-            _destroy_envelope(h)
-
-    def __del__(self):
-        try:
-            self._free()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
+        self._handle = None  # (the last reference: the envelope is freed)
 
 
 class Payloads(list):
@@ -756,7 +767,7 @@ def smartreceive(msg, fileserver_download_handler=None, max_retries=5, base_dela
             err = last_error(s)
             o.raise_pending()
             raise err
-        m = Message(env)
+        m = Message(_Owned(env))
         out = Payloads(m.payloads)
         out.envelope = m.envelope
         return out
@@ -953,7 +964,7 @@ class Client:
         body = _message_body(msg)
         env = c_void_p()
         self._call(lambda c: lib.nb_client_receive(c, body, len(body), byref(env)))
-        return Message(env, self)
+        return Message(_Owned(env), self)
 
     def subscribe(self, subject, callback=None, queue=None, on_error=None):
         """Subscribes to subject (in a queue group when queue is given). With a callback,
@@ -970,7 +981,7 @@ class Client:
         try:
             rep = c_void_p()
             self._call(lib.nb_client_request, _b(subject), env, _ms(timeout), byref(rep))
-            return Message(rep, self)
+            return Message(_Owned(rep), self)
         finally:
             lib.nb_envelope_destroy(env)
 
@@ -1125,7 +1136,7 @@ class _Batch:
                 continue
             if count < 0:  # not copied (a file, a link not fetched, big): read in place
                 try:
-                    ready.append(Message(env, client))
+                    ready.append(Message(_Owned(env), client))
                 except Exception as e:  # noqa: BLE001 - the Message freed env; say why, go on
                     ready.append(e)
                 continue
@@ -1148,7 +1159,7 @@ class _Batch:
                     _, name_len, data_len = payload(blob, off)
                     off += 12 + name_len + data_len
                 continue
-            ready.append(Message(env, client, values))
+            ready.append(Message(_Owned(env), client, values))
 
 
 class Subscription:
@@ -1426,7 +1437,7 @@ def _js_envelope_trampoline(cons_p, env, d, key):
     prev = getattr(_callback_state, "client", None)
     _callback_state.client = cons.client
     try:
-        msg = Message(env, cons.client)
+        msg = Message(_Owned(env), cons.client)
         verdict = cons._callback(msg, _delivery(d.contents))
         action = None if isinstance(verdict, bool) else _ACTIONS.get(verdict)
         if action is None:
@@ -1570,4 +1581,3 @@ def _load_native():
 
 _native = _load_native()
 native_path = _native.__file__ if _native is not None else None
-_destroy_envelope = _native.destroy if _native is not None else lib.nb_envelope_destroy

@@ -606,6 +606,53 @@ static PyObject *take_exception(void)
     return value;
 }
 
+/* Envelope: a received nb_envelope owned by its Message, freed when the last reference to it
+ * goes (a Python __del__ per Message cost more than the free); ctypes passes it as the pointer
+ * (_as_parameter_), as it does _core._Owned, its twin for the envelopes ctypes receives. */
+typedef struct {
+    PyObject_HEAD
+    nb_envelope *env;
+} envelope_object;
+
+static void envelope_dealloc(PyObject *self)
+{
+    api.envelope_destroy(((envelope_object *)self)->env);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyObject *envelope_pointer(PyObject *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromVoidPtr(((envelope_object *)self)->env);
+}
+
+static PyGetSetDef envelope_getset[] = {
+    {"_as_parameter_", envelope_pointer, NULL, "the nb_envelope * (for ctypes)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject envelope_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "natsbridge._native.Envelope",
+    .tp_doc = "A received envelope, freed with its last reference.",
+    .tp_basicsize = sizeof(envelope_object),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = envelope_dealloc,
+    .tp_getset = envelope_getset,
+};
+
+/* A new Envelope owning env; env is freed when that fails. */
+static PyObject *envelope_own(nb_envelope *env)
+{
+    envelope_object *o = PyObject_New(envelope_object, &envelope_type);
+    if (!o) {
+        api.envelope_destroy(env);
+        return NULL;
+    }
+    o->env = env;
+    return (PyObject *)o;
+}
+
 /* What one delivery becomes: a Message, or the exception saying why there is none. Every
  * envelope is wrapped or freed, whatever fails (as _core._Batch.unpack does). */
 static PyObject *delivery_object(const nb_py_delivery *d, PyObject *client, PyObject *message)
@@ -617,23 +664,16 @@ static PyObject *delivery_object(const nb_py_delivery *d, PyObject *client, PyOb
         Py_XDECREF(text);
         return exc;
     }
-    PyObject *handle = PyLong_FromVoidPtr(d->env);
-    if (!handle) {
-        api.envelope_destroy(d->env);
+    PyObject *handle = envelope_own(d->env); /* frees the envelope whatever fails below */
+    if (!handle)
         return NULL;
-    }
     PyObject *msg;
-    if (!values_in_memory(d->env)) {
-        msg = PyObject_CallFunctionObjArgs(message, handle, client, NULL); /* frees env if it fails */
+    if (!values_in_memory(d->env)) { /* _core.Message reads them */
+        msg = PyObject_CallFunctionObjArgs(message, handle, client, NULL);
     } else {
         PyObject *values = payload_values(d->env);
-        if (!values) {
-            api.envelope_destroy(d->env);
-            msg = NULL;
-        } else {
-            msg = PyObject_CallFunctionObjArgs(message, handle, client, values, NULL);
-            Py_DECREF(values);
-        }
+        msg = values ? PyObject_CallFunctionObjArgs(message, handle, client, values, NULL) : NULL;
+        Py_XDECREF(values);
     }
     Py_DECREF(handle);
     return msg;
@@ -682,29 +722,6 @@ static PyObject *native_take(PyObject *self, PyObject *const *args, Py_ssize_t n
     return PyLong_FromLong((long)s);
 }
 
-/* destroy(envelope): nb_envelope_destroy, for Message's free (a ctypes call costs more than
- * the free itself). The handle is an int or a ctypes c_void_p, as Message may hold either. */
-static PyObject *native_destroy(PyObject *self, PyObject *handle)
-{
-    (void)self;
-    void *env;
-    if (!bound)
-        return PyErr_Format(PyExc_RuntimeError, "natsbridge._native: not bound");
-    if (PyLong_Check(handle)) {
-        env = PyLong_AsVoidPtr(handle);
-    } else {
-        PyObject *value = PyObject_GetAttr(handle, words[A_VALUE]);
-        if (!value)
-            return NULL;
-        env = value == Py_None ? NULL : PyLong_AsVoidPtr(value);
-        Py_DECREF(value);
-    }
-    if (!env && PyErr_Occurred())
-        return NULL;
-    api.envelope_destroy(env);
-    Py_RETURN_NONE;
-}
-
 static PyMethodDef methods[] = {
     {"bind", native_bind, METH_VARARGS,
      "bind(library_path, item, error, last_error, wire_dict, json_loads, type_codes, "
@@ -713,7 +730,6 @@ static PyMethodDef methods[] = {
      "send(client, subject, data, want_wire): Client.send/publish through nb_client_send_items."},
     {"take", (PyCFunction)(void (*)(void))native_take, METH_FASTCALL,
      "take(queue, timeout_ms, client, Message, append): a batch of deliveries."},
-    {"destroy", native_destroy, METH_O, "destroy(envelope): nb_envelope_destroy."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -725,5 +741,13 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__native(void)
 {
-    return PyModule_Create(&module);
+    if (PyType_Ready(&envelope_type) != 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    Py_INCREF(&envelope_type); /* (PyModule_AddObjectRef is 3.10+) */
+    if (m && PyModule_AddObject(m, "Envelope", (PyObject *)&envelope_type) == 0)
+        return m;
+    Py_DECREF(&envelope_type);
+    Py_XDECREF(m);
+    return NULL;
 }
