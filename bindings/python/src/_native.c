@@ -66,7 +66,6 @@ static PyObject *wire_fn;      /* _core._wire_dict(text) -> the wire envelope as
 static PyObject *json_loads;   /* json.loads */
 static PyObject *type_codes;   /* {"text": 0, ...}: every name nb_type_parse accepts that _core met */
 static PyObject *type_names[TYPE_COUNT];
-static PyObject *b2a_base64;   /* binascii.b2a_base64 */
 static bool bound;
 
 /* The wire's keys and constant values, made once (PyDict_SetItemString would make and intern
@@ -203,10 +202,7 @@ static PyObject *native_bind(PyObject *self, PyObject *args)
         type_names[i] = PyTuple_GET_ITEM(names, i);
         Py_INCREF(type_names[i]);
     }
-    PyObject *binascii = PyImport_ImportModule("binascii");
-    b2a_base64 = binascii ? PyObject_GetAttrString(binascii, "b2a_base64") : NULL;
-    Py_XDECREF(binascii);
-    if (!b2a_base64 || make_words() != 0)
+    if (make_words() != 0)
         return NULL;
     bound = true;
     Py_RETURN_NONE;
@@ -332,10 +328,6 @@ static void items_release(send_items *si)
     Py_XDECREF(si->keep);
 }
 
-/* Payloads bigger than this are left to the wire text's parser (a copy there, not a second
- * base64 encoding here). */
-#define BUILD_MAX_PAYLOAD 16384
-
 static PyObject *str_of(const char *s)
 {
     return PyUnicode_DecodeUTF8(s ? s : "", s ? (Py_ssize_t)strlen(s) : 0, "strict");
@@ -343,7 +335,7 @@ static PyObject *str_of(const char *s)
 
 
 /* True when the wire dict can be made from the envelope's fields here: every payload direct,
- * base64, in memory and small, and no metadata anywhere (metadata would need a JSON parser
+ * base64 and in memory, and no metadata anywhere (metadata would need a JSON parser
  * here; the wire text's parser does those, and anything else unusual). */
 static bool buildable(const nb_envelope *env)
 {
@@ -355,24 +347,47 @@ static bool buildable(const nb_envelope *env)
         size_t len = 0;
         if (api.payload_transport(p) != NB_TRANSPORT_DIRECT ||
             strcmp(api.payload_encoding(p), "base64") != 0 || api.payload_metadata(p)->child ||
-            !api.payload_data(p, &len) || len > BUILD_MAX_PAYLOAD)
+            !api.payload_data(p, &len))
             return false;
     }
     return true;
 }
 
-/* One payload as the wire has it: id, dataname, type, transport, encoding, size, data, metadata. */
-static PyObject *wire_payload(const nb_payload *p)
+/* Where the wire text's next payload data is: the base64 of a direct payload, copied as it
+ * travelled rather than encoded a second time. With no metadata anywhere (buildable), the
+ * key ,"data":" appears once per payload and nowhere else: inside a JSON string every quote
+ * is escaped. */
+typedef struct {
+    const char *at, *end;
+} wire_cursor;
+
+#define DATA_KEY ",\"data\":\""
+
+/* The next payload's base64 text, of the length len bytes encode to, as a str; NULL without an
+ * exception set when the wire text is not as expected (the caller then parses all of it). */
+static PyObject *next_data(wire_cursor *c, size_t len)
+{
+    const size_t key = sizeof DATA_KEY - 1, b64 = (len + 2) / 3 * 4;
+    for (const char *p = c->at; p && (size_t)(c->end - p) > key + b64;
+         p = memchr(p + 1, ',', (size_t)(c->end - p - 1))) {
+        if (*p == ',' && memcmp(p, DATA_KEY, key) == 0) {
+            const char *data = p + key;
+            if (data[b64] != '"')
+                return NULL;
+            c->at = data + b64;
+            return PyUnicode_DecodeASCII(data, (Py_ssize_t)b64, "strict");
+        }
+    }
+    return NULL;
+}
+
+/* One payload as the wire has it: id, dataname, type, transport, encoding, size, data, metadata.
+ * NULL without an exception set: see next_data. */
+static PyObject *wire_payload(const nb_payload *p, wire_cursor *c)
 {
     size_t len = 0;
-    const uint8_t *data = api.payload_data(p, &len);
-    PyObject *raw = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len);
-    PyObject *b64 = raw ? PyObject_CallOneArg(b2a_base64, raw) : NULL; /* ends with "\n" */
-    Py_XDECREF(raw);
-    PyObject *text = b64 && PyBytes_GET_SIZE(b64) > 0
-        ? PyUnicode_DecodeASCII(PyBytes_AS_STRING(b64), PyBytes_GET_SIZE(b64) - 1, "strict")
-        : NULL;
-    Py_XDECREF(b64);
+    api.payload_data(p, &len);
+    PyObject *text = next_data(c, len);
     PyObject *d = text ? PyDict_Copy(payload_template) : NULL;
     bool bad = !d || put(d, K_ID, str_of(api.payload_id(p))) ||
                put(d, K_DATANAME, str_of(api.payload_dataname(p))) ||
@@ -383,16 +398,15 @@ static PyObject *wire_payload(const nb_payload *p)
                put_kept(d, K_DATA, text) || put(d, K_METADATA, PyDict_New());
     Py_XDECREF(text);
     if (bad) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_RuntimeError, "natsbridge: a sent payload cannot be read");
         Py_XDECREF(d);
         return NULL;
     }
     return d;
 }
 
-/* The 14 fields in the wire's order, from the envelope's accessors (see buildable). */
-static PyObject *wire_built(const nb_envelope *env)
+/* The 14 fields in the wire's order, from the envelope's accessors and its wire text json (see
+ * buildable); NULL without an exception set when the text is not as expected. */
+static PyObject *wire_built(const nb_envelope *env, const char *json, size_t json_len)
 {
     /* In the order of K_CORRELATION_ID .. K_BROKER_URL. */
     const char *(*const fields[])(const nb_envelope *) = {api.correlation_id, api.msg_id,
@@ -405,8 +419,9 @@ static PyObject *wire_built(const nb_envelope *env)
     }
     size_t n = api.payload_count(env);
     PyObject *payloads = d ? PyList_New((Py_ssize_t)n) : NULL;
+    wire_cursor c = {json, json + json_len};
     for (size_t i = 0; payloads && i < n; i++) {
-        PyObject *p = wire_payload(api.payload_at(env, i));
+        PyObject *p = wire_payload(api.payload_at(env, i), &c);
         if (!p)
             Py_CLEAR(payloads);
         else
@@ -422,13 +437,15 @@ static PyObject *wire_built(const nb_envelope *env)
 /* The sent envelope as a dict, as _core._wire_dict would read its wire text; takes env. */
 static PyObject *wire_dict(nb_envelope *env)
 {
-    if (buildable(env)) {
-        PyObject *d = wire_built(env);
-        api.envelope_destroy(env);
-        return d;
-    }
     size_t len = 0;
     const char *json = api.envelope_json(env, &len);
+    if (json && buildable(env)) {
+        PyObject *d = wire_built(env, json, len);
+        if (d || PyErr_Occurred()) {
+            api.envelope_destroy(env);
+            return d;
+        }
+    }
     PyObject *text = json ? PyUnicode_DecodeUTF8(json, (Py_ssize_t)len, "strict") : NULL;
     api.envelope_destroy(env);
     if (!json)

@@ -547,7 +547,8 @@ def api_sent_envelope(run, nb):
         ([("t", unicode, "text"), ("d", {"a": [1, 2.5, None, True]}, "dictionary")], {}),
         ([("\u00e9t\u00e9", b"\x00\xff" * 100, "binary"), ("e", "", "text"),
           ("img", b"\x89PNG" * 10, "image")], {}),
-        ([("big", b"x" * 20000, "binary")], {}),  # past the native build's limit
+        ([("big", b"x" * 20000, "binary"), ("n", ',"data":"', "text"),
+          (',"data":"', '"', "text")], {}),  # big; the data key's text in names and data
         ([("m", "with metadata", "text")], {"metadata": {"k": [1, {"n": None}]}}),
         ([("m", "fields", "text")], {"correlation_id": "cid-1", "msg_purpose": "ask",
                                      "receiver_name": "r", "reply_to": "/back"}),
