@@ -18,6 +18,8 @@ Rows, in the same run against the same nats-server:
     binding publish  Client.publish (no envelope returned), a thread iterating the subscription
     binding 2 procs  Client.send here, a callback subscription in a second Python process
     C library      bench_throughput's "100 B text" natsbridge figure (when --c-bench is given)
+The binding runs on its native extension (natsbridge._native) when --lib's build tree has one
+(BUILD/bindings/python/_native.*.so); NATSBRIDGE_NATIVE=0 runs the ctypes code alone.
 Then --rss-count messages through the binding with the process's RSS printed as it goes.
 Each row also prints the CPU time per envelope of all its threads (and of the second process):
 steadier than envelopes/s when other work shares the machine. Nothing is asserted: the figures
@@ -289,6 +291,13 @@ def main():
     args = ap.parse_args()
     if args.lib:
         os.environ["NATSBRIDGE_LIBRARY"] = os.path.abspath(args.lib)
+        # The native extension of the same build tree, unless NATSBRIDGE_NATIVE says otherwise
+        # (NATSBRIDGE_NATIVE=0: the ctypes code alone).
+        import glob
+        built = glob.glob(os.path.join(os.path.dirname(os.path.abspath(args.lib)), "bindings",
+                                       "python", "_native.*.so"))
+        if built and "NATSBRIDGE_NATIVE" not in os.environ:
+            os.environ["NATSBRIDGE_NATIVE"] = built[0]
     sys.path.insert(0, os.path.join(SRC, "bindings", "python"))
     import natsbridge as nb
 
@@ -298,8 +307,9 @@ def main():
     if not url:
         server, url = start_nats(tmp)
     try:
-        print("bench_python: natsbridge %s (%s), Python %s, server %s"
-              % (nb.library_version, nb.library_path, sys.version.split()[0], url))
+        print("bench_python: natsbridge %s (%s), native extension %s, Python %s, server %s"
+              % (nb.library_version, nb.library_path, nb.native_path or "off (ctypes only)",
+                 sys.version.split()[0], url))
         print("100 B text envelopes end to end (first send until the last is decoded); "
               "median of %d [min-max]\n" % args.reps)
         print("%-18s %12s   %-15s %8s" % ("", "envelopes/s", "[min-max]", "CPU us/env"))
