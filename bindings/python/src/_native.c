@@ -227,7 +227,8 @@ static PyObject *raise_last_error(nb_status s)
 typedef struct {
     nb_item stack[STACK_ITEMS];
     nb_item *items;
-    PyObject *keep; /* a list of _core._item results, made on the first one needed */
+    size_t count;   /* items read: the list's length when the reading began */
+    PyObject *keep; /* what their bytes belong to: the items, and _core._item's results */
     size_t size;
 } send_items;
 
@@ -318,6 +319,7 @@ static int items_from_list(send_items *si, PyObject *data)
             return -1;
         si->size += si->items[i].len;
     }
+    si->count = (size_t)n; /* a list grown by a Python call meanwhile sends what was read */
     return 0;
 }
 
@@ -544,8 +546,8 @@ static PyObject *native_send(PyObject *self, PyObject *const *args, Py_ssize_t n
     }
     nb_envelope *env = NULL;
     bool raised;
-    nb_status s = send_on_client(args[0], subject, &si, (size_t)PyList_GET_SIZE(args[2]),
-                                 want_wire ? &env : NULL, &raised);
+    nb_status s = send_on_client(args[0], subject, &si, si.count, want_wire ? &env : NULL,
+                                 &raised);
     items_release(&si);
     if (raised)
         return NULL;

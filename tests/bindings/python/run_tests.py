@@ -568,6 +568,19 @@ def api_sent_envelope(run, nb):
                                                                      json.dumps(wire)[:600]))
         expect_eq("publish returns", c.publish("/sent", [("p", "x", "text")]), None)
         expect_eq("published", sub.next_msg(10).payloads, [("p", "x", "text")])
+        # a list that grows while its items are serialised sends what it held when the send
+        # began (json calls a dict subclass's items(): Python code in the middle of the call)
+        data = []
+
+        class Growing(dict):
+            def items(self):
+                data.append(("late", "x", "text"))
+                return super().items()
+        data.append(("g", Growing(k=1), "dictionary"))
+        env = c.send("/sent", data)
+        got = sub.next_msg(10)
+        expect_eq("grown list", (len(data), len(env["payloads"]), got.payloads),
+                  (2, 1, [("g", {"k": 1}, "dictionary")]))
         expect_raises("bad type", nb.InvalidArgumentError,
                       lambda: c.send("/sent", [("x", "y", "nope")]), "unknown type 'nope'")
         expect_raises("bad item", nb.InvalidArgumentError,
