@@ -701,30 +701,65 @@ static napi_value data_to_js(napi_env env, const nb_payload *p)
     return v;
 }
 
+/* A payload's type as its number (a small integer: no string made per delivery); the JS layer
+ * names it from typeNames, which init exports in the enum's order. */
+static napi_value type_to_js(napi_env env, nb_type t)
+{
+    napi_value v;
+    if (napi_create_int32(env, (int32_t)t, &v) != napi_ok) {
+        nbn_throw_napi(env, "napi_create_int32");
+        return NULL;
+    }
+    return v;
+}
+
+/* Whether p is what nearly every payload is: direct, base64, in memory, no metadata, its wire
+ * type the canonical name of its type. The JS layer fills in those fields itself. */
+static bool is_plain(const nb_payload *p)
+{
+    const cJSON *m = nb_payload_metadata(p);
+    nb_type t = nb_payload_type(p);
+    return nb_payload_transport(p) == NB_TRANSPORT_DIRECT && !nb_payload_url(p) &&
+           !nb_payload_path(p) && nb_payload_data(p, NULL) && cJSON_IsObject(m) && !m->child &&
+           strcmp(nb_payload_encoding(p), "base64") == 0 &&
+           strcmp(nb_payload_type_name(p), nb_type_name(t)) == 0;
+}
+
 /*
- * One payload as [dataname, type, typeName, transport, url, path, data, encoding, size,
- * metadata JSON]: an array, whose slots cost less to fill than named properties (no key to
- * look up per envelope). Everything the JS payload object shows comes from here, so that
- * the envelope's JSON need not be parsed to hand out its payloads.
+ * One payload as an array, whose slots cost less to fill than named properties (no key to
+ * look up per envelope): a plain payload (is_plain) as [dataname, type, data, size], any
+ * other as [dataname, type, typeName, transport, url, path, data, encoding, size, metadata
+ * JSON]. Everything the JS payload object shows comes from here, so that the envelope's JSON
+ * need not be parsed to hand out its payloads.
  */
 static napi_value payload_to_js(napi_env env, const nb_payload *p)
 {
     napi_value o, size;
+    NBN_CALL(env, napi_create_double(env, (double)nb_payload_size(p), &size));
+    if (is_plain(p)) {
+        napi_value slots[4] = {str_or_null(env, nb_payload_dataname(p)),
+                               type_to_js(env, nb_payload_type(p)), data_to_js(env, p), size};
+        NBN_CALL(env, napi_create_array_with_length(env, 4, &o));
+        for (uint32_t i = 0; i < 4; i++) {
+            if (!slots[i])
+                return NULL;
+            napi_set_element(env, o, i, slots[i]);
+        }
+        return o;
+    }
     const char *enc = nb_payload_encoding(p);
     napi_value slots[10] = {
         str_or_null(env, nb_payload_dataname(p)),
-        str_or_null(env, nb_type_name(nb_payload_type(p))),
+        type_to_js(env, nb_payload_type(p)),
         str_or_null(env, nb_payload_type_name(p)),
         str_or_null(env, nb_transport_name(nb_payload_transport(p))),
         str_or_null(env, nb_payload_url(p)),
         str_or_null(env, nb_payload_path(p)),
         data_to_js(env, p),
         enc ? str_or_null(env, enc) : nbn_undefined(env),
-        NULL,
+        size,
         metadata_to_js(env, p),
     };
-    NBN_CALL(env, napi_create_double(env, (double)nb_payload_size(p), &size));
-    slots[8] = size;
     NBN_CALL(env, napi_create_array_with_length(env, 10, &o));
     for (uint32_t i = 0; i < 10; i++) {
         if (!slots[i])
@@ -736,22 +771,20 @@ static napi_value payload_to_js(napi_env env, const nb_payload *p)
 
 napi_value nbn_envelope_to_js(napi_env env, const nb_envelope *e)
 {
-    napi_value o, list, json;
+    napi_value o, json;
     size_t len = 0;
     const char *text = nb_envelope_json(e, &len);
     size_t n = nb_envelope_payload_count(e);
-    NBN_CALL(env, napi_create_array_with_length(env, 2, &o));
+    NBN_CALL(env, napi_create_array_with_length(env, n + 1, &o));
     if (!(json = nbn_text(env, text ? text : "{}", text ? len : 2)))
         return NULL;
     napi_set_element(env, o, 0, json);
-    NBN_CALL(env, napi_create_array_with_length(env, n, &list));
     for (size_t i = 0; i < n; i++) {
         napi_value pv = payload_to_js(env, nb_envelope_payload(e, i));
         if (!pv)
             return NULL;
-        napi_set_element(env, list, (uint32_t)i, pv);
+        napi_set_element(env, o, (uint32_t)(i + 1), pv);
     }
-    napi_set_element(env, o, 1, list);
     return o;
 }
 
@@ -785,6 +818,15 @@ static napi_value init(napi_env env, napi_value exports)
         {"checkOptions", NULL, check_options, NULL, NULL, NULL, napi_default, NULL},
     };
     NBN_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+    napi_value names;
+    NBN_CALL(env, napi_create_array_with_length(env, NB_TYPE_COUNT, &names));
+    for (int i = 0; i < NB_TYPE_COUNT; i++) {
+        napi_value v = str_or_null(env, nb_type_name((nb_type)i));
+        if (!v)
+            return NULL;
+        NBN_CALL(env, napi_set_element(env, names, (uint32_t)i, v));
+    }
+    NBN_CALL(env, napi_set_named_property(env, exports, "typeNames", names));
     if (!nbn_init_ops(env, exports) || !nbn_init_subs(env, exports))
         return NULL;
     return exports;
