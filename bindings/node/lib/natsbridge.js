@@ -435,7 +435,9 @@ class Client {
       const [items, fields] = message(data, options);
       const h = this._handle();
       if (!this._sending) { // nothing queued ahead of it: order is kept
-        const json = native.sendNow(h, subject, items, fields);
+        const it = items.length === 1 ? items[0] : null; // one payload: as arguments
+        const json = (it !== null ? native.sendOne(h, subject, it[0], it[1], it[2], it[3], fields) : undefined) ??
+          native.sendNow(h, subject, items, fields);
         if (json !== undefined) return Promise.resolve(new SentEnvelope(json)); // no executor, no closure
       }
       return new Promise((resolve, reject) => {

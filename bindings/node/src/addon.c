@@ -591,6 +591,71 @@ bool nbn_message_take(napi_env env, napi_value items, napi_value fields, nbn_mes
 }
 
 /*
+ * Reads the string v into buf (cap bytes, NUL-terminated) with one call: true when all of it
+ * fit (a truncated copy stops at most 4 bytes short of the end, so a copy shorter than that
+ * is whole) and it has no NUL byte; *len gets its length.
+ */
+static bool string_into(napi_env env, napi_value v, char *buf, size_t cap, size_t *len)
+{
+    if (cap < 6 || napi_get_value_string_utf8(env, v, buf, cap, len) != napi_ok)
+        return false;
+    return *len + 5 <= cap && !memchr(buf, 0, *len);
+}
+
+int nbn_message_borrow_one(napi_env env, napi_value *argv, nbn_message *m, nbn_borrowed *b)
+{
+    size_t len = 0, used;
+    char type[16];
+    bool is = false;
+    void *p = NULL;
+    napi_valuetype t;
+    memset(m, 0, sizeof *m);
+    memset(b, 0, sizeof *b);
+    if (!string_into(env, argv[0], b->buf, sizeof b->buf, &len) || len == 0 ||
+        !string_into(env, argv[1], type, sizeof type, &used) ||
+        nb_type_parse(type, &b->item.type) != NB_OK)
+        return 0;
+    b->item.dataname = b->dataname = b->buf;
+    used = len + 1;
+    if (napi_typeof(env, argv[2], &t) != napi_ok)
+        return 0;
+    if (t == napi_string) {
+        if (!string_into(env, argv[2], b->buf + used, sizeof b->buf - used, &len))
+            return 0;
+        p = b->buf + used;
+    } else if (napi_is_buffer(env, argv[2], &is) == napi_ok && is) {
+        if (napi_get_buffer_info(env, argv[2], &p, &len) != napi_ok)
+            return 0;
+    } else {
+        return 0;
+    }
+    b->item.data = p ? p : "";
+    b->item.len = len;
+    if (napi_get_value_bool(env, argv[3], &b->link) != napi_ok)
+        b->link = false;
+    m->l.items = &b->item;
+    m->l.datanames = &b->dataname;
+    m->l.owned = &b->owned;
+    m->l.link = &b->link;
+    m->l.n = 1;
+    m->l.any_link = b->link;
+    if (!take_fields(env, argv[4], m)) {
+        nbn_message_unborrow(m);
+        return -1;
+    }
+    return 1;
+}
+
+void nbn_message_unborrow(nbn_message *m)
+{
+    for (size_t i = 0; i < NBN_FIELD_COUNT; i++)
+        free(m->keep[i]);
+    free(m->sender_name);
+    free(m->sender_id);
+    memset(m, 0, sizeof *m);
+}
+
+/*
  * The seed-shaped entry point (nb_envelope_create_items) builds the envelope;
  * a message with a payload forced to go by link is built payload by payload.
  */

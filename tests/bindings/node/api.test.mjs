@@ -166,6 +166,35 @@ test('Client.send resolves to a lazy envelope; plain received payloads match the
   }
 });
 
+test('one-payload sends at the edges of the stack buffer, NUL bytes, borrowed Buffers', async () => {
+  const c = await Client.connect({ natsUrl, fileserverUrl });
+  try {
+    const s = subject('edges');
+    const sub = c.subscribe(s);
+    await c.flush();
+    const texts = ['', 'é'.repeat(1990), 'é'.repeat(2046), '✓'.repeat(1400), 'x'.repeat(5000), 'a😀b'.repeat(500)];
+    for (const data of texts) await c.send(s, [{ dataname: 'é'.repeat(100), type: 'text', data }]);
+    const bytes = Buffer.from(Array.from({ length: 300 }, (_, i) => i % 256));
+    const view = new Uint8Array(bytes.buffer, bytes.byteOffset + 10, 100);
+    await c.send(s, [{ dataname: 'b', type: 'binary', data: bytes }]);
+    await c.send(s, [{ dataname: 'v', type: 'binary', data: view }]);
+    bytes.fill(0); // borrowed only during the call: what was sent is kept
+    for (const data of texts) {
+      const got = await nextOf(sub);
+      assert.equal(got.payloads[0].dataname, 'é'.repeat(100));
+      assert.equal(got.payloads[0].data, data);
+    }
+    assert.deepEqual([...(await nextOf(sub)).payloads[0].data], Array.from({ length: 300 }, (_, i) => i % 256));
+    assert.deepEqual([...(await nextOf(sub)).payloads[0].data], Array.from({ length: 100 }, (_, i) => (i + 10) % 256));
+    await assert.rejects(c.send(s, [{ dataname: 'm', type: 'text', data: 'a\0b' }]), /NUL/);
+    await assert.rejects(c.send(s, [{ dataname: 'm\0', type: 'text', data: 'ab' }]), /NUL/);
+    await assert.rejects(c.send('a\0b', [{ dataname: 'm', type: 'text', data: 'ab' }]), /NUL/);
+    await sub.close();
+  } finally {
+    await c.close();
+  }
+});
+
 test('request/reply in one process, and many concurrent promises on one client', async () => {
   const c = await Client.connect({ natsUrl, fileserverUrl });
   try {
