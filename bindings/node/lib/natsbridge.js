@@ -117,15 +117,15 @@ function sentEnvelope(json) {
 // typeName, transport, url, path, data, encoding, size, metadata JSON or null]; data a string
 // for text, a dictionary's JSON text, a Buffer for anything else, null when streamed to path;
 // type nb_type's number.
+function plainPayload(dataname, type, data, size) {
+  return {
+    dataname, data: type !== DICTIONARY ? data : JSON.parse(data), type: TYPE_NAMES[type],
+    transport: 'direct', size, encoding: 'base64', metadata: {}, url: null, path: null,
+  };
+}
+
 function receivedPayload(p) {
-  if (p.length === 4) {
-    return {
-      dataname: p[0],
-      data: p[1] !== DICTIONARY ? p[2] : JSON.parse(p[2]),
-      type: TYPE_NAMES[p[1]], transport: 'direct', size: p[3], encoding: 'base64', metadata: {},
-      url: null, path: null,
-    };
-  }
+  if (p.length === 4) return plainPayload(p[0], p[1], p[2], p[3]);
   return {
     dataname: p[0],
     data: p[6] === null || p[1] !== DICTIONARY ? p[6] : JSON.parse(p[6]),
@@ -153,7 +153,7 @@ class ReceivedEnvelope {
   #raw;
   #payloads = null;
 
-  constructor(raw) { // [json, payload, ...] from the addon
+  constructor(raw) { // [json, payload, ...] or [json, dataname, type, data, size] from the addon
     this.#json = raw[0];
     this.#raw = raw;
   }
@@ -171,9 +171,13 @@ class ReceivedEnvelope {
   get payloads() {
     if (this.#raw !== null) { // built once, from the addon's arrays
       const raw = this.#raw;
-      const list = new Array(raw.length - 1);
-      for (let i = 1; i < raw.length; i++) list[i - 1] = receivedPayload(raw[i]);
-      this.#payloads = list;
+      if (typeof raw[1] === 'string') { // [json, dataname, type, data, size]: one plain payload
+        this.#payloads = [plainPayload(raw[1], raw[2], raw[3], raw[4])];
+      } else { // [json, payload, ...]
+        const list = new Array(raw.length - 1);
+        for (let i = 1; i < raw.length; i++) list[i - 1] = receivedPayload(raw[i]);
+        this.#payloads = list;
+      }
       this.#raw = null;
     }
     return this.#payloads;

@@ -840,9 +840,23 @@ napi_value nbn_envelope_to_js(napi_env env, const nb_envelope *e)
     size_t len = 0;
     const char *text = nb_envelope_json(e, &len);
     size_t n = nb_envelope_payload_count(e);
-    NBN_CALL(env, napi_create_array_with_length(env, n + 1, &o));
     if (!(json = nbn_text(env, text ? text : "{}", text ? len : 2)))
         return NULL;
+    if (n == 1 && is_plain(nb_envelope_payload(e, 0))) { /* the usual envelope: one array */
+        const nb_payload *p = nb_envelope_payload(e, 0);
+        napi_value size;
+        NBN_CALL(env, napi_create_double(env, (double)nb_payload_size(p), &size));
+        napi_value slots[5] = {json, str_or_null(env, nb_payload_dataname(p)),
+                               type_to_js(env, nb_payload_type(p)), data_to_js(env, p), size};
+        NBN_CALL(env, napi_create_array_with_length(env, 5, &o));
+        for (uint32_t i = 0; i < 5; i++) {
+            if (!slots[i])
+                return NULL;
+            napi_set_element(env, o, i, slots[i]);
+        }
+        return o;
+    }
+    NBN_CALL(env, napi_create_array_with_length(env, n + 1, &o));
     napi_set_element(env, o, 0, json);
     for (size_t i = 0; i < n; i++) {
         napi_value pv = payload_to_js(env, nb_envelope_payload(e, i));

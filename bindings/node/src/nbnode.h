@@ -109,11 +109,13 @@ void nbn_message_unborrow(nbn_message *m);
 /* The envelope of m (any thread); on failure err gets the message. */
 nb_status nbn_message_build(const nbn_message *m, nb_envelope **out, char *err, size_t errsz);
 void nbn_message_free(nbn_message *m);
-/* [json, payload, ...] for a received envelope, each payload an array (type: nb_type's
- * number, named by the exported typeNames): [dataname, type, data, size] when plain (direct, base64, in memory, no metadata, its wire type the canonical
- * name), else [dataname, type, typeName, transport, url, path, data, encoding, size, metadata];
- * data a string for text and dictionary (JSON text), a Buffer otherwise, null when streamed to
- * path; metadata its JSON text, null when empty. */
+/* A received envelope as [json, payload, ...], each payload an array (type: nb_type's
+ * number, named by the exported typeNames): [dataname, type, data, size] when plain (direct,
+ * base64, in memory, no metadata, its wire type the canonical name), else [dataname, type,
+ * typeName, transport, url, path, data, encoding, size, metadata]; an envelope of one plain
+ * payload as [json, dataname, type, data, size] (one array). data a string for text and
+ * dictionary (JSON text), a Buffer otherwise, null when streamed to path; metadata its JSON
+ * text, null when empty. */
 napi_value nbn_envelope_to_js(napi_env env, const nb_envelope *e);
 /* ops.c: the asynchronous operations and the client's life. */
 napi_value nbn_init_ops(napi_env env, napi_value exports);

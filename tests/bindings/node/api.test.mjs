@@ -157,6 +157,13 @@ test('Client.send resolves to a lazy envelope; plain received payloads match the
       assert.ok(env.payloads[2].data.equals(Buffer.from([0, 1, 2, 255])));
       assert.equal(env.payloads[3].type, 'table');
     }
+    const [, oneJson] = await c.send(s, [{ dataname: 'one', type: 'dictionary', data: { z: 1 } }]);
+    const one = await nextOf(sub); // one plain payload: the addon's single-array form
+    const oneWire = JSON.parse(oneJson).payloads[0];
+    for (const k of ['dataname', 'type', 'transport', 'encoding', 'size']) assert.equal(one.payloads[0][k], oneWire[k], k);
+    assert.deepEqual(one.payloads[0].data, { z: 1 });
+    assert.deepEqual(one.payloads[0].metadata, {});
+    assert.equal(one.payloads[0].url, null);
     const back = await c.receive(sent); // a sent envelope is received from its wire text
     assert.equal(back.msg_id, wire.msg_id);
     assert.equal(back.payloads[0].data, 'héllo');
