@@ -11,6 +11,8 @@ const { randomUUID } = require('node:crypto');
 const native = require('./addon.js').load();
 
 const RECEIVED = Symbol('natsbridge.received');
+const TYPE_NAMES = native.typeNames; // nb_type's names by number, as received payloads give it
+const DICTIONARY = TYPE_NAMES.indexOf('dictionary');
 const TYPES = new Set(['text', 'dictionary', 'table', 'arrowtable', 'jsontable', 'image', 'audio',
   'video', 'binary']);
 const FIELDS = ['correlationId', 'msgId', 'msgPurpose', 'senderName', 'senderId', 'receiverName',
@@ -99,7 +101,8 @@ function message(data, options) {
   return [items, fields];
 }
 
-// The envelope as sent: the wire object, which also destructures as the seed's [env, json].
+// The envelope as sent, as a plain object (smartsend, jsPublish: one round trip each, so the
+// parse costs nothing next to it): the wire object, which also destructures as the seed's [env, json].
 function sentEnvelope(json) {
   const env = JSON.parse(json);
   Object.defineProperty(env, Symbol.iterator, {
@@ -109,13 +112,23 @@ function sentEnvelope(json) {
   return env;
 }
 
-// One received payload from the addon's [dataname, type, typeName, transport, url, path,
-// data, encoding, size, metadata JSON or null]: data a string for text, a dictionary's JSON
-// text, a Buffer for anything else, null when streamed to path.
+// One received payload from the addon: [dataname, type, data, size] for a plain one (direct,
+// base64, in memory, no metadata, its wire type the canonical name), else [dataname, type,
+// typeName, transport, url, path, data, encoding, size, metadata JSON or null]; data a string
+// for text, a dictionary's JSON text, a Buffer for anything else, null when streamed to path;
+// type nb_type's number.
+function plainPayload(dataname, type, data, size) {
+  return {
+    dataname, data: type !== DICTIONARY ? data : JSON.parse(data), type: TYPE_NAMES[type],
+    transport: 'direct', size, encoding: 'base64', metadata: {}, url: null, path: null,
+  };
+}
+
 function receivedPayload(p) {
+  if (p.length === 4) return plainPayload(p[0], p[1], p[2], p[3]);
   return {
     dataname: p[0],
-    data: p[6] === null || p[1] !== 'dictionary' ? p[6] : JSON.parse(p[6]),
+    data: p[6] === null || p[1] !== DICTIONARY ? p[6] : JSON.parse(p[6]),
     type: p[2], transport: p[3], size: p[8], encoding: p[7],
     metadata: p[9] === null ? {} : JSON.parse(p[9]), url: p[4], path: p[5],
   };
@@ -140,9 +153,9 @@ class ReceivedEnvelope {
   #raw;
   #payloads = null;
 
-  constructor(raw) {
+  constructor(raw) { // [json, payload, ...] or [json, dataname, type, data, size] from the addon
     this.#json = raw[0];
-    this.#raw = raw[1];
+    this.#raw = raw;
   }
 
   #materialise() {
@@ -155,9 +168,22 @@ class ReceivedEnvelope {
     defineField(this, 'payloads', this.payloads); // last, as on the wire
   }
 
-  get payloads() { return this.#payloads || (this.#payloads = this.#raw.map(receivedPayload)); }
+  get payloads() {
+    if (this.#raw !== null) { // built once, from the addon's arrays
+      const raw = this.#raw;
+      if (typeof raw[1] === 'string') { // [json, dataname, type, data, size]: one plain payload
+        this.#payloads = [plainPayload(raw[1], raw[2], raw[3], raw[4])];
+      } else { // [json, payload, ...]
+        const list = new Array(raw.length - 1);
+        for (let i = 1; i < raw.length; i++) list[i - 1] = receivedPayload(raw[i]);
+        this.#payloads = list;
+      }
+      this.#raw = null;
+    }
+    return this.#payloads;
+  }
 
-  set payloads(v) { this.#payloads = v; }
+  set payloads(v) { this.#raw = null; this.#payloads = v; }
 
   toJSON() {
     this.#materialise();
@@ -183,6 +209,54 @@ class ReceivedEnvelope {
   }
 }
 
+// The envelope Client.send resolves to: its wire JSON, parsed only when a field is first read
+// (or set, or the envelope is serialised or printed); every field then becomes an own property,
+// in the wire's order (Object.keys and spreading see them from then on, as for a received one).
+// Most callers of send never read it, and parsing it was the largest cost of a send left on
+// the main thread. `[env, json]` destructures as the seed's smartsend result.
+class SentEnvelope {
+  #json;
+  #parsed = false;
+
+  constructor(json) {
+    this.#json = json;
+  }
+
+  #materialise() {
+    if (this.#parsed) return;
+    this.#parsed = true;
+    const wire = JSON.parse(this.#json);
+    for (const k of Object.keys(wire)) {
+      if (!Object.hasOwn(this, k)) defineField(this, k, wire[k]);
+    }
+  }
+
+  * [Symbol.iterator]() { yield this; yield this.#json; }
+
+  toJSON() {
+    this.#materialise();
+    return this; // every field is an own property now: serialised as a plain object
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](depth, options, inspect) {
+    this.#materialise();
+    return inspect({ ...this }, options);
+  }
+
+  // The wire text as sent (smartreceive of a sent envelope reads it without serialising).
+  static text(env) { return env.#json; }
+
+  static {
+    for (const name of [...HEADER_FIELDS, 'payloads']) {
+      Object.defineProperty(this.prototype, name, {
+        get() { this.#materialise(); return Object.hasOwn(this, name) ? this[name] : undefined; },
+        set(v) { this.#materialise(); defineField(this, name, v); },
+        configurable: true,
+      });
+    }
+  }
+}
+
 function receivedEnvelope(raw) {
   return new ReceivedEnvelope(raw);
 }
@@ -190,6 +264,7 @@ function receivedEnvelope(raw) {
 // The bytes of anything smartreceive accepts: a nats.js Msg, bytes, JSON text, a wire object.
 function messageBytes(msg) {
   if (typeof msg === 'string' || isBytes(msg)) return isBytes(msg) ? toBuffer(msg) : msg;
+  if (msg instanceof SentEnvelope) return SentEnvelope.text(msg);
   if (msg && typeof msg === 'object') {
     if (isBytes(msg.data)) return toBuffer(msg.data);
     if (Array.isArray(msg.payloads)) return JSON.stringify(msg);
@@ -359,18 +434,24 @@ class Client {
    * those of one turn of the event loop as one batch, in order.
    */
   send(subject, data, options = {}) {
-    return new Promise((resolve, reject) => {
+    try {
       if (typeof subject !== 'string' || subject === '') throw invalid('send: subject must be a non-empty string');
       const [items, fields] = message(data, options);
       const h = this._handle();
       if (!this._sending) { // nothing queued ahead of it: order is kept
-        const json = native.sendNow(h, subject, items, fields);
-        if (json !== undefined) { resolve(sentEnvelope(json)); return; }
+        const it = items.length === 1 ? items[0] : null; // one payload: as arguments
+        const json = (it !== null ? native.sendOne(h, subject, it[0], it[1], it[2], it[3], fields) : undefined) ??
+          native.sendNow(h, subject, items, fields);
+        if (json !== undefined) return Promise.resolve(new SentEnvelope(json)); // no executor, no closure
       }
-      this._sendQ.push([subject, items, fields]);
-      this._sendWaiters.push({ resolve, reject });
-      if (!this._sending) this._drain();
-    });
+      return new Promise((resolve, reject) => {
+        this._sendQ.push([subject, items, fields]);
+        this._sendWaiters.push({ resolve, reject });
+        if (!this._sending) this._drain();
+      });
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   _drain() {
@@ -387,7 +468,7 @@ class Client {
     p.then((results) => {
       results.forEach((r, i) => {
         if (r instanceof Error) waiters[i].reject(r);
-        else waiters[i].resolve(sentEnvelope(r));
+        else waiters[i].resolve(new SentEnvelope(r));
       });
     }, (e) => { for (const w of waiters) w.reject(e); })
       .finally(() => this._drain());

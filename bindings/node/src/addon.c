@@ -591,6 +591,71 @@ bool nbn_message_take(napi_env env, napi_value items, napi_value fields, nbn_mes
 }
 
 /*
+ * Reads the string v into buf (cap bytes, NUL-terminated) with one call: true when all of it
+ * fit (a truncated copy stops at most 4 bytes short of the end, so a copy shorter than that
+ * is whole) and it has no NUL byte; *len gets its length.
+ */
+static bool string_into(napi_env env, napi_value v, char *buf, size_t cap, size_t *len)
+{
+    if (cap < 6 || napi_get_value_string_utf8(env, v, buf, cap, len) != napi_ok)
+        return false;
+    return *len + 5 <= cap && !memchr(buf, 0, *len);
+}
+
+int nbn_message_borrow_one(napi_env env, napi_value *argv, nbn_message *m, nbn_borrowed *b)
+{
+    size_t len = 0, used;
+    char type[16];
+    bool is = false;
+    void *p = NULL;
+    napi_valuetype t;
+    memset(m, 0, sizeof *m);
+    memset(b, 0, sizeof *b);
+    if (!string_into(env, argv[0], b->buf, sizeof b->buf, &len) || len == 0 ||
+        !string_into(env, argv[1], type, sizeof type, &used) ||
+        nb_type_parse(type, &b->item.type) != NB_OK)
+        return 0;
+    b->item.dataname = b->dataname = b->buf;
+    used = len + 1;
+    if (napi_typeof(env, argv[2], &t) != napi_ok)
+        return 0;
+    if (t == napi_string) {
+        if (!string_into(env, argv[2], b->buf + used, sizeof b->buf - used, &len))
+            return 0;
+        p = b->buf + used;
+    } else if (napi_is_buffer(env, argv[2], &is) == napi_ok && is) {
+        if (napi_get_buffer_info(env, argv[2], &p, &len) != napi_ok)
+            return 0;
+    } else {
+        return 0;
+    }
+    b->item.data = p ? p : "";
+    b->item.len = len;
+    if (napi_get_value_bool(env, argv[3], &b->link) != napi_ok)
+        b->link = false;
+    m->l.items = &b->item;
+    m->l.datanames = &b->dataname;
+    m->l.owned = &b->owned;
+    m->l.link = &b->link;
+    m->l.n = 1;
+    m->l.any_link = b->link;
+    if (!take_fields(env, argv[4], m)) {
+        nbn_message_unborrow(m);
+        return -1;
+    }
+    return 1;
+}
+
+void nbn_message_unborrow(nbn_message *m)
+{
+    for (size_t i = 0; i < NBN_FIELD_COUNT; i++)
+        free(m->keep[i]);
+    free(m->sender_name);
+    free(m->sender_id);
+    memset(m, 0, sizeof *m);
+}
+
+/*
  * The seed-shaped entry point (nb_envelope_create_items) builds the envelope;
  * a message with a payload forced to go by link is built payload by payload.
  */
@@ -701,30 +766,65 @@ static napi_value data_to_js(napi_env env, const nb_payload *p)
     return v;
 }
 
+/* A payload's type as its number (a small integer: no string made per delivery); the JS layer
+ * names it from typeNames, which init exports in the enum's order. */
+static napi_value type_to_js(napi_env env, nb_type t)
+{
+    napi_value v;
+    if (napi_create_int32(env, (int32_t)t, &v) != napi_ok) {
+        nbn_throw_napi(env, "napi_create_int32");
+        return NULL;
+    }
+    return v;
+}
+
+/* Whether p is what nearly every payload is: direct, base64, in memory, no metadata, its wire
+ * type the canonical name of its type. The JS layer fills in those fields itself. */
+static bool is_plain(const nb_payload *p)
+{
+    const cJSON *m = nb_payload_metadata(p);
+    nb_type t = nb_payload_type(p);
+    return nb_payload_transport(p) == NB_TRANSPORT_DIRECT && !nb_payload_url(p) &&
+           !nb_payload_path(p) && nb_payload_data(p, NULL) && cJSON_IsObject(m) && !m->child &&
+           strcmp(nb_payload_encoding(p), "base64") == 0 &&
+           strcmp(nb_payload_type_name(p), nb_type_name(t)) == 0;
+}
+
 /*
- * One payload as [dataname, type, typeName, transport, url, path, data, encoding, size,
- * metadata JSON]: an array, whose slots cost less to fill than named properties (no key to
- * look up per envelope). Everything the JS payload object shows comes from here, so that
- * the envelope's JSON need not be parsed to hand out its payloads.
+ * One payload as an array, whose slots cost less to fill than named properties (no key to
+ * look up per envelope): a plain payload (is_plain) as [dataname, type, data, size], any
+ * other as [dataname, type, typeName, transport, url, path, data, encoding, size, metadata
+ * JSON]. Everything the JS payload object shows comes from here, so that the envelope's JSON
+ * need not be parsed to hand out its payloads.
  */
 static napi_value payload_to_js(napi_env env, const nb_payload *p)
 {
     napi_value o, size;
+    NBN_CALL(env, napi_create_double(env, (double)nb_payload_size(p), &size));
+    if (is_plain(p)) {
+        napi_value slots[4] = {str_or_null(env, nb_payload_dataname(p)),
+                               type_to_js(env, nb_payload_type(p)), data_to_js(env, p), size};
+        NBN_CALL(env, napi_create_array_with_length(env, 4, &o));
+        for (uint32_t i = 0; i < 4; i++) {
+            if (!slots[i])
+                return NULL;
+            napi_set_element(env, o, i, slots[i]);
+        }
+        return o;
+    }
     const char *enc = nb_payload_encoding(p);
     napi_value slots[10] = {
         str_or_null(env, nb_payload_dataname(p)),
-        str_or_null(env, nb_type_name(nb_payload_type(p))),
+        type_to_js(env, nb_payload_type(p)),
         str_or_null(env, nb_payload_type_name(p)),
         str_or_null(env, nb_transport_name(nb_payload_transport(p))),
         str_or_null(env, nb_payload_url(p)),
         str_or_null(env, nb_payload_path(p)),
         data_to_js(env, p),
         enc ? str_or_null(env, enc) : nbn_undefined(env),
-        NULL,
+        size,
         metadata_to_js(env, p),
     };
-    NBN_CALL(env, napi_create_double(env, (double)nb_payload_size(p), &size));
-    slots[8] = size;
     NBN_CALL(env, napi_create_array_with_length(env, 10, &o));
     for (uint32_t i = 0; i < 10; i++) {
         if (!slots[i])
@@ -736,22 +836,34 @@ static napi_value payload_to_js(napi_env env, const nb_payload *p)
 
 napi_value nbn_envelope_to_js(napi_env env, const nb_envelope *e)
 {
-    napi_value o, list, json;
+    napi_value o, json;
     size_t len = 0;
     const char *text = nb_envelope_json(e, &len);
     size_t n = nb_envelope_payload_count(e);
-    NBN_CALL(env, napi_create_array_with_length(env, 2, &o));
     if (!(json = nbn_text(env, text ? text : "{}", text ? len : 2)))
         return NULL;
+    if (n == 1 && is_plain(nb_envelope_payload(e, 0))) { /* the usual envelope: one array */
+        const nb_payload *p = nb_envelope_payload(e, 0);
+        napi_value size;
+        NBN_CALL(env, napi_create_double(env, (double)nb_payload_size(p), &size));
+        napi_value slots[5] = {json, str_or_null(env, nb_payload_dataname(p)),
+                               type_to_js(env, nb_payload_type(p)), data_to_js(env, p), size};
+        NBN_CALL(env, napi_create_array_with_length(env, 5, &o));
+        for (uint32_t i = 0; i < 5; i++) {
+            if (!slots[i])
+                return NULL;
+            napi_set_element(env, o, i, slots[i]);
+        }
+        return o;
+    }
+    NBN_CALL(env, napi_create_array_with_length(env, n + 1, &o));
     napi_set_element(env, o, 0, json);
-    NBN_CALL(env, napi_create_array_with_length(env, n, &list));
     for (size_t i = 0; i < n; i++) {
         napi_value pv = payload_to_js(env, nb_envelope_payload(e, i));
         if (!pv)
             return NULL;
-        napi_set_element(env, list, (uint32_t)i, pv);
+        napi_set_element(env, o, (uint32_t)(i + 1), pv);
     }
-    napi_set_element(env, o, 1, list);
     return o;
 }
 
@@ -785,6 +897,15 @@ static napi_value init(napi_env env, napi_value exports)
         {"checkOptions", NULL, check_options, NULL, NULL, NULL, napi_default, NULL},
     };
     NBN_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+    napi_value names;
+    NBN_CALL(env, napi_create_array_with_length(env, NB_TYPE_COUNT, &names));
+    for (int i = 0; i < NB_TYPE_COUNT; i++) {
+        napi_value v = str_or_null(env, nb_type_name((nb_type)i));
+        if (!v)
+            return NULL;
+        NBN_CALL(env, napi_set_element(env, names, (uint32_t)i, v));
+    }
+    NBN_CALL(env, napi_set_named_property(env, exports, "typeNames", names));
     if (!nbn_init_ops(env, exports) || !nbn_init_subs(env, exports))
         return NULL;
     return exports;

@@ -89,12 +89,33 @@ typedef struct nbn_message {
 
 /* Copies (items, fields) as the JS layer normalises them into *m (zeroed); false when it threw. */
 bool nbn_message_take(napi_env env, napi_value items, napi_value fields, nbn_message *m);
+/* What a borrowed one-payload message points into (on the caller's stack). */
+typedef struct nbn_borrowed {
+    nb_item item;
+    char *dataname, *owned; /* views for item_list; owned stays NULL */
+    bool link;
+    char buf[4096];         /* the dataname, then a string's data */
+} nbn_borrowed;
+
+/*
+ * sendOne's message (argv: dataname, type, data, link, fields) without a copy on the heap:
+ * strings read into b->buf, a Buffer's bytes borrowed, valid while the caller's call lasts
+ * (main thread). 1 when taken (free with nbn_message_unborrow), 0 when the general path
+ * must take it (too long for b->buf, a NUL in a string, not a string or a Buffer, an unknown
+ * type: nothing thrown), -1 when it threw.
+ */
+int nbn_message_borrow_one(napi_env env, napi_value *argv, nbn_message *m, nbn_borrowed *b);
+void nbn_message_unborrow(nbn_message *m);
 /* The envelope of m (any thread); on failure err gets the message. */
 nb_status nbn_message_build(const nbn_message *m, nb_envelope **out, char *err, size_t errsz);
 void nbn_message_free(nbn_message *m);
-/* [json, [[dataname, type, typeName, transport, url, path, data, encoding, size, metadata],
- * ...]] for a received envelope: data a string for text and dictionary (JSON text), a Buffer
- * otherwise, null when streamed to path; metadata its JSON text, null when empty. */
+/* A received envelope as [json, payload, ...], each payload an array (type: nb_type's
+ * number, named by the exported typeNames): [dataname, type, data, size] when plain (direct,
+ * base64, in memory, no metadata, its wire type the canonical name), else [dataname, type,
+ * typeName, transport, url, path, data, encoding, size, metadata]; an envelope of one plain
+ * payload as [json, dataname, type, data, size] (one array). data a string for text and
+ * dictionary (JSON text), a Buffer otherwise, null when streamed to path; metadata its JSON
+ * text, null when empty. */
 napi_value nbn_envelope_to_js(napi_env env, const nb_envelope *e);
 /* ops.c: the asynchronous operations and the client's life. */
 napi_value nbn_init_ops(napi_env env, napi_value exports);

@@ -484,6 +484,38 @@ static napi_value js_send_now(napi_env env, napi_callback_info info)
     return v;
 }
 
+/*
+ * sendOne(handle, subject, dataname, type, data, link, fields) -> as sendNow for a message of
+ * one payload, given as arguments: no array to read, nothing copied to the heap (its strings
+ * are read onto the stack, a Buffer's bytes are borrowed). undefined when sendNow must take
+ * it instead (a link, or a payload it does not take: see nbn_message_borrow_one).
+ */
+static napi_value js_send_one(napi_env env, napi_callback_info info)
+{
+    size_t argc = 7;
+    napi_value argv[7];
+    char subject[512];
+    size_t len = 0;
+    NBN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 7)
+        return nbn_throw(env, NB_INVALID_ARG,
+                         "sendOne(handle, subject, dataname, type, data, link, fields)");
+    nbn_client *cl = nbn_client_get(env, argv[0], false);
+    if (!cl)
+        return NULL;
+    if (napi_get_value_string_utf8(env, argv[1], subject, sizeof subject, &len) != napi_ok ||
+        len + 5 > sizeof subject || memchr(subject, 0, len))
+        return nbn_undefined(env); /* not a string, too long or odd: sendNow says why */
+    nbn_message m;
+    nbn_borrowed b;
+    int taken = nbn_message_borrow_one(env, argv + 2, &m, &b);
+    if (taken <= 0)
+        return taken < 0 ? NULL : nbn_undefined(env);
+    napi_value v = all_direct(cl, &m) ? send_direct(env, cl, subject, &m) : nbn_undefined(env);
+    nbn_message_unborrow(&m);
+    return v;
+}
+
 /* Sends every envelope of the batch; one failing does not stop the others. */
 static void exec_send_many(nbn_work *w)
 {
@@ -996,6 +1028,7 @@ napi_value nbn_init_ops(napi_env env, napi_value exports)
         {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
         {"sendMany", NULL, js_send_many, NULL, NULL, NULL, napi_default, NULL},
         {"sendNow", NULL, js_send_now, NULL, NULL, NULL, napi_default, NULL},
+        {"sendOne", NULL, js_send_one, NULL, NULL, NULL, napi_default, NULL},
         {"smartsend", NULL, js_smartsend, NULL, NULL, NULL, napi_default, NULL},
         {"flush", NULL, js_flush, NULL, NULL, NULL, napi_default, NULL},
         {"receive", NULL, js_receive, NULL, NULL, NULL, napi_default, NULL},

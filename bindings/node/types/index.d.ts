@@ -19,7 +19,7 @@ export interface EnvelopeFields {
   reply_to_msg_id: string; broker_url: string; metadata: Record<string, unknown>;
 }
 
-/** The envelope as sent; also destructures as the seed's `[env, json]`. */
+/** The envelope as sent; also destructures as the seed's `[env, json]`. Client.send's is lazy (parsed on the first field read). */
 export interface SentEnvelope extends EnvelopeFields, Iterable<SentEnvelope | string> {
   payloads: Array<Record<string, unknown>>;
 }

@@ -116,6 +116,92 @@ test('the 14 envelope fields and metadata go through', async () => {
   }
 });
 
+test('Client.send resolves to a lazy envelope; plain received payloads match the wire', async () => {
+  const c = await Client.connect({ natsUrl, fileserverUrl });
+  try {
+    const s = subject('lazy');
+    const sub = c.subscribe(s);
+    await c.flush();
+    const items = [{ dataname: 't', type: 'text', data: 'héllo' },
+      { dataname: 'd', type: 'dictionary', data: { k: [1, 'two'] } },
+      { dataname: 'b', type: 'binary', data: Buffer.from([0, 1, 2, 255]) },
+      { dataname: 'a', type: 'arrowtable', data: demoTable() }];
+    const sent = await c.send(s, items, { correlationId: 'lazy-1' });
+    const [same, json] = sent; // the seed's [env, json], before any field was read
+    assert.equal(same, sent);
+    assert.equal(typeof json, 'string');
+    const wire = JSON.parse(json);
+    assert.equal(Object.keys(sent).length, 0, 'nothing parsed yet');
+    assert.ok(util.inspect(sent, { depth: 0 }).includes('correlation_id'), 'inspect shows the fields');
+    assert.equal(Object.keys(sent).length, 14, 'own properties once parsed');
+    assert.deepEqual(Object.keys(sent), Object.keys(wire), 'in the wire order');
+    assert.deepEqual(JSON.parse(JSON.stringify(sent)), wire);
+    assert.equal(sent.correlation_id, 'lazy-1');
+    sent.msg_purpose = 'changed'; // writable, as a plain object
+    assert.equal(sent.msg_purpose, 'changed');
+    const second = await c.send(s, items);
+    const secondWire = JSON.parse([...second][1]);
+    assert.deepEqual(JSON.parse(JSON.stringify(second)), secondWire); // serialised before any read
+    for (const env of [await nextOf(sub), await nextOf(sub)]) {
+      const w = env.msg_id === wire.msg_id ? wire : secondWire;
+      assert.equal(env.payloads.length, w.payloads.length);
+      env.payloads.forEach((p, i) => {
+        const wp = w.payloads[i];
+        for (const k of ['dataname', 'type', 'transport', 'encoding', 'size']) assert.equal(p[k], wp[k], `${p.dataname}.${k}`);
+        assert.deepEqual(p.metadata, wp.metadata || {});
+        assert.equal(p.url, null);
+        assert.equal(p.path, null);
+      });
+      assert.equal(env.payloads[0].data, 'héllo');
+      assert.deepEqual(env.payloads[1].data, { k: [1, 'two'] });
+      assert.ok(env.payloads[2].data.equals(Buffer.from([0, 1, 2, 255])));
+      assert.equal(env.payloads[3].type, 'table');
+    }
+    const [, oneJson] = await c.send(s, [{ dataname: 'one', type: 'dictionary', data: { z: 1 } }]);
+    const one = await nextOf(sub); // one plain payload: the addon's single-array form
+    const oneWire = JSON.parse(oneJson).payloads[0];
+    for (const k of ['dataname', 'type', 'transport', 'encoding', 'size']) assert.equal(one.payloads[0][k], oneWire[k], k);
+    assert.deepEqual(one.payloads[0].data, { z: 1 });
+    assert.deepEqual(one.payloads[0].metadata, {});
+    assert.equal(one.payloads[0].url, null);
+    const back = await c.receive(sent); // a sent envelope is received from its wire text
+    assert.equal(back.msg_id, wire.msg_id);
+    assert.equal(back.payloads[0].data, 'héllo');
+    await sub.close();
+  } finally {
+    await c.close();
+  }
+});
+
+test('one-payload sends at the edges of the stack buffer, NUL bytes, borrowed Buffers', async () => {
+  const c = await Client.connect({ natsUrl, fileserverUrl });
+  try {
+    const s = subject('edges');
+    const sub = c.subscribe(s);
+    await c.flush();
+    const texts = ['', 'é'.repeat(1990), 'é'.repeat(2046), '✓'.repeat(1400), 'x'.repeat(5000), 'a😀b'.repeat(500)];
+    for (const data of texts) await c.send(s, [{ dataname: 'é'.repeat(100), type: 'text', data }]);
+    const bytes = Buffer.from(Array.from({ length: 300 }, (_, i) => i % 256));
+    const view = new Uint8Array(bytes.buffer, bytes.byteOffset + 10, 100);
+    await c.send(s, [{ dataname: 'b', type: 'binary', data: bytes }]);
+    await c.send(s, [{ dataname: 'v', type: 'binary', data: view }]);
+    bytes.fill(0); // borrowed only during the call: what was sent is kept
+    for (const data of texts) {
+      const got = await nextOf(sub);
+      assert.equal(got.payloads[0].dataname, 'é'.repeat(100));
+      assert.equal(got.payloads[0].data, data);
+    }
+    assert.deepEqual([...(await nextOf(sub)).payloads[0].data], Array.from({ length: 300 }, (_, i) => i % 256));
+    assert.deepEqual([...(await nextOf(sub)).payloads[0].data], Array.from({ length: 100 }, (_, i) => (i + 10) % 256));
+    await assert.rejects(c.send(s, [{ dataname: 'm', type: 'text', data: 'a\0b' }]), /NUL/);
+    await assert.rejects(c.send(s, [{ dataname: 'm\0', type: 'text', data: 'ab' }]), /NUL/);
+    await assert.rejects(c.send('a\0b', [{ dataname: 'm', type: 'text', data: 'ab' }]), /NUL/);
+    await sub.close();
+  } finally {
+    await c.close();
+  }
+});
+
 test('request/reply in one process, and many concurrent promises on one client', async () => {
   const c = await Client.connect({ natsUrl, fileserverUrl });
   try {
@@ -263,6 +349,10 @@ test('the put uploader, a size threshold, and the checksum option', async () => 
     assert.equal(env.payloads[1].transport, 'link');
     const got = await nextOf(sub);
     assert.ok(got.payloads[1].data.equals(big));
+    assert.equal(got.payloads[0].metadata.sha256, env.payloads[0].metadata.sha256);
+    assert.equal(got.payloads[0].transport, 'direct');
+    assert.equal(got.payloads[1].transport, 'link');
+    assert.equal(got.payloads[1].url, env.payloads[1].data);
   } finally {
     await c.close();
   }
