@@ -143,22 +143,52 @@ function defineField(obj, name, value) {
   Object.defineProperty(obj, name, { value, writable: true, enumerable: true, configurable: true });
 }
 
+const MATERIALISE = Symbol('natsbridge.materialise');
+
+// What the two lazy envelopes below share: fields read through accessors that first make every
+// field an own property ([MATERIALISE], parsing the wire JSON), and serialising and printing as
+// the plain object the seed returns.
+class LazyEnvelope {
+  toJSON() {
+    this[MATERIALISE]();
+    return this; // every field is an own property now: serialised as a plain object
+  }
+
+  // console.log and util.inspect show every field (before the first read there is no own
+  // property to show).
+  [Symbol.for('nodejs.util.inspect.custom')](depth, options, inspect) {
+    this[MATERIALISE]();
+    return inspect({ ...this }, options);
+  }
+
+  static lazyFields(names) {
+    for (const name of names) {
+      Object.defineProperty(this.prototype, name, {
+        get() { this[MATERIALISE](); return Object.hasOwn(this, name) ? this[name] : undefined; },
+        set(v) { this[MATERIALISE](); defineField(this, name, v); },
+        configurable: true,
+      });
+    }
+  }
+}
+
 // A received envelope: every wire field, payloads as [{dataname, data, type, ...}]. Lazy,
 // because most handlers read the payloads and few fields: the payloads are made from the
 // addon's arrays when first read, and the wire JSON is parsed only when another field is
 // first read (or set, or the envelope is serialised); its fields, payloads included, then
 // become own properties (Object.keys and spreading see them from then on).
-class ReceivedEnvelope {
+class ReceivedEnvelope extends LazyEnvelope {
   #json;
   #raw;
   #payloads = null;
 
   constructor(raw) { // [json, payload, ...] or [json, dataname, type, data, size] from the addon
+    super();
     this.#json = raw[0];
     this.#raw = raw;
   }
 
-  #materialise() {
+  [MATERIALISE]() {
     if (this.#json === null) return;
     const wire = JSON.parse(this.#json);
     this.#json = null;
@@ -185,26 +215,8 @@ class ReceivedEnvelope {
 
   set payloads(v) { this.#raw = null; this.#payloads = v; }
 
-  toJSON() {
-    this.#materialise();
-    return this; // every field is an own property now: serialised as a plain object
-  }
-
-  // console.log and util.inspect show every field, as for the plain object the seed returns
-  // (before the first read there is no own property to show).
-  [Symbol.for('nodejs.util.inspect.custom')](depth, options, inspect) {
-    this.#materialise();
-    return inspect({ ...this }, options);
-  }
-
   static {
-    for (const name of HEADER_FIELDS) {
-      Object.defineProperty(this.prototype, name, {
-        get() { this.#materialise(); return Object.hasOwn(this, name) ? this[name] : undefined; },
-        set(v) { this.#materialise(); defineField(this, name, v); },
-        configurable: true,
-      });
-    }
+    this.lazyFields(HEADER_FIELDS);
     Object.defineProperty(this.prototype, RECEIVED, { value: true });
   }
 }
@@ -214,15 +226,16 @@ class ReceivedEnvelope {
 // in the wire's order (Object.keys and spreading see them from then on, as for a received one).
 // Most callers of send never read it, and parsing it was the largest cost of a send left on
 // the main thread. `[env, json]` destructures as the seed's smartsend result.
-class SentEnvelope {
+class SentEnvelope extends LazyEnvelope {
   #json;
   #parsed = false;
 
   constructor(json) {
+    super();
     this.#json = json;
   }
 
-  #materialise() {
+  [MATERIALISE]() {
     if (this.#parsed) return;
     this.#parsed = true;
     const wire = JSON.parse(this.#json);
@@ -233,28 +246,10 @@ class SentEnvelope {
 
   * [Symbol.iterator]() { yield this; yield this.#json; }
 
-  toJSON() {
-    this.#materialise();
-    return this; // every field is an own property now: serialised as a plain object
-  }
-
-  [Symbol.for('nodejs.util.inspect.custom')](depth, options, inspect) {
-    this.#materialise();
-    return inspect({ ...this }, options);
-  }
-
   // The wire text as sent (smartreceive of a sent envelope reads it without serialising).
   static text(env) { return env.#json; }
 
-  static {
-    for (const name of [...HEADER_FIELDS, 'payloads']) {
-      Object.defineProperty(this.prototype, name, {
-        get() { this.#materialise(); return Object.hasOwn(this, name) ? this[name] : undefined; },
-        set(v) { this.#materialise(); defineField(this, name, v); },
-        configurable: true,
-      });
-    }
-  }
+  static { this.lazyFields([...HEADER_FIELDS, 'payloads']); }
 }
 
 function receivedEnvelope(raw) {
