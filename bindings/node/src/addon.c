@@ -778,6 +778,36 @@ static napi_value type_to_js(napi_env env, nb_type t)
     return v;
 }
 
+static napi_value size_to_js(napi_env env, const nb_payload *p)
+{
+    napi_value v;
+    NBN_CALL(env, napi_create_double(env, (double)nb_payload_size(p), &v));
+    return v;
+}
+
+/* An array of the n values; NULL (an exception pending) when one of them could not be made. */
+static napi_value array_of(napi_env env, const napi_value *slots, uint32_t n)
+{
+    napi_value o;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!slots[i])
+            return NULL;
+    }
+    NBN_CALL(env, napi_create_array_with_length(env, n, &o));
+    for (uint32_t i = 0; i < n; i++)
+        napi_set_element(env, o, i, slots[i]);
+    return o;
+}
+
+/* A plain payload's four slots (is_plain): dataname, type, data, size. */
+static void plain_slots(napi_env env, const nb_payload *p, napi_value *out)
+{
+    out[0] = str_or_null(env, nb_payload_dataname(p));
+    out[1] = type_to_js(env, nb_payload_type(p));
+    out[2] = data_to_js(env, p);
+    out[3] = size_to_js(env, p);
+}
+
 /* Whether p is what nearly every payload is: direct, base64, in memory, no metadata, its wire
  * type the canonical name of its type. The JS layer fills in those fields itself. */
 static bool is_plain(const nb_payload *p)
@@ -799,18 +829,10 @@ static bool is_plain(const nb_payload *p)
  */
 static napi_value payload_to_js(napi_env env, const nb_payload *p)
 {
-    napi_value o, size;
-    NBN_CALL(env, napi_create_double(env, (double)nb_payload_size(p), &size));
+    napi_value plain[4];
     if (is_plain(p)) {
-        napi_value slots[4] = {str_or_null(env, nb_payload_dataname(p)),
-                               type_to_js(env, nb_payload_type(p)), data_to_js(env, p), size};
-        NBN_CALL(env, napi_create_array_with_length(env, 4, &o));
-        for (uint32_t i = 0; i < 4; i++) {
-            if (!slots[i])
-                return NULL;
-            napi_set_element(env, o, i, slots[i]);
-        }
-        return o;
+        plain_slots(env, p, plain);
+        return array_of(env, plain, 4);
     }
     const char *enc = nb_payload_encoding(p);
     napi_value slots[10] = {
@@ -822,16 +844,10 @@ static napi_value payload_to_js(napi_env env, const nb_payload *p)
         str_or_null(env, nb_payload_path(p)),
         data_to_js(env, p),
         enc ? str_or_null(env, enc) : nbn_undefined(env),
-        size,
+        size_to_js(env, p),
         metadata_to_js(env, p),
     };
-    NBN_CALL(env, napi_create_array_with_length(env, 10, &o));
-    for (uint32_t i = 0; i < 10; i++) {
-        if (!slots[i])
-            return NULL;
-        napi_set_element(env, o, i, slots[i]);
-    }
-    return o;
+    return array_of(env, slots, 10);
 }
 
 napi_value nbn_envelope_to_js(napi_env env, const nb_envelope *e)
@@ -843,18 +859,9 @@ napi_value nbn_envelope_to_js(napi_env env, const nb_envelope *e)
     if (!(json = nbn_text(env, text ? text : "{}", text ? len : 2)))
         return NULL;
     if (n == 1 && is_plain(nb_envelope_payload(e, 0))) { /* the usual envelope: one array */
-        const nb_payload *p = nb_envelope_payload(e, 0);
-        napi_value size;
-        NBN_CALL(env, napi_create_double(env, (double)nb_payload_size(p), &size));
-        napi_value slots[5] = {json, str_or_null(env, nb_payload_dataname(p)),
-                               type_to_js(env, nb_payload_type(p)), data_to_js(env, p), size};
-        NBN_CALL(env, napi_create_array_with_length(env, 5, &o));
-        for (uint32_t i = 0; i < 5; i++) {
-            if (!slots[i])
-                return NULL;
-            napi_set_element(env, o, i, slots[i]);
-        }
-        return o;
+        napi_value slots[5] = {json};
+        plain_slots(env, nb_envelope_payload(e, 0), slots + 1);
+        return array_of(env, slots, 5);
     }
     NBN_CALL(env, napi_create_array_with_length(env, n + 1, &o));
     napi_set_element(env, o, 0, json);

@@ -919,8 +919,9 @@ class Client:
         self._send(subject, data, fields, False)
 
     def _send(self, subject, data, fields, want_wire):
-        """send and publish: seed-shaped fields go through nb_client_send_items, any other
-        through an envelope built here; want_wire returns the envelope as sent."""
+        """send and publish: with no field, natsbridge._native's send when it is loaded;
+        seed-shaped fields through nb_client_send_items, any other through an envelope built
+        here; want_wire returns the envelope as sent."""
         if fields:
             _check_fields(fields)
             if not _seed_shaped(fields):
