@@ -1563,7 +1563,7 @@ typedef struct nb_py_payload_view {
 NB_EXTERN nb_status nb_py_envelope_view(const nb_envelope *e, nb_py_payload_view *views,
                                         size_t cap, size_t *count);
 
-/** A callback subscription whose deliveries wait in a bounded queue, read in batches. */
+/** A subscription read in batches by the binding's own thread, which decodes as it takes. */
 typedef struct nb_py_queue nb_py_queue;
 
 /** One delivery: env (taken by the reader) with status NB_OK, or an error and its message. */
@@ -1574,17 +1574,22 @@ typedef struct nb_py_delivery {
 } nb_py_delivery;
 
 /**
- * Subscribes to subject (in a queue group when queue is not NULL); envelopes
- * are decoded on nats.c's thread and queued, at most max_queued (0: 256) at a
- * time: beyond that nats.c's own pending limits apply. Free with
+ * Subscribes to subject (in a queue group when queue is not NULL). Messages
+ * wait in nats.c's queue (its pending limits apply: drops are reported as
+ * NB_SLOW_CONSUMER deliveries) and are decoded by the thread that takes them,
+ * so that no thread sits between nats.c's reader and the binding's. Free with
  * nb_py_queue_destroy.
  */
 NB_EXTERN nb_status nb_py_queue_subscribe(nb_client *c, nb_py_queue **out, const char *subject,
-                                          const char *queue, size_t max_queued);
+                                          const char *queue);
 /**
- * Waits up to timeout_ms (< 0: forever, 0: not at all) for a delivery, then
- * takes up to cap of those queued into out, in order; *n gets how many.
- * NB_TIMEOUT when none came, NB_INVALID_ARG once the queue is closed and empty.
+ * Waits up to timeout_ms (< 0: forever, 0: not at all) for a message, then
+ * takes and decodes up to cap of those queued into out, in order; *n gets how
+ * many. A message that fails to decode is a delivery with its error, and ends
+ * the batch. Decoding may fetch links: call it without locks a caller's other
+ * threads need (Python's GIL). NB_TIMEOUT when none came, NB_INVALID_ARG once
+ * the queue is closed; another status (the connection closed, say) when no
+ * message will come.
  */
 NB_EXTERN nb_status nb_py_queue_next(nb_py_queue *q, int64_t timeout_ms, nb_py_delivery *out,
                                      size_t cap, size_t *n);
@@ -1602,9 +1607,9 @@ NB_EXTERN nb_status nb_py_queue_next(nb_py_queue *q, int64_t timeout_ms, nb_py_d
 NB_EXTERN nb_status nb_py_queue_take(nb_py_queue *q, int64_t timeout_ms, nb_py_delivery *out,
                                      size_t cap, size_t *n, uint8_t *blob, size_t blob_cap,
                                      size_t *blob_len);
-/** Wakes every reader and stops queueing (later deliveries are dropped); frees nothing. */
+/** Unsubscribes and wakes every reader (later calls fail); frees nothing. */
 NB_EXTERN void nb_py_queue_close(nb_py_queue *q);
-/** Closes, unsubscribes (waiting for a running delivery) and frees what is still queued. */
+/** Closes and frees the queue and what is still in it; no reader may be inside it. */
 NB_EXTERN void nb_py_queue_destroy(nb_py_queue *q);
 
 /* == end Python binding support == */

@@ -92,4 +92,24 @@ static inline int64_t nbi_client_max_payload(const nb_client *c)
     return natsConnection_GetMaxPayload(c->nc);
 }
 
+/* What nbi_subscription_take found. */
+typedef enum {
+    NBI_TAKE_DELIVERY, /* an envelope, a message that failed to decode, or drops */
+    NBI_TAKE_NONE,     /* nothing within the timeout: no error message was set */
+    NBI_TAKE_ENDED,    /* the subscription or its connection is closed: no more will come */
+} nbi_take;
+
+/*
+ * For binding_py.c, which reads a sync subscription on the binding's own
+ * thread: the next envelope, decoded (drops first, as NB_SLOW_CONSUMER), waiting
+ * up to timeout_ms (0: only what is queued); *kind says what the status is
+ * about. Unlike nb_subscription_next it does not look for a permissions
+ * violation: a refusal after subscribing goes to the client's events, as for a
+ * callback subscription.
+ */
+nb_status nbi_subscription_take(nb_subscription *s, int64_t timeout_ms, nb_envelope **out,
+                                nbi_take *kind);
+/* Unsubscribes a sync subscription now (a thread waiting in it wakes); frees nothing. */
+void nbi_subscription_stop(nb_subscription *s);
+
 #endif /* NB_CLIENT_H */

@@ -1230,6 +1230,46 @@ nb_status nb_client_subscribe_sync(nb_client *c, nb_subscription **out, const ch
     return subscribe_sync(c, out, subject, queue, true);
 }
 
+nb_status nbi_subscription_take(nb_subscription *s, int64_t timeout_ms, nb_envelope **out,
+                                nbi_take *kind)
+{
+    *out = NULL;
+    *kind = NBI_TAKE_DELIVERY;
+    /* Drops are reported before the next message, which stays queued meanwhile. */
+    int64_t dropped = take_new_drops(s);
+    if (dropped > 0)
+        return drops_error(s, dropped);
+    int pending = 0;
+    if (timeout_ms == 0 && natsSubscription_GetPending(s->sub, &pending, NULL) == NATS_OK &&
+        pending == 0) {
+        *kind = NBI_TAKE_NONE; /* what a poll usually finds: said without nats.c's error stack */
+        return NB_TIMEOUT;
+    }
+    natsMsg *msg = NULL;
+    natsStatus ns = natsSubscription_NextMsg(&msg, s->sub, timeout_ms);
+    if (ns == NATS_SLOW_CONSUMER)
+        return drops_error(s, take_new_drops(s));
+    if (ns == NATS_TIMEOUT) {
+        *kind = NBI_TAKE_NONE;
+        return NB_TIMEOUT;
+    }
+    if (ns != NATS_OK) {
+        *kind = NBI_TAKE_ENDED;
+        char what[300];
+        snprintf(what, sizeof what, "next message on '%.200s'", s->subject);
+        return nbi_from_nats(ns, what);
+    }
+    nb_status st = receive_msg(s->client, msg, out);
+    natsMsg_Destroy(msg);
+    return st;
+}
+
+void nbi_subscription_stop(nb_subscription *s)
+{
+    if (s && s->sync)
+        natsSubscription_Unsubscribe(s->sub);
+}
+
 nb_status nb_subscription_next(nb_subscription *s, int64_t timeout_ms, nb_envelope **out)
 {
     if (!out)
@@ -1241,26 +1281,11 @@ nb_status nb_subscription_next(nb_subscription *s, int64_t timeout_ms, nb_envelo
     char text[256];
     if (find_violation(s->client, s->since, "Subscription", s->subject, text, sizeof text, false, NULL))
         return permission_error(text, false);
-    /* Drops are reported before the next message, which stays queued meanwhile. */
-    int64_t dropped = take_new_drops(s);
-    if (dropped > 0)
-        return drops_error(s, dropped);
-    natsMsg *msg = NULL;
-    natsStatus ns = natsSubscription_NextMsg(&msg, s->sub, timeout_ms);
-    if (ns == NATS_SLOW_CONSUMER) {
-        dropped = take_new_drops(s);
-        return drops_error(s, dropped);
-    }
-    if (ns == NATS_TIMEOUT)
+    nbi_take kind;
+    nb_status st = nbi_subscription_take(s, timeout_ms, out, &kind);
+    if (kind == NBI_TAKE_NONE)
         return nbi_fail(NB_TIMEOUT, "subject '%s': no message within %lld ms", s->subject,
                         (long long)timeout_ms);
-    if (ns != NATS_OK) {
-        char what[300];
-        snprintf(what, sizeof what, "next message on '%.200s'", s->subject);
-        return nbi_from_nats(ns, what);
-    }
-    nb_status st = receive_msg(s->client, msg, out);
-    natsMsg_Destroy(msg);
     return st;
 }
 

@@ -1166,10 +1166,10 @@ class _Batch:
 class Subscription:
     """A subscription: iterate over it for Messages, or give Client.subscribe a callback.
 
-    Both kinds read an nb_py_queue (src/nats/binding_py.c): nats.c's thread decodes each envelope
-    without the GIL and queues it; a reader takes up to 64 queued deliveries per call, so
-    that a busy subscription takes the GIL once per batch rather than once per message. A
-    callback subscription has one Python thread of its own calling the callback in order."""
+    Both kinds read an nb_py_queue (src/nats/binding_py.c): messages wait in nats.c's queue,
+    and a reader takes and decodes up to 64 per call without the GIL, so that a busy
+    subscription takes the GIL once per batch rather than once per message. A callback
+    subscription has one Python thread of its own calling the callback in order."""
 
     def __init__(self, client, subject, callback, queue, on_error):
         self.client = client
@@ -1184,7 +1184,7 @@ class Subscription:
         self._thread = None
         if callback is not None and not callable(callback):
             raise InvalidArgumentError(_lib.NB_INVALID_ARG, "subscribe: callback must be callable")
-        client._call(lib.nb_py_queue_subscribe, byref(self._ptr), _b(subject), _b(queue), 0)
+        client._call(lib.nb_py_queue_subscribe, byref(self._ptr), _b(subject), _b(queue))
         client._subs.add(self)
         if callback is not None:
             self._thread = threading.Thread(target=self._dispatch, daemon=True,
@@ -1227,12 +1227,8 @@ class Subscription:
         b = getattr(_batches, "b", None)
         if b is None:
             b = _batches.b = _Batch()
-        # What is queued already is taken without letting go of the GIL: releasing it here
-        # hands it to the sending thread, and the batch would shrink to one message.
-        s = _lib.queue_poll(self._ptr, 0, b.arr, _BATCH, b.n_ref, b.blob, _BLOB, b.len_ref)
-        if s == _lib.NB_TIMEOUT and timeout_ms != 0:
-            s = lib.nb_py_queue_take(self._ptr, timeout_ms, b.arr, _BATCH, b.n_ref, b.blob,
-                                     _BLOB, b.len_ref)
+        s = lib.nb_py_queue_take(self._ptr, timeout_ms, b.arr, _BATCH, b.n_ref, b.blob, _BLOB,
+                                 b.len_ref)
         if s == 0:
             b.unpack(self.client, self._ready)
         return s
@@ -1314,6 +1310,8 @@ class Subscription:
                             _report_callback_error("the callback of the subscription on '%s'"
                                                    % self.subject, e)
                     item = None  # the Message is the callback's now, not this frame's
+        except NatsBridgeError as e:  # nothing more will come (its connection closed): say so
+            self._report(e)
         except Exception as e:  # noqa: BLE001 - the queue failed: say so, stop
             _report_callback_error("the subscription on '%s'" % self.subject, e)
         finally:

@@ -269,16 +269,12 @@ _FAST_PREFIXES = ("nb_payload_", "nb_envelope_set_", "nb_options_set_", "nb_type
 _FAST = {"nb_envelope_json", "nb_envelope_payload", "nb_envelope_payload_count",
          "nb_envelope_destroy", "nb_envelope_create", "nb_envelope_add_payload",
          "nb_options_create", "nb_options_destroy", "nb_object_info_clear",
-         "nb_envelope_create_items", "nb_py_envelope_view", "nb_py_queue_close"}
+         "nb_envelope_create_items", "nb_py_envelope_view"}
 _SLOW = {"nb_payload_create_table", "nb_options_set_fileserver_ca",
          "nb_options_set_fileserver_client_cert", "nb_options_set_tls_ca_file",
          "nb_options_set_tls_client_cert", "nb_options_set_nkey_seed_file",
          "nb_options_set_creds_file"}  # read files or encode whole tables
 
-
-# nb_py_queue_take with timeout 0 never waits (the queue's lock is only held to copy): the
-# binding polls with the GIL kept, and waits through the releasing one only when empty.
-queue_poll = _fast.nb_py_queue_take
 
 
 def _proto(name, restype, *argtypes):
@@ -391,7 +387,7 @@ for _name, _res, _args in (
                                     _PP)),
         # the binding's own entry points (src/nats/binding_py.c): fewer crossings per message
         ("nb_py_envelope_view", _S, (_P, POINTER(PayloadView), c_size_t, POINTER(c_size_t))),
-        ("nb_py_queue_subscribe", _S, (_P, _PP, c_char_p, c_char_p, c_size_t)),
+        ("nb_py_queue_subscribe", _S, (_P, _PP, c_char_p, c_char_p)),
         ("nb_py_queue_next", _S, (_P, c_int64, POINTER(Delivery), c_size_t, POINTER(c_size_t))),
         ("nb_py_queue_take", _S, (_P, c_int64, POINTER(Delivery), c_size_t, POINTER(c_size_t),
                                   c_void_p, c_size_t, POINTER(c_size_t))),
@@ -431,8 +427,6 @@ for _name, _res, _args in (
 send_items_keeping_gil = _fast.nb_client_send_items
 send_items_keeping_gil.restype = lib.nb_client_send_items.restype
 send_items_keeping_gil.argtypes = lib.nb_client_send_items.argtypes
-queue_poll.restype = lib.nb_py_queue_take.restype
-queue_poll.argtypes = lib.nb_py_queue_take.argtypes
 
 # malloc/free of the C library natsbridge uses: strings and bytes handed to it to own
 # (upload results, downloaded bytes) must come from its allocator, and what it hands us to own

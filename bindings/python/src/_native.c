@@ -700,7 +700,7 @@ static PyObject *delivery_object(const nb_py_delivery *d, PyObject *client, PyOb
 
 /* take(queue, timeout_ms, client, Message, ready): moves up to 64 queued deliveries into
  * ready.append (Messages, or exceptions for the ones that failed), waiting up to timeout_ms
- * (< 0: forever) for the first, with the GIL released only while waiting. Returns the
+ * (< 0: forever) for the first, with the GIL released while taking. Returns the
  * queue's status: 0, NB_TIMEOUT, or another (nb_last_error() says why). */
 static PyObject *native_take(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -717,14 +717,12 @@ static PyObject *native_take(PyObject *self, PyObject *const *args, Py_ssize_t n
     /* Not static: two subscriptions may be read by two threads at once. */
     nb_py_delivery d[TAKE_BATCH];
     size_t n = 0;
-    /* What is queued already is taken keeping the GIL: letting go of it here would hand it to
-     * the sending thread, and the batch would shrink to one message. */
-    nb_status s = api.queue_next(q, 0, d, TAKE_BATCH, &n);
-    if (s == NB_TIMEOUT && timeout_ms != 0) {
-        Py_BEGIN_ALLOW_THREADS
-        s = api.queue_next(q, timeout_ms, d, TAKE_BATCH, &n);
-        Py_END_ALLOW_THREADS
-    }
+    /* Without the GIL even when something is queued: taking a message decodes it, and may
+     * fetch its links. */
+    nb_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = api.queue_next(q, timeout_ms, d, TAKE_BATCH, &n);
+    Py_END_ALLOW_THREADS
     for (size_t i = 0; i < n; i++) {
         PyObject *obj = delivery_object(&d[i], client, message);
         if (!obj)

@@ -617,6 +617,42 @@ def api_iterator(run, nb):
         t.join(5)
         if t.is_alive():
             raise Failure("the iterator did not end on close")
+    iterator_server_gone(run, nb)
+
+
+def iterator_server_gone(run, nb):
+    """A subscription whose connection closes for good (its server gone, no reconnect) says
+    so, to an iterator and to a callback subscription's on_error, instead of waiting on."""
+    url = start_conf_server(run, "gone", "max_payload: 1048576\n")
+    server = next(p for p in run.procs if getattr(p, "nb_name", None) == "gone")
+    c = nb.Client(nats_url=url, allow_reconnect=False)
+    try:
+        it_sub = c.subscribe("/gone")
+        errors = []
+        c.subscribe("/gone.cb", lambda m: None, on_error=errors.append)
+        c.flush()
+        raised = []
+
+        def read():
+            try:
+                for _ in it_sub:
+                    pass
+            except nb.NatsBridgeError as e:
+                raised.append(e)
+        t = threading.Thread(target=read)
+        t.start()
+        time.sleep(0.3)
+        server.terminate()
+        server.wait(10)
+        t.join(10)
+        if t.is_alive():
+            raise Failure("the iterator waited on after its connection closed")
+        wait_until("the callback subscription's on_error", lambda: errors, 10)
+        for who, got in (("iterator", raised), ("on_error", errors)):
+            if not got or "closed" not in str(got[0]).lower():
+                raise Failure("%s: expected the connection's close, got %r" % (who, got))
+    finally:
+        c.close()
 
 
 def api_handlers(run, nb):
