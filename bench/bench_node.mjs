@@ -7,10 +7,16 @@
 // first send until the subscriber has decoded (smartreceive) the last envelope. Both sides keep
 // at most WINDOW envelopes unreceived, so that neither piles up memory.
 // Environment: NATS_URL, NB_NODE_PKG (bindings/node), NB_JS_PEER (tests/interop/js),
-// NB_COUNT (default 20000), NB_REPS (default 3), NB_LONG (default 100000).
+// NB_COUNT (default 20000), NB_REPS (default 3), NB_LONG (default 100000), NB_C_BENCH
+// (bench_throughput: the C library's figure, run just before each repetition of the binding).
+//
+// Ratios are taken within a repetition (the C library's run, then the binding's, then the
+// peer's, back to back) and their median printed: this machine's speed drifts by half from
+// one minute to the next, and figures taken minutes apart compared its moods, not the code.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 
 const natsUrl = process.env.NATS_URL;
 const require = createRequire(import.meta.url);
@@ -36,6 +42,16 @@ function mainThreadCpu() {
 }
 
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+
+// bench_throughput's "100 B text" natsbridge figure (env/s) for one repetition of count.
+function cLibraryRate(count) {
+  const out = execFileSync(process.env.NB_C_BENCH, ['--url', natsUrl, '--reps', '1', '--small',
+    String(count), '--large', '1'], { encoding: 'utf8' });
+  const row = out.split('\n').find((l) => l.startsWith('100 B text'));
+  const rate = row && Number(row.split('|')[1].trim().split(/\s+/)[0]);
+  if (!rate) throw new Error(`bench_throughput printed no '100 B text' figure:\n${out}`);
+  return rate;
+}
 const mib = (b) => (b / 1048576).toFixed(1);
 
 // Sends count envelopes through send() without waiting for each (at most WINDOW unreceived),
@@ -107,10 +123,11 @@ async function runPeer(count, subject) {
 // Warm-up of both (JIT, connections, the thread pool), not counted.
 await runBinding(3000, 'bench.node.warm');
 await runPeer(3000, 'bench.node.warmp');
-const rows = { binding: [], peer: [] };
+const rows = { binding: [], peer: [], c: [] };
 const cpu = { binding: [], peer: [] };
 const main = { binding: [], peer: [] };
 for (let rep = 0; rep < REPS; rep++) {
+  if (process.env.NB_C_BENCH) rows.c.push(cLibraryRate(COUNT));
   rows.binding.push(await runBinding(COUNT, `bench.node.b${rep}`));
   cpu.binding.push(pump.cpu);
   main.binding.push(pump.main);
@@ -127,7 +144,14 @@ const mp = median(main.peer);
 console.log(`100 B text, end to end, ${COUNT} envelopes x ${REPS} repetitions (median env/s):`);
 console.log(`  node binding      ${b.toFixed(0).padStart(8)}  [${rows.binding.map((x) => x.toFixed(0)).join(', ')}]`);
 console.log(`  nats.js seed peer ${p.toFixed(0).padStart(8)}  [${rows.peer.map((x) => x.toFixed(0)).join(', ')}]`);
-console.log(`  ratio binding / peer: ${(b / p).toFixed(2)}x (target >= 3x)`);
+const perRep = (num, den) => median(num.map((x, i) => x / den[i]));
+console.log(`  ratio binding / peer (median of the repetitions' own ratios): ` +
+  `${perRep(rows.binding, rows.peer).toFixed(2)}x (target >= 3x)`);
+if (rows.c.length) {
+  console.log(`  C library (bench_throughput) ${median(rows.c).toFixed(0).padStart(8)}  [${rows.c.map((x) => x.toFixed(0)).join(', ')}]`);
+  console.log(`  ratio C / node binding (median of the repetitions' own ratios): ` +
+    `${perRep(rows.c, rows.binding).toFixed(2)}x (target <= 2x)`);
+}
 console.log(`  CPU us per envelope (all threads, median): binding ${cb.toFixed(1)}, peer ${cp.toFixed(1)}; ` +
   `peer / binding ${(cp / cb).toFixed(2)}x`);
 console.log(`  main-thread CPU us per envelope (median): binding ${mb.toFixed(1)}, peer ${mp.toFixed(1)}; ` +

@@ -10,15 +10,7 @@ source "$ROOT/tests/cli/lib.sh" "$BUILD/natsbridge"
 start_server
 [ -d "$ROOT/tests/interop/js/node_modules/nats" ] || fail "run scripts/install-deps.sh --test (npm ci)"
 
-echo "== C library (bench_throughput, the same scenario) =="
-"$BUILD/bench/bench_throughput" --url "$URL" --reps "${NB_REPS:-3}" --small "${NB_COUNT:-20000}" --large 1 \
-    | grep -E '^(payload|100 B)' | tee "$T/c.out"
-c_rate=$(awk '/^100 B text/ {print $7}' "$T/c.out")
-
-echo "== Node.js =="
+echo "== C library (bench_throughput, just before each repetition) and Node.js =="
 NATS_URL=$URL NB_NODE_PKG=$ROOT/bindings/node NB_JS_PEER=$ROOT/tests/interop/js \
-NATSBRIDGE_NODE_ADDON=$BUILD/bindings/node/natsbridge.node \
-    node --expose-gc "$ROOT/bench/bench_node.mjs" | tee "$T/node.out"
-node_rate=$(sed -n 's/^RESULT node_env_per_s=\([0-9]*\).*/\1/p' "$T/node.out")
-[ -n "$c_rate" ] && [ -n "$node_rate" ] &&
-    awk -v n="$node_rate" -v c="$c_rate" 'BEGIN { printf "ratio C / node binding: %.2fx (target <= 2x)\n", c / n }'
+NATSBRIDGE_NODE_ADDON=$BUILD/bindings/node/natsbridge.node NB_C_BENCH=$BUILD/bench/bench_throughput \
+    node --expose-gc "$ROOT/bench/bench_node.mjs"

@@ -17,7 +17,11 @@ Rows, in the same run against the same nats-server:
     binding send   Client.send (returns the envelope dict), callback subscription
     binding publish  Client.publish (no envelope returned), a thread iterating the subscription
     binding 2 procs  Client.send here, a callback subscription in a second Python process
-    C library      bench_throughput's "100 B text" natsbridge figure (when --c-bench is given)
+    C library      bench_throughput's "100 B text" natsbridge figure (when --c-bench is given),
+                   one repetition of --count run just before each repetition of the binding rows
+The C / binding ratios are the median of each repetition's own ratio: this machine's speed
+drifts by half from one minute to the next, and figures taken minutes apart (all of C's runs,
+then all of the binding's) compared its moods, not the code.
 The binding runs on its native extension (natsbridge._native) when --lib's build tree has one
 (BUILD/bindings/python/_native.*.so); NATSBRIDGE_NATIVE=0 runs the ctypes code alone.
 Then --rss-count messages through the binding with the process's RSS printed as it goes.
@@ -235,6 +239,7 @@ def run_binding_2proc(nb, url, count, rep):
 
 
 def run_c(c_bench, url, count, reps):
+    """bench_throughput's "100 B text" natsbridge figure (env/s, the median of reps)."""
     out = subprocess.run([c_bench, "--url", url, "--reps", str(reps), "--small", str(count),
                           "--large", "1"], capture_output=True, text=True, timeout=600)
     for line in out.stdout.splitlines():
@@ -242,7 +247,7 @@ def run_c(c_bench, url, count, reps):
             # payload msgs/rep wireB | nb env/s [min-max] ...
             m = re.search(r"\|\s+([0-9]+)\s", line)
             if m:
-                return float(m.group(1)), line
+                return float(m.group(1))
     raise RuntimeError("bench_throughput printed no '100 B text' row:\n%s%s" % (out.stdout, out.stderr))
 
 
@@ -252,18 +257,20 @@ def cpu_seconds():
                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
-def median_row(name, fn, reps, count):
-    """Runs fn(rep) reps times; prints the median envelopes/s and the median CPU time per
-    envelope of every thread and process (steadier than wall time on a busy machine)."""
-    figures, cpu = [], []
-    for r in range(reps):
-        t0 = cpu_seconds()
-        figures.append(fn(r))
-        cpu.append((cpu_seconds() - t0) / count * 1e6)
-    med = statistics.median(figures)
-    print("%-18s %12.0f   %-15s %8.1f" % (name, med, "[%.0f-%.0f]" % (min(figures), max(figures)),
-                                          statistics.median(cpu)), flush=True)
-    return med
+def measure(fn, count):
+    """fn()'s envelopes/s and the CPU time per envelope of every thread and process (steadier
+    than wall time on a busy machine), in microseconds."""
+    t0 = cpu_seconds()
+    rate = fn()
+    return rate, (cpu_seconds() - t0) / count * 1e6
+
+
+def print_row(name, figures, cpu):
+    """The median envelopes/s of a row's repetitions, their range, and the median CPU."""
+    print("%-18s %12.0f   %-15s %8s" % (name, statistics.median(figures),
+                                       "[%.0f-%.0f]" % (min(figures), max(figures)),
+                                       "%.1f" % statistics.median(cpu) if cpu else "-"),
+          flush=True)
 
 
 def rss_run(nb, url, total):
@@ -321,25 +328,40 @@ def main():
               % (nb.library_version, nb.library_path, nb.native_path or "off (ctypes only)",
                  sys.version.split()[0], url))
         print("100 B text envelopes end to end (first send until the last is decoded); "
-              "median of %d [min-max]\n" % args.reps)
+              "median of %d [min-max]; C and binding rows alternate, repetition by repetition\n"
+              % args.reps)
         print("%-18s %12s   %-15s %8s" % ("", "envelopes/s", "[min-max]", "CPU us/env"))
-        peer = median_row("stdlib peer", lambda r: run_peer(url, args.peer_count, r), args.reps,
-                          args.peer_count)
-        send = median_row("binding send+cb", lambda r: run_binding(nb, url, args.count, r, True),
-                          args.reps, args.count)
-        pub = median_row("binding pub+iter", lambda r: run_binding(nb, url, args.count, r, False),
-                         args.reps, args.count)
-        two = median_row("binding 2 procs", lambda r: run_binding_2proc(nb, url, args.count, r),
-                         args.reps, args.count)
-        c = None
+        peer = [measure(lambda: run_peer(url, args.peer_count, r), args.peer_count)
+                for r in range(args.reps)]
+        print_row("stdlib peer", [p[0] for p in peer], [p[1] for p in peer])
+        rows = {"C library": [], "binding send+cb": [], "binding pub+iter": [],
+                "binding 2 procs": []}
+        cpu = {k: [] for k in rows}
+        runs = (("binding send+cb", lambda r: run_binding(nb, url, args.count, r, True)),
+                ("binding pub+iter", lambda r: run_binding(nb, url, args.count, r, False)),
+                ("binding 2 procs", lambda r: run_binding_2proc(nb, url, args.count, r)))
+        for r in range(args.reps):
+            if args.c_bench:
+                rows["C library"].append(run_c(args.c_bench, url, args.count, 1))
+            for name, fn in runs:
+                rate, us = measure(lambda: fn(r), args.count)
+                rows[name].append(rate)
+                cpu[name].append(us)
+        for name in rows:
+            if rows[name]:
+                print_row(name, rows[name], cpu[name])
+        peer_rate = statistics.median(p[0] for p in peer)
+        send, pub = (statistics.median(rows[k]) for k in ("binding send+cb", "binding pub+iter"))
+        print("\nbinding send+cb / stdlib peer = %.1fx (target >= 5x)" % (send / peer_rate))
+        print("binding pub+iter / stdlib peer = %.1fx" % (pub / peer_rate))
         if args.c_bench:
-            c, line = run_c(args.c_bench, url, args.count * 2, args.reps)
-            print("%-18s %12.0f   (bench_throughput: %s)" % ("C library", c, " ".join(line.split())))
-        print("\nbinding send+cb / stdlib peer = %.1fx (target >= 5x)" % (send / peer))
-        print("binding pub+iter / stdlib peer = %.1fx" % (pub / peer))
-        if c:
-            print("C library / binding send+cb = %.2fx, / binding pub+iter = %.2fx, "
-                  "/ binding 2 procs = %.2fx (target <= 2x)" % (c / send, c / pub, c / two))
+            c = rows["C library"]
+            ratio = {k: statistics.median(ci / bi for ci, bi in zip(c, rows[k]))
+                     for k in rows if k != "C library"}
+            print("C library / binding (median of the repetitions' own ratios): send+cb %.2fx, "
+                  "pub+iter %.2fx, 2 procs %.2fx (target <= 2x)"
+                  % (ratio["binding send+cb"], ratio["binding pub+iter"],
+                     ratio["binding 2 procs"]))
         print("\nRSS over %d envelopes through the binding (send + callback decode):"
               % args.rss_count)
         rss_run(nb, url, args.rss_count)
