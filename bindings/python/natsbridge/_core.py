@@ -1105,7 +1105,7 @@ def _close_open_clients():
 _callback_state = threading.local()
 
 
-_BATCH = 64  # deliveries taken per nb_py_queue_take call
+_BATCH = 256  # deliveries taken per nb_py_queue_take call (as natsbridge._native's TAKE_BATCH)
 _BLOB = 64 * 1024  # bytes of payloads copied per call (bigger ones: nb_py_envelope_view)
 _batches = threading.local()  # each reading thread's reusable _Batch
 _DELIVERY = struct.Struct("=Qii")  # nb_py_queue_take's record: env, status, payload count
@@ -1167,7 +1167,7 @@ class Subscription:
     """A subscription: iterate over it for Messages, or give Client.subscribe a callback.
 
     Both kinds read an nb_py_queue (src/nats/binding_py.c): messages wait in nats.c's queue,
-    and a reader takes and decodes up to 64 per call without the GIL, so that a busy
+    and a reader takes and decodes up to 256 per call without the GIL, so that a busy
     subscription takes the GIL once per batch rather than once per message. A callback
     subscription has one Python thread of its own calling the callback in order."""
 
