@@ -362,6 +362,8 @@ def main():
                   "pub+iter %.2fx, 2 procs %.2fx (target <= 2x)"
                   % (ratio["binding send+cb"], ratio["binding pub+iter"],
                      ratio["binding 2 procs"]))
+        if args.rss_count <= 0:
+            return
         print("\nRSS over %d envelopes through the binding (send + callback decode):"
               % args.rss_count)
         rss_run(nb, url, args.rss_count)
