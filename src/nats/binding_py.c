@@ -84,11 +84,14 @@ static void set_delivery(nb_py_delivery *d, nb_status st, nb_envelope *env)
         snprintf(d->message, sizeof d->message, "%s", nb_last_error());
 }
 
+/* A wait for ever is made of waits this long (nats.c takes a deadline, not "no limit"). */
+#define WAIT_FOREVER_SLICE_MS 3600000
+
 /* The first delivery, waiting up to timeout_ms (< 0: until one comes or the queue closes). */
 static nb_status take_first(nb_py_queue *q, int64_t timeout_ms, nb_envelope **env, nbi_take *kind)
 {
     for (;;) {
-        int64_t slice = timeout_ms < 0 ? 3600000 : timeout_ms;
+        int64_t slice = timeout_ms < 0 ? WAIT_FOREVER_SLICE_MS : timeout_ms;
         nb_status st = nbi_subscription_take(q->sub, slice, env, kind);
         if (*kind != NBI_TAKE_NONE || timeout_ms >= 0 || atomic_load(&q->closed))
             return st;

@@ -738,8 +738,8 @@ static PyObject *native_take(PyObject *self, PyObject *const *args, Py_ssize_t n
         return NULL;
     if (!bound)
         return PyErr_Format(PyExc_RuntimeError, "natsbridge._native: not bound");
-    /* On the heap (135 KB: a thread's stack may be as small as 32 KiB), and per call: two
-     * subscriptions may be read by two threads at once. */
+    /* On the heap (135 KB: more than a thread made with a small threading.stack_size has),
+     * and per call: two subscriptions may be read by two threads at once. */
     nb_py_delivery *d = PyMem_RawMalloc(TAKE_BATCH * sizeof *d);
     if (!d)
         return PyErr_NoMemory();
